@@ -1,0 +1,160 @@
+/**
+ * Boots a Linux guest under QEMU (TCG) for a test: busybox initramfs built
+ * from the cached Debian kernel, serial console on stdio, and a shell the
+ * test drives command by command. One boot is meant to be shared by the
+ * tests of a file (boot in `before`, close in `after`); QEMU is killed and
+ * temp files removed on close and, as a last resort, when the process exits.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsoleLog } from './console.ts';
+import { buildInitramfs, READY_MARKER, type InitramfsOptions } from './initramfs.ts';
+import { guestKernel, type GuestKernel } from './kernel.ts';
+
+export interface GuestOptions extends Omit<InitramfsOptions, 'kernel'> {
+  /** Kernel version or prefix (see guestKernel); default: Debian 12's 6.1. */
+  kernelVersion?: string;
+  /** Extra QEMU arguments: -device, -chardev, -object, ... */
+  qemuArgs?: string[];
+  memoryMiB?: number;
+  /** Extra kernel command-line words. */
+  append?: string;
+  bootTimeoutMs?: number;
+}
+
+export interface RunResult {
+  output: string;
+  code: number;
+}
+
+const live = new Set<Guest>();
+process.on('exit', () => {
+  // Last resort when a test file dies without its `after` hook running.
+  for (const guest of live) guest.killNow();
+});
+
+export class Guest {
+  readonly console = new ConsoleLog();
+  readonly kernel: GuestKernel;
+  readonly workDir: string;
+  #qemu: ChildProcessWithoutNullStreams | undefined;
+  #exited: Promise<unknown> = Promise.resolve();
+  #commands: Promise<unknown> = Promise.resolve();
+  #nextCommand = 0;
+  #closed = false;
+
+  private constructor(kernel: GuestKernel, workDir: string) {
+    this.kernel = kernel;
+    this.workDir = workDir;
+  }
+
+  /** Builds the initramfs, starts QEMU and resolves once the guest shell is ready. */
+  static async boot(options: GuestOptions = {}): Promise<Guest> {
+    const kernel = guestKernel(options.kernelVersion);
+    const guest = new Guest(kernel, mkdtempSync(join(tmpdir(), 'vgpio-guest-')));
+    live.add(guest);
+    try {
+      const initrd = buildInitramfs(guest.workDir, { ...options, kernel });
+      guest.#start(initrd, options);
+      await guest.console.waitFor(new RegExp(`^${READY_MARKER}$`, 'm'), options.bootTimeoutMs ?? 120_000);
+      return guest;
+    } catch (error) {
+      await guest.close();
+      throw error;
+    }
+  }
+
+  #start(initrd: string, options: GuestOptions): void {
+    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'rdinit=/init', options.append ?? ''].join(' ');
+    const args = [
+      '-accel', 'tcg',
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+      '-m', String(options.memoryMiB ?? 256), '-smp', '1',
+      '-serial', 'stdio',
+      '-kernel', this.kernel.vmlinuz,
+      '-initrd', initrd,
+      '-append', append.trim(),
+      ...(options.qemuArgs ?? []),
+    ];
+    const qemu = spawn('qemu-system-x86_64', args, { stdio: 'pipe' });
+    this.#qemu = qemu;
+    this.console.attach(qemu.stdout);
+    qemu.stderr.setEncoding('utf8');
+    qemu.stderr.on('data', (text: string) => {
+      this.console.append(`[qemu stderr] ${text}`);
+    });
+    qemu.stdin.on('error', () => {
+      // QEMU exited while we were writing; the exit handler reports it.
+    });
+    this.#exited = new Promise<void>((resolve) => {
+      qemu.once('exit', (code, signal) => {
+        this.console.close(`QEMU exited (${signal ?? `code ${String(code)}`})`);
+        resolve();
+      });
+      qemu.once('error', (error) => {
+        this.console.close(`cannot run qemu-system-x86_64: ${error.message} (run scripts/setup.sh)`);
+        resolve();
+      });
+    });
+  }
+
+  /** Writes raw text to the guest's console. */
+  write(text: string): void {
+    if (this.#qemu === undefined || this.#closed) throw new Error('guest is not running');
+    this.#qemu.stdin.write(text);
+  }
+
+  /**
+   * Runs a shell command line in the guest and resolves with its output
+   * (stdout and stderr) and exit code. Commands run one at a time.
+   */
+  run(command: string, timeoutMs = 60_000): Promise<RunResult> {
+    const id = ++this.#nextCommand;
+    const task = this.#commands.then(async () => {
+      const begin = `__VGPIO_BEGIN_${id}__`;
+      const end = `__VGPIO_END_${id}__`;
+      const done = this.console.waitFor(new RegExp(`${begin}\\n([\\s\\S]*?)${end} (\\d+)\\n`), timeoutMs);
+      this.write(`echo ${begin}; ${command}\necho ${end} $?\n`);
+      const match = await done;
+      return { output: match[1] ?? '', code: Number(match[2]) };
+    });
+    this.#commands = task.catch(() => undefined);
+    return task;
+  }
+
+  /** Runs a command that must succeed; resolves with its output. */
+  async exec(command: string, timeoutMs?: number): Promise<string> {
+    const { output, code } = await this.run(command, timeoutMs);
+    if (code !== 0) throw new Error(`guest command failed with exit code ${code}: ${command}\n${output}`);
+    return output;
+  }
+
+  /** Stops QEMU (SIGTERM, then SIGKILL) and removes the guest's temp files. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const qemu = this.#qemu;
+    if (qemu?.exitCode === null && qemu.signalCode === null) {
+      qemu.kill('SIGTERM');
+      const timer = setTimeout(() => qemu.kill('SIGKILL'), 3000);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.workDir, { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  /** Synchronous cleanup for process exit. */
+  killNow(): void {
+    const qemu = this.#qemu;
+    if (qemu?.exitCode === null) qemu.kill('SIGKILL');
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /** Resolves when QEMU has exited (for tests that make the guest power off). */
+  async exited(): Promise<void> {
+    await this.#exited;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Builds a gzip-compressed cpio ("newc") initramfs for test guests: the
+ * static busybox as userspace, kernel modules from the cached guest image
+ * (dependencies resolved from its modules.dep and loaded in order at boot),
+ * host binaries with the shared libraries they link, and any other files.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { GuestKernel } from './kernel.ts';
+
+export interface GuestFile {
+  /** Absolute path inside the guest. */
+  dest: string;
+  /** Host file to copy; or give `content`. */
+  src?: string;
+  content?: string | Buffer;
+  mode?: number;
+}
+
+export interface InitramfsOptions {
+  kernel: GuestKernel;
+  /** Module names from the guest image (e.g. `virtio_console`); loaded at boot with their dependencies. */
+  modules?: string[];
+  /** Host executables copied to the same path in the guest, with the shared libraries `ldd` lists. */
+  binaries?: string[];
+  files?: GuestFile[];
+  /** Shell lines the init script runs before it starts the console shell. */
+  initCommands?: string[];
+}
+
+const BUSYBOX = '/bin/busybox';
+
+/** Marker the init script prints when the console shell is ready for commands. */
+export const READY_MARKER = 'VGPIO-GUEST-READY';
+
+/** Module names, in load order, for `wanted` and everything they depend on. */
+export function resolveModules(kernel: GuestKernel, wanted: string[]): string[] {
+  const dep = new Map<string, string[]>();
+  const byName = new Map<string, string>();
+  const text = readFileSync(join(kernel.modulesDir, 'modules.dep'), 'utf8');
+  for (const line of text.split('\n')) {
+    const [mod, deps] = line.split(':');
+    if (mod === undefined || deps === undefined) continue;
+    dep.set(mod, deps.trim() === '' ? [] : deps.trim().split(/\s+/));
+    byName.set(moduleName(mod), mod);
+  }
+  const order: string[] = [];
+  const visit = (path: string): void => {
+    if (order.includes(path)) return;
+    // modules.dep lists every transitive dependency; loading them deepest-first
+    // means visiting each one's own list before it.
+    for (const d of dep.get(path) ?? []) visit(d);
+    order.push(path);
+  };
+  for (const name of wanted) {
+    const path = byName.get(name.replace(/-/g, '_'));
+    if (path === undefined) {
+      throw new Error(`module ${name} is not in ${kernel.version}'s modules.dep (built in, or misspelt?)`);
+    }
+    visit(path);
+  }
+  return order;
+}
+
+function moduleName(path: string): string {
+  return basename(path).replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_');
+}
+
+/** Shared libraries (and the loader) a dynamically linked host binary needs. */
+function sharedLibraries(binary: string): string[] {
+  let out: string;
+  try {
+    out = execFileSync('ldd', [binary], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    return []; // "not a dynamic executable"
+  }
+  const libs: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m?.[1] !== undefined) libs.push(m[1]);
+  }
+  return libs;
+}
+
+function initScript(moduleFiles: string[], initCommands: string[]): string {
+  return [
+    '#!/bin/busybox sh',
+    '/bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin',
+    '/bin/busybox --install -s',
+    'mount -t proc proc /proc',
+    'mount -t sysfs sysfs /sys',
+    'mount -t devtmpfs devtmpfs /dev',
+    'mount -t debugfs debugfs /sys/kernel/debug',
+    'mount -t tmpfs tmpfs /tmp',
+    ...moduleFiles.map((m) => `insmod /${m} || echo "init: insmod ${basename(m)} failed"`),
+    ...initCommands,
+    // No echo: the host frames command output with markers and must not see its own input.
+    'stty -echo -onlcr 2>/dev/null',
+    // No prompt either: it would land in the middle of command output.
+    "export PS1='' PS2=''",
+    `echo ${READY_MARKER}`,
+    // If the shell ever exits the kernel panics and, with panic=-1 and -no-reboot, QEMU exits.
+    'exec setsid -c sh </dev/ttyS0 >/dev/ttyS0 2>&1',
+    '',
+  ].join('\n');
+}
+
+/** Writes the initramfs into `workDir` and returns its path. */
+export function buildInitramfs(workDir: string, options: InitramfsOptions): string {
+  const rootDir = join(workDir, 'root');
+  const put = (dest: string, data: Buffer | string, mode: number): void => {
+    const path = join(rootDir, dest);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, data);
+    chmodSync(path, mode);
+  };
+  const copy = (src: string, dest: string): void => {
+    const path = join(rootDir, dest);
+    mkdirSync(dirname(path), { recursive: true });
+    copyFileSync(src, path);
+  };
+
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: run scripts/setup.sh (busybox-static)`);
+  copy(BUSYBOX, 'bin/busybox');
+
+  const modules = resolveModules(options.kernel, options.modules ?? []);
+  const inGuest = modules.map((m) => `lib/modules/${options.kernel.version}/${m}`);
+  for (const [i, m] of modules.entries()) copy(join(options.kernel.modulesDir, m), inGuest[i] ?? m);
+
+  for (const binary of options.binaries ?? []) {
+    if (!existsSync(binary)) throw new Error(`guest binary ${binary} does not exist on the host`);
+    copy(binary, binary);
+    for (const lib of sharedLibraries(binary)) copy(lib, lib);
+  }
+  for (const file of options.files ?? []) {
+    if (file.src !== undefined) {
+      copy(file.src, file.dest);
+      chmodSync(join(rootDir, file.dest), file.mode ?? 0o755);
+    } else {
+      put(file.dest, file.content ?? '', file.mode ?? 0o644);
+    }
+  }
+  put('init', initScript(inGuest, options.initCommands ?? []), 0o755);
+
+  // cpio's newc format with root-owned entries; find's list order puts parents first.
+  const cpio = execFileSync('sh', ['-c', 'find . -print0 | cpio --null -o -H newc -R 0:0 --quiet'], {
+    cwd: rootDir,
+    maxBuffer: 1 << 30,
+  });
+  const out = join(workDir, 'initramfs.cpio.gz');
+  writeFileSync(out, gzipSync(cpio, { level: 1 }));
+  return out;
+}
