@@ -34,7 +34,7 @@ describe('Grafana dashboard', () => {
     metrics.declareChip('c', ['l']);
     const exported = new Set(
       (await metrics.prometheus.getMetricsAsJSON()).flatMap((m) =>
-        m.type === 'histogram' ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
+        String(m.type) === 'histogram' ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
       ),
     );
     for (const { panel, expr } of dashboardQueries()) {
