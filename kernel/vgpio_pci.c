@@ -76,12 +76,15 @@ static int vgpio_read_header(struct vgpio *vg)
 				     !!(hdr.features & VGPIO_FEAT_NAMES),
 				     !!(hdr.features & VGPIO_FEAT_EVENT_RING));
 	if (bad) {
-		dev_err(dev, "refusing a vgpio region with a bad layout: %s\n",
-			bad < ARRAY_SIZE(vgpio_layout_errors) ? vgpio_layout_errors[bad] : "unknown");
+		const char *why = bad < ARRAY_SIZE(vgpio_layout_errors) ?
+				  vgpio_layout_errors[bad] : "unknown";
+
+		dev_err(dev, "refusing a vgpio region with a bad layout: %s\n", why);
 		return -EINVAL;
 	}
 	if (hdr.features & ~VGPIO_FEAT_KNOWN)
-		dev_info(dev, "ignoring unknown feature bits %#x\n", hdr.features & ~VGPIO_FEAT_KNOWN);
+		dev_info(dev, "ignoring unknown feature bits %#x\n",
+			 hdr.features & ~VGPIO_FEAT_KNOWN);
 
 	vgpio_copy_string(vg->label, hdr.label, sizeof(vg->label));
 	if (!vg->label[0])
