@@ -1,0 +1,114 @@
+/**
+ * Drives host-owned input lines with the protocol's no-lost-edge rule: a
+ * change is written to `in` and, when the guest asked for that edge or
+ * level, raised in `irq_pend` and rung. While a line's pend bit is still
+ * set, further changes wait in a bounded per-line queue and the line's
+ * `ack_req` bit asks the guest to ring back once it has acknowledged; the
+ * host never busy-waits. Writing the level a line already has is no edge.
+ */
+import { LineRegisters, type Level } from './line-registers.ts';
+
+export type InputResult =
+  /** The line already had that level. */
+  | 'unchanged'
+  /** Written; the guest did not ask for an interrupt on this change. */
+  | 'applied'
+  /** Written, pend bit raised and the guest rung. */
+  | 'interrupt'
+  /** Waiting behind a pending interrupt on the same line. */
+  | 'queued'
+  /** The line's queue is full: the change was refused and nothing changed. */
+  | 'overflow';
+
+export interface InputDriverOptions {
+  /** Changes that may wait per line. */
+  queueLimit: number;
+  /** Rings the guest's interrupt vector (a no-op in polling mode). */
+  ringGuest: () => void;
+  /** Called for every change actually written to `in`, queued or not. */
+  onApplied?: (line: number, level: Level, result: 'applied' | 'interrupt') => void;
+}
+
+export class InputDriver {
+  readonly #lines: LineRegisters;
+  readonly #options: InputDriverOptions;
+  readonly #queues = new Map<number, Level[]>();
+
+  constructor(lines: LineRegisters, options: InputDriverOptions) {
+    if (!Number.isInteger(options.queueLimit) || options.queueLimit < 1) {
+      throw new RangeError(`queueLimit must be a positive integer, got ${options.queueLimit}`);
+    }
+    this.#lines = lines;
+    this.#options = options;
+  }
+
+  /** Changes waiting for `line`. */
+  queued(line: number): number {
+    return this.#queues.get(line)?.length ?? 0;
+  }
+
+  /** Lines with changes waiting. */
+  get queuedLines(): number[] {
+    return [...this.#queues.keys()];
+  }
+
+  /** Sets `line` to `level`, now or after the pending interrupt is acknowledged. */
+  set(line: number, level: Level): InputResult {
+    const queue = this.#queues.get(line);
+    if (queue === undefined && !this.#lines.pending(line)) return this.#write(line, level);
+
+    const waiting = queue ?? [];
+    if (waiting.length >= this.#options.queueLimit) return 'overflow';
+    waiting.push(level);
+    this.#queues.set(line, waiting);
+    // Ask first, then look again: if the guest acked in between it saw no
+    // request and will not ring, so the queue must move on right here.
+    this.#lines.setAckRequest(line, true);
+    this.#advance(line);
+    return 'queued';
+  }
+
+  /**
+   * Moves every queue on whose pend bit the guest has cleared. Call it when
+   * the guest rings the host, and from the poll timer in polling mode.
+   */
+  acknowledged(): void {
+    for (const line of [...this.#queues.keys()]) this.#advance(line);
+  }
+
+  /** Forgets every queued change (the guest went away; its view restarts from `in`). */
+  clear(): void {
+    for (const line of this.#queues.keys()) this.#lines.setAckRequest(line, false);
+    this.#queues.clear();
+  }
+
+  #advance(line: number): void {
+    const queue = this.#queues.get(line);
+    if (queue === undefined) return;
+    while (queue.length > 0 && !this.#lines.pending(line)) {
+      const level = queue.shift() as Level;
+      this.#write(line, level);
+    }
+    if (queue.length === 0) {
+      this.#queues.delete(line);
+      this.#lines.setAckRequest(line, false);
+    }
+  }
+
+  #write(line: number, level: Level): InputResult {
+    const previous = this.#lines.setInput(line, level);
+    if (previous === level) return 'unchanged';
+    const { irq } = this.#lines.state(line);
+    const wanted = irq.enabled && (level === 1 ? irq.rising || irq.high : irq.falling || irq.low);
+    if (!wanted) {
+      this.#options.onApplied?.(line, level, 'applied');
+      return 'applied';
+    }
+    // Order matters: `in` is written before the pend bit, so a guest that sees
+    // the pend bit reads the new level.
+    this.#lines.raisePending(line);
+    this.#options.ringGuest();
+    this.#options.onApplied?.(line, level, 'interrupt');
+    return 'interrupt';
+  }
+}

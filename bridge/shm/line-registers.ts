@@ -1,0 +1,174 @@
+/**
+ * Per-line access to the bank registers of a region: line n is bit n % 32
+ * of bank n / 32. Host-owned bits are changed with atomic fetch-OR/AND so
+ * the other 31 lines of a word are never disturbed; guest-owned words are
+ * only read.
+ */
+import { protocol } from '../../native/index.ts';
+import type { SharedRegisters } from './region.ts';
+
+export type Level = 0 | 1;
+
+export interface IrqConfig {
+  enabled: boolean;
+  rising: boolean;
+  falling: boolean;
+  high: boolean;
+  low: boolean;
+}
+
+/** Everything the guest and host registers say about one line, read at one moment. */
+export interface LineState {
+  /** What the host drives (the `in` word). */
+  input: Level;
+  /** What the guest drives (the `out` word). */
+  output: Level;
+  /** The guest configured the line as an output. */
+  isOutput: boolean;
+  /** The level the line has: `output` for an output, else `input`. */
+  level: Level;
+  irq: IrqConfig;
+  pending: boolean;
+  ackRequested: boolean;
+}
+
+/** The words of one bank, read together. */
+export interface BankWords {
+  in: number;
+  out: number;
+  dir: number;
+  irqEn: number;
+  irqRise: number;
+  irqFall: number;
+  irqHigh: number;
+  irqLow: number;
+  irqPend: number;
+  ackReq: number;
+}
+
+const bit = (word: number, index: number): boolean => ((word >>> index) & 1) === 1;
+
+export class LineRegisters {
+  readonly #mem: SharedRegisters;
+  readonly #bankOff: number;
+  readonly ngpio: number;
+
+  constructor(mem: SharedRegisters, bankOff: number, ngpio: number) {
+    this.#mem = mem;
+    this.#bankOff = bankOff;
+    this.ngpio = ngpio;
+  }
+
+  get banks(): number {
+    return Math.ceil(this.ngpio / protocol.BANK_LINES);
+  }
+
+  #check(line: number): void {
+    if (!Number.isInteger(line) || line < 0 || line >= this.ngpio) {
+      throw new RangeError(`line ${line} does not exist (0..${this.ngpio - 1})`);
+    }
+  }
+
+  #word(line: number, field: number): number {
+    return this.#bankOff + Math.floor(line / protocol.BANK_LINES) * protocol.BANK_STRIDE + field;
+  }
+
+  #mask(line: number): number {
+    return (1 << (line % protocol.BANK_LINES)) >>> 0;
+  }
+
+  #readBit(line: number, field: number): boolean {
+    this.#check(line);
+    return (this.#mem.load32(this.#word(line, field)) & this.#mask(line)) !== 0;
+  }
+
+  #setBit(line: number, field: number, on: boolean): boolean {
+    this.#check(line);
+    const mask = this.#mask(line);
+    const before = on
+      ? this.#mem.fetchOr32(this.#word(line, field), mask)
+      : this.#mem.fetchAnd32(this.#word(line, field), ~mask >>> 0);
+    return (before & mask) !== 0;
+  }
+
+  /** The level the host drives onto `line`. */
+  input(line: number): Level {
+    return this.#readBit(line, protocol.BANK_IN) ? 1 : 0;
+  }
+
+  /** Drives `line` to `level`; returns the level it had before. */
+  setInput(line: number, level: Level): Level {
+    return this.#setBit(line, protocol.BANK_IN, level === 1) ? 1 : 0;
+  }
+
+  pending(line: number): boolean {
+    return this.#readBit(line, protocol.BANK_IRQ_PEND);
+  }
+
+  /** Raises the line's pend bit; returns whether it was already raised. */
+  raisePending(line: number): boolean {
+    return this.#setBit(line, protocol.BANK_IRQ_PEND, true);
+  }
+
+  setAckRequest(line: number, on: boolean): void {
+    this.#setBit(line, protocol.BANK_ACK_REQ, on);
+  }
+
+  /** All words of bank `bank`. */
+  bank(bank: number): BankWords {
+    if (!Number.isInteger(bank) || bank < 0 || bank >= this.banks) throw new RangeError(`bank ${bank} does not exist`);
+    const base = this.#bankOff + bank * protocol.BANK_STRIDE;
+    const load = (field: number): number => this.#mem.load32(base + field);
+    return {
+      in: load(protocol.BANK_IN),
+      out: load(protocol.BANK_OUT),
+      dir: load(protocol.BANK_DIR),
+      irqEn: load(protocol.BANK_IRQ_EN),
+      irqRise: load(protocol.BANK_IRQ_RISE),
+      irqFall: load(protocol.BANK_IRQ_FALL),
+      irqHigh: load(protocol.BANK_IRQ_HIGH),
+      irqLow: load(protocol.BANK_IRQ_LOW),
+      irqPend: load(protocol.BANK_IRQ_PEND),
+      ackReq: load(protocol.BANK_ACK_REQ),
+    };
+  }
+
+  /** One line's state, taken from a bank read (see `bank`). */
+  static lineFromBank(words: BankWords, line: number): LineState {
+    const i = line % protocol.BANK_LINES;
+    const input: Level = bit(words.in, i) ? 1 : 0;
+    const output: Level = bit(words.out, i) ? 1 : 0;
+    const isOutput = bit(words.dir, i);
+    return {
+      input,
+      output,
+      isOutput,
+      level: isOutput ? output : input,
+      irq: {
+        enabled: bit(words.irqEn, i),
+        rising: bit(words.irqRise, i),
+        falling: bit(words.irqFall, i),
+        high: bit(words.irqHigh, i),
+        low: bit(words.irqLow, i),
+      },
+      pending: bit(words.irqPend, i),
+      ackRequested: bit(words.ackReq, i),
+    };
+  }
+
+  state(line: number): LineState {
+    this.#check(line);
+    return LineRegisters.lineFromBank(this.bank(Math.floor(line / protocol.BANK_LINES)), line);
+  }
+
+  /** Every line's state, reading each bank once. */
+  snapshot(): LineState[] {
+    const states: LineState[] = [];
+    for (let b = 0; b < this.banks; b++) {
+      const words = this.bank(b);
+      const last = Math.min(this.ngpio, (b + 1) * protocol.BANK_LINES);
+      for (let line = b * protocol.BANK_LINES; line < last; line++) states.push(LineRegisters.lineFromBank(words, line));
+    }
+    return states;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The embedded MQTT broker (Aedes): plain TCP (with Nagle off, so a
+ * command is not held back waiting for more bytes), optional WebSocket and
+ * TLS listeners, optional username/password authentication with per-user
+ * publish/subscribe topic filters, optional on-disk persistence of
+ * retained messages and sessions. The bridge's own client reaches it
+ * through an in-process stream, so the bridge works with every network
+ * listener turned off and is never subject to user ACLs.
+ */
+import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import { duplexPair } from './duplex-pair.ts';
+import { filterCovers } from './topic-filter.ts';
+import { openPersistence, type Persistence } from './persistence.ts';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface BrokerUser {
+  username: string;
+  password: string;
+  /** Topic filters this user may publish to; default: everything. */
+  publish?: string[];
+  /** Topic filters this user may subscribe to; default: everything. */
+  subscribe?: string[];
+}
+
+export interface EmbeddedBrokerOptions {
+  /** Plain MQTT over TCP; `null` turns it off. */
+  tcp: ListenAddress | null;
+  /** MQTT over WebSocket (path `/` and `/mqtt`); `null` turns it off. */
+  ws: ListenAddress | null;
+  /** MQTT over TLS; `null` turns it off. */
+  tls: (ListenAddress & { cert: string; key: string; ca?: string }) | null;
+  /** When non-empty, clients must log in as one of these users. */
+  users: BrokerUser[];
+  /** Directory for retained messages and sessions that survive restarts; `null` keeps them in memory. */
+  persistenceDir: string | null;
+}
+
+export interface BrokerAddresses {
+  tcp?: ListenAddress;
+  ws?: ListenAddress;
+  tls?: ListenAddress;
+}
+
+/** CONNACK return code 4. Aedes types it as an ambient const enum, which isolated modules cannot import. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+function sameSecret(a: string, b: Buffer): boolean {
+  // Compare digests so the comparison time depends on neither length nor content.
+  const da = createHash('sha256').update(a).digest();
+  const db = createHash('sha256').update(b).digest();
+  return timingSafeEqual(da, db);
+}
+
+function loginRefused(message: string): AuthenticateError {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- see BAD_USERNAME_OR_PASSWORD
+  const returnCode: AuthenticateError['returnCode'] = BAD_USERNAME_OR_PASSWORD;
+  return Object.assign(new Error(message), { returnCode });
+}
+
+async function listenOn(server: NetServer | HttpServer, address: ListenAddress, what: string): Promise<ListenAddress> {
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException): void => {
+      reject(new Error(`cannot listen for ${what} on ${address.host}:${address.port}: ${error.code ?? error.message}`));
+    };
+    server.once('error', fail);
+    server.listen(address.port, address.host, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  return { host: bound.address, port: bound.port };
+}
+
+export class EmbeddedBroker {
+  readonly aedes: Aedes;
+  readonly addresses: BrokerAddresses = {};
+  readonly #servers: (NetServer | HttpServer)[] = [];
+  readonly #internal = new WeakSet<object>();
+  readonly #users: Map<string, BrokerUser>;
+  readonly #persistence: Persistence | undefined;
+  /** Which user each client logged in as. */
+  readonly #clientUsers = new WeakMap<Client, BrokerUser>();
+
+  private constructor(aedes: Aedes, users: BrokerUser[], persistence: Persistence | undefined) {
+    this.aedes = aedes;
+    this.#users = new Map(users.map((u) => [u.username, u]));
+    this.#persistence = persistence;
+  }
+
+  /** Starts Aedes and every configured listener; on any failure, closes what was started and throws. */
+  static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const persistence = options.persistenceDir === null ? undefined : await openPersistence(options.persistenceDir);
+    const aedes = await Aedes.createBroker(persistence === undefined ? {} : { persistence: persistence.aedes });
+    const broker = new EmbeddedBroker(aedes, options.users, persistence);
+    broker.#installAuth();
+    try {
+      await broker.#listen(options);
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
+    return broker;
+  }
+
+  async #listen(options: EmbeddedBrokerOptions): Promise<void> {
+    const handle = (stream: Connection): void => {
+      this.aedes.handle(stream);
+    };
+    if (options.tcp !== null) {
+      const server = createNetServer({ noDelay: true }, handle);
+      this.#servers.push(server);
+      this.addresses.tcp = await listenOn(server, options.tcp, 'MQTT');
+    }
+    if (options.tls !== null) {
+      const { cert, key, ca } = options.tls;
+      const read = (path: string, what: string): Buffer => {
+        try {
+          return readFileSync(path);
+        } catch (error) {
+          throw new Error(`cannot read TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+        }
+      };
+      const server = createTlsServer(
+        { cert: read(cert, 'certificate'), key: read(key, 'key'), ...(ca === undefined ? {} : { ca: read(ca, 'CA') }) },
+        (socket) => {
+          socket.setNoDelay(true);
+          handle(socket);
+        },
+      );
+      this.#servers.push(server);
+      this.addresses.tls = await listenOn(server, options.tls, 'MQTT over TLS');
+    }
+    if (options.ws !== null) {
+      const http = createHttpServer();
+      const wss = new WebSocketServer({ server: http });
+      wss.on('connection', (socket, request) => {
+        this.aedes.handle(createWebSocketStream(socket), request);
+      });
+      this.#servers.push(http);
+      this.addresses.ws = await listenOn(http, options.ws, 'MQTT over WebSocket');
+    }
+  }
+
+  #installAuth(): void {
+    const userOf = (client: Client | null): BrokerUser | undefined =>
+      client === null ? undefined : this.#clientUsers.get(client);
+    const trusted = (client: Client | null): boolean => client === null || this.#internal.has(client.conn);
+
+    this.aedes.authenticate = (client, username, password, done) => {
+      if (this.#internal.has(client.conn) || this.#users.size === 0) {
+        done(null, true);
+        return;
+      }
+      const user = username === undefined ? undefined : this.#users.get(username);
+      if (user === undefined || password === undefined || !sameSecret(user.password, password)) {
+        done(loginRefused('bad username or password'), false);
+        return;
+      }
+      this.#clientUsers.set(client, user);
+      done(null, true);
+    };
+    this.aedes.authorizePublish = (client, packet, callback) => {
+      const user = userOf(client);
+      if (trusted(client) || user?.publish === undefined) {
+        callback(null);
+        return;
+      }
+      if (user.publish.some((filter) => filterCovers(filter, packet.topic))) callback(null);
+      else callback(new Error(`user ${user.username} may not publish to ${packet.topic}`));
+    };
+    this.aedes.authorizeSubscribe = (client, subscription, callback) => {
+      const user = userOf(client);
+      if (trusted(client) || user?.subscribe === undefined) {
+        callback(null, subscription);
+        return;
+      }
+      const allowed = user.subscribe.some((filter) => filterCovers(filter, subscription.topic));
+      // A refused subscription is answered with a SUBACK failure code (null), not a disconnect.
+      callback(null, allowed ? subscription : null);
+    };
+  }
+
+  /** A trusted in-process connection for the bridge's own MQTT client. */
+  connectInternal(): Connection {
+    const [ours, theirs] = duplexPair();
+    this.#internal.add(theirs);
+    this.aedes.handle(theirs);
+    return ours;
+  }
+
+  /** Hands an already-open stream (e.g. a guest agent's virtio-serial socket) to the broker. */
+  handle(stream: Connection): void {
+    this.aedes.handle(stream);
+  }
+
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  /** Disconnects every client, stops listening, closes persistence. */
+  async close(): Promise<void> {
+    if (!this.aedes.closed) {
+      await new Promise<void>((resolve) => {
+        this.aedes.close(() => {
+          resolve();
+        });
+      });
+    }
+    await Promise.all(
+      this.#servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            if ('closeAllConnections' in server) server.closeAllConnections();
+            server.close(() => {
+              resolve();
+            });
+          }),
+      ),
+    );
+    await this.#persistence?.close();
+  }
+}

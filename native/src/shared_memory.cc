@@ -1,0 +1,243 @@
+#include "shared_memory.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "util.h"
+#include "vgpio_shm.h"
+
+namespace vgpio {
+
+namespace {
+
+bool ValidSize(uint64_t size) {
+  return size >= VGPIO_SHM_SIZE_MIN && (size & (size - 1)) == 0;
+}
+
+std::string SizeError(uint64_t size, const std::string& what) {
+  return what + " size " + std::to_string(size) + " is not a power of two >= " +
+         std::to_string(VGPIO_SHM_SIZE_MIN);
+}
+
+// Creation token: only OpenFile and MapFd may construct.
+struct Mapping {
+  int fd;
+  uint8_t* base;
+  size_t size;
+};
+
+}  // namespace
+
+void SharedMemory::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = DefineClass(
+      env, "NativeSharedMemory",
+      {
+          StaticMethod<&SharedMemory::OpenFile>("openFile"),
+          StaticMethod<&SharedMemory::MapFd>("mapFd"),
+          InstanceAccessor<&SharedMemory::Size>("size"),
+          InstanceAccessor<&SharedMemory::Fd>("fd"),
+          InstanceMethod<&SharedMemory::Load32>("load32"),
+          InstanceMethod<&SharedMemory::Store32>("store32"),
+          InstanceMethod<&SharedMemory::FetchOr32>("fetchOr32"),
+          InstanceMethod<&SharedMemory::FetchAnd32>("fetchAnd32"),
+          InstanceMethod<&SharedMemory::CompareExchange32>("compareExchange32"),
+          InstanceMethod<&SharedMemory::Read>("read"),
+          InstanceMethod<&SharedMemory::Write>("write"),
+          InstanceMethod<&SharedMemory::Close>("close"),
+      });
+  // Per-environment (worker-safe) reference used by openFile/mapFd to construct.
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(cls)));
+  exports.Set("NativeSharedMemory", cls);
+}
+
+SharedMemory::SharedMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SharedMemory>(info) {
+  // Only reachable through OpenFile/MapFd, which pass an External<Mapping>.
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "use NativeSharedMemory.openFile or mapFd");
+  }
+  Mapping* m = info[0].As<Napi::External<Mapping>>().Data();
+  fd_ = m->fd;
+  base_ = m->base;
+  size_ = m->size;
+}
+
+SharedMemory::~SharedMemory() { Release(); }
+
+void SharedMemory::Release() {
+  if (base_ != nullptr) munmap(base_, size_);
+  if (fd_ >= 0) close(fd_);
+  base_ = nullptr;
+  fd_ = -1;
+}
+
+// openFile(path, size, create, mode): size 0 means "whatever the existing file has".
+// A file this call created is removed again if anything after creation fails;
+// an existing file is never truncated or resized.
+Napi::Value SharedMemory::OpenFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  auto want = static_cast<uint64_t>(IntegerArg(info, 1, "size", 0, 9007199254740991.0));
+  bool create = info.Length() > 2 && info[2].ToBoolean();
+  auto mode = static_cast<mode_t>(IntegerArg(info, 3, "mode", 0, 07777));
+  if (want != 0 && !ValidSize(want)) throw Napi::RangeError::New(env, SizeError(want, "shared memory"));
+  if (create && want == 0) throw Napi::TypeError::New(env, "creating shared memory needs a size");
+
+  bool created = false;
+  int fd = -1;
+  if (create) {
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0) {
+      created = true;
+    } else if (errno != EEXIST) {
+      ThrowErrno(env, "open", path);
+    }
+  }
+  if (fd < 0) {
+    fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) ThrowErrno(env, "open", path);
+  }
+  auto fail = [&](const std::string& message) {
+    if (created) unlink(path.c_str());
+    close(fd);
+    throw Napi::Error::New(env, message);
+  };
+  auto fail_errno = [&](const char* syscall) {
+    int err = errno;
+    if (created) unlink(path.c_str());
+    close(fd);
+    ThrowErrno(env, syscall, path, err);
+  };
+
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail_errno("fstat");
+  if (!S_ISREG(st.st_mode)) fail(path + " is not a regular file");
+  auto have = static_cast<uint64_t>(st.st_size);
+  if (created) {
+    if (ftruncate(fd, static_cast<off_t>(want)) != 0) fail_errno("ftruncate");
+    have = want;
+  } else if (want != 0 && have != want) {
+    fail(path + " is " + std::to_string(have) + " bytes, expected " + std::to_string(want) +
+         " (an existing file is never resized)");
+  } else if (!ValidSize(have)) {
+    fail(path + ": " + SizeError(have, "file"));
+  }
+
+  void* base = mmap(nullptr, have, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) fail_errno("mmap");
+  Mapping m{fd, static_cast<uint8_t*>(base), static_cast<size_t>(have)};
+  return env.GetInstanceData<Napi::FunctionReference>()->New({Napi::External<Mapping>::New(env, &m)});
+}
+
+// mapFd(fd): maps a received shared-memory fd. Takes ownership of the fd
+// only on success; on failure the caller still owns (and closes) it.
+Napi::Value SharedMemory::MapFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  struct stat st;
+  if (fstat(fd, &st) != 0) ThrowErrno(env, "fstat");
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (!ValidSize(size)) throw Napi::Error::New(env, SizeError(size, "received shared memory"));
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) ThrowErrno(env, "mmap");
+  Mapping m{fd, static_cast<uint8_t*>(base), static_cast<size_t>(size)};
+  return env.GetInstanceData<Napi::FunctionReference>()->New({Napi::External<Mapping>::New(env, &m)});
+}
+
+void SharedMemory::CheckOpen(Napi::Env env) const {
+  if (base_ == nullptr) throw Napi::Error::New(env, "shared memory is closed");
+}
+
+size_t SharedMemory::CheckedRange(const Napi::CallbackInfo& info, size_t length) {
+  CheckOpen(info.Env());
+  double offset = IntegerArg(info, 0, "offset", 0, 9007199254740991.0);
+  if (length > size_ || offset > static_cast<double>(size_ - length)) {
+    throw Napi::RangeError::New(info.Env(), "offset " + std::to_string(static_cast<uint64_t>(offset)) +
+                                                " + " + std::to_string(length) + " is outside the " +
+                                                std::to_string(size_) + "-byte shared memory");
+  }
+  return static_cast<size_t>(offset);
+}
+
+uint32_t* SharedMemory::Word(const Napi::CallbackInfo& info) {
+  size_t offset = CheckedRange(info, 4);
+  if (offset % 4 != 0) {
+    throw Napi::RangeError::New(info.Env(), "offset " + std::to_string(offset) + " is not 4-byte aligned");
+  }
+  return reinterpret_cast<uint32_t*>(base_ + offset);
+}
+
+Napi::Value SharedMemory::Size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(size_));
+}
+
+Napi::Value SharedMemory::Fd(const Napi::CallbackInfo& info) {
+  CheckOpen(info.Env());
+  return Napi::Number::New(info.Env(), fd_);
+}
+
+// All arguments are checked before any access, so a bad call never touches memory.
+Napi::Value SharedMemory::Load32(const Napi::CallbackInfo& info) {
+  uint32_t* word = Word(info);
+  return Napi::Number::New(info.Env(), __atomic_load_n(word, __ATOMIC_ACQUIRE));
+}
+
+Napi::Value SharedMemory::Store32(const Napi::CallbackInfo& info) {
+  uint32_t* word = Word(info);
+  uint32_t value = Uint32BitsArg(info, 1, "value");
+  __atomic_store_n(word, value, __ATOMIC_RELEASE);
+  return info.Env().Undefined();
+}
+
+Napi::Value SharedMemory::FetchOr32(const Napi::CallbackInfo& info) {
+  uint32_t* word = Word(info);
+  uint32_t bits = Uint32BitsArg(info, 1, "bits");
+  return Napi::Number::New(info.Env(), __atomic_fetch_or(word, bits, __ATOMIC_ACQ_REL));
+}
+
+Napi::Value SharedMemory::FetchAnd32(const Napi::CallbackInfo& info) {
+  uint32_t* word = Word(info);
+  uint32_t bits = Uint32BitsArg(info, 1, "bits");
+  return Napi::Number::New(info.Env(), __atomic_fetch_and(word, bits, __ATOMIC_ACQ_REL));
+}
+
+Napi::Value SharedMemory::CompareExchange32(const Napi::CallbackInfo& info) {
+  uint32_t* word = Word(info);
+  uint32_t expected = Uint32BitsArg(info, 1, "expected");
+  uint32_t desired = Uint32BitsArg(info, 2, "desired");
+  // On failure `expected` is updated to the current value: either way it is the previous value.
+  __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  return Napi::Number::New(info.Env(), expected);
+}
+
+Napi::Value SharedMemory::Read(const Napi::CallbackInfo& info) {
+  CheckOpen(info.Env());
+  auto length = static_cast<size_t>(IntegerArg(info, 1, "length", 0, static_cast<double>(size_)));
+  size_t offset = CheckedRange(info, length);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), base_ + offset, length);
+}
+
+Napi::Value SharedMemory::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "data must be a Uint8Array or Buffer");
+  }
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  size_t offset = CheckedRange(info, data.ByteLength());
+  std::memcpy(base_ + offset, data.Data(), data.ByteLength());
+  return env.Undefined();
+}
+
+Napi::Value SharedMemory::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace vgpio
