@@ -30,6 +30,8 @@ struct vgpio_bank_state {
 	u32 inflight;		/* pend bits taken and dispatched, cleared on unmask */
 	u32 soft_pend;		/* interrupts raised by the guest itself (polling, level re-fire) */
 	u32 last_in;		/* polling mode: in as last sampled */
+	u32 soft_seen;		/* polling mode: edge delivered from a sample, no pend seen for it yet */
+	u32 soft_level;		/* polling mode: the level that edge went to */
 };
 
 struct vgpio {

@@ -13,8 +13,16 @@
  *
  * Level triggers re-fire from the guest itself: whenever a level-triggered
  * line is unmasked while its level still holds, the guest raises it again
- * (soft_pend) without the host's help. Polling mode (no doorbell) raises
- * soft_pend from a timer that compares `in` with its last sample.
+ * (soft_pend) without the host's help.
+ *
+ * Polling mode (no doorbell) runs the same dispatch from a timer, and also
+ * raises soft_pend for edges it sees by comparing `in` with its last
+ * sample, for hosts that do not raise pend bits without a doorbell. A host
+ * that does raise them writes `in` first, so a sample may see the change
+ * before its pend bit: the first pend bit after such a sampled edge, with
+ * `in` still at the sampled level, is that same change (the host cannot
+ * change `in` while the bit is set) and is acknowledged without a second
+ * dispatch.
  */
 #include <linux/interrupt.h>
 #include <linux/irq.h>
@@ -142,7 +150,7 @@ static void vgpio_irq_unmask(struct irq_data *d)
 		vgpio_release_pend(vg, bank, bit);
 	/* A pend bit latched while the line was masked is dispatched now. */
 	pend = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_PEND));
-	if (kick || (vg->doorbell && (pend & bit)))
+	if (kick || (pend & bit))
 		irq_work_queue(&vg->dispatch_work);
 }
 
@@ -159,6 +167,14 @@ static void vgpio_irq_disable(struct irq_data *d)
 	vgpio_post_config(vgpio_from_irqd(d), irqd_to_hwirq(d));
 }
 
+/* Caller holds vg->lock. Drops the guest's own interrupt state of a line. */
+static void vgpio_forget(struct vgpio_bank_state *st, u32 bit)
+{
+	st->soft_pend &= ~bit;
+	st->soft_seen &= ~bit;
+	st->inflight &= ~bit;
+}
+
 static unsigned int vgpio_irq_startup(struct irq_data *d)
 {
 	struct vgpio *vg = vgpio_from_irqd(d);
@@ -167,8 +183,7 @@ static unsigned int vgpio_irq_startup(struct irq_data *d)
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
 	vgpio_arm(vg, line, irqd_get_trigger_type(d));
-	vg->banks[vgpio_bank(line)].soft_pend &= ~vgpio_bit(line);
-	vg->banks[vgpio_bank(line)].inflight &= ~vgpio_bit(line);
+	vgpio_forget(&vg->banks[vgpio_bank(line)], vgpio_bit(line));
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	/* Whatever the host raised before anyone listened is not an event. */
 	vgpio_release_pend(vg, vgpio_bank(line), vgpio_bit(line));
@@ -185,8 +200,7 @@ static void vgpio_irq_shutdown(struct irq_data *d)
 	vgpio_irq_mask(d);
 	raw_spin_lock_irqsave(&vg->lock, flags);
 	vgpio_arm(vg, line, IRQ_TYPE_NONE);
-	vg->banks[vgpio_bank(line)].soft_pend &= ~vgpio_bit(line);
-	vg->banks[vgpio_bank(line)].inflight &= ~vgpio_bit(line);
+	vgpio_forget(&vg->banks[vgpio_bank(line)], vgpio_bit(line));
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	/* Never leave the host waiting behind a latch nobody will clear. */
 	vgpio_release_pend(vg, vgpio_bank(line), vgpio_bit(line));
@@ -254,7 +268,7 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 
 	for (bank = 0; bank < vg->nbanks; bank++) {
 		struct vgpio_bank_state *st = &vg->banks[bank];
-		u32 pend = 0, bad, armed, take;
+		u32 pend = 0, bad, armed, take, dup;
 		unsigned long bits;
 		unsigned int i;
 
@@ -266,6 +280,9 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 		armed = st->rise | st->fall | st->high | st->low;
 		bad = pend & ~armed;
 		take = pend & armed & st->enabled & ~st->inflight;
+		dup = take & st->soft_seen & ~(vgpio_in(vg, bank) ^ st->soft_level);
+		st->soft_seen &= ~take;
+		take &= ~dup;
 		st->inflight |= take;
 		take |= st->soft_pend & st->enabled;
 		st->soft_pend &= ~take;
@@ -279,6 +296,8 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 					     bank, bad);
 			vgpio_release_pend(vg, bank, bad);
 		}
+		if (dup)
+			vgpio_release_pend(vg, bank, dup);
 
 		bits = take;
 		for_each_set_bit(i, &bits, VGPIO_BANK_LINES) {
@@ -303,16 +322,15 @@ irqreturn_t vgpio_doorbell_isr(int irq, void *data)
 
 static void vgpio_dispatch_work(struct irq_work *work)
 {
-	struct vgpio *vg = container_of(work, struct vgpio, dispatch_work);
-
-	vgpio_dispatch(vg, vg->doorbell);
+	vgpio_dispatch(container_of(work, struct vgpio, dispatch_work), true);
 }
 
 /*
- * Polling mode: edges are changes of `in` between two samples (two changes
- * within one interval cancel out; the doorbell mode has no such limit).
- * Edges latch even while the line is masked; a level only counts while
- * the line is unmasked (unmasking re-checks it anyway).
+ * Polling mode: sampled edges are changes of `in` between two samples (two
+ * changes within one interval cancel out, unless the host raises pend bits
+ * and queues, as in doorbell mode). Edges latch even while the line is
+ * masked; a level only counts while the line is unmasked (unmasking
+ * re-checks it anyway). `in` is read before irq_pend: see the top comment.
  */
 static void vgpio_poll(struct work_struct *work)
 {
@@ -324,14 +342,19 @@ static void vgpio_poll(struct work_struct *work)
 	for (bank = 0; bank < vg->nbanks; bank++) {
 		struct vgpio_bank_state *st = &vg->banks[bank];
 		u32 in = vgpio_in(vg, bank);
-		u32 changed;
+		u32 pend = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_PEND));
+		u32 changed, edges;
 
 		raw_spin_lock_irqsave(&vg->lock, flags);
 		changed = in ^ st->last_in;
 		st->last_in = in;
-		st->soft_pend |= (changed & in & st->rise) | (changed & ~in & st->fall);
+		/* A change whose pend bit is already up is the host's to deliver. */
+		edges = ((changed & in & st->rise) | (changed & ~in & st->fall)) & ~pend;
+		st->soft_seen = (st->soft_seen & ~changed) | edges;
+		st->soft_level = (st->soft_level & ~edges) | (in & edges);
+		st->soft_pend |= edges;
 		st->soft_pend |= ((in & st->high) | (~in & st->low)) & st->enabled;
-		kick |= st->soft_pend & st->enabled;
+		kick |= (st->soft_pend & st->enabled) || (pend & ~st->inflight);
 		raw_spin_unlock_irqrestore(&vg->lock, flags);
 	}
 	if (kick)
