@@ -48,7 +48,7 @@ export function buildModule(srcDir: string, name: string, headersDir: string | u
   const kdir = headersDir === undefined ? '' : `KDIR='${headersDir}'`;
   const make = spawnSync('sh', ['-c', `make ${kdir} W=1 2>&1`], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
   const output = make.stdout;
-  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  const remove = (): void => { rmSync(dir, { recursive: true, force: true }); };
   const ko = join(dir, `${name}.ko`);
   if (make.status !== 0 || !existsSync(ko)) {
     remove();

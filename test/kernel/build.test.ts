@@ -65,7 +65,7 @@ describe('checkpatch --strict', () => {
         cwd: kernelSourceDir,
         encoding: 'utf8',
       });
-      const errors = run.stdout.split('\n').filter((l) => /: ERROR:/.test(l));
+      const errors = run.stdout.split('\n').filter((l) => l.includes(': ERROR:'));
       assert.deepEqual(errors, [], run.stdout);
       // checkpatch exits non-zero on warnings too; only a crash has no total line.
       if (run.stdout.trim() !== '') assert.match(run.stdout, /total: 0 errors/);
