@@ -85,10 +85,8 @@ export class InputDriver {
   #advance(line: number): void {
     const queue = this.#queues.get(line);
     if (queue === undefined) return;
-    while (queue.length > 0 && !this.#lines.pending(line)) {
-      const level = queue.shift() as Level;
-      this.#write(line, level);
-    }
+    let level: Level | undefined;
+    while (!this.#lines.pending(line) && (level = queue.shift()) !== undefined) this.#write(line, level);
     if (queue.length === 0) {
       this.#queues.delete(line);
       this.#lines.setAckRequest(line, false);

@@ -94,7 +94,7 @@ describe('bridge/shm', () => {
       const before = mem.read(0, 4096);
       assert.throws(() => VgpioRegion.initialise(mem, { ...config, label: 'x'.repeat(32) }), RegionError);
       assert.throws(() => VgpioRegion.initialise(mem, { ...config, names: ['ü'.repeat(16)] }), /name of line 0/);
-      assert.throws(() => VgpioRegion.initialise(mem, { ...config, ngpio: 0 }), /line count/);
+      assert.throws(() => VgpioRegion.initialise(mem, { ...config, ngpio: 0 }), /ngpio must be an integer in \[1, 1024\], got 0/);
       assert.deepEqual(mem.read(0, 4096), before);
     });
   });
