@@ -188,10 +188,17 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
     if (granted.some((g) => g.qos === 128)) throw new Error(`the broker refused the subscription to ${filter}`);
   }
 
-  /** Publishes; while disconnected, QoS 0 messages are dropped (the caller republishes state on connect). */
+  /**
+   * Publishes. Retained messages (states) go with QoS 1 unless told
+   * otherwise: a broker under back-pressure may drop QoS 0 messages to a
+   * busy subscriber (Aedes does), and a state must not be lost. While
+   * disconnected nothing is queued: every state is republished on connect,
+   * so a queue would only replay stale ones.
+   */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
-    const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? 0 };
-    if (!this.client.connected && publishOptions.qos === 0) return;
+    const retain = options.retain ?? false;
+    const publishOptions: IClientPublishOptions = { retain, qos: options.qos ?? (retain ? 1 : 0) };
+    if (!this.client.connected) return;
     this.#stats?.mqttMessage('out');
     await this.client.publishAsync(topic, payload, publishOptions);
   }

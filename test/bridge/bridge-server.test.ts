@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IvshmemClient, protocol } from '../../native/index.ts';
+import { IvshmemClient, IvshmemServer, protocol } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
@@ -176,5 +176,49 @@ chips:
     } finally {
       rmSync(cliDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bridge with a client-mode chip on an external ivshmem server', () => {
+  let dir: string;
+  let server: IvshmemServer;
+  let controller: Controller;
+  let client: IvshmemClient;
+  let probe: MqttProbe;
+
+  before(async () => {
+    dir = mkdtempSync('/dev/shm/vgpio-bridge-client-');
+    server = await IvshmemServer.listen({ socketPath: join(dir, 'ext.sock'), shmPath: join(dir, 'ext.shm'), shmSize: 8192, vectors: 1 });
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `base_topic: vc\nbroker: { port: ${port} }\nhomeassistant: { enabled: false }\nchips:\n  - { name: shared, mode: client, socket: ${dir}/ext.sock, poll_ms: 60000, lines: [{ line: 2, name: lamp, direction: output }] }\n`,
+    );
+    controller = await Controller.start(loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }), { log: new Logger('error') });
+    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['vc/#']);
+  });
+
+  after(async () => {
+    await probe.close();
+    await controller.stop();
+    await client.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('joins as a peer, lays out the server\'s memory and follows a guest peer of the same server', async () => {
+    assert.equal(server.shm.load32(protocol.HDR_MAGIC), protocol.SHM_MAGIC);
+    await probe.waitFor('vc/shared/availability', (p) => p === 'offline');
+    const bridgePeer = server.shm.load32(protocol.HDR_HOST_PEER);
+    assert.ok(server.peers().some((p) => p.id === bridgePeer), 'host_peer is the bridge\'s id on the external server');
+    client = await IvshmemClient.connect(join(dir, 'ext.sock'));
+    const guest = new FakeGuest(client.shm, client);
+    guest.bind();
+    guest.setDirection(2, true, false);
+    guest.setOutput(2, 1);
+    guest.ringHost();
+    await probe.waitFor('vc/shared/availability', (p) => p === 'online');
+    await probe.waitFor('vc/shared/lamp', (p) => p === 'ON');
+    assert.deepEqual(controller.settings.chips[0]?.shm, null);
   });
 });

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -197,6 +197,14 @@ describe('the CLI and bad configuration', () => {
     assert.ok(stdout.includes(optionsHelp()));
     const version = await run(process.execPath, ['--import', 'tsx', CLI, '--version']);
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('is documented: every option in docs/configuration.md', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
+    for (const option of listOptions()) {
+      assert.ok(doc.includes(`| \`${option.path}\` |`), `docs/configuration.md lists ${option.path}`);
+      if (option.env !== undefined) assert.ok(doc.includes(`\`${option.env}\``), `docs/configuration.md names ${option.env}`);
+    }
   });
 
   it('refuses unknown commands and wrong argument counts', async () => {
