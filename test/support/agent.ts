@@ -21,7 +21,7 @@ export interface AgentBuild {
 /** Runs `make` in agent/ (a no-op when up to date); throws with the compiler's output on failure. */
 export function buildAgent(): AgentBuild {
   try {
-    execFileSync('make', ['-C', agentDir, '--no-print-directory', 'build/mqtt-send'], { encoding: 'utf8', stdio: 'pipe' });
+    execFileSync('make', ['-C', agentDir, '--no-print-directory'], { encoding: 'utf8', stdio: 'pipe' });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string };
     throw new Error(`building agent/ failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
