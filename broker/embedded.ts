@@ -89,6 +89,8 @@ export class EmbeddedBroker {
   readonly #internal = new WeakSet<object>();
   readonly #users: Map<string, BrokerUser>;
   readonly #persistence: Persistence | undefined;
+  /** Open network connections, ended gracefully on close. */
+  readonly #network = new Set<Connection>();
   /** Which user each client logged in as. */
   readonly #clientUsers = new WeakMap<Client, BrokerUser>();
 
@@ -115,6 +117,7 @@ export class EmbeddedBroker {
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
     const handle = (stream: Connection): void => {
+      this.#track(stream);
       this.aedes.handle(stream);
     };
     if (options.tcp !== null) {
@@ -145,11 +148,18 @@ export class EmbeddedBroker {
       const http = createHttpServer();
       const wss = new WebSocketServer({ server: http });
       wss.on('connection', (socket, request) => {
-        this.aedes.handle(createWebSocketStream(socket), request);
+        const stream = createWebSocketStream(socket);
+        this.#track(stream);
+        this.aedes.handle(stream, request);
       });
       this.#servers.push(http);
       this.addresses.ws = await listenOn(http, options.ws, 'MQTT over WebSocket');
     }
+  }
+
+  #track(stream: Connection): void {
+    this.#network.add(stream);
+    stream.once('close', () => this.#network.delete(stream));
   }
 
   #installAuth(): void {
@@ -208,8 +218,32 @@ export class EmbeddedBroker {
     return this.aedes.connectedClients;
   }
 
-  /** Disconnects every client, stops listening, closes persistence. */
+  /**
+   * Lets deliveries in flight (such as the bridge's last `offline`) reach
+   * network clients: waits a moment for the broker's asynchronous routing,
+   * then ends each network connection gracefully (end() flushes what is
+   * buffered), waiting at most `timeoutMs` for them to close.
+   */
+  async #endConnections(timeoutMs: number): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all(
+      [...this.#network].map(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, timeoutMs);
+            conn.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            conn.end();
+          }),
+      ),
+    );
+  }
+
+  /** Disconnects every client (network ones gracefully), stops listening, closes persistence. */
   async close(): Promise<void> {
+    if (!this.aedes.closed) await this.#endConnections(1000);
     if (!this.aedes.closed) {
       await new Promise<void>((resolve) => {
         this.aedes.close(() => {

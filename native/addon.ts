@@ -38,6 +38,7 @@ export interface NativeBinding {
   protocol: Readonly<Record<string, number>>;
   defaultLayout(ngpio: number, ringLen: number): ShmLayout;
   checkLayout(layout: ShmLayout, size: number, hasNames: boolean, hasRing: boolean): number;
+  doorbellValue(peer: number, vector: number): number;
   NativeSharedMemory: {
     openFile(path: string, size: number, create: boolean, mode: number): NativeSharedMemory;
     mapFd(fd: number): NativeSharedMemory;

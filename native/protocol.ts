@@ -44,3 +44,11 @@ function checked(exported: Readonly<Record<string, number>>): Readonly<ProtocolC
 
 /** Every numeric constant of kernel/vgpio_shm.h, e.g. protocol.SHM_MAGIC for VGPIO_SHM_MAGIC. */
 export const protocol: Readonly<ProtocolConstants> = checked(binding.protocol);
+
+/**
+ * VGPIO_DOORBELL_VALUE(): the word a guest writes to BAR0 + protocol.BAR0_DOORBELL
+ * to ring vector `vector` of ivshmem peer `peer` (both 0..0xffff, else RangeError).
+ */
+export function doorbellValue(peer: number, vector: number): number {
+  return binding.doorbellValue(peer, vector);
+}

@@ -43,6 +43,76 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# bookworm-backports carries the 6.12 kernel the module is also built (and
+# booted) against. Its mirror is whatever this machine already uses for
+# bookworm, read from apt's own configuration at run time.
+backports_list=/etc/apt/sources.list.d/vgpio-bookworm-backports.sources
+
+# Prints "URI<TAB>Signed-By" of the first configured source for the suite
+# "bookworm" (deb822 .sources files, then one-line .list files).
+bookworm_source() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # Stanzas are separated by blank lines; "#" lines are comments.
+    awk -v RS= -F'\n' '{
+      uris = ""; suites = ""; key = ""
+      for (i = 1; i <= NF; i++) {
+        if ($i ~ /^#/) continue
+        if ($i ~ /^URIs:/) { uris = $i; sub(/^URIs:[ \t]*/, "", uris) }
+        if ($i ~ /^Suites:/) { suites = " " $i " " }
+        if ($i ~ /^Signed-By:/) { key = $i; sub(/^Signed-By:[ \t]*/, "", key) }
+      }
+      if (suites ~ /[ \t]bookworm[ \t]/ && uris != "") { split(uris, u, /[ \t]+/); print u[1] "\t" key; exit }
+    }' "$f"
+  done | head -n 1 | grep . && return 0
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '$1 == "deb" && $0 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /=/) { if ($(i + 1) == "bookworm") { print $i "\t"; exit } break } }' |
+    head -n 1 | grep .
+}
+
+if [ ! -f "$backports_list" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "bookworm-backports is not configured; run this script as root"
+    exit 1
+  fi
+  source_line=$(bookworm_source) || {
+    say "no apt source for bookworm found in /etc/apt; cannot add bookworm-backports"
+    exit 1
+  }
+  uri=${source_line%%$'\t'*}
+  key=${source_line#*$'\t'}
+  say "adding bookworm-backports from $uri"
+  {
+    echo 'Types: deb'
+    echo "URIs: $uri"
+    echo 'Suites: bookworm-backports'
+    echo 'Components: main'
+    [ -z "$key" ] || echo "Signed-By: $key"
+  } >"$backports_list"
+  apt-get update -qq
+fi
+
+# The 6.12 headers from backports (the exact ABI package the backports
+# meta-package points at); the loop below then caches the matching image.
+if ! compgen -G '/usr/src/linux-headers-6.12.*-amd64' >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing the 6.12 kernel headers from bookworm-backports; run this script as root"
+    exit 1
+  fi
+  hdr612=$(apt-cache depends 'linux-headers-amd64/bookworm-backports' 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-headers-6\.12\..*-amd64$/ { print $2; exit }')
+  if [ -z "$hdr612" ]; then
+    apt-get update -qq
+    hdr612=$(apt-cache depends 'linux-headers-amd64/bookworm-backports' 2>/dev/null |
+      awk '$1 == "Depends:" && $2 ~ /^linux-headers-6\.12\..*-amd64$/ { print $2; exit }')
+  fi
+  [ -n "$hdr612" ] || { say "bookworm-backports has no 6.12 linux-headers-*-amd64"; exit 1; }
+  say "installing $hdr612 (bookworm-backports)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports "$hdr612" >/dev/null
+fi
+
 # One guest kernel per installed headers flavour (e.g. 6.1.0-56-amd64).
 mkdir -p "$cache/guest-kernel"
 found=0

@@ -57,6 +57,14 @@ Napi::Value CheckLayout(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, vgpio_shm_check_layout(&l, size, has_names, has_ring));
 }
 
+// doorbellValue(peer, vector): VGPIO_DOORBELL_VALUE(), what a peer writes to
+// BAR0's Doorbell register to ring `vector` of `peer`.
+Napi::Value DoorbellValue(const Napi::CallbackInfo& info) {
+  auto peer = static_cast<__u32>(IntegerArg(info, 0, "peer", 0, 0xffff));
+  auto vector = static_cast<__u32>(IntegerArg(info, 1, "vector", 0, 0xffff));
+  return Napi::Number::New(info.Env(), VGPIO_DOORBELL_VALUE(peer, vector));
+}
+
 }  // namespace
 
 void InitProtocol(Napi::Env env, Napi::Object exports) {
@@ -68,6 +76,7 @@ void InitProtocol(Napi::Env env, Napi::Object exports) {
   exports.Set("protocol", constants);
   exports.Set("defaultLayout", Napi::Function::New(env, DefaultLayout, "defaultLayout"));
   exports.Set("checkLayout", Napi::Function::New(env, CheckLayout, "checkLayout"));
+  exports.Set("doorbellValue", Napi::Function::New(env, DoorbellValue, "doorbellValue"));
 }
 
 }  // namespace vgpio

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { protocol, defaultLayout, checkLayout, type ShmLayout } from '../../native/index.ts';
+import { protocol, defaultLayout, checkLayout, doorbellValue, type ShmLayout } from '../../native/index.ts';
 import { PROTOCOL_NAMES } from '../../native/protocol.ts';
 
 const header = readFileSync(resolve(import.meta.dirname, '../../kernel/vgpio_shm.h'), 'utf8');
@@ -30,6 +30,16 @@ describe('protocol constants', () => {
     assert.throws(() => {
       (protocol as Record<string, number>).SHM_MAGIC = 0;
     }, TypeError);
+  });
+});
+
+describe('doorbellValue', () => {
+  it('puts the peer in the high and the vector in the low 16 bits', () => {
+    assert.equal(doorbellValue(0, 0), 0);
+    assert.equal(doorbellValue(3, 1), 3 * 0x10000 + 1);
+    assert.equal(doorbellValue(0xffff, 0xffff), 2 ** 32 - 1);
+    assert.throws(() => doorbellValue(0x10000, 0), RangeError);
+    assert.throws(() => doorbellValue(1, -1), RangeError);
   });
 });
 

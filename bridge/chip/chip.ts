@@ -1,0 +1,517 @@
+/**
+ * One virtual GPIO chip on the host: its shared-memory region, its
+ * doorbells (or poll timer) and the input queue. It knows nothing about
+ * MQTT: it applies commands and emits what shared memory says (line
+ * states, edges, line configuration, guest availability). Everything it
+ * reports is read back from shared memory, never what it assumed it wrote.
+ * Shared memory is untrusted: a guest that scribbles over host-owned
+ * header words or the event ring gets a 'problem' event, nothing more.
+ */
+import { EventEmitter } from 'node:events';
+import { protocol } from '../../native/index.ts';
+import type { ChipConfig, LineConfig } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import type { CommandResult, GuestEventKind, RejectReason, Stats } from '../stats.ts';
+import { VgpioRegion } from '../shm/region.ts';
+import { LineRegisters, type IrqConfig, type Level, type LineState } from '../shm/line-registers.ts';
+import { InputDriver, type InputResult } from '../shm/input-driver.ts';
+import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
+import { logical, type LineCommand } from '../payload.ts';
+import { openTransport, type Transport } from './transport.ts';
+
+export type EdgeSource = 'host' | 'guest';
+
+export interface EdgeEvent {
+  line: LineConfig;
+  /** In published (logical) terms: an inverted line's electrical rise is a falling edge. */
+  edge: 'rising' | 'falling';
+  source: EdgeSource;
+  /** The guest's ring sequence number for guest edges seen in the ring, the chip's own count otherwise. */
+  seq: number;
+  /** Host wall clock, milliseconds since the epoch. */
+  ts: number;
+  /** Guest monotonic clock of the change, when the guest reported it through the ring. */
+  guestNs?: number;
+}
+
+/** The guest's view of a line, as published on `.../config`. */
+export interface LineView {
+  line: number;
+  name: string;
+  /** What the guest configured: output = the guest drives it. */
+  direction: 'input' | 'output';
+  /** What the bridge's configuration expects. */
+  expected: 'input' | 'output';
+  irq: IrqConfig;
+}
+
+export interface LineStatus extends LineView {
+  /** Logical level (after `inverted`). */
+  level: Level;
+  state: string;
+  pending: boolean;
+  queued: number;
+}
+
+export interface ChipEvents {
+  state: [line: LineConfig, level: Level];
+  edge: [edge: EdgeEvent];
+  config: [view: LineView];
+  availability: [online: boolean];
+  /** Something in shared memory or from a peer made no sense; already logged and counted. */
+  problem: [message: string];
+}
+
+export type CommandOutcome = { ok: true; result: CommandResult } | { ok: false; error: string; reason: RejectReason };
+
+interface Tracked {
+  in: Level;
+  out: Level;
+  isOutput: boolean;
+  /** Last level published (logical), undefined before the first publication. */
+  published: Level | undefined;
+  /** Last level seen while a debounce timer runs. */
+  seen: Level;
+  debounce: NodeJS.Timeout | undefined;
+  pulse: NodeJS.Timeout | undefined;
+  view: string;
+}
+
+const EVENT_KINDS = new Map<number, GuestEventKind>([
+  [protocol.EV_OUTPUT, 'output'],
+  [protocol.EV_DIRECTION, 'direction'],
+  [protocol.EV_IRQ_CONFIG, 'irq_config'],
+  [protocol.EV_INPUT_EDGE, 'input_edge'],
+]);
+
+/** The header words only the host writes, with the values it wrote. */
+function hostHeader(region: VgpioRegion): [number, number][] {
+  const l = region.layout;
+  return [
+    [protocol.HDR_MAGIC, protocol.SHM_MAGIC],
+    [protocol.HDR_VERSION, protocol.SHM_VERSION],
+    [protocol.HDR_NGPIO, l.ngpio],
+    [protocol.HDR_FEATURES, region.features],
+    [protocol.HDR_NAMES_OFF, l.namesOff],
+    [protocol.HDR_RING_OFF, l.ringOff],
+    [protocol.HDR_RING_LEN, l.ringLen],
+    [protocol.HDR_BANK_OFF, l.bankOff],
+  ];
+}
+
+export class Chip extends EventEmitter<ChipEvents> {
+  readonly config: ChipConfig;
+  readonly region: VgpioRegion;
+  readonly reattached: boolean;
+  readonly #transport: Transport;
+  readonly #lines: LineRegisters;
+  readonly #inputs: InputDriver;
+  readonly #ring: EventRingReader;
+  readonly #log: Logger;
+  readonly #stats: Stats;
+  readonly #header: [number, number][];
+  readonly #tracked: Tracked[] = [];
+  readonly #byName = new Map<string, LineConfig>();
+  #hostPeerWord: number;
+  #online = false;
+  #guestGen: number;
+  #peerCount = -1;
+  #hostSeq = 0;
+  #scanQueued = false;
+  #poll: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** When the first doorbell since the last publication rang (for doorbell-to-publish latency). */
+  #rangAt: bigint | undefined;
+  #published = false;
+  readonly #queueDepths = new Map<number, number>();
+
+  private constructor(config: ChipConfig, transport: Transport, log: Logger, stats: Stats) {
+    super();
+    this.config = config;
+    this.#transport = transport;
+    this.#log = log;
+    this.#stats = stats;
+    const opened = VgpioRegion.open(transport.mem, {
+      ngpio: config.ngpio,
+      label: config.label,
+      names: config.lines.map((l) => (l.configured ? l.name : undefined)),
+      doorbell: config.mode !== 'plain',
+      hostPeer: transport.hostPeer,
+      ringLen: config.ringLen,
+    });
+    this.region = opened.region;
+    this.reattached = opened.reattached;
+    this.#hostPeerWord = transport.hostPeer;
+    this.#header = hostHeader(this.region);
+    this.#lines = new LineRegisters(transport.mem, this.region.layout.bankOff, config.ngpio);
+    this.#inputs = new InputDriver(this.#lines, {
+      queueLimit: config.queueLimit,
+      ringGuest: () => {
+        this.#ringGuest();
+      },
+      onApplied: (_line, _level, result) => {
+        if (result === 'interrupt') this.#stats.interruptRaised(this.config.name);
+      },
+    });
+    this.#ring = new EventRingReader(transport.mem, this.region.layout.ringOff, this.region.layout.ringLen, config.ngpio);
+    this.#guestGen = this.region.guestGen;
+    for (const line of config.lines) {
+      this.#byName.set(line.name, line);
+    }
+  }
+
+  /** Opens the chip's transport and region; emits nothing until start(). */
+  static async open(config: ChipConfig, log: Logger, stats: Stats): Promise<Chip> {
+    const transport = await openTransport(config);
+    try {
+      return new Chip(config, transport, log, stats);
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+  }
+
+  /** Emits every line's current state and configuration, then follows doorbells and the poll timer. */
+  start(): void {
+    const endpoint = this.#transport.endpoint;
+    if (endpoint !== null) {
+      endpoint.on('ring', () => {
+        this.#stats.doorbellReceived(this.config.name);
+        this.#rangAt ??= process.hrtime.bigint();
+        this.#scheduleScan();
+      });
+      endpoint.on('join', (peer) => {
+        this.#log.info(`ivshmem peer ${peer.id} joined with ${peer.vectors} vector(s)`);
+        this.#scheduleScan();
+      });
+      endpoint.on('leave', (id) => {
+        this.#log.info(`ivshmem peer ${id} left`);
+        this.#scheduleScan();
+      });
+      endpoint.on('error', (error) => {
+        this.#problem(`ivshmem: ${error.message}`);
+      });
+    }
+    this.#ring.drain(); // entries from before this run describe a past the banks already show
+    for (const state of this.#lines.snapshot()) {
+      this.#tracked.push({
+        in: state.input,
+        out: state.output,
+        isOutput: state.isOutput,
+        published: undefined,
+        seen: state.level,
+        debounce: undefined,
+        pulse: undefined,
+        view: '',
+      });
+    }
+    this.#stats.declareChip(this.config.name, this.config.lines.filter((l) => l.configured).map((l) => l.name));
+    this.#poll = setInterval(() => {
+      this.scan();
+    }, this.config.pollMs);
+    this.scan();
+  }
+
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** Peers on the chip's ivshmem server (server/client mode). */
+  get peers(): number[] {
+    return this.#transport.endpoint?.peers().map((p) => p.id) ?? [];
+  }
+
+  /** Looks a line up by its topic name or its number. */
+  line(nameOrNumber: string): LineConfig | undefined {
+    const byName = this.#byName.get(nameOrNumber);
+    if (byName !== undefined) return byName;
+    return /^\d+$/.test(nameOrNumber) ? this.config.lines[Number(nameOrNumber)] : undefined;
+  }
+
+  /** A line's state as shared memory has it now. */
+  status(line: LineConfig): LineStatus {
+    const state = this.#lines.state(line.line);
+    const level = logical(state.level, line);
+    return {
+      ...this.#view(line, state),
+      level,
+      state: level === 1 ? line.payloadOn : line.payloadOff,
+      pending: state.pending,
+      queued: this.#inputs.queued(line.line),
+    };
+  }
+
+  /** Applies a command to a host-driven line: checked, then written through the input queue. */
+  command(line: LineConfig, command: LineCommand): CommandOutcome {
+    const started = process.hrtime.bigint();
+    const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
+    if (this.#closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
+    if (line.direction === 'output') {
+      return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
+    }
+    const state = this.#lines.state(line.line);
+    if (state.isOutput) {
+      return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
+    }
+    this.scan();
+    if (!this.#online) return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
+
+    const current = logical(state.input, line);
+    const target: Level = command.target.kind === 'toggle' ? (current === 1 ? 0 : 1) : command.target.level;
+    const tracked = this.#tracked[line.line];
+    if (tracked?.pulse !== undefined) {
+      clearTimeout(tracked.pulse);
+      tracked.pulse = undefined;
+    }
+    const result = this.#apply(line, target);
+    if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
+    if (result === 'overflow') {
+      this.#stats.queueOverflow(this.config.name, line.name);
+      return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
+    }
+    if (command.pulseMs !== null && tracked !== undefined) {
+      const back: Level = target === 1 ? 0 : 1;
+      tracked.pulse = setTimeout(() => {
+        tracked.pulse = undefined;
+        // The pulse ends even if the guest left meanwhile: a button is never left pressed.
+        if (this.#apply(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
+      }, command.pulseMs);
+    }
+    if (result === 'interrupt') this.#stats.commandToDoorbell(this.config.name, Number(process.hrtime.bigint() - started) / 1e9);
+    this.#stats.commandApplied(this.config.name, result);
+    return { ok: true, result };
+  }
+
+  #apply(line: LineConfig, level: Level): InputResult | 'closed' {
+    if (this.#closed) return 'closed';
+    const result = this.#inputs.set(line.line, logical(level, line));
+    this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
+    this.scan();
+    return result;
+  }
+
+  #ringGuest(): void {
+    const endpoint = this.#transport.endpoint;
+    if (endpoint === null || !this.#online) return;
+    const guest = this.region.guestPeer;
+    try {
+      endpoint.ring(guest, protocol.VECTOR_GUEST);
+      this.#stats.doorbellRung(this.config.name);
+    } catch (error) {
+      // The guest left between the availability check and the ring: it rescans when it comes back.
+      this.#log.debug(`cannot ring guest peer ${guest}: ${(error as Error).message}`);
+    }
+  }
+
+  #scheduleScan(): void {
+    if (this.#scanQueued || this.#closed) return;
+    // Rings coalesce: however many arrive before the next turn of the event loop, one scan answers them.
+    this.#scanQueued = true;
+    setImmediate(() => {
+      this.#scanQueued = false;
+      this.scan();
+    });
+  }
+
+  #problem(message: string): void {
+    this.#log.warn(message);
+    this.emit('problem', message);
+  }
+
+  /** Re-reads shared memory and emits what changed. Safe to call at any time. */
+  scan(): void {
+    if (this.#closed || this.#tracked.length === 0) return;
+    this.#checkHeader();
+    this.#checkAvailability();
+    this.#inputs.acknowledged();
+    const drained = this.#ring.drain();
+    if (drained.corrupt) {
+      this.#stats.ringResync(this.config.name);
+      this.#problem('event ring head is further ahead than the ring holds; skipped to it and resynchronised from the banks');
+    }
+    if (drained.invalid > 0) {
+      this.#stats.ringInvalid(this.config.name, drained.invalid);
+      this.#problem(`${drained.invalid} event-ring entr${drained.invalid === 1 ? 'y' : 'ies'} with an unknown line or kind ignored`);
+    }
+    if (drained.dropped > 0) {
+      this.#stats.ringDropped(this.config.name, drained.dropped);
+      this.#stats.ringResync(this.config.name);
+      this.#log.warn(`the guest dropped ${drained.dropped} event-ring entries (ring full); resynchronised from the banks`);
+    }
+    for (const event of drained.events) this.#ringEvent(event);
+    this.#lines.snapshot().forEach((state, index) => {
+      this.#diff(index, state);
+    });
+    this.#trackQueues();
+    if (this.#published && this.#rangAt !== undefined) {
+      this.#stats.doorbellToPublish(this.config.name, Number(process.hrtime.bigint() - this.#rangAt) / 1e9);
+      this.#rangAt = undefined;
+    }
+    this.#published = false;
+  }
+
+  #trackQueues(): void {
+    const lines = new Set([...this.#queueDepths.keys(), ...this.#inputs.queuedLines]);
+    for (const index of lines) {
+      const depth = this.#inputs.queued(index);
+      const line = this.config.lines[index];
+      if (line === undefined || this.#queueDepths.get(index) === depth) continue;
+      if (depth === 0) this.#queueDepths.delete(index);
+      else this.#queueDepths.set(index, depth);
+      if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
+    }
+  }
+
+  #checkHeader(): void {
+    const mem = this.#transport.mem;
+    const wrong: string[] = [];
+    for (const [offset, value] of [...this.#header, [protocol.HDR_HOST_PEER, this.#hostPeerWord] as [number, number]]) {
+      const found = mem.load32(offset);
+      if (found !== value) {
+        wrong.push(`0x${offset.toString(16)}=0x${found.toString(16)}`);
+        mem.store32(offset, value);
+      }
+    }
+    if (wrong.length > 0) {
+      this.#stats.headerOverwritten(this.config.name, wrong.length);
+      this.#problem(`host-owned header words were overwritten (${wrong.join(', ')}); restored`);
+    }
+  }
+
+  #checkAvailability(): void {
+    const gen = this.region.guestGen;
+    const bound = (gen & 1) === 1;
+    const endpoint = this.#transport.endpoint;
+    const peer = this.region.guestPeer;
+    const peers = endpoint?.peers() ?? [];
+    const present = endpoint === null || peers.some((p) => p.id === peer);
+    const online = bound && present;
+    const rebound = gen !== this.#guestGen;
+    if (peers.length !== this.#peerCount) {
+      this.#peerCount = peers.length;
+      this.#stats.guestPeers(this.config.name, peers.length);
+    }
+    this.#guestGen = gen;
+    if (online === this.#online && !rebound) return;
+    if (!online || rebound) {
+      // A new or departed driver restarts its view from `in`: queued changes are void.
+      this.#inputs.clear();
+    }
+    if (online !== this.#online) {
+      this.#online = online;
+      this.#stats.guestBound(this.config.name, online);
+      this.#log.info(online ? `guest online (peer ${endpoint === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}${present ? '' : ', peer gone'})`);
+      this.emit('availability', online);
+    }
+  }
+
+  #ringEvent(event: RingEvent): void {
+    const tracked = this.#tracked[event.line];
+    const line = this.config.lines[event.line];
+    if (tracked === undefined || line === undefined) return;
+    const kind = EVENT_KINDS.get(event.kind);
+    if (kind !== undefined) this.#stats.guestEvent(this.config.name, kind);
+    if (event.kind === protocol.EV_OUTPUT) {
+      const level: Level = event.value === 0 ? 0 : 1;
+      if (level !== tracked.out) {
+        tracked.out = level;
+        this.#edge(line, level, 'guest', event.seq, Number(event.guestNs));
+      }
+    } else if (event.kind === protocol.EV_INPUT_EDGE) {
+      this.#log.debug(`line ${line.name}: the guest consumed an input edge (level ${event.value})`);
+    }
+  }
+
+  #edge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): void {
+    this.#hostSeq = (this.#hostSeq + 1) >>> 0;
+    const level = logical(electrical, line);
+    this.#stats.edgePublished(this.config.name, source);
+    this.#published = true;
+    this.emit('edge', {
+      line,
+      edge: level === 1 ? 'rising' : 'falling',
+      source,
+      seq: seq ?? this.#hostSeq,
+      ts: Date.now(),
+      ...(guestNs === undefined ? {} : { guestNs }),
+    });
+  }
+
+  #view(line: LineConfig, state: LineState): LineView {
+    return { line: line.line, name: line.name, direction: state.isOutput ? 'output' : 'input', expected: line.direction, irq: state.irq };
+  }
+
+  #diff(index: number, state: LineState): void {
+    const tracked = this.#tracked[index];
+    const line = this.config.lines[index];
+    if (tracked === undefined || line === undefined) return;
+    if (state.input !== tracked.in) {
+      tracked.in = state.input;
+      if (!state.isOutput) this.#edge(line, state.input, 'host', undefined);
+    }
+    if (state.output !== tracked.out) {
+      tracked.out = state.output;
+      // A change the ring did not report (ring full, corrupt, or not yet appended).
+      if (state.isOutput) this.#edge(line, state.output, 'guest', undefined);
+    }
+    const view = this.#view(line, state);
+    const viewKey = JSON.stringify(view);
+    if (viewKey !== tracked.view) {
+      tracked.view = viewKey;
+      this.emit('config', view);
+    }
+    tracked.isOutput = state.isOutput;
+    this.#publishLevel(line, tracked, logical(state.level, line), state.isOutput);
+  }
+
+  #publishLevel(line: LineConfig, tracked: Tracked, level: Level, guestDriven: boolean): void {
+    if (guestDriven && line.debounceMs > 0 && tracked.published !== undefined) {
+      if (level !== tracked.seen) {
+        tracked.seen = level;
+        if (tracked.debounce !== undefined) clearTimeout(tracked.debounce);
+        tracked.debounce = setTimeout(() => {
+          tracked.debounce = undefined;
+          if (tracked.seen !== tracked.published) {
+            tracked.published = tracked.seen;
+            this.#emitState(line, tracked.seen);
+          }
+        }, line.debounceMs);
+      }
+      return;
+    }
+    tracked.seen = level;
+    if (level === tracked.published) return;
+    tracked.published = level;
+    this.#emitState(line, level);
+  }
+
+  #emitState(line: LineConfig, level: Level): void {
+    this.#published = true;
+    if (line.configured) this.#stats.lineLevel(this.config.name, line.name, level);
+    this.emit('state', line, level);
+  }
+
+  /** Current state of every line, for republishing (e.g. after an MQTT reconnect). */
+  republish(): void {
+    for (const [index, tracked] of this.#tracked.entries()) {
+      const line = this.config.lines[index];
+      if (line === undefined || tracked.published === undefined) continue;
+      this.emit('state', line, tracked.published);
+      this.emit('config', JSON.parse(tracked.view) as LineView);
+    }
+    this.emit('availability', this.#online);
+  }
+
+  /** Stops timers and doorbells and closes the transport (the server removes its socket). Shared memory stays for the next run. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    for (const tracked of this.#tracked) {
+      if (tracked.debounce !== undefined) clearTimeout(tracked.debounce);
+      if (tracked.pulse !== undefined) clearTimeout(tracked.pulse);
+    }
+    this.#inputs.clear();
+    await this.#transport.close();
+  }
+}

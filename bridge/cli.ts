@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * The `vgpio2mqtt` command: start (the default), qemu-args, get, set,
+ * watch, --help, --version. Configuration problems are printed and end the
+ * process with status 2 before anything is opened; runtime failures with 1.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, CONFIG_ENV, flagSpec, loadSettings, optionsHelp } from './config/load.ts';
+import type { Settings } from './config/types.ts';
+import { Controller } from './controller.ts';
+import { Logger } from './log.ts';
+import { qemuArgs, shellWord } from './qemu-args.ts';
+import { checkName, request, watch } from './remote.ts';
+import { VERSION } from './version.ts';
+
+const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
+
+Usage:
+  vgpio2mqtt [start] [options]            run the bridge (the default)
+  vgpio2mqtt qemu-args <chip> [options]   print the QEMU options that attach a guest to <chip>
+  vgpio2mqtt get <chip> <line> [options]  print a line's state, as a running bridge reads it
+  vgpio2mqtt set <chip> <line> <payload> [options]
+                                          set a host-driven line: ON OFF 1 0 true false high low
+                                          TOGGLE, or JSON {"state":"ON","pulse_ms":200}
+  vgpio2mqtt watch [<chip> [<line>]] [options]
+                                          print states and edges as the bridge publishes them
+  vgpio2mqtt --help | --version
+
+get, set and watch reach the bridge through its MQTT broker, as configured
+(the embedded broker's broker.host and broker.port, or mqtt.server).
+
+Options (precedence: built-in default < config file < environment < flag):
+  -c, --config <file>  YAML or JSON configuration file (also ${CONFIG_ENV})
+${optionsHelp()}
+`;
+
+const COMMANDS: Record<string, { min: number; max: number; usage: string }> = {
+  start: { min: 0, max: 0, usage: 'vgpio2mqtt start [options]' },
+  'qemu-args': { min: 1, max: 1, usage: 'vgpio2mqtt qemu-args <chip> [options]' },
+  get: { min: 2, max: 2, usage: 'vgpio2mqtt get <chip> <line> [options]' },
+  set: { min: 3, max: 3, usage: 'vgpio2mqtt set <chip> <line> <payload> [options]' },
+  watch: { min: 0, max: 2, usage: 'vgpio2mqtt watch [<chip> [<line>]] [options]' },
+};
+
+class UsageError extends Error {}
+
+/** Splits the words into positionals and the flag words loadSettings checks. */
+function split(args: string[]): { positionals: string[]; flags: string[] } {
+  let tokens;
+  try {
+    ({ tokens } = parseArgs({ args, options: { ...flagSpec(), help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } }, strict: false, allowPositionals: true, tokens: true }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const positionalIndexes = new Set(tokens.filter((t) => t.kind === 'positional').map((t) => t.index));
+  return {
+    positionals: args.filter((_, i) => positionalIndexes.has(i)),
+    flags: args.filter((_, i) => !positionalIndexes.has(i)),
+  };
+}
+
+function settingsOrExit(flags: string[]): Settings {
+  try {
+    return loadSettings({ args: flags });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`vgpio2mqtt: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+async function runStart(settings: Settings): Promise<void> {
+  const log = new Logger(settings.logLevel);
+  let controller: Controller;
+  try {
+    controller = await Controller.start(settings, { log });
+  } catch (error) {
+    log.error(`cannot start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const shutdown = (signal: string): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn(`${signal} again: exiting without finishing the shutdown`);
+      process.exit(1);
+    }
+    log.info(`${signal}: shutting down`);
+    controller.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error(`shutdown failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => {
+    shutdown('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+}
+
+function chipOf(settings: Settings, name: string): Settings['chips'][number] {
+  const chip = settings.chips.find((c) => c.name === name);
+  if (chip === undefined) throw new UsageError(`no chip ${JSON.stringify(name)} in the configuration; chips: ${settings.chips.map((c) => c.name).join(', ')}`);
+  return chip;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'start', ...rest] = argv[0] !== undefined && !argv[0].startsWith('-') ? argv : ['start', ...argv];
+  if (rest.includes('--help') || rest.includes('-h') || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (rest.includes('--version') || rest.includes('-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const spec = COMMANDS[command];
+  if (spec === undefined || !Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: ${Object.keys(COMMANDS).join(', ')} (see vgpio2mqtt --help)`);
+  const { positionals, flags } = split(rest);
+  if (positionals.length < spec.min || positionals.length > spec.max) {
+    throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage}`);
+  }
+  const settings = settingsOrExit(flags);
+  const [a, b, c] = positionals;
+  // The argument counts were checked against COMMANDS above.
+  const need = (value: string | undefined): string => value ?? '';
+  switch (command) {
+    case 'start':
+      await runStart(settings);
+      return;
+    case 'qemu-args':
+      process.stdout.write(`${qemuArgs(chipOf(settings, need(a))).map(shellWord).join(' ')}\n`);
+      return;
+    case 'get': {
+      checkName('chip', need(a));
+      checkName('line', need(b));
+      const data = (await request(settings, 'get', { chip: a, line: b })) as { state: string };
+      process.stdout.write(`${data.state}\n`);
+      return;
+    }
+    case 'set': {
+      checkName('chip', need(a));
+      checkName('line', need(b));
+      const payload = need(c);
+      let body: Record<string, unknown> = { state: payload };
+      if (payload.trim().startsWith('{')) {
+        try {
+          body = JSON.parse(payload) as Record<string, unknown>;
+        } catch {
+          throw new UsageError(`payload ${payload} is not valid JSON`);
+        }
+      }
+      const data = (await request(settings, 'set', { ...body, chip: a, line: b })) as { state: string };
+      process.stdout.write(`${data.state}\n`);
+      return;
+    }
+    case 'watch': {
+      const controller = new AbortController();
+      process.once('SIGINT', () => {
+        controller.abort();
+      });
+      process.once('SIGTERM', () => {
+        controller.abort();
+      });
+      await watch(settings, a, b, (text) => process.stdout.write(`${text}\n`), controller.signal);
+      return;
+    }
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`vgpio2mqtt: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+});

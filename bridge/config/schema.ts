@@ -1,0 +1,132 @@
+/**
+ * The bridge's options: one convict schema, so defaults, documentation
+ * (`vgpio2mqtt --help`), environment variables and command-line flags all
+ * come from the same table. Every leaf gets `VGPIO2MQTT_<PATH>` as its
+ * environment variable and `--<path>` as its flag, with `.` and `_` turned
+ * into `_` and `-` respectively (mqtt.client_id: VGPIO2MQTT_MQTT_CLIENT_ID,
+ * --mqtt-client-id). Chips and broker users are lists of objects, set in
+ * the configuration file only and checked by config/chips.ts and
+ * config/users.ts.
+ */
+
+export interface OptionSpec {
+  doc: string;
+  format: string;
+  default: unknown;
+  sensitive?: boolean;
+  nullable?: boolean;
+  env?: string;
+  arg?: string;
+}
+
+export interface SchemaTree {
+  [key: string]: OptionSpec | SchemaTree;
+}
+
+export const ENV_PREFIX = 'VGPIO2MQTT_';
+
+const tree: SchemaTree = {
+  base_topic: { doc: 'Topic prefix of everything the bridge publishes and listens to.', format: 'topic-path', default: 'vgpio2mqtt' },
+  log_level: { doc: 'Least important log level printed: error, warn, info or debug.', format: 'log-level', default: 'info' },
+  mqtt: {
+    server: {
+      doc: '"embedded" runs the built-in broker (see broker.*); else the external broker to use: mqtt://, mqtts://, ws://, wss:// URL or unix:///path.',
+      format: 'mqtt-server',
+      default: 'embedded',
+    },
+    client_id: {
+      doc: 'Client id at an external broker. Fixed, so the broker keeps the session (and queued commands) while the bridge is away.',
+      format: 'text',
+      default: 'vgpio2mqtt',
+    },
+    username: { doc: 'User name at an external broker (empty: none).', format: 'text', default: '' },
+    password: { doc: 'Password at an external broker (empty: none).', format: 'text', default: '', sensitive: true },
+    keepalive: { doc: 'MQTT keep-alive in seconds.', format: 'positive-int', default: 30 },
+    reconnect_ms: { doc: 'Pause between attempts to reach an external broker, in milliseconds.', format: 'positive-int', default: 2000 },
+    ca: { doc: 'CA certificate file for mqtts:// and wss:// (null: system CAs).', format: 'optional-path', default: null, nullable: true },
+    cert: { doc: 'Client certificate file for mqtts:// and wss:// (null: none).', format: 'optional-path', default: null, nullable: true },
+    key: { doc: 'Client key file for mqtts:// and wss:// (null: none).', format: 'optional-path', default: null, nullable: true },
+    reject_unauthorized: { doc: 'Refuse a TLS broker whose certificate does not verify.', format: 'flag', default: true },
+  },
+  broker: {
+    host: { doc: 'Address the embedded broker listens on.', format: 'text', default: '127.0.0.1' },
+    port: { doc: 'MQTT over TCP port of the embedded broker (null: off).', format: 'optional-port', default: 1883, nullable: true },
+    ws_port: { doc: 'MQTT over WebSocket port of the embedded broker (null: off).', format: 'optional-port', default: null, nullable: true },
+    tls_port: { doc: 'MQTT over TLS port of the embedded broker (null: off; needs tls_cert and tls_key).', format: 'optional-port', default: null, nullable: true },
+    tls_cert: { doc: 'Certificate file for the embedded broker\'s TLS listener.', format: 'optional-path', default: null, nullable: true },
+    tls_key: { doc: 'Key file for the embedded broker\'s TLS listener.', format: 'optional-path', default: null, nullable: true },
+    tls_ca: { doc: 'CA file for the embedded broker\'s TLS listener (optional).', format: 'optional-path', default: null, nullable: true },
+    persistence_dir: {
+      doc: 'Folder where the embedded broker keeps retained messages and sessions across restarts (null: in memory).',
+      format: 'optional-path',
+      default: null,
+      nullable: true,
+    },
+    users: {
+      doc: 'Logins for the embedded broker (file only): list of {username, password, publish?, subscribe?}; empty: anyone may connect.',
+      format: 'list',
+      default: [],
+    },
+  },
+  homeassistant: {
+    enabled: { doc: 'Publish Home Assistant discovery messages.', format: 'flag', default: true },
+    discovery_prefix: { doc: 'Home Assistant discovery topic prefix.', format: 'topic-path', default: 'homeassistant' },
+    status_topic: { doc: 'Topic where Home Assistant says "online" when it (re)starts; discovery is re-announced then.', format: 'topic-path', default: 'homeassistant/status' },
+  },
+  chips: {
+    doc: 'The virtual GPIO chips (file only): see docs/configuration.md. Default: one server-mode chip "vgpio0" with 32 lines.',
+    format: 'list',
+    default: [{ name: 'vgpio0' }],
+  },
+};
+
+function isLeaf(node: OptionSpec | SchemaTree): node is OptionSpec {
+  return typeof (node as OptionSpec).doc === 'string' && 'format' in node;
+}
+
+/** Options set in the file only (lists of objects). */
+const FILE_ONLY = new Set(['chips', 'broker.users']);
+
+export interface OptionInfo extends OptionSpec {
+  path: string;
+  fileOnly: boolean;
+}
+
+/** Every leaf option with its path, environment variable and flag. */
+export function listOptions(node: SchemaTree = tree, prefix = ''): OptionInfo[] {
+  const out: OptionInfo[] = [];
+  for (const [key, child] of Object.entries(node)) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    if (isLeaf(child)) {
+      const fileOnly = FILE_ONLY.has(path);
+      out.push({
+        ...child,
+        path,
+        fileOnly,
+        ...(fileOnly ? {} : { env: ENV_PREFIX + path.replace(/\./g, '_').toUpperCase(), arg: path.replace(/[._]/g, '-') }),
+      });
+    } else {
+      out.push(...listOptions(child, path));
+    }
+  }
+  return out;
+}
+
+/** The schema handed to convict, with env and arg filled in. */
+export function convictSchema(): SchemaTree {
+  const build = (node: SchemaTree, prefix: string): SchemaTree => {
+    const out: SchemaTree = {};
+    for (const [key, child] of Object.entries(node)) {
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      if (isLeaf(child)) {
+        const info = listOptions().find((o) => o.path === path);
+        // convict reads the environment itself; flags are parsed strictly in config/load.ts.
+        out[key] = { ...child, ...(info?.env === undefined ? {} : { env: info.env }) };
+      } else {
+        out[key] = build(child, path);
+      }
+    }
+    return out;
+  };
+  return build(tree, '');
+}

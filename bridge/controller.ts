@@ -1,0 +1,172 @@
+/**
+ * The bridge: starts the embedded broker (or not), opens every chip,
+ * connects the MQTT wrapper with `bridge/state` as its will, and runs the
+ * extensions (chips <-> MQTT, bridge requests, Home Assistant). stop()
+ * takes it all down in order: extensions, `bridge/state` offline, MQTT,
+ * chips (their servers remove their sockets; shared memory stays so the
+ * next run re-attaches keeping every level), broker.
+ */
+import { EmbeddedBroker } from '../broker/embedded.ts';
+import { Chip } from './chip/chip.ts';
+import type { Settings } from './config/types.ts';
+import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
+import { ChipPublisher } from './extensions/chip-publisher.ts';
+import type { BridgeEvent, Extension, ExtensionContext } from './extensions/extension.ts';
+import { HomeAssistant } from './extensions/homeassistant.ts';
+import { Logger } from './log.ts';
+import { describeServer, MqttConnection } from './mqtt/connection.ts';
+import { Topics } from './mqtt/topics.ts';
+import { qemuArgs } from './qemu-args.ts';
+import { Stats } from './stats.ts';
+import { VERSION } from './version.ts';
+
+export interface ControllerOptions {
+  log?: Logger;
+  stats?: Stats;
+}
+
+function listenersOf(broker: EmbeddedBroker): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kind of ['tcp', 'ws', 'tls'] as const) {
+    const address = broker.addresses[kind];
+    if (address !== undefined) out[kind] = `${address.host}:${address.port}`;
+  }
+  return out;
+}
+
+export class Controller {
+  readonly settings: Settings;
+  readonly topics: Topics;
+  readonly stats: Stats;
+  readonly chips = new Map<string, Chip>();
+  readonly log: Logger;
+  broker: EmbeddedBroker | undefined;
+  mqtt: MqttConnection | undefined;
+  readonly #extensions: Extension[] = [];
+  #stopping: Promise<void> | undefined;
+
+  private constructor(settings: Settings, options: ControllerOptions) {
+    this.settings = settings;
+    this.topics = new Topics(settings.baseTopic);
+    this.log = options.log ?? new Logger(settings.logLevel);
+    this.stats = options.stats ?? new Stats();
+  }
+
+  /** Starts everything; on failure closes what was started and throws. */
+  static async start(settings: Settings, options: ControllerOptions = {}): Promise<Controller> {
+    const controller = new Controller(settings, options);
+    try {
+      await controller.#start();
+    } catch (error) {
+      await controller.stop();
+      throw error;
+    }
+    return controller;
+  }
+
+  async #start(): Promise<void> {
+    const { settings, log } = this;
+    log.info(`vgpio2mqtt ${VERSION} starting${settings.file === null ? ' with built-in defaults' : ` with ${settings.file}`}`);
+    const embedded = settings.mqtt.server === 'embedded';
+    if (embedded) {
+      const b = settings.broker;
+      const listen = (port: number | null): { host: string; port: number } | null => (port === null ? null : { host: b.host, port });
+      this.broker = await EmbeddedBroker.start({
+        tcp: listen(b.port),
+        ws: listen(b.wsPort),
+        // config/load.ts refuses a TLS port without both files.
+        tls: b.tlsPort === null || b.tlsCert === null || b.tlsKey === null ? null : { host: b.host, port: b.tlsPort, cert: b.tlsCert, key: b.tlsKey, ...(b.tlsCa === null ? {} : { ca: b.tlsCa }) },
+        users: b.users,
+        persistenceDir: b.persistenceDir,
+      });
+      const broker = this.broker;
+      const clients = (): void => {
+        this.stats.mqttClients(broker.connectedClients);
+      };
+      broker.aedes.on('client', clients);
+      broker.aedes.on('clientDisconnect', clients);
+      const where = Object.entries(listenersOf(this.broker)).map(([k, v]) => `${k} ${v}`).join(', ');
+      log.info(`embedded MQTT broker listening on ${where === '' ? 'no network listener (in-process only)' : where}`);
+    }
+
+    for (const config of settings.chips) {
+      const chip = await Chip.open(config, log.child(`chip ${config.name}`), this.stats);
+      this.chips.set(config.name, chip);
+      log.info(
+        `chip ${config.name}: ${config.mode} mode, ${config.ngpio} lines, ${chip.reattached ? 're-attached to' : 'initialised'} shared memory${config.shm === null ? '' : ` ${config.shm}`}`,
+      );
+      log.info(`chip ${config.name}: attach QEMU with: ${qemuArgs(config).join(' ')}`);
+    }
+
+    const broker = this.broker;
+    this.mqtt = new MqttConnection({
+      server: broker === undefined ? settings.mqtt.server : () => broker.connectInternal(),
+      clientId: settings.mqtt.clientId,
+      clean: false,
+      username: settings.mqtt.username,
+      password: settings.mqtt.password,
+      keepalive: settings.mqtt.keepalive,
+      reconnectMs: settings.mqtt.reconnectMs,
+      ca: settings.mqtt.ca,
+      cert: settings.mqtt.cert,
+      key: settings.mqtt.key,
+      rejectUnauthorized: settings.mqtt.rejectUnauthorized,
+      will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
+      log: log.child('mqtt'),
+      stats: this.stats,
+    });
+
+    const mqtt = this.mqtt;
+    const ctx: ExtensionContext = {
+      settings,
+      topics: this.topics,
+      mqtt,
+      chips: this.chips,
+      log,
+      stats: this.stats,
+      version: VERSION,
+      broker: {
+        mode: embedded ? 'embedded' : 'external',
+        server: embedded ? 'embedded' : describeServer(settings.mqtt.server),
+        listeners: broker === undefined ? {} : listenersOf(broker),
+      },
+      event: (event: BridgeEvent) => {
+        ctx.publish(this.topics.bridgeEvent, JSON.stringify(event), false);
+      },
+      publish: (topic, payload, retain) => {
+        mqtt.publish(topic, payload, { retain }).catch((error: unknown) => {
+          log.warn(`could not publish ${topic}: ${(error as Error).message}`);
+        });
+      },
+    };
+    this.#extensions.push(new BridgeApi(ctx), new ChipPublisher(ctx));
+    if (settings.homeassistant.enabled) this.#extensions.push(new HomeAssistant(ctx));
+    for (const extension of this.#extensions) extension.start();
+    mqtt.on('connect', () => {
+      for (const extension of this.#extensions) extension.connected();
+    });
+    for (const chip of this.chips.values()) chip.start();
+  }
+
+  /** Ordered shutdown; safe to call more than once. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    for (const extension of this.#extensions) extension.stop();
+    if (this.mqtt !== undefined) {
+      await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true });
+    }
+    for (const [name, chip] of this.chips) {
+      try {
+        await chip.close();
+      } catch (error) {
+        this.log.error(`chip ${name}: closing failed: ${(error as Error).message}`);
+      }
+    }
+    if (this.broker !== undefined) await this.broker.close();
+    this.log.info('stopped');
+  }
+}

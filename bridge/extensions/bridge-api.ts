@@ -1,0 +1,162 @@
+/**
+ * The bridge's own topics: `bridge/state` (retained, also the LWT),
+ * `bridge/info` (retained), and `bridge/request/<cmd>` answered on
+ * `bridge/response/<cmd>` with {status, data, error, transaction}.
+ * Commands: `chips` (chips and lines), `get` and `set` (one line),
+ * `health`. A request that cannot be understood gets an error response;
+ * nothing changes.
+ */
+import type { Chip } from '../chip/chip.ts';
+import { parseCommand, quote } from '../payload.ts';
+import type { RejectReason } from '../stats.ts';
+import type { Extension, ExtensionContext } from './extension.ts';
+
+/** Longest request payload accepted, in bytes. */
+export const MAX_REQUEST_BYTES = 4096;
+
+export const ONLINE = JSON.stringify({ state: 'online' });
+export const OFFLINE = JSON.stringify({ state: 'offline' });
+
+type Json = Record<string, unknown>;
+
+class RequestError extends Error {
+  /** Set for refused line commands (counted like refused `.../set` commands). */
+  readonly reason: RejectReason | undefined;
+
+  constructor(reason: RejectReason | undefined, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export class BridgeApi implements Extension {
+  readonly #ctx: ExtensionContext;
+  readonly #started = Date.now();
+  readonly #handlers: Record<string, (request: Json) => unknown> = {
+    chips: () => [...this.#ctx.chips.values()].map((chip) => this.#chipInfo(chip, true)),
+    get: (request) => {
+      const { chip, line } = this.#target(request, ['chip', 'line']);
+      return { chip: chip.config.name, ...chip.status(line) };
+    },
+    set: (request) => {
+      const { chip, line } = this.#target(request, ['chip', 'line', 'state', 'pulse_ms']);
+      this.#ctx.stats.commandReceived(chip.config.name);
+      const command: Json = { state: request.state };
+      if ('pulse_ms' in request) command.pulse_ms = request.pulse_ms;
+      const parsed = parseCommand(JSON.stringify(command), line);
+      if (!parsed.ok) throw new RequestError('bad_payload', parsed.error);
+      const result = chip.command(line, parsed.value);
+      if (!result.ok) throw new RequestError(result.reason, result.error);
+      return { chip: chip.config.name, result: result.result, ...chip.status(line) };
+    },
+    health: () => ({
+      healthy: this.#ctx.mqtt.connected,
+      uptime_s: Math.round((Date.now() - this.#started) / 1000),
+      mqtt_connected: this.#ctx.mqtt.connected,
+      chips: Object.fromEntries(
+        [...this.#ctx.chips.values()].map((chip) => [chip.config.name, { online: chip.online, peers: chip.peers, host_gen: chip.region.hostGen, guest_gen: chip.region.guestGen }]),
+      ),
+      counters: this.#ctx.stats.snapshot(),
+    }),
+  };
+
+  constructor(ctx: ExtensionContext) {
+    this.#ctx = ctx;
+  }
+
+  start(): void {
+    this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload) => {
+      const target = this.#ctx.topics.parse(topic);
+      if (target?.kind === 'request') this.#request(target.command, payload);
+    });
+  }
+
+  connected(): void {
+    this.#ctx.publish(this.#ctx.topics.bridgeState, ONLINE, true);
+    this.#ctx.publish(this.#ctx.topics.bridgeInfo, JSON.stringify(this.info()), true);
+  }
+
+  stop(): void {
+    // bridge/state offline is published by the controller as the connection's last message.
+  }
+
+  info(): Json {
+    const { settings, broker, version } = this.#ctx;
+    return {
+      version,
+      base_topic: settings.baseTopic,
+      broker,
+      log_level: settings.logLevel,
+      homeassistant: settings.homeassistant.enabled,
+      chips: [...this.#ctx.chips.values()].map((chip) => this.#chipInfo(chip, false)),
+    };
+  }
+
+  #chipInfo(chip: Chip, withStatus: boolean): Json {
+    const c = chip.config;
+    return {
+      name: c.name,
+      label: c.label,
+      mode: c.mode,
+      socket: c.socket,
+      shm: c.shm,
+      size: chip.region.mem.size,
+      ngpio: c.ngpio,
+      online: chip.online,
+      lines: c.lines.map((line) =>
+        withStatus
+          ? { configured: line.configured, ...chip.status(line) }
+          : { line: line.line, name: line.name, direction: line.direction, configured: line.configured },
+      ),
+    };
+  }
+
+  #target(request: Json, allowed: string[]): { chip: Chip; line: NonNullable<ReturnType<Chip['line']>> } {
+    const unknown = Object.keys(request).filter((k) => k !== 'transaction' && !allowed.includes(k));
+    if (unknown.length > 0) throw new RequestError(undefined, `unknown field ${quote(unknown[0] ?? '')}; allowed: ${allowed.join(', ')}, transaction`);
+    const chipName = request.chip;
+    if (typeof chipName !== 'string') throw new RequestError(undefined, `"chip" must be a chip name (string); chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+    const chip = this.#ctx.chips.get(chipName);
+    if (chip === undefined) throw new RequestError('bad_topic', `no chip ${quote(chipName)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+    const lineName = typeof request.line === 'number' ? String(request.line) : request.line;
+    if (typeof lineName !== 'string') throw new RequestError(undefined, '"line" must be a line name or number');
+    const line = chip.line(lineName);
+    if (line === undefined) throw new RequestError('unknown_line', `chip ${chip.config.name} has no line ${quote(lineName)}`);
+    return { chip, line };
+  }
+
+  #request(command: string, payload: Buffer): void {
+    let transaction: unknown;
+    let request: Json = {};
+    const respond = (response: Json): void => {
+      this.#ctx.stats.request(Object.hasOwn(this.#handlers, command) ? command : 'unknown', response.status === 'ok' ? 'ok' : 'error');
+      this.#ctx.publish(this.#ctx.topics.response(command), JSON.stringify({ ...response, ...(transaction === undefined ? {} : { transaction }) }), false);
+    };
+    try {
+      if (payload.length > MAX_REQUEST_BYTES) throw new RequestError(undefined, `request is ${payload.length} bytes; at most ${MAX_REQUEST_BYTES} are allowed`);
+      const text = payload.toString('utf8').trim();
+      if (text !== '') {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new RequestError(undefined, `request ${quote(text)} is not valid JSON; send a JSON object (or nothing)`);
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new RequestError(undefined, 'a request must be a JSON object');
+        request = parsed as Json;
+        transaction = request.transaction;
+      }
+      const handler = Object.hasOwn(this.#handlers, command) ? this.#handlers[command] : undefined;
+      if (handler === undefined) throw new RequestError(undefined, `unknown request ${quote(command)}; allowed: ${Object.keys(this.#handlers).join(', ')}`);
+      respond({ status: 'ok', data: handler(request) });
+    } catch (error) {
+      if (!(error instanceof RequestError)) throw error;
+      this.#ctx.log.warn(`request ${command} refused: ${error.message}`);
+      if (error.reason !== undefined && command === 'set') {
+        const chip = typeof request.chip === 'string' && this.#ctx.chips.has(request.chip) ? request.chip : '';
+        this.#ctx.stats.commandRejected(chip, error.reason);
+      }
+      respond({ status: 'error', data: {}, error: error.message });
+    }
+  }
+}

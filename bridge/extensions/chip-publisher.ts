@@ -1,0 +1,119 @@
+/**
+ * Chips <-> MQTT: publishes each chip's line states (retained), edges,
+ * line configuration (retained) and availability (retained), and applies
+ * `<base>/<chip>/<line>/set` commands. A bad command changes nothing: it is
+ * logged, answered on `<base>/bridge/event` and counted.
+ */
+import type { Chip, EdgeEvent, LineView } from '../chip/chip.ts';
+import type { LineConfig } from '../config/types.ts';
+import { parseCommand, quote, statePayload } from '../payload.ts';
+import type { Level } from '../shm/line-registers.ts';
+import type { RejectReason } from '../stats.ts';
+import type { Extension, ExtensionContext } from './extension.ts';
+
+/** The JSON published on `.../edge`. */
+export function edgePayload(edge: EdgeEvent): string {
+  return JSON.stringify({
+    edge: edge.edge,
+    source: edge.source,
+    seq: edge.seq,
+    ts: edge.ts,
+    ...(edge.guestNs === undefined ? {} : { guest_ns: edge.guestNs }),
+  });
+}
+
+function trigger(view: LineView): string {
+  const { irq } = view;
+  if (!irq.enabled) return 'none';
+  if (irq.rising && irq.falling) return 'both';
+  if (irq.rising) return 'rising';
+  if (irq.falling) return 'falling';
+  if (irq.high) return 'high';
+  if (irq.low) return 'low';
+  return 'none';
+}
+
+/** The JSON published on `.../config`: the guest's view of the line. */
+export function configPayload(view: LineView): string {
+  return JSON.stringify({
+    line: view.line,
+    name: view.name,
+    direction: view.direction,
+    expected_direction: view.expected,
+    trigger: trigger(view),
+    irq: view.irq,
+  });
+}
+
+export class ChipPublisher implements Extension {
+  readonly #ctx: ExtensionContext;
+
+  constructor(ctx: ExtensionContext) {
+    this.#ctx = ctx;
+  }
+
+  start(): void {
+    const { topics } = this.#ctx;
+    for (const chip of this.#ctx.chips.values()) this.#follow(chip);
+    this.#ctx.mqtt.subscribe(topics.setFilter, (topic, payload) => {
+      this.#command(topic, payload);
+    });
+  }
+
+  connected(): void {
+    for (const chip of this.#ctx.chips.values()) chip.republish();
+  }
+
+  stop(): void {
+    for (const chip of this.#ctx.chips.values()) chip.removeAllListeners();
+  }
+
+  #follow(chip: Chip): void {
+    const { topics } = this.#ctx;
+    const name = chip.config.name;
+    chip.on('state', (line: LineConfig, level: Level) => {
+      this.#ctx.publish(topics.state(name, line.name), statePayload(level, line), line.retain);
+    });
+    chip.on('edge', (edge) => {
+      this.#ctx.publish(topics.edge(name, edge.line.name), edgePayload(edge), false);
+    });
+    chip.on('config', (view) => {
+      this.#ctx.publish(topics.config(name, view.name), configPayload(view), true);
+    });
+    chip.on('availability', (online) => {
+      this.#ctx.publish(topics.availability(name), online ? 'online' : 'offline', true);
+    });
+    chip.on('problem', (message) => {
+      this.#ctx.event({ type: 'shared_memory_problem', chip: name, message });
+    });
+  }
+
+  #reject(topic: string, chip: string | undefined, reason: RejectReason, error: string): void {
+    this.#ctx.stats.commandRejected(chip ?? '', reason);
+    this.#ctx.log.warn(`command on ${topic} refused: ${error}`);
+    this.#ctx.event({ type: 'command_rejected', topic, reason, message: error });
+  }
+
+  #command(topic: string, payload: Buffer): void {
+    const target = this.#ctx.topics.parse(topic);
+    if (target?.kind !== 'set') return;
+    const chip = this.#ctx.chips.get(target.chip);
+    if (chip === undefined) {
+      this.#reject(topic, undefined, 'bad_topic', `no chip ${quote(target.chip)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+      return;
+    }
+    this.#ctx.stats.commandReceived(chip.config.name);
+    const line = chip.line(target.line);
+    if (line === undefined) {
+      this.#reject(topic, chip.config.name, 'unknown_line', `chip ${chip.config.name} has no line ${quote(target.line)} (lines are named in the configuration, or numbered 0..${chip.config.ngpio - 1})`);
+      return;
+    }
+    const parsed = parseCommand(payload, line);
+    if (!parsed.ok) {
+      this.#reject(topic, chip.config.name, 'bad_payload', parsed.error);
+      return;
+    }
+    const result = chip.command(line, parsed.value);
+    if (!result.ok) this.#reject(topic, chip.config.name, result.reason, result.error);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * What every part of the bridge that talks MQTT gets (the zigbee2mqtt
+ * pattern: one controller, small extensions). An extension subscribes in
+ * start(), republishes what it owns in connected() (called on every
+ * (re)connect), and lets go in stop().
+ */
+import type { Chip } from '../chip/chip.ts';
+import type { Settings } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import type { MqttConnection } from '../mqtt/connection.ts';
+import type { Topics } from '../mqtt/topics.ts';
+import type { Stats } from '../stats.ts';
+
+export interface BridgeEvent {
+  type: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+export interface ExtensionContext {
+  settings: Settings;
+  topics: Topics;
+  mqtt: MqttConnection;
+  chips: ReadonlyMap<string, Chip>;
+  log: Logger;
+  stats: Stats;
+  version: string;
+  /** What the broker side looks like, for bridge/info. */
+  broker: { mode: 'embedded' | 'external'; server: string; listeners: Record<string, string> };
+  /** Publishes on `<base>/bridge/event` (not retained). */
+  event(event: BridgeEvent): void;
+  /** Publishes, logging (never throwing) when it fails. */
+  publish(topic: string, payload: string, retain: boolean): void;
+}
+
+export interface Extension {
+  start(): void;
+  connected(): void;
+  stop(): void;
+}

@@ -1,0 +1,218 @@
+/**
+ * The one MQTT client wrapper everything in vgpio2mqtt uses (the bridge
+ * and the get/set/watch commands): mqtt.js to the embedded broker through
+ * an in-process stream, or to an external broker over mqtt://, mqtts://,
+ * ws://, wss:// or a unix socket. It reconnects on its own, keeps a
+ * persistent session when asked (fixed client id, clean: false, QoS 1
+ * subscriptions, so the broker queues commands while the bridge is away),
+ * logs one line per outage instead of one per attempt, and routes incoming
+ * messages to per-filter handlers.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import { filterCovers } from '../../broker/topic-filter.ts';
+import type { Logger } from '../log.ts';
+import type { Stats } from '../stats.ts';
+
+export type StreamFactory = () => NodeJS.ReadWriteStream;
+
+export interface ConnectionOptions {
+  /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path), or a stream factory (the embedded broker). */
+  server: string | StreamFactory;
+  clientId: string;
+  /** false: ask the broker to keep the session (subscriptions and queued QoS 1 messages) across disconnects. */
+  clean: boolean;
+  username?: string;
+  password?: string;
+  keepalive?: number;
+  reconnectMs?: number;
+  ca?: string | null;
+  cert?: string | null;
+  key?: string | null;
+  rejectUnauthorized?: boolean;
+  will?: { topic: string; payload: string; retain: boolean };
+  log: Logger;
+  stats?: Stats;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer) => void;
+
+export interface PublishOptions {
+  retain?: boolean;
+  qos?: 0 | 1;
+}
+
+function readTls(path: string | null | undefined, what: string): Buffer | undefined {
+  if (path === null || path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read MQTT TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** The server as a log-safe string (no password). */
+export function describeServer(server: string | StreamFactory): string {
+  if (typeof server !== 'string') return 'the embedded broker';
+  return server.replace(/\/\/[^@/]*@/, '//');
+}
+
+export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
+  readonly client: MqttClient;
+  readonly #log: Logger;
+  readonly #stats: Stats | undefined;
+  readonly #handlers: { filter: string; handler: MessageHandler }[] = [];
+  readonly #where: string;
+  #outage = false;
+  #closing = false;
+
+  constructor(options: ConnectionOptions) {
+    super();
+    this.#log = options.log;
+    this.#stats = options.stats;
+    this.#where = describeServer(options.server);
+    const clientOptions: IClientOptions = {
+      clientId: options.clientId,
+      clean: options.clean,
+      keepalive: options.keepalive ?? 30,
+      reconnectPeriod: options.reconnectMs ?? 2000,
+      connectTimeout: 10_000,
+      // Offline publishes of states would be stale by the time they went out: states are republished on connect instead.
+      queueQoSZero: false,
+      // Subscriptions are (re)made by #subscribeAll on every connect.
+      resubscribe: false,
+      protocolVersion: 4,
+      ...(options.username === undefined || options.username === '' ? {} : { username: options.username }),
+      ...(options.password === undefined || options.password === '' ? {} : { password: options.password }),
+      ...(options.will === undefined ? {} : { will: { ...options.will, qos: 1 as const } }),
+    };
+    const server = options.server;
+    if (typeof server !== 'string') {
+      this.client = new MqttClient(() => server() as never, clientOptions);
+    } else if (server.startsWith('unix://')) {
+      const path = server.slice('unix://'.length);
+      this.client = new MqttClient(() => createConnection(path), clientOptions);
+    } else {
+      const ca = readTls(options.ca, 'CA');
+      const cert = readTls(options.cert, 'certificate');
+      const key = readTls(options.key, 'key');
+      this.client = mqtt.connect(server, {
+        ...clientOptions,
+        ...(ca === undefined ? {} : { ca }),
+        ...(cert === undefined ? {} : { cert }),
+        ...(key === undefined ? {} : { key }),
+        rejectUnauthorized: options.rejectUnauthorized ?? true,
+      });
+    }
+    this.#wire(options.reconnectMs ?? 2000);
+  }
+
+  #wire(reconnectMs: number): void {
+    this.client.on('connect', (connack) => {
+      this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
+      this.#outage = false;
+      this.#subscribeAll();
+      this.#stats?.mqttConnected(true);
+      this.emit('connect');
+    });
+    this.client.on('error', (error) => {
+      if (this.#closing) return;
+      const message = `MQTT broker ${this.#where}: ${error.message}; retrying every ${reconnectMs} ms`;
+      if (this.#outage) this.#log.debug(message);
+      else this.#log.error(message);
+      this.#outage = true;
+    });
+    this.client.on('offline', () => {
+      if (this.#closing) return;
+      this.#stats?.mqttConnected(false);
+      if (!this.#outage) this.#log.warn(`lost MQTT broker ${this.#where}; reconnecting every ${reconnectMs} ms`);
+      this.#outage = true;
+      this.emit('offline');
+    });
+    this.client.on('message', (topic, payload) => {
+      this.#stats?.mqttMessage('in');
+      for (const { filter, handler } of this.#handlers) {
+        if (filterCovers(filter, topic)) handler(topic, payload);
+      }
+    });
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Resolves once connected; rejects after `timeoutMs`. */
+  waitConnected(timeoutMs: number): Promise<void> {
+    if (this.client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('connect', done);
+        reject(new Error(`no connection to MQTT broker ${this.#where} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('connect', done);
+    });
+  }
+
+  /**
+   * Routes messages matching `filter` to `handler`, and subscribes with QoS 1
+   * now (if connected) and on every reconnect. Messages a persistent session
+   * held while we were away arrive right after the reconnect and are routed
+   * the same way.
+   */
+  subscribe(filter: string, handler: MessageHandler): void {
+    this.#handlers.push({ filter, handler });
+    if (this.client.connected) this.#subscribeOne(filter);
+  }
+
+  #subscribeAll(): void {
+    for (const filter of new Set(this.#handlers.map((h) => h.filter))) this.#subscribeOne(filter);
+  }
+
+  #subscribeOne(filter: string): void {
+    this.client.subscribe(filter, { qos: 1 }, (error, granted) => {
+      const refused = granted?.some((g) => g.qos === 128) ?? false;
+      if (error !== null || refused) this.#log.error(`cannot subscribe to ${filter}: ${error?.message ?? 'refused by the broker'}`);
+    });
+  }
+
+  /** Subscribes and resolves once the broker granted it (for clients that must not miss the first message). */
+  async subscribeNow(filter: string, handler: MessageHandler): Promise<void> {
+    this.#handlers.push({ filter, handler });
+    const granted = await this.client.subscribeAsync(filter, { qos: 1 });
+    if (granted.some((g) => g.qos === 128)) throw new Error(`the broker refused the subscription to ${filter}`);
+  }
+
+  /**
+   * Publishes. Retained messages (states) go with QoS 1 unless told
+   * otherwise: a broker under back-pressure may drop QoS 0 messages to a
+   * busy subscriber (Aedes does), and a state must not be lost. While
+   * disconnected nothing is queued: every state is republished on connect,
+   * so a queue would only replay stale ones.
+   */
+  async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    const retain = options.retain ?? false;
+    const publishOptions: IClientPublishOptions = { retain, qos: options.qos ?? (retain ? 1 : 0) };
+    if (!this.client.connected) return;
+    this.#stats?.mqttMessage('out');
+    await this.client.publishAsync(topic, payload, publishOptions);
+  }
+
+  /** Publishes `last` (if given) and disconnects cleanly; the will is not sent. */
+  async close(last?: { topic: string; payload: string; retain: boolean }): Promise<void> {
+    this.#closing = true;
+    if (last !== undefined && this.client.connected) {
+      try {
+        await this.client.publishAsync(last.topic, last.payload, { retain: last.retain, qos: 1 });
+      } catch (error) {
+        this.#log.warn(`could not publish ${last.topic} before closing: ${(error as Error).message}`);
+      }
+    }
+    await this.client.endAsync(!this.client.connected);
+  }
+}

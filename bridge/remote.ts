@@ -1,0 +1,111 @@
+/**
+ * `vgpio2mqtt get|set|watch`: talk to a running bridge over MQTT, the
+ * successor of the 2021 vg_get_set tool. get and set go through the
+ * bridge's request topics, so the answer (or the refusal) comes from the
+ * bridge that read shared memory; watch prints line states and edges as
+ * they are published.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Settings } from './config/types.ts';
+import { Logger } from './log.ts';
+import { MqttConnection } from './mqtt/connection.ts';
+import { nameProblem, Topics } from './mqtt/topics.ts';
+
+export const REMOTE_TIMEOUT_MS = 5000;
+
+export class RemoteError extends Error {
+  override readonly name = 'RemoteError';
+}
+
+/** The broker a CLI client should reach for these settings. */
+export function remoteServer(settings: Settings): string {
+  if (settings.mqtt.server !== 'embedded') return settings.mqtt.server;
+  const { host, port } = settings.broker;
+  if (port === null || port === 0) throw new RemoteError('the embedded broker has no fixed TCP port (broker.port); set one, or point mqtt.server at the broker');
+  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export function checkName(what: string, name: string): void {
+  const problem = nameProblem(name);
+  if (problem !== undefined) throw new RemoteError(`${what} ${JSON.stringify(name)} ${problem}`);
+}
+
+function connect(settings: Settings, log: Logger): MqttConnection {
+  return new MqttConnection({
+    server: remoteServer(settings),
+    clientId: `vgpio2mqtt-cli-${randomUUID().slice(0, 8)}`,
+    clean: true,
+    username: settings.mqtt.username,
+    password: settings.mqtt.password,
+    keepalive: settings.mqtt.keepalive,
+    reconnectMs: 1000,
+    ca: settings.mqtt.ca,
+    cert: settings.mqtt.cert,
+    key: settings.mqtt.key,
+    rejectUnauthorized: settings.mqtt.rejectUnauthorized,
+    log,
+  });
+}
+
+/** Sends one bridge request and resolves with its `data`; rejects with the bridge's error. */
+export async function request(settings: Settings, command: string, body: Record<string, unknown>, log = new Logger('error', 'cli')): Promise<unknown> {
+  const topics = new Topics(settings.baseTopic);
+  const mqtt = connect(settings, log);
+  try {
+    await mqtt.waitConnected(REMOTE_TIMEOUT_MS);
+    const transaction = randomUUID();
+    const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new RemoteError(`no answer from a bridge on ${topics.response(command)} within ${REMOTE_TIMEOUT_MS} ms (is vgpio2mqtt running with base topic ${topics.base}?)`));
+      }, REMOTE_TIMEOUT_MS);
+      void mqtt
+        .subscribeNow(topics.response(command), (_topic, payload) => {
+          let response: Record<string, unknown>;
+          try {
+            response = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+          } catch {
+            return;
+          }
+          if (response.transaction !== transaction) return;
+          clearTimeout(timer);
+          resolve(response);
+        })
+        .then(() => mqtt.publish(topics.request(command), JSON.stringify({ ...body, transaction }), { qos: 1 }))
+        .catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        });
+    });
+    const response = await answer;
+    if (response.status !== 'ok') throw new RemoteError(typeof response.error === 'string' ? response.error : 'the bridge refused the request');
+    return response.data;
+  } finally {
+    await mqtt.close();
+  }
+}
+
+/** Prints `<topic> <payload>` for every state, availability and edge message of the chosen chips and lines until `signal` aborts. */
+export async function watch(settings: Settings, chip: string | undefined, line: string | undefined, print: (text: string) => void, signal: AbortSignal, log = new Logger('error', 'cli')): Promise<void> {
+  if (chip !== undefined) checkName('chip', chip);
+  if (line !== undefined) checkName('line', line);
+  const topics = new Topics(settings.baseTopic);
+  const mqtt = connect(settings, log);
+  try {
+    await mqtt.waitConnected(REMOTE_TIMEOUT_MS);
+    const handler = (topic: string, payload: Buffer): void => {
+      print(`${topic} ${payload.toString('utf8')}`);
+    };
+    const base = `${topics.base}/${chip ?? '+'}/${line ?? '+'}`;
+    await mqtt.subscribeNow(base, handler);
+    await mqtt.subscribeNow(`${base}/edge`, handler);
+    if (line === undefined) await mqtt.subscribeNow(`${base}/config`, handler);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => {
+        resolve();
+      });
+    });
+  } finally {
+    await mqtt.close();
+  }
+}
