@@ -1,12 +1,15 @@
 /**
- * The bridge: starts the embedded broker (or not), opens every chip,
- * connects the MQTT wrapper with `bridge/state` as its will, and runs the
- * extensions (chips <-> MQTT, bridge requests, Home Assistant). stop()
- * takes it all down in order: extensions, `bridge/state` offline, MQTT,
- * chips (their servers remove their sockets; shared memory stays so the
- * next run re-attaches keeping every level), broker.
+ * The bridge: starts the embedded broker (or not), opens every chip and
+ * its guest-agent socket, connects the MQTT wrapper with `bridge/state` as
+ * its will, and runs the extensions (chips <-> MQTT, bridge requests, Home
+ * Assistant). stop() takes it all down in order: extensions, agent sockets
+ * (each dropped agent `offline`), `bridge/state` offline, MQTT, chips
+ * (their servers remove their sockets; shared memory stays so the next run
+ * re-attaches keeping every level), broker.
  */
 import { EmbeddedBroker } from '../broker/embedded.ts';
+import { AgentSocket } from './agent/agent-socket.ts';
+import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
 import type { Settings } from './config/types.ts';
 import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
@@ -42,6 +45,8 @@ export class Controller {
   readonly topics: Topics;
   readonly stats: Stats;
   readonly chips = new Map<string, Chip>();
+  /** Per chip with an `agent_socket`: where its guest agent connects. */
+  readonly agentSockets = new Map<string, AgentSocket>();
   readonly log: Logger;
   broker: EmbeddedBroker | undefined;
   mqtt: MqttConnection | undefined;
@@ -121,6 +126,8 @@ export class Controller {
       log.info(`chip ${config.name}: attach QEMU with: ${qemuArgs(config).join(' ')}`);
     }
 
+    await this.#startAgentSockets();
+
     const broker = this.broker;
     this.mqtt = new MqttConnection({
       server: broker === undefined ? settings.mqtt.server : () => broker.connectInternal(),
@@ -171,6 +178,53 @@ export class Controller {
     for (const chip of this.chips.values()) chip.start();
   }
 
+  /**
+   * Listens on every chip's agent socket. Each connection is one agent's
+   * MQTT stream: served by the embedded broker, else relayed to the
+   * external one. One connection carries one will (the agent's first
+   * chip), so when it closes the bridge itself marks this chip's agent
+   * offline.
+   */
+  async #startAgentSockets(): Promise<void> {
+    const { settings } = this;
+    const withAgent = settings.chips.filter((chip) => chip.agentSocket !== null);
+    if (withAgent.length === 0) return;
+    const broker = this.broker;
+    const upstream = broker === undefined ? upstreamConnector(settings.mqtt) : undefined;
+    const where = describeServer(settings.mqtt.server);
+    for (const config of withAgent) {
+      const path = config.agentSocket ?? '';
+      const log = this.log.child(`chip ${config.name}`);
+      let socket: AgentSocket;
+      try {
+        socket = await AgentSocket.listen({
+          path,
+          mode: config.socketMode,
+          connection: (stream) => {
+            log.info(`guest agent connected on ${path}`);
+            if (broker !== undefined) broker.handle(stream);
+            else if (upstream !== undefined) relay(stream, upstream, where, log);
+          },
+          closed: () => {
+            log.info('guest agent connection closed; agent offline');
+            this.#agentOffline(config.name);
+          },
+        });
+      } catch (error) {
+        throw new Error(`chip ${config.name}: cannot accept guest agent connections: ${(error as Error).message}`, { cause: error });
+      }
+      this.agentSockets.set(config.name, socket);
+      this.log.info(`chip ${config.name}: guest agent socket ${path} (${broker === undefined ? `relayed to ${where}` : 'served by the embedded broker'})`);
+    }
+  }
+
+  #agentOffline(chip: string): void {
+    const topic = this.topics.agent(chip);
+    this.mqtt?.publish(topic, 'offline', { retain: true }).catch((error: unknown) => {
+      this.log.warn(`could not publish ${topic}: ${(error as Error).message}`);
+    });
+  }
+
   /** Ordered shutdown; safe to call more than once. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -180,6 +234,8 @@ export class Controller {
   async #stop(): Promise<void> {
     for (const extension of this.#extensions) extension.stop();
     await this.metricsServer?.close();
+    // Before MQTT closes, so each dropped agent's offline still goes out.
+    await Promise.all([...this.agentSockets.values()].map((socket) => socket.close()));
     if (this.mqtt !== undefined) {
       await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true });
     }

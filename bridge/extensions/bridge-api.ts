@@ -91,6 +91,7 @@ export class BridgeApi implements Extension {
       label: c.label,
       mode: c.mode,
       socket: c.socket,
+      agent_socket: c.agentSocket,
       shm: c.shm,
       size: chip.region.mem.size,
       ngpio: c.ngpio,
