@@ -1,10 +1,11 @@
 /**
  * A real Mosquitto broker for tests: Debian's `mosquitto` with a generated
- * config on a free 127.0.0.1 port, anonymous access, no persistence. It can
- * be stopped and started again on the same port (a broker restart).
+ * config on a free 127.0.0.1 port (and, when asked, a unix socket),
+ * anonymous access, no persistence. It can be stopped and started again on
+ * the same port (a broker restart).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,17 +26,23 @@ async function accepts(port: number): Promise<boolean> {
 
 export class Mosquitto {
   readonly port: number;
+  /** The unix socket it also listens on, if started with `unix: true`. */
+  readonly socketPath: string | undefined;
   readonly #dir: string;
   #process: ChildProcess | undefined;
   #log = '';
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, unix: boolean) {
     this.port = port;
     this.#dir = dir;
+    this.socketPath = unix ? join(dir, 'mosquitto.sock') : undefined;
   }
 
-  static async start(): Promise<Mosquitto> {
-    const broker = new Mosquitto(await freePort(), mkdtempSync(join(tmpdir(), 'vgpio-mosquitto-')));
+  static async start(options: { unix?: boolean } = {}): Promise<Mosquitto> {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-mosquitto-'));
+    // Started as root, mosquitto runs as its own user: it must be able to create its socket here.
+    if (options.unix === true) chmodSync(dir, 0o777);
+    const broker = new Mosquitto(await freePort(), dir, options.unix === true);
     await broker.resume();
     return broker;
   }
@@ -47,7 +54,8 @@ export class Mosquitto {
   /** Starts mosquitto (again) on this broker's port; resolves once it accepts connections. */
   async resume(): Promise<void> {
     const conf = join(this.#dir, 'mosquitto.conf');
-    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ''].join('\n'));
+    const unix = this.socketPath === undefined ? [] : [`listener 0 ${this.socketPath}`];
+    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...unix, 'allow_anonymous true', 'persistence false', ''].join('\n'));
     const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     const collect = (chunk: Buffer): void => {

@@ -1,0 +1,111 @@
+/**
+ * Agent connections relayed to an external broker: the bridge runs against
+ * a real Mosquitto (over mqtt:// and over unix://) with a plain-mode chip
+ * that has an agent socket; the agent's own MQTT client (agent/build/
+ * mqtt-send, the code vgpio-agent runs) connects through that socket and
+ * is a client of Mosquitto in its own right: its publishes arrive, its will
+ * is published when it dies, the bridge marks the chip's agent offline, and
+ * while Mosquitto is down the bridge drops agent connections (the agent
+ * retries) without going down itself.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '../../bridge/config/load.ts';
+import { Controller } from '../../bridge/controller.ts';
+import { Logger } from '../../bridge/log.ts';
+import { buildAgent, MqttSend } from '../support/agent.ts';
+import { Mosquitto } from '../support/mosquitto.ts';
+import { MqttProbe } from '../support/mqtt-probe.ts';
+
+const B = 'relay';
+const CHIP = 'board';
+const { mqttSend } = buildAgent();
+
+for (const scheme of ['mqtt', 'unix'] as const) {
+  describe(`agent connections relayed to Mosquitto over ${scheme}://`, () => {
+    let dir: string;
+    let agentPath: string;
+    let mosquitto: Mosquitto;
+    let controller: Controller;
+    let probe: MqttProbe;
+    const senders: MqttSend[] = [];
+    const logs: string[] = [];
+    const agent = (...args: string[]): MqttSend => {
+      const s = new MqttSend(mqttSend, ['--broker', `unix:${agentPath}`, '--reconnect-max', '500', ...args]);
+      senders.push(s);
+      return s;
+    };
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'vgpio-agent-relay-'));
+      agentPath = join(dir, 'agent.sock');
+      mosquitto = await Mosquitto.start({ unix: scheme === 'unix' });
+      const server = scheme === 'unix' ? `unix://${mosquitto.socketPath ?? ''}` : mosquitto.url;
+      writeFileSync(
+        join(dir, 'config.yaml'),
+        `base_topic: ${B}
+mqtt: { server: "${server}", client_id: bridge-${scheme}, reconnect_ms: 200 }
+metrics: { port: null }
+homeassistant: { enabled: false }
+chips:
+  - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, agent_socket: ${agentPath}, ngpio: 8 }
+`,
+      );
+      const settings = loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} });
+      controller = await Controller.start(settings, { log: new Logger('debug', 'bridge', (line) => logs.push(line)) });
+      probe = await MqttProbe.connect(mosquitto.url, [`${B}/#`]);
+      await probe.waitFor(`${B}/bridge/state`, (p) => p === '{"state":"online"}', 10_000);
+    });
+
+    after(async () => {
+      await Promise.all(senders.filter((s) => s.running).map((s) => s.kill()));
+      await probe.close();
+      await controller.stop();
+      await mosquitto.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("carries the agent's session to Mosquitto: publishes arrive, QoS 1 is acknowledged", async () => {
+      assert.ok(logs.some((l) => l.includes(`chip ${CHIP}: guest agent socket ${agentPath} (relayed to ${scheme}://`)), logs.join('\n'));
+      const s = agent('--client-id', `agent-${scheme}`, '--will-topic', `${B}/${CHIP}/agent`, '--will-payload', 'offline');
+      await s.output.waitFor(/^connected 1$/m, 10_000);
+      const from = probe.mark;
+      const tag = await s.publish(`${B}/${CHIP}/agent`, 'online', 1, true);
+      await s.output.waitFor(new RegExp(`^acked ${tag}$`, 'm'), 10_000);
+      await s.publish(`${B}/${CHIP}/button/edge`, '{"edge":"rising","source":"guest","seq":1}', 0);
+      assert.equal((await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'online', 5000, from)).payload, 'online');
+      await probe.waitFor(`${B}/${CHIP}/button/edge`, (p) => p.includes('"seq":1'), 5000, from);
+      assert.equal(controller.agentSockets.get(CHIP)?.connections, 1);
+    });
+
+    it('marks the agent offline when its connection dies (its will and the bridge)', async () => {
+      const s = senders[0] ?? assert.fail('no agent from the test before');
+      const from = probe.mark;
+      await s.kill();
+      await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'offline', 10_000, from);
+      // Both Mosquitto (the will, once the relay closes upstream) and the bridge say so.
+      const deadline = Date.now() + 5000;
+      while (probe.on(`${B}/${CHIP}/agent`, from).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(probe.on(`${B}/${CHIP}/agent`, from).map((m) => m.payload), ['offline', 'offline']);
+      assert.equal(controller.agentSockets.get(CHIP)?.connections, 0);
+    });
+
+    it('drops agent connections while Mosquitto is down; the agent gets through once it is back', async () => {
+      await probe.close();
+      await mosquitto.stop();
+      const s = agent('--client-id', `retry-${scheme}`);
+      await s.output.waitFor(/connection closed|cannot connect|retrying/i, 10_000);
+      assert.ok(logs.some((l) => l.includes("dropping the agent's connection")), logs.slice(-10).join('\n'));
+      assert.equal(s.output.text.includes('connected 1'), false);
+      await mosquitto.resume();
+      await s.output.waitFor(/^connected 1$/m, 20_000);
+      probe = await MqttProbe.connect(mosquitto.url, [`${B}/after/#`]);
+      const tag = await s.publish(`${B}/after/restart`, 'delivered', 1);
+      await s.output.waitFor(new RegExp(`^acked ${tag}$`, 'm'), 10_000);
+      await probe.waitFor(`${B}/after/restart`, (p) => p === 'delivered', 5000);
+    });
+  });
+}
