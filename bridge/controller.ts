@@ -7,7 +7,10 @@
  * (their servers remove their sockets; shared memory stays so the next run
  * re-attaches keeping every level), broker.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { EmbeddedBroker } from '../broker/embedded.ts';
+import { DEFAULT_RUNTIME_DIR } from './config/chips.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
@@ -18,7 +21,7 @@ import type { BridgeEvent, Extension, ExtensionContext } from './extensions/exte
 import { HomeAssistant } from './extensions/homeassistant.ts';
 import { Logger } from './log.ts';
 import { describeServer, MqttConnection } from './mqtt/connection.ts';
-import { Topics } from './mqtt/topics.ts';
+import { nameProblem, Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
 import { healthReport } from './health.ts';
 import { BridgeMetrics } from './metrics/metrics.ts';
@@ -194,6 +197,8 @@ export class Controller {
     const where = describeServer(settings.mqtt.server);
     for (const config of withAgent) {
       const path = config.agentSocket ?? '';
+      // Our own default folder is ours to create (as for ivshmem sockets); a configured one must exist.
+      if (dirname(path) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
       const log = this.log.child(`chip ${config.name}`);
       let socket: AgentSocket;
       try {
@@ -207,7 +212,7 @@ export class Controller {
           },
           closed: () => {
             log.info('guest agent connection closed; agent offline');
-            this.#agentOffline(config.name);
+            this.#agentOffline(config.label);
           },
         });
       } catch (error) {
@@ -218,8 +223,11 @@ export class Controller {
     }
   }
 
-  #agentOffline(chip: string): void {
-    const topic = this.topics.agent(chip);
+  /** The agent names a chip by the gpiochip label the guest sees (the chip's `label`, by default its name). */
+  #agentOffline(label: string): void {
+    // The agent refuses a label that cannot be a topic level, so it never said online there.
+    if (nameProblem(label) !== undefined) return;
+    const topic = this.topics.agent(label);
     this.mqtt?.publish(topic, 'offline', { retain: true }).catch((error: unknown) => {
       this.log.warn(`could not publish ${topic}: ${(error as Error).message}`);
     });

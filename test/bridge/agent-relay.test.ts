@@ -4,7 +4,8 @@
  * that has an agent socket; the agent's own MQTT client (agent/build/
  * mqtt-send, the code vgpio-agent runs) connects through that socket and
  * is a client of Mosquitto in its own right: its publishes arrive, its will
- * is published when it dies, the bridge marks the chip's agent offline, and
+ * is published when it dies, the bridge marks the chip's agent offline
+ * (under the chip's label, where the agent publishes), and
  * while Mosquitto is down the bridge drops agent connections (the agent
  * retries) without going down itself.
  */
@@ -22,6 +23,8 @@ import { MqttProbe } from '../support/mqtt-probe.ts';
 
 const B = 'relay';
 const CHIP = 'board';
+/** The agent names chips by the gpiochip label the guest sees; the bridge's offline must land on the same topic. */
+const LABEL = 'board-label';
 const { mqttSend } = buildAgent();
 
 for (const scheme of ['mqtt', 'unix'] as const) {
@@ -51,7 +54,7 @@ mqtt: { server: "${server}", client_id: bridge-${scheme}, reconnect_ms: 200 }
 metrics: { port: null }
 homeassistant: { enabled: false }
 chips:
-  - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, agent_socket: ${agentPath}, ngpio: 8 }
+  - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, label: ${LABEL}, agent_socket: ${agentPath}, ngpio: 8 }
 `,
       );
       const settings = loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} });
@@ -70,14 +73,14 @@ chips:
 
     it("carries the agent's session to Mosquitto: publishes arrive, QoS 1 is acknowledged", async () => {
       assert.ok(logs.some((l) => l.includes(`chip ${CHIP}: guest agent socket ${agentPath} (relayed to ${scheme}://`)), logs.join('\n'));
-      const s = agent('--client-id', `agent-${scheme}`, '--will-topic', `${B}/${CHIP}/agent`, '--will-payload', 'offline');
+      const s = agent('--client-id', `agent-${scheme}`, '--will-topic', `${B}/${LABEL}/agent`, '--will-payload', 'offline');
       await s.output.waitFor(/^connected 1$/m, 10_000);
       const from = probe.mark;
-      const tag = await s.publish(`${B}/${CHIP}/agent`, 'online', 1, true);
+      const tag = await s.publish(`${B}/${LABEL}/agent`, 'online', 1, true);
       await s.output.waitFor(new RegExp(`^acked ${tag}$`, 'm'), 10_000);
-      await s.publish(`${B}/${CHIP}/button/edge`, '{"edge":"rising","source":"guest","seq":1}', 0);
-      assert.equal((await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'online', 5000, from)).payload, 'online');
-      await probe.waitFor(`${B}/${CHIP}/button/edge`, (p) => p.includes('"seq":1'), 5000, from);
+      await s.publish(`${B}/${LABEL}/button/edge`, '{"edge":"rising","source":"guest","seq":1}', 0);
+      assert.equal((await probe.waitFor(`${B}/${LABEL}/agent`, (p) => p === 'online', 5000, from)).payload, 'online');
+      await probe.waitFor(`${B}/${LABEL}/button/edge`, (p) => p.includes('"seq":1'), 5000, from);
       assert.equal(controller.agentSockets.get(CHIP)?.connections, 1);
     });
 
@@ -85,11 +88,11 @@ chips:
       const s = senders[0] ?? assert.fail('no agent from the test before');
       const from = probe.mark;
       await s.kill();
-      await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'offline', 10_000, from);
+      await probe.waitFor(`${B}/${LABEL}/agent`, (p) => p === 'offline', 10_000, from);
       // Both Mosquitto (the will, once the relay closes upstream) and the bridge say so.
       const deadline = Date.now() + 5000;
-      while (probe.on(`${B}/${CHIP}/agent`, from).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(probe.on(`${B}/${CHIP}/agent`, from).map((m) => m.payload), ['offline', 'offline']);
+      while (probe.on(`${B}/${LABEL}/agent`, from).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(probe.on(`${B}/${LABEL}/agent`, from).map((m) => m.payload), ['offline', 'offline']);
       assert.equal(controller.agentSockets.get(CHIP)?.connections, 0);
     });
 
