@@ -7,11 +7,12 @@
  * is published when it dies, the bridge marks the chip's agent offline
  * (under the chip's label, where the agent publishes), and
  * while Mosquitto is down the bridge drops agent connections (the agent
- * retries) without going down itself.
+ * retries) without going down itself. Also the start-up errors: a missing
+ * socket folder, unreadable TLS files for an mqtts:// relay.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../../bridge/config/load.ts';
@@ -112,3 +113,38 @@ chips:
     });
   });
 }
+
+describe('agent socket start-up errors', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vgpio-agent-start-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (server: string, agentSocket: string, extra = ''): Promise<Controller> => {
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `mqtt: { server: "${server}"${extra} }
+broker: { port: null }
+metrics: { port: null }
+chips:
+  - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, agent_socket: ${agentSocket} }
+`,
+    );
+    return Controller.start(loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }), { log: new Logger('error', 'bridge', () => undefined) });
+  };
+
+  it('refuses to start when the agent socket folder does not exist, naming the chip and the path', async () => {
+    await assert.rejects(start('embedded', join(dir, 'missing', 'agent.sock')), {
+      message: `chip ${CHIP}: cannot accept guest agent connections: cannot listen on ${join(dir, 'missing', 'agent.sock')}: directory ${join(dir, 'missing')} does not exist`,
+    });
+  });
+
+  it('refuses to start when the TLS files for relaying to an mqtts:// broker cannot be read', async () => {
+    const path = join(dir, 'agent.sock');
+    await assert.rejects(start('mqtts://127.0.0.1:1', path, `, ca: ${dir}/no-ca.pem`), { message: `cannot read MQTT TLS CA ${dir}/no-ca.pem: ENOENT` });
+    assert.equal(existsSync(path), false, 'nothing left behind');
+  });
+});
