@@ -7,7 +7,8 @@
  * is published when it dies, the bridge marks the chip's agent offline
  * (under the chip's label, where the agent publishes), and
  * while Mosquitto is down the bridge drops agent connections (the agent
- * retries) without going down itself. Also the start-up errors: a missing
+ * retries) without going down itself; over mqtts:// to Aedes' TLS
+ * listener, verified with mqtt.ca, and refused when it does not verify. Also the start-up errors: a missing
  * socket folder, unreadable TLS files for an mqtts:// relay.
  */
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { EmbeddedBroker } from '../../broker/embedded.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
@@ -22,6 +26,7 @@ import { buildAgent, MqttSend } from '../support/agent.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 
+const run = promisify(execFile);
 const B = 'relay';
 const CHIP = 'board';
 /** The agent names chips by the gpiochip label the guest sees; the bridge's offline must land on the same topic. */
@@ -113,6 +118,74 @@ chips:
     });
   });
 }
+
+describe('agent connections relayed over mqtts:// (Aedes with a TLS listener as the external broker)', () => {
+  let dir: string;
+  let tlsBroker: EmbeddedBroker;
+  let cert: string;
+  let controller: Controller;
+  const logs: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vgpio-agent-tls-'));
+    const key = join(dir, 'key.pem');
+    cert = join(dir, 'cert.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    tlsBroker = await EmbeddedBroker.start({ tcp: null, ws: null, tls: { host: '127.0.0.1', port: 0, cert, key }, users: [], persistenceDir: null });
+  });
+  after(async () => {
+    await controller.stop();
+    await tlsBroker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const startBridge = async (ca: string): Promise<void> => {
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      `mqtt: { server: "mqtts://127.0.0.1:${tlsBroker.addresses.tls?.port ?? 0}"${ca}, reconnect_ms: 200 }
+metrics: { port: null }
+homeassistant: { enabled: false }
+chips:
+  - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, agent_socket: ${dir}/agent.sock }
+`,
+    );
+    controller = await Controller.start(loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }), { log: new Logger('debug', 'bridge', (line) => logs.push(line)) });
+  };
+
+  it("relays the agent's session over TLS, verified with mqtt.ca", async () => {
+    await startBridge(`, ca: ${cert}`);
+    const seen = new Promise<string>((resolve) => {
+      tlsBroker.aedes.on('publish', (packet, client) => {
+        if (client !== null && packet.topic === 't/tls') resolve(`${client.id} ${packet.payload.toString()}`);
+      });
+    });
+    const s = new MqttSend(mqttSend, ['--broker', `unix:${dir}/agent.sock`, '--client-id', 'agent-tls']);
+    try {
+      await s.output.waitFor(/^connected 1$/m, 10_000);
+      const tag = await s.publish('t/tls', 'secure', 1);
+      await s.output.waitFor(new RegExp(`^acked ${tag}$`, 'm'), 10_000);
+      assert.equal(await seen, 'agent-tls secure', "the broker sees the agent's own client id");
+    } finally {
+      await s.kill();
+    }
+    await controller.stop();
+  });
+
+  it('drops the agent when the broker certificate does not verify', async () => {
+    await startBridge('');
+    const s = new MqttSend(mqttSend, ['--broker', `unix:${dir}/agent.sock`, '--client-id', 'agent-untrusted', '--reconnect-max', '500']);
+    try {
+      await s.output.waitFor(/connection closed|cannot connect|retrying/i, 10_000);
+      const deadline = Date.now() + 5000;
+      while (!logs.some((l) => l.includes("dropping the agent's connection")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(logs.some((l) => /broker mqtts:\/\/127\.0\.0\.1:\d+: .*(self.signed|SELF_SIGNED).*dropping the agent's connection/i.test(l)), logs.slice(-8).join('\n'));
+      assert.equal(s.output.text.includes('connected 1'), false);
+    } finally {
+      await s.kill();
+    }
+  });
+});
 
 describe('agent socket start-up errors', () => {
   let dir: string;
