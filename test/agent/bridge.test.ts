@@ -38,6 +38,7 @@ interface AgentEdge {
   edge: string;
   source: string;
   seq: number;
+  ts: number;
   request_seq: number;
   clock: string;
   line: number;
@@ -158,7 +159,9 @@ chips:
           .filter((l) => l.startsWith(`${B}/${CHIP}/button/edge {`))
           .map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as Partial<AgentEdge>)
           // The bridge publishes its own host-source edges on the same topic; the agent's carry the kernel's clock.
-          .filter((e): e is AgentEdge => e.clock !== undefined);
+          .filter((e): e is AgentEdge => e.clock !== undefined)
+          // QoS 1 is at-least-once: one kernel event (same seq and timestamp) may arrive twice after a reconnect; an invented edge has its own seq.
+          .filter((e, i, all) => all.findIndex((o) => o.seq === e.seq && o.ts === e.ts) === i);
       const deadline = Date.now() + 60_000;
       while (agentEdges().length < TOGGLES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const edges = agentEdges();
