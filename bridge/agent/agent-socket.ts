@@ -8,8 +8,8 @@
  */
 import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-// native/index.ts does not export listenUnix yet; it is the same safe listen the ivshmem server uses.
-import { listenUnix } from '../../native/unix-listen.ts';
+// The same safe listen the ivshmem server uses (stale files replaced, live owners refused).
+import { listenUnix } from '../../native/index.ts';
 
 export interface AgentSocketOptions {
   path: string;
