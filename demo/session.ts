@@ -1,0 +1,113 @@
+/**
+ * One demo session: vgpio.ko built for the cached guest kernel, the bridge
+ * (in this process) with its embedded broker and a server-mode chip
+ * "demo", and a TCG guest attached to it that loads the driver, watches the
+ * button and switch lines with gpiomon and blinks the LED line. stop()
+ * takes everything down and removes every file the session made.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '../bridge/config/load.ts';
+import { Controller } from '../bridge/controller.ts';
+import { Logger, type LogLevel } from '../bridge/log.ts';
+import { qemuArgs } from '../bridge/qemu-args.ts';
+import { Guest } from '../test/support/guest.ts';
+import { guestKernel } from '../test/support/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
+import { GPIOD_TOOLS, until } from '../test/kernel/vgpio-host.ts';
+
+export const CHIP = 'demo';
+export const LINES = { button: 0, led: 1, switch: 2 } as const;
+/** Seconds between two changes of the blinking LED. */
+export const BLINK_S = 2;
+
+export interface DemoOptions {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+}
+
+/** What the guest runs once the driver is loaded: two watchers and a blinker, all writing to the console. */
+function guestCommands(): string[] {
+  const chip = `$(gpiodetect | grep '\\[${CHIP}\\]' | cut -d' ' -f1)`;
+  return [
+    'insmod /vgpio.ko',
+    `chip=${chip}`,
+    `gpiomon $chip ${LINES.button} ${LINES.switch} > /dev/ttyS0 2>&1 &`,
+    `(while true; do gpioset $chip ${LINES.led}=1; sleep ${BLINK_S}; gpioset $chip ${LINES.led}=0; sleep ${BLINK_S}; done) > /dev/ttyS0 2>&1 &`,
+  ];
+}
+
+export class DemoSession {
+  readonly dir: string;
+  readonly controller: Controller;
+  readonly guest: Guest;
+  readonly #module: ModuleBuild;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(dir: string, module: ModuleBuild, controller: Controller, guest: Guest) {
+    this.dir = dir;
+    this.#module = module;
+    this.controller = controller;
+    this.guest = guest;
+  }
+
+  static async start(options: DemoOptions, say: (text: string) => void): Promise<DemoSession> {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-demo-'));
+    const undo: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
+    try {
+      say(`building vgpio.ko for the guest kernel ${guestKernel().version}`);
+      const module = buildVgpio(guestKernel().headersDir);
+      undo.push(module.remove);
+
+      const config = join(dir, 'config.yaml');
+      writeFileSync(
+        config,
+        `log_level: ${options.logLevel}
+broker: { host: ${options.host}, port: ${options.port} }
+homeassistant: { enabled: false }
+chips:
+  - name: ${CHIP}
+    socket: ${dir}/${CHIP}.sock
+    shm: ${dir}/${CHIP}.shm
+    ngpio: 8
+    lines:
+      - { line: ${LINES.button}, name: button }
+      - { line: ${LINES.led}, name: led, direction: output }
+      - { line: ${LINES.switch}, name: switch }
+`,
+      );
+      const settings = loadSettings({ args: ['-c', config], env: {} });
+      const chipConfig = settings.chips[0];
+      if (chipConfig === undefined) throw new Error('the demo configuration has no chip');
+      say(`starting the bridge with its embedded MQTT broker on ${options.host}:${options.port}`);
+      const controller = await Controller.start(settings, { log: new Logger(options.logLevel) });
+      undo.push(() => controller.stop());
+
+      const args = qemuArgs(chipConfig);
+      say(`booting a TCG guest with: ${args.join(' ')}`);
+      const guest = await Guest.boot({ binaries: GPIOD_TOOLS, files: [{ dest: '/vgpio.ko', src: module.ko, mode: 0o644 }], qemuArgs: args, initCommands: guestCommands() });
+      undo.push(() => guest.close());
+      const chip = controller.chips.get(CHIP);
+      const button = chip?.line('button');
+      if (chip === undefined || button === undefined) throw new Error('the demo chip is missing');
+      await until('the guest driver and its gpiomon', () => chip.online && chip.status(button).irq.enabled, 30_000);
+      return new DemoSession(dir, module, controller, guest);
+    } catch (error) {
+      for (const step of undo.reverse()) await step();
+      throw error;
+    }
+  }
+
+  /** Stops QEMU, the bridge and its broker; removes the module build and the session folder. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.guest.close();
+      await this.controller.stop();
+      this.#module.remove();
+      rmSync(this.dir, { recursive: true, force: true });
+    })();
+    return this.#stopping;
+  }
+}
