@@ -1,6 +1,6 @@
 /** What a benchmark run ran on and what it measured: for the heading of each run in RESULTS.md. */
 import { execFileSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { repoRoot } from '../test/support/kernel.ts';
 
 function firstLine(command: string, args: string[]): string {
@@ -24,6 +24,8 @@ export interface Machine {
   node: string;
   qemu: string;
   mosquitto: string;
+  /** 1-minute load average when the run ended: other work on the machine skews the figures. */
+  load: string;
 }
 
 export function machine(): Machine {
@@ -38,5 +40,6 @@ export function machine(): Machine {
     node: process.version,
     qemu: firstLine('qemu-system-x86_64', ['--version']),
     mosquitto: firstLine('mosquitto', ['-h']),
+    load: (loadavg()[0] ?? 0).toFixed(2),
   };
 }

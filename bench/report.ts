@@ -18,7 +18,7 @@ export function report(r: BenchResults): string {
   const out: string[] = [
     `## Run of ${m.date}`,
     '',
-    `Commit \`${m.commit}\`; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Linux ${m.kernel}; Node.js ${m.node}; ${m.qemu}; ${m.mosquitto}. The whole run took ${r.seconds.toFixed(0)} s.`,
+    `Commit \`${m.commit}\`; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Linux ${m.kernel}; Node.js ${m.node}; ${m.qemu}; ${m.mosquitto}. The whole run took ${r.seconds.toFixed(0)} s; load average at its end ${m.load}.`,
     '',
     'Latencies are p50 / p99 in milliseconds; ratios are the figure over the bare-hop baseline measured in the same run and broker.',
     'The bridge runs as its own process (the compiled CLI, as `npm start`); the MQTT clients and the fake guest (a real ivshmem peer that acknowledges like the driver) run in the benchmark process.',
