@@ -33,16 +33,19 @@ async function accepts(port: number): Promise<boolean> {
 export class Mosquitto {
   readonly port: number;
   readonly #dir: string;
+  readonly #extra: string[];
   #process: ChildProcess | undefined;
   #log = '';
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, extra: string[]) {
     this.port = port;
     this.#dir = dir;
+    this.#extra = extra;
   }
 
-  static async start(): Promise<Mosquitto> {
-    const broker = new Mosquitto(await freePort(), mkdtempSync(join(tmpdir(), 'vgpio-mosquitto-')));
+  /** `extra`: more mosquitto.conf lines (e.g. `set_tcp_nodelay true`). */
+  static async start(extra: string[] = []): Promise<Mosquitto> {
+    const broker = new Mosquitto(await freePort(), mkdtempSync(join(tmpdir(), 'vgpio-mosquitto-')), extra);
     await broker.resume();
     return broker;
   }
@@ -54,7 +57,7 @@ export class Mosquitto {
   /** Starts mosquitto (again) on this broker's port; resolves once it accepts connections. */
   async resume(): Promise<void> {
     const conf = join(this.#dir, 'mosquitto.conf');
-    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ''].join('\n'));
+    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ...this.#extra, ''].join('\n'));
     const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     const collect = (chunk: Buffer): void => {
