@@ -42,6 +42,17 @@ describe('QEMU guest harness', () => {
     assert.equal(failing.code, 1);
     assert.match(failing.output, /to-stderr/);
     await assert.rejects(guest.exec('exit_code_42() { return 42; }; exit_code_42'), /exit code 42/);
+    // Multi-line commands with quotes, and lines longer than the tty's line buffer.
+    assert.equal(await guest.exec("for i in 1 2; do\n  echo \"line $i 'q'\"\ndone"), "line 1 'q'\nline 2 'q'\n");
+    const long = 'x'.repeat(6000);
+    assert.equal((await guest.exec(`echo ${long} | wc -c`)).trim(), '6001');
+  });
+
+  it('keeps its shell when a background job ends while it idles', async () => {
+    await guest.exec('sleep 1 &');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal((await guest.exec('echo still-here')).trim(), 'still-here');
+    assert.doesNotMatch(guest.console.text, /VGPIO-GUEST-SHELL-RESTARTED|Kernel panic/);
   });
 
   it('fails a wait with the console log attached', async () => {

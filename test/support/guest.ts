@@ -116,7 +116,10 @@ export class Guest {
       const begin = `__VGPIO_BEGIN_${id}__`;
       const end = `__VGPIO_END_${id}__`;
       const done = this.console.waitFor(new RegExp(`${begin}\\n([\\s\\S]*?)${end} (\\d+)\\n`), timeoutMs);
-      this.write(`echo ${begin}; ${command}\necho ${end} $?\n`);
+      // One line, the command base64-encoded: the guest evaluates line by line,
+      // and $? must be the command's status, whatever characters it holds.
+      const encoded = Buffer.from(command).toString('base64');
+      this.write(`echo ${begin}; eval "$(echo ${encoded} | base64 -d)"; echo ${end} $?\n`);
       const match = await done;
       return { output: match[1] ?? '', code: Number(match[2]) };
     });

@@ -34,6 +34,8 @@ const BUSYBOX = '/bin/busybox';
 
 /** Marker the init script prints when the console shell is ready for commands. */
 export const READY_MARKER = 'VGPIO-GUEST-READY';
+/** Marker the init script prints when the console shell exited and a new one starts. */
+export const SHELL_RESTARTED_MARKER = 'VGPIO-GUEST-SHELL-RESTARTED';
 
 /** Module names, in load order, for `wanted` and everything they depend on. */
 export function resolveModules(kernel: GuestKernel, wanted: string[]): string[] {
@@ -96,13 +98,20 @@ function initScript(moduleFiles: string[], initCommands: string[]): string {
     'mount -t tmpfs tmpfs /tmp',
     ...moduleFiles.map((m) => `insmod /${m} || echo "init: insmod ${basename(m)} failed"`),
     ...initCommands,
-    // No echo: the host frames command output with markers and must not see its own input.
-    'stty -echo -onlcr 2>/dev/null',
-    // No prompt either: it would land in the middle of command output.
-    "export PS1='' PS2=''",
+    // No echo: the host frames command output with markers and must not see
+    // its own input. Not canonical: a command line may be longer than the
+    // tty's 4 KiB line buffer.
+    'stty -echo -icanon min 1 time 0 -onlcr </dev/ttyS0 2>/dev/null',
     `echo ${READY_MARKER}`,
-    // If the shell ever exits the kernel panics and, with panic=-1 and -no-reboot, QEMU exits.
-    'exec setsid -c sh </dev/ttyS0 >/dev/ttyS0 2>&1',
+    // Commands are read and evaluated line by line by a non-interactive
+    // shell (no prompt, no job control), which is a child, not PID 1: an
+    // interactive busybox sh exits when a background job ends while it idles,
+    // and PID 1 exiting panics the guest. Should it ever exit, say so and
+    // start another.
+    'while :; do',
+    `  setsid -c sh -c 'while IFS= read -r line; do eval "$line"; done' </dev/ttyS0 >/dev/ttyS0 2>&1`,
+    `  echo "${SHELL_RESTARTED_MARKER} ($?)" >/dev/ttyS0`,
+    'done',
     '',
   ].join('\n');
 }
