@@ -35,10 +35,25 @@ const say = (text: string): void => {
 };
 
 const { host, port } = options();
+// Ctrl-C while starting: finish the current step, undo everything, exit.
+const starting = new AbortController();
+const abortStart = (signal: string): void => {
+  if (starting.signal.aborted) {
+    // A second Ctrl-C: leave now (the guest harness still kills QEMU on exit).
+    process.exit(130);
+  }
+  say(`${signal}: stopping as soon as the current step is done (again to quit at once)`);
+  starting.abort(new Error(`interrupted by ${signal}`));
+};
+process.on('SIGINT', abortStart).on('SIGTERM', abortStart);
 let session: DemoSession;
 try {
-  session = await DemoSession.start({ host, port, logLevel: 'info' }, say);
+  session = await DemoSession.start({ host, port, logLevel: 'info' }, say, starting.signal);
 } catch (error) {
+  if (starting.signal.aborted) {
+    say('stopped before the guest was ready; nothing left behind');
+    process.exit(130);
+  }
   const message = (error as Error).message;
   process.stderr.write(`demo: cannot start: ${message}\n`);
   if (message.includes('EADDRINUSE')) process.stderr.write(`demo: port ${port} is taken (another MQTT broker?); try npm run demo -- --port 1884\n`);
@@ -89,5 +104,6 @@ const stop = (signal: string): void => {
     },
   );
 };
+process.off('SIGINT', abortStart).off('SIGTERM', abortStart);
 process.on('SIGINT', () => { stop('SIGINT'); });
 process.on('SIGTERM', () => { stop('SIGTERM'); });

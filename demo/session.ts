@@ -53,13 +53,19 @@ export class DemoSession {
     this.guest = guest;
   }
 
-  static async start(options: DemoOptions, say: (text: string) => void): Promise<DemoSession> {
+  /**
+   * Starts it all. An abort (Ctrl-C while starting) takes effect when the
+   * current step ends (booting the guest takes the longest): what was started
+   * is stopped and removed, and the abort reason is thrown.
+   */
+  static async start(options: DemoOptions, say: (text: string) => void, signal?: AbortSignal): Promise<DemoSession> {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-demo-'));
     const undo: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
     try {
       say(`building vgpio.ko for the guest kernel ${guestKernel().version}`);
       const module = buildVgpio(guestKernel().headersDir);
       undo.push(module.remove);
+      signal?.throwIfAborted();
 
       const config = join(dir, 'config.yaml');
       writeFileSync(
@@ -84,11 +90,13 @@ chips:
       say(`starting the bridge with its embedded MQTT broker on ${options.host}:${options.port}`);
       const controller = await Controller.start(settings, { log: new Logger(options.logLevel) });
       undo.push(() => controller.stop());
+      signal?.throwIfAborted();
 
       const args = qemuArgs(chipConfig);
       say(`booting a TCG guest with: ${args.join(' ')}`);
       const guest = await Guest.boot({ binaries: GPIOD_TOOLS, files: [{ dest: '/vgpio.ko', src: module.ko, mode: 0o644 }], qemuArgs: args, initCommands: guestCommands() });
       undo.push(() => guest.close());
+      signal?.throwIfAborted();
       const chip = controller.chips.get(CHIP);
       const button = chip?.line('button');
       if (chip === undefined || button === undefined) throw new Error('the demo chip is missing');

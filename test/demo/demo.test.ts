@@ -81,3 +81,26 @@ describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
     assert.deepEqual(processesMentioning(sessionDir), [], 'no QEMU (or anything else) still runs with the session\'s files');
   });
 });
+
+describe('npm run demo, interrupted while starting', { timeout: 300_000 }, () => {
+  it('stops after the current step and leaves nothing behind', async () => {
+    const port = await freePort();
+    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    try {
+      await until('the demo to start booting its guest', () => output.includes('booting a TCG guest') || demo.exitCode !== null, 120_000);
+      const sessionDir = /path=(\/\S+)\/demo\.sock/.exec(output)?.[1] ?? '';
+      assert.ok(existsSync(sessionDir), output);
+      demo.kill('SIGINT');
+      assert.equal(await exited, 130, output);
+      assert.match(output, /stopped before the guest was ready; nothing left behind/);
+      assert.equal(existsSync(sessionDir), false);
+      assert.deepEqual(processesMentioning(sessionDir), []);
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  });
+});
