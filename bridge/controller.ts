@@ -17,6 +17,9 @@ import { Logger } from './log.ts';
 import { describeServer, MqttConnection } from './mqtt/connection.ts';
 import { Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
+import { healthReport } from './health.ts';
+import { BridgeMetrics } from './metrics/metrics.ts';
+import { MetricsServer } from './metrics/http-server.ts';
 import { Stats } from './stats.ts';
 import { VERSION } from './version.ts';
 
@@ -42,6 +45,8 @@ export class Controller {
   readonly log: Logger;
   broker: EmbeddedBroker | undefined;
   mqtt: MqttConnection | undefined;
+  /** The /metrics and /health endpoint, unless metrics.port is null. */
+  metricsServer: MetricsServer | undefined;
   readonly #extensions: Extension[] = [];
   #stopping: Promise<void> | undefined;
 
@@ -50,6 +55,22 @@ export class Controller {
     this.topics = new Topics(settings.baseTopic);
     this.log = options.log ?? new Logger(settings.logLevel);
     this.stats = options.stats ?? new Stats();
+  }
+
+  /** Prometheus metrics fed by every Stats call, served over HTTP. */
+  async #startMetrics(): Promise<void> {
+    const { host, port } = this.settings.metrics;
+    if (port === null) return;
+    const metrics = new BridgeMetrics(VERSION);
+    this.stats.attach(metrics);
+    this.metricsServer = await MetricsServer.start({
+      host,
+      port,
+      metrics,
+      health: () => healthReport(this.mqtt?.connected ?? false, this.chips.values()),
+    });
+    const bound = this.metricsServer.address;
+    this.log.info(`metrics on http://${bound.host}:${bound.port}/metrics, health on /health`);
   }
 
   /** Starts everything; on failure closes what was started and throws. */
@@ -67,6 +88,8 @@ export class Controller {
   async #start(): Promise<void> {
     const { settings, log } = this;
     log.info(`vgpio2mqtt ${VERSION} starting${settings.file === null ? ' with built-in defaults' : ` with ${settings.file}`}`);
+    // First, so every chip's series are declared from the start.
+    await this.#startMetrics();
     const embedded = settings.mqtt.server === 'embedded';
     if (embedded) {
       const b = settings.broker;
@@ -156,6 +179,7 @@ export class Controller {
 
   async #stop(): Promise<void> {
     for (const extension of this.#extensions) extension.stop();
+    await this.metricsServer?.close();
     if (this.mqtt !== undefined) {
       await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true });
     }

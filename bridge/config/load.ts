@@ -60,6 +60,7 @@ interface RawOptions {
     users: unknown;
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string };
+  metrics: { host: string; port: number | null };
   chips: unknown;
 }
 
@@ -202,6 +203,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       discoveryPrefix: o.homeassistant.discovery_prefix,
       statusTopic: o.homeassistant.status_topic,
     },
+    metrics: { host: o.metrics.host, port: o.metrics.port },
     chips,
   };
 }

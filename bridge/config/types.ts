@@ -75,12 +75,19 @@ export interface HomeAssistantSettings {
   statusTopic: string;
 }
 
+export interface MetricsSettings {
+  host: string;
+  /** null: no metrics endpoint. */
+  port: number | null;
+}
+
 export interface Settings {
   baseTopic: string;
   logLevel: LogLevel;
   mqtt: MqttSettings;
   broker: BrokerSettings;
   homeassistant: HomeAssistantSettings;
+  metrics: MetricsSettings;
   chips: ChipConfig[];
   /** The configuration file read, if any. */
   file: string | null;

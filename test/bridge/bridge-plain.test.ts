@@ -76,6 +76,7 @@ describe('bridge with the embedded broker, plain-mode chip', () => {
       `base_topic: ${B}
 broker:
   port: ${port}
+metrics: { port: 0 }
 chips:
   - name: board
     mode: plain
