@@ -63,14 +63,14 @@ try {
 const pub = `mosquitto_pub -h ${host} -p ${port}`;
 const base = `vgpio2mqtt/${CHIP}`;
 process.stdout.write(`
-The guest is up: vgpio.ko is loaded, gpiomon watches lines ${LINES.button} (button) and ${LINES.switch} (switch), and the guest blinks line ${LINES.led} (led) every ${BLINK_S} s.
-In another terminal:
+The guest is up: vgpio.ko is loaded, vgpio-agent watches line ${LINES.button} (button) and reports
+its edges over MQTT, gpiomon watches line ${LINES.switch} (switch), and the guest blinks line ${LINES.led} (led)
+every ${BLINK_S} s. In another terminal:
 
   mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
-  ${pub} -t ${base}/button/set -m ON                 # gpiomon below prints a RISING EDGE
-  ${pub} -t ${base}/button/set -m OFF
-  ${pub} -t ${base}/switch/set -m TOGGLE
+  ${pub} -t ${base}/button/set -m ON                 # the agent's edge: "source":"guest"
   ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'
+  ${pub} -t ${base}/switch/set -m TOGGLE             # gpiomon below prints the edge
 
 Ctrl-C stops the guest, the bridge and the broker and removes every file the demo made.
 The guest's console follows.

@@ -1,7 +1,8 @@
 /**
  * `npm run demo` without a terminal: the demo process boots its guest, a
  * line toggled over MQTT shows up as gpiomon's event in the guest (printed
- * by the demo), the guest's blinking LED shows up on MQTT, and SIGINT (what
+ * by the demo) and as the guest agent's edge message on MQTT, the guest's
+ * blinking LED shows up on MQTT, and SIGINT (what
  * Ctrl-C sends) stops everything: exit status 0, no QEMU left, the socket
  * and the session folder gone.
  */
@@ -62,10 +63,17 @@ describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
 
   it('shows a line toggled over MQTT as a gpiomon event in the guest', async () => {
     await probe.waitFor('vgpio2mqtt/demo/availability', (p) => p === 'online');
+    await probe.publish('vgpio2mqtt/demo/switch/set', 'ON');
+    await until('gpiomon\'s rising edge on line 2', () => /guest \| event:\s+RISING EDGE offset: 2 /.test(output), 20_000);
+    await probe.publish('vgpio2mqtt/demo/switch/set', 'OFF');
+    await until('gpiomon\'s falling edge on line 2', () => /guest \| event:\s+FALLING EDGE offset: 2 /.test(output), 20_000);
+  });
+
+  it('reports a toggled line back through the guest agent over virtio-serial', async () => {
+    const from = probe.mark;
     await probe.publish('vgpio2mqtt/demo/button/set', 'ON');
-    await until('gpiomon\'s rising edge on line 0', () => /guest \| event:\s+RISING EDGE offset: 0 /.test(output), 20_000);
-    await probe.publish('vgpio2mqtt/demo/button/set', 'OFF');
-    await until('gpiomon\'s falling edge on line 0', () => /guest \| event:\s+FALLING EDGE offset: 0 /.test(output), 20_000);
+    const edge = await probe.waitFor('vgpio2mqtt/demo/button/edge', (p) => p.includes('"source":"guest"'), 20_000, from);
+    assert.match(edge.payload, /"edge":"rising".*"clock":"monotonic"/);
   });
 
   it('publishes the guest\'s blinking LED', async () => {
