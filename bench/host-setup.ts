@@ -67,6 +67,7 @@ export class HostRig {
       const config = `base_topic: ${BASE}
 log_level: warn
 ${options.broker === undefined ? `broker: { port: ${port} }` : `mqtt: { server: '${options.broker}', client_id: bench-bridge-${process.pid} }`}
+metrics: { port: ${await freePort()} }
 homeassistant: { enabled: false }
 chips:
   - name: ${CHIP}
