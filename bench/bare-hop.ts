@@ -5,11 +5,12 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { until } from '../test/kernel/vgpio-host.ts';
+import { noDelay } from './no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
 
 async function pair(url: string, topic: string): Promise<{ pub: MqttClient; sub: MqttClient }> {
-  const pub = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
-  const sub = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const pub = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
+  const sub = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
   await sub.subscribeAsync(topic, { qos: 1 });
   return { pub, sub };
 }

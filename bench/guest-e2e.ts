@@ -7,17 +7,24 @@
  * pend bit and ringing the guest directly through the addon, no MQTT, and
  * a second gpiomon. Both paths are sampled alternately.
  *
+ * The same again with the guest agent reporting instead of the console:
+ * `vgpio-agent` watches a second line of each chip and publishes its edges
+ * over virtio-serial, piped here to the bridge's embedded broker, so the
+ * edge comes back as the agent's MQTT message.
+ *
  * `doorbell` mode attaches both devices as ivshmem-doorbell (the bridge's
  * own ivshmem server, and an IvshmemServer here for the raw device);
  * `polling` as ivshmem-plain with the driver's poll_ms=5 (and the bridge's
  * chip in plain mode).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemServer, protocol } from '../native/index.ts';
 import { loadSettings } from '../bridge/config/load.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
+import { buildAgent } from '../test/support/agent.ts';
 import { Guest } from '../test/support/guest.ts';
 import { guestKernel } from '../test/support/kernel.ts';
 import { MqttProbe } from '../test/support/mqtt-probe.ts';
@@ -25,14 +32,42 @@ import { freePort } from '../test/support/ports.ts';
 import { buildVgpio } from '../test/kernel/build-module.ts';
 import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../test/kernel/vgpio-host.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
+import { noDelay } from './no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
 
 export type GuestMode = 'doorbell' | 'polling';
 
 export interface EndToEnd {
   mode: GuestMode;
+  /** Reported back by gpiomon on the serial console. */
   bridge: Summary;
   raw: Summary;
+  /** Reported back by vgpio-agent over MQTT. */
+  agentBridge: Summary;
+  agentRaw: Summary;
+}
+
+/** The host end of the agent's virtio-serial port: every connection piped to the broker's TCP port. */
+async function agentPipe(path: string, port: number): Promise<() => Promise<void>> {
+  const sockets = new Set<Socket>();
+  const server = createServer((guestSide) => {
+    const brokerSide = connect(port, '127.0.0.1');
+    brokerSide.setNoDelay(true);
+    for (const socket of [guestSide, brokerSide]) {
+      sockets.add(socket);
+      socket.once('close', () => {
+        guestSide.destroy();
+        brokerSide.destroy();
+      });
+      socket.on('error', () => undefined);
+    }
+    guestSide.pipe(brokerSide).pipe(guestSide);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return () => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    server.close(() => { resolve(); });
+  });
 }
 
 const BASE = 'e2e';
@@ -55,10 +90,11 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     const kernel = guestKernel();
     const vgpio = buildVgpio(kernel.headersDir);
     cleanup.push(vgpio.remove);
+    const { agent } = buildAgent();
 
     // The raw baseline's region, owned here.
     let server: IvshmemServer | undefined;
-    const raw = new HostRegion({ ngpio: 32, label: 'raw', names: ['raw-button'], doorbell: mode === 'doorbell', hostPeer: protocol.PEER_NONE }, () => {
+    const raw = new HostRegion({ ngpio: 32, label: 'raw', names: ['raw-button', 'raw-button2'], doorbell: mode === 'doorbell', hostPeer: protocol.PEER_NONE }, () => {
       if (server !== undefined) server.ring(raw.region.guestPeer, protocol.VECTOR_GUEST);
     });
     cleanup.push(() => { raw.close(); });
@@ -79,8 +115,8 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
 
     const port = await freePort();
     const chip = mode === 'doorbell'
-      ? `{ name: guest, label: bridged, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, lines: [{ line: 0, name: button }] }`
-      : `{ name: guest, label: bridged, mode: plain, shm: ${dir}/bridge.shm, poll_ms: ${POLL_MS}, lines: [{ line: 0, name: button }] }`;
+      ? `{ name: guest, label: bridged, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`
+      : `{ name: guest, label: bridged, mode: plain, shm: ${dir}/bridge.shm, poll_ms: ${POLL_MS}, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`;
     const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
     const url = `mqtt://127.0.0.1:${port}`;
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
@@ -88,10 +124,22 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     const chipConfig = loadSettings({ args: ['-c', join(dir, 'bridge.yaml')], env: {} }).chips[0];
     if (chipConfig === undefined) throw new Error('no chip in the generated configuration');
 
+    const agentSocket = join(dir, 'agent.sock');
+    cleanup.push(await agentPipe(agentSocket, port));
     const guest = await Guest.boot({
+      modules: ['virtio_pci', 'virtio_console'],
       binaries: GPIOD_TOOLS,
-      files: [{ dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 }],
-      qemuArgs: [...qemuArgs(chipConfig), ...rawArgs],
+      files: [
+        { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
+        { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
+      ],
+      qemuArgs: [
+        ...qemuArgs(chipConfig),
+        ...rawArgs,
+        '-chardev', `socket,id=agent,path=${agentSocket},reconnect=1`,
+        '-device', 'virtio-serial-pci',
+        '-device', 'virtserialport,chardev=agent,name=vgpio2mqtt',
+      ],
     });
     cleanup.push(() => guest.close());
     await guest.exec(mode === 'doorbell' ? 'insmod /vgpio.ko' : `insmod /vgpio.ko poll_ms=${POLL_MS}`);
@@ -100,7 +148,8 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     const bridged = await chipNamed(guest, 'bridged');
     const rawChip = await chipNamed(guest, 'raw');
 
-    const probe = await MqttProbe.connect(url, [`${BASE}/guest/button/config`, `${BASE}/guest/availability`]);
+    const probe = await MqttProbe.connect(url, [`${BASE}/guest/+/config`, `${BASE}/guest/availability`, `${BASE}/bridged/#`, `${BASE}/raw/#`]);
+    noDelay(probe.client);
     cleanup.push(() => probe.close());
     await probe.waitFor(`${BASE}/guest/availability`, (p) => p === 'online', TIMEOUT_MS);
     // Line-buffered on the console: each edge is one line the moment gpiomon sees it.
@@ -108,6 +157,12 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > /dev/ttyS0 2>&1 &`);
     await probe.waitFor(`${BASE}/guest/button/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
     await until('the raw gpiomon', () => raw.lines.state(0).irq.enabled, TIMEOUT_MS);
+    await guest.exec(`vgpio-agent --base ${BASE} --watch bridged:button2 --watch raw:raw-button2 > /tmp/agent.log 2>&1 &`);
+    await probe.waitFor(`${BASE}/bridged/agent`, (p) => p === 'online', 30_000).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
+    });
+    await probe.waitFor(`${BASE}/guest/button2/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
+    await until('the agent on the raw chip', () => raw.lines.state(1).irq.enabled, TIMEOUT_MS);
 
     const bridgeSamples: number[] = [];
     const rawSamples: number[] = [];
@@ -126,7 +181,26 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
       await seen;
       if (i >= 0) rawSamples.push(msSince(start));
     }
-    return { mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples) };
+
+    const agentBridge: number[] = [];
+    const agentRaw: number[] = [];
+    const agentEdge = (chip: string, line: string, level: 0 | 1, from: number): Promise<unknown> =>
+      probe.waitFor(`${BASE}/${chip}/${line}/edge`, (p) => p.includes('"source":"guest"') && p.includes(level === 1 ? '"rising"' : '"falling"'), TIMEOUT_MS, from);
+    for (let i = -WARMUP; i < toggles; i++) {
+      const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
+      let from = probe.mark;
+      let start = process.hrtime.bigint();
+      await probe.publish(`${BASE}/guest/button2/set`, level === 1 ? 'ON' : 'OFF');
+      await agentEdge('bridged', 'button2', level, from);
+      if (i >= 0) agentBridge.push(msSince(start));
+
+      from = probe.mark;
+      start = process.hrtime.bigint();
+      raw.inputs.set(1, level);
+      await agentEdge('raw', 'raw-button2', level, from);
+      if (i >= 0) agentRaw.push(msSince(start));
+    }
+    return { mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw) };
   } finally {
     for (const step of cleanup.reverse()) await step();
   }

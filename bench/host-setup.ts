@@ -14,6 +14,7 @@ import { FakeGuest } from '../test/support/fake-guest.ts';
 import { MqttProbe } from '../test/support/mqtt-probe.ts';
 import { freePort } from '../test/support/ports.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
+import { noDelay } from './no-delay.ts';
 
 export const BASE = 'bench';
 export const CHIP = 'board';
@@ -82,6 +83,7 @@ ${lines}
       const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build: options.build });
       const client = await IvshmemClient.connect(join(dir, 'board.sock'));
       const probe = await MqttProbe.connect(url, [`${BASE}/${CHIP}/+/edge`, `${BASE}/${CHIP}/led`, `${BASE}/${CHIP}/availability`, `${BASE}/bridge/event`]);
+      noDelay(probe.client);
       const rig = new HostRig(dir, url, bridge, client, probe);
       rig.guest.bind();
       rig.guest.enableIrq(BUTTON, { rising: true, falling: true });

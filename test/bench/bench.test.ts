@@ -54,11 +54,13 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     for (const f of results.footprints) assert.ok(f.rssMiB > 10 && f.startMs > 0, JSON.stringify(f));
   });
 
-  it('measures end to end in a real guest in doorbell mode, against the raw path', () => {
+  it('measures end to end in a real guest in doorbell mode, against the raw path, through gpiomon and the agent', () => {
     assert.equal(results.doorbellFailure, undefined);
     assert.equal(results.endToEnd.mode, 'doorbell');
     assert.equal(results.endToEnd.bridge.n, TINY.e2eToggles);
     assert.equal(results.endToEnd.raw.n, TINY.e2eToggles);
+    assert.equal(results.endToEnd.agentBridge.n, TINY.e2eToggles, 'reported by the guest agent');
+    assert.equal(results.endToEnd.agentRaw.n, TINY.e2eToggles);
   });
 
   it('renders every section of the report with the machine and commit', () => {
