@@ -29,20 +29,23 @@ export class Mosquitto {
   /** The unix socket it also listens on, if started with `unix: true`. */
   readonly socketPath: string | undefined;
   readonly #dir: string;
+  readonly #extra: string[];
   #process: ChildProcess | undefined;
   #log = '';
 
-  private constructor(port: number, dir: string, unix: boolean) {
+  private constructor(port: number, dir: string, unix: boolean, extra: string[]) {
     this.port = port;
     this.#dir = dir;
     this.socketPath = unix ? join(dir, 'mosquitto.sock') : undefined;
+    this.#extra = extra;
   }
 
-  static async start(options: { unix?: boolean } = {}): Promise<Mosquitto> {
+  /** `unix`: also listen on a unix socket; `extra`: more mosquitto.conf lines (e.g. `set_tcp_nodelay true`). */
+  static async start(options: { unix?: boolean; extra?: string[] } = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-mosquitto-'));
     // Started as root, mosquitto runs as its own user: it must be able to create its socket here.
     if (options.unix === true) chmodSync(dir, 0o777);
-    const broker = new Mosquitto(await freePort(), dir, options.unix === true);
+    const broker = new Mosquitto(await freePort(), dir, options.unix === true, options.extra ?? []);
     await broker.resume();
     return broker;
   }
@@ -55,7 +58,8 @@ export class Mosquitto {
   async resume(): Promise<void> {
     const conf = join(this.#dir, 'mosquitto.conf');
     const unix = this.socketPath === undefined ? [] : [`listener 0 ${this.socketPath}`];
-    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...unix, 'allow_anonymous true', 'persistence false', ''].join('\n'));
+    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...unix, 'allow_anonymous true', 'persistence false', ...this.#extra, ''].join('
+'));
     const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     const collect = (chunk: Buffer): void => {
