@@ -58,8 +58,7 @@ export class Mosquitto {
   async resume(): Promise<void> {
     const conf = join(this.#dir, 'mosquitto.conf');
     const unix = this.socketPath === undefined ? [] : [`listener 0 ${this.socketPath}`];
-    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...unix, 'allow_anonymous true', 'persistence false', ...this.#extra, ''].join('
-'));
+    writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, ...unix, 'allow_anonymous true', 'persistence false', ...this.#extra, ''].join('\n'));
     const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     const collect = (chunk: Buffer): void => {
