@@ -15,6 +15,7 @@ import {
   buildGuestModules,
   checkGpiosetOutputs,
   checkLevelRefire,
+  checkPendGarbageCleared,
   chipByLabel,
   DoorbellHost,
   EV,
@@ -182,12 +183,7 @@ describe('vgpio.ko in doorbell mode (ivshmem-doorbell on our IvshmemServer)', { 
     const ringsBefore = bell.rings;
     // A storm of doorbells on top.
     for (let i = 0; i < 100; i++) bell.ringGuest();
-    await until('the garbage warning', async () => (await guest.exec('dmesg')).includes('bank 1: ignoring irq_pend bits 0xffffffff of lines without an armed interrupt'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const warnings = (await guest.exec('dmesg')).split('\n').filter((l) => l.includes('ignoring irq_pend bits')).length;
-    assert.ok(warnings <= 10, `${warnings} warnings`);
-    assert.equal(host.lines.bank(0).irqPend, 0, 'garbage pend bits are cleared');
-    assert.equal(host.lines.bank(1).irqPend, 0);
+    await checkPendGarbageCleared(guest, host);
     assert.ok(bell.rings > ringsBefore, 'acking under ack_req rang the host');
     for (const bank of [0, 1]) mem.store32(bankOff + bank * protocol.BANK_STRIDE + protocol.BANK_ACK_REQ, 0);
 
