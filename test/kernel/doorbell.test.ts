@@ -101,14 +101,30 @@ describe('vgpio.ko in doorbell mode (ivshmem-doorbell on our IvshmemServer)', { 
     const from = host.events.length;
     // edgemon, not gpiomon: libgpiod 1.6 speaks uAPI v1, whose 16-event kernel
     // buffer overflows in gpiolib-cdev when the reader lags a long burst.
-    const monitor = await background(guest, `edgemon /dev/${chip} ${line} ${edges.length}`, () => host.lines.state(line).irq.enabled);
+    // Watched without blocking the guest shell, so a shortfall fails with the
+    // state of both sides instead of wedging the guest.
+    await guest.exec(`edgemon /dev/${chip} ${line} ${edges.length} > /tmp/edges 2>&1 & echo $! > /tmp/edges.pid`);
+    await until('edgemon to request the line', () => host.lines.state(line).irq.enabled);
     for (const level of levels) assert.notEqual(host.inputs.set(line, level), 'overflow');
-    assert.deepEqual((await monitor.output).trim().split('\n'), edges.map((l, i) => `${i + 1} ${l}`));
+    const count = async (): Promise<number> => Number((await guest.exec('wc -l < /tmp/edges')).trim());
+    try {
+      await until('200 events', async () => (await count()) >= edges.length, 60_000);
+    } catch (error) {
+      const state = host.lines.state(line);
+      const debug = await guest.exec(`grep 'line${line} ' /sys/kernel/debug/gpio; tail -3 /tmp/edges`);
+      throw new Error(
+        `${String(error)}: edgemon has ${await count()} events; host: queued ${host.inputs.queued(line)}, pend ${state.pending}, ack_req ${state.ackRequested}, ` +
+          `irq_en ${state.irq.enabled}, in ${state.input}, kind-4 entries ${host.eventsOf(line, from).filter((e) => e.kind === EV.INPUT_EDGE).length}, rings ${bell.rings - ringsBefore}; guest: ${debug}`,
+      );
+    }
+    await guest.exec('wait $(cat /tmp/edges.pid)');
+    assert.deepEqual((await guest.exec('cat /tmp/edges')).trim().split('\n'), edges.map((l, i) => `${i + 1} ${l}`));
     assert.doesNotMatch(await guest.exec('dmesg'), /event FIFO is full/);
     await until('the queue to drain', () => host.inputs.queued(line) === 0);
     const afterIrq = await doorbellIrq();
     assert.equal(afterIrq.irq, before.irq);
-    assert.ok(afterIrq.count - before.count >= 200, `the doorbell vector fired ${afterIrq.count - before.count} times for 200 edges`);
+    // Rings coalesce (and an unmask dispatches a pend bit it finds at once), so not one interrupt per edge.
+    assert.ok(afterIrq.count > before.count, 'the doorbell vector fired');
     // Every queued change was moved on by a guest ring (ack_req), never by a host timer.
     assert.ok(bell.rings - ringsBefore >= 199, `${bell.rings - ringsBefore} guest rings`);
     // The guest posted one input-edge entry per delivered event, in order.
