@@ -239,16 +239,19 @@ export function withoutJobReports(text: string): string {
 
 /**
  * Starts `command` in the guest's background, waits until the host sees
- * `ready`, then keeps the guest shell busy waiting for it (the busybox
- * shell, PID 1 here, dies if a background job ends while it sits idle at
- * its prompt) and resolves with the command's output once it has exited.
+ * `ready`, and resolves with the command's output once it has exited.
+ * The job runs in a subshell that exits at once, so it is not a child of
+ * the shell reading the console: its exit never interrupts that shell in
+ * the middle of reading a command line (seen twice in doorbell mode, where
+ * a monitor exits within milliseconds: the next command line arrived
+ * mangled, "sh: eval: line 0: _: not found", and never ran).
  */
 export async function background(guest: Guest, command: string, ready: () => boolean): Promise<{ output: Promise<string> }> {
-  await guest.exec(`${command} > /tmp/bg.out 2>&1 & echo $! > /tmp/bg.pid`);
+  await guest.exec(`rm -f /tmp/bg.done; ( (${command} > /tmp/bg.out 2>&1; echo $? > /tmp/bg.done) & )`);
   await until(`the guest to start ${command}`, ready);
-  // `wait`, not a kill -0 loop: the busy shell would not reap the job, and a zombie answers kill -0.
-  // Wrapped: an async function returning a bare promise would wait for it.
-  const output = guest.exec('wait $(cat /tmp/bg.pid); cat /tmp/bg.out', 120_000).then(withoutJobReports);
+  const output = until(`${command} to exit`, async () => (await guest.run('cat /tmp/bg.done')).code === 0, 60_000)
+    .then(() => guest.exec('cat /tmp/bg.out'))
+    .then(withoutJobReports);
   return { output };
 }
 
