@@ -1,12 +1,18 @@
 /**
- * The bridge: starts the embedded broker (or not), opens every chip,
- * connects the MQTT wrapper with `bridge/state` as its will, and runs the
- * extensions (chips <-> MQTT, bridge requests, Home Assistant). stop()
- * takes it all down in order: extensions, `bridge/state` offline, MQTT,
- * chips (their servers remove their sockets; shared memory stays so the
- * next run re-attaches keeping every level), broker.
+ * The bridge: starts the embedded broker (or not), opens every chip and
+ * its guest-agent socket, connects the MQTT wrapper with `bridge/state` as
+ * its will, and runs the extensions (chips <-> MQTT, bridge requests, Home
+ * Assistant). stop() takes it all down in order: extensions, agent sockets
+ * (each dropped agent `offline`), `bridge/state` offline, MQTT, chips
+ * (their servers remove their sockets; shared memory stays so the next run
+ * re-attaches keeping every level), broker.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { EmbeddedBroker } from '../broker/embedded.ts';
+import { DEFAULT_RUNTIME_DIR } from './config/chips.ts';
+import { AgentSocket } from './agent/agent-socket.ts';
+import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
 import type { Settings } from './config/types.ts';
 import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
@@ -15,8 +21,11 @@ import type { BridgeEvent, Extension, ExtensionContext } from './extensions/exte
 import { HomeAssistant } from './extensions/homeassistant.ts';
 import { Logger } from './log.ts';
 import { describeServer, MqttConnection } from './mqtt/connection.ts';
-import { Topics } from './mqtt/topics.ts';
+import { nameProblem, Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
+import { healthReport } from './health.ts';
+import { BridgeMetrics } from './metrics/metrics.ts';
+import { MetricsServer } from './metrics/http-server.ts';
 import { Stats } from './stats.ts';
 import { VERSION } from './version.ts';
 
@@ -39,9 +48,13 @@ export class Controller {
   readonly topics: Topics;
   readonly stats: Stats;
   readonly chips = new Map<string, Chip>();
+  /** Per chip with an `agent_socket`: where its guest agent connects. */
+  readonly agentSockets = new Map<string, AgentSocket>();
   readonly log: Logger;
   broker: EmbeddedBroker | undefined;
   mqtt: MqttConnection | undefined;
+  /** The /metrics and /health endpoint, unless metrics.port is null. */
+  metricsServer: MetricsServer | undefined;
   readonly #extensions: Extension[] = [];
   #stopping: Promise<void> | undefined;
 
@@ -50,6 +63,22 @@ export class Controller {
     this.topics = new Topics(settings.baseTopic);
     this.log = options.log ?? new Logger(settings.logLevel);
     this.stats = options.stats ?? new Stats();
+  }
+
+  /** Prometheus metrics fed by every Stats call, served over HTTP. */
+  async #startMetrics(): Promise<void> {
+    const { host, port } = this.settings.metrics;
+    if (port === null) return;
+    const metrics = new BridgeMetrics(VERSION);
+    this.stats.attach(metrics);
+    this.metricsServer = await MetricsServer.start({
+      host,
+      port,
+      metrics,
+      health: () => healthReport(this.mqtt?.connected ?? false, this.chips.values()),
+    });
+    const bound = this.metricsServer.address;
+    this.log.info(`metrics on http://${bound.host}:${bound.port}/metrics, health on /health`);
   }
 
   /** Starts everything; on failure closes what was started and throws. */
@@ -67,6 +96,8 @@ export class Controller {
   async #start(): Promise<void> {
     const { settings, log } = this;
     log.info(`vgpio2mqtt ${VERSION} starting${settings.file === null ? ' with built-in defaults' : ` with ${settings.file}`}`);
+    // First, so every chip's series are declared from the start.
+    await this.#startMetrics();
     const embedded = settings.mqtt.server === 'embedded';
     if (embedded) {
       const b = settings.broker;
@@ -97,6 +128,8 @@ export class Controller {
       );
       log.info(`chip ${config.name}: attach QEMU with: ${qemuArgs(config).join(' ')}`);
     }
+
+    await this.#startAgentSockets();
 
     const broker = this.broker;
     this.mqtt = new MqttConnection({
@@ -148,6 +181,58 @@ export class Controller {
     for (const chip of this.chips.values()) chip.start();
   }
 
+  /**
+   * Listens on every chip's agent socket. Each connection is one agent's
+   * MQTT stream: served by the embedded broker, else relayed to the
+   * external one. One connection carries one will (the agent's first
+   * chip), so when it closes the bridge itself marks this chip's agent
+   * offline.
+   */
+  async #startAgentSockets(): Promise<void> {
+    const { settings } = this;
+    const withAgent = settings.chips.filter((chip) => chip.agentSocket !== null);
+    if (withAgent.length === 0) return;
+    const broker = this.broker;
+    const upstream = broker === undefined ? upstreamConnector(settings.mqtt) : undefined;
+    const where = describeServer(settings.mqtt.server);
+    for (const config of withAgent) {
+      const path = config.agentSocket ?? '';
+      // Our own default folder is ours to create (as for ivshmem sockets); a configured one must exist.
+      if (dirname(path) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
+      const log = this.log.child(`chip ${config.name}`);
+      let socket: AgentSocket;
+      try {
+        socket = await AgentSocket.listen({
+          path,
+          mode: config.socketMode,
+          connection: (stream) => {
+            log.info(`guest agent connected on ${path}`);
+            if (broker !== undefined) broker.handle(stream);
+            else if (upstream !== undefined) relay(stream, upstream, where, log);
+          },
+          closed: () => {
+            log.info('guest agent connection closed; agent offline');
+            this.#agentOffline(config.label);
+          },
+        });
+      } catch (error) {
+        throw new Error(`chip ${config.name}: cannot accept guest agent connections: ${(error as Error).message}`, { cause: error });
+      }
+      this.agentSockets.set(config.name, socket);
+      this.log.info(`chip ${config.name}: guest agent socket ${path} (${broker === undefined ? `relayed to ${where}` : 'served by the embedded broker'})`);
+    }
+  }
+
+  /** The agent names a chip by the gpiochip label the guest sees (the chip's `label`, by default its name). */
+  #agentOffline(label: string): void {
+    // The agent refuses a label that cannot be a topic level, so it never said online there.
+    if (nameProblem(label) !== undefined) return;
+    const topic = this.topics.agent(label);
+    this.mqtt?.publish(topic, 'offline', { retain: true }).catch((error: unknown) => {
+      this.log.warn(`could not publish ${topic}: ${(error as Error).message}`);
+    });
+  }
+
   /** Ordered shutdown; safe to call more than once. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -156,6 +241,9 @@ export class Controller {
 
   async #stop(): Promise<void> {
     for (const extension of this.#extensions) extension.stop();
+    await this.metricsServer?.close();
+    // Before MQTT closes, so each dropped agent's offline still goes out.
+    await Promise.all([...this.agentSockets.values()].map((socket) => socket.close()));
     if (this.mqtt !== undefined) {
       await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true });
     }

@@ -1,7 +1,9 @@
 /**
  * The QEMU options that attach a guest to a chip: an ivshmem-doorbell
  * device on the chip's ivshmem server (server and client mode), or an
- * ivshmem-plain device on its shared-memory file (plain mode).
+ * ivshmem-plain device on its shared-memory file (plain mode); and, when
+ * the chip has an agent socket, the virtio-serial port vgpio-agent talks
+ * MQTT over.
  */
 import type { ChipConfig } from './config/types.ts';
 
@@ -15,8 +17,10 @@ export function qemuId(chip: string): string {
   return `vgpio-${chip.replace(/[^A-Za-z0-9._-]/g, '_')}`;
 }
 
-export function qemuArgs(chip: ChipConfig): string[] {
-  const id = qemuId(chip.name);
+/** The virtio-serial port name vgpio-agent opens by default (/dev/virtio-ports/vgpio2mqtt). */
+export const AGENT_PORT_NAME = 'vgpio2mqtt';
+
+function ivshmemArgs(chip: ChipConfig, id: string): string[] {
   if (chip.mode === 'plain') {
     return [
       '-object', `memory-backend-file,id=${id},share=on,mem-path=${qemuValue(chip.shm ?? '')},size=${chip.size}`,
@@ -27,6 +31,26 @@ export function qemuArgs(chip: ChipConfig): string[] {
     '-chardev', `socket,id=${id},path=${qemuValue(chip.socket ?? '')}`,
     '-device', `ivshmem-doorbell,chardev=${id},vectors=${chip.vectors}`,
   ];
+}
+
+/**
+ * QEMU connects to the bridge's agent socket as a client; `reconnect=1`
+ * (QEMU 9.2 and later also take `reconnect-ms=1000`) lets QEMU start
+ * before the bridge and come back after a bridge restart or a dropped
+ * connection.
+ */
+function agentArgs(path: string, id: string): string[] {
+  const chardev = `${id}-agent`;
+  return [
+    '-chardev', `socket,id=${chardev},path=${qemuValue(path)},reconnect=1`,
+    '-device', 'virtio-serial-pci',
+    '-device', `virtserialport,chardev=${chardev},name=${AGENT_PORT_NAME}`,
+  ];
+}
+
+export function qemuArgs(chip: ChipConfig): string[] {
+  const id = qemuId(chip.name);
+  return [...ivshmemArgs(chip, id), ...(chip.agentSocket === null ? [] : agentArgs(chip.agentSocket, id))];
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */

@@ -96,9 +96,11 @@ export async function watch(settings: Settings, chip: string | undefined, line: 
       print(`${topic} ${payload.toString('utf8')}`);
     };
     const base = `${topics.base}/${chip ?? '+'}/${line ?? '+'}`;
-    await mqtt.subscribeNow(base, handler);
+    // Edges and config first, the states last: a state's retained message
+    // then means everything is subscribed, and nothing after it is missed.
     await mqtt.subscribeNow(`${base}/edge`, handler);
     if (line === undefined) await mqtt.subscribeNow(`${base}/config`, handler);
+    await mqtt.subscribeNow(base, handler);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => {

@@ -35,6 +35,9 @@ export type MetricsSink = Partial<
     | 'mqttConnected'
     | 'mqttClients'
     | 'mqttMessage'
+    | 'headerOverwritten'
+    | 'edgePublished'
+    | 'request'
   >
 >;
 
@@ -140,19 +143,22 @@ export class Stats {
     this.#forward('ringInvalid', chip, count);
   }
 
-  /** Host-owned header words a guest overwrote (and the bridge restored); a total only. */
+  /** Host-owned header words a guest overwrote (and the bridge restored). */
   headerOverwritten(chip: string, words: number): void {
     this.#add(`headerOverwritten/${chip}`, words);
+    this.#forward('headerOverwritten', chip, words);
   }
 
-  /** Edges published, by source; a total only. */
+  /** Edges published, by source. */
   edgePublished(chip: string, source: 'host' | 'guest'): void {
     this.#add(`edgePublished/${chip}/${source}`);
+    this.#forward('edgePublished', chip, source);
   }
 
-  /** bridge/request answers, by command and status; a total only. */
+  /** bridge/request answers, by command and status. */
   request(command: string, status: 'ok' | 'error'): void {
     this.#add(`request/${command}/${status}`);
+    this.#forward('request', command, status);
   }
 
   commandToDoorbell(chip: string, seconds: number): void {

@@ -8,3 +8,4 @@ export { SharedMemory, type SharedMemoryOptions } from './shared-memory.ts';
 export type { DoorbellEndpoint, DoorbellEvents, PeerInfo } from './doorbell-endpoint.ts';
 export { IvshmemServer, type IvshmemServerOptions } from './ivshmem-server.ts';
 export { IvshmemClient, type IvshmemClientOptions } from './ivshmem-client.ts';
+export { listenUnix } from './unix-listen.ts';

@@ -20,7 +20,10 @@ packages=(
   mosquitto mosquitto-clients # external broker and real MQTT clients
   prometheus        # promtool and a real scraper
   gpiod             # libgpiod tools inside the guests
-  musl-tools        # static guest programs
+  musl-tools        # static guest programs (the agent)
+  g++ make python3  # node-gyp builds the native addon at npm ci
+  openssl           # test certificates for the TLS listener
+  perl              # the kernel's checkpatch.pl
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }

@@ -149,8 +149,9 @@ export class Chip extends EventEmitter<ChipEvents> {
       ringGuest: () => {
         this.#ringGuest();
       },
-      onApplied: (_line, _level, result) => {
+      onApplied: (line, level, result) => {
         if (result === 'interrupt') this.#stats.interruptRaised(this.config.name);
+        this.#hostWrote(line, level);
       },
     });
     this.#ring = new EventRingReader(transport.mem, this.region.layout.ringOff, this.region.layout.ringLen, config.ngpio);
@@ -435,6 +436,20 @@ export class Chip extends EventEmitter<ChipEvents> {
       ts: Date.now(),
       ...(guestNs === undefined ? {} : { guestNs }),
     });
+  }
+
+  /**
+   * One edge per change the input driver writes to `in`. Diffing `in` at
+   * scan time is not enough: a queue can move on more than once between
+   * two scans (a guest acking fast, or changes without an interrupt), and
+   * the guest sees every one of them.
+   */
+  #hostWrote(index: number, electrical: Level): void {
+    const tracked = this.#tracked[index];
+    const line = this.config.lines[index];
+    if (tracked === undefined || line === undefined || electrical === tracked.in) return;
+    tracked.in = electrical;
+    if (!tracked.isOutput) this.#edge(line, electrical, 'host', undefined);
   }
 
   #view(line: LineConfig, state: LineState): LineView {

@@ -15,7 +15,7 @@ const DIRECTIONS: readonly LineDirection[] = ['input', 'output'];
 /** Chip names that would clash with the bridge's own topics. */
 const RESERVED_CHIP_NAMES = new Set(['bridge']);
 /** Line names that would clash with a chip's own topics. */
-const RESERVED_LINE_NAMES = new Set(['availability']);
+const RESERVED_LINE_NAMES = new Set(['availability', 'agent']);
 export const NAME_RULE = 'a non-empty name without +, #, /, NUL or surrounding white space';
 const MAX_SHM_SIZE = 1 << 30;
 const MAX_PAYLOAD = 64;
@@ -115,6 +115,7 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
     mode,
     socket,
     socketMode: Number.parseInt(modeText, 8),
+    agentSocket: f.optionalString('agent_socket'),
     shm,
     size,
     vectors: f.integer('vectors', protocol.VECTORS_MIN, protocol.VECTORS_MIN, 64),
@@ -171,6 +172,13 @@ export function readChips(raw: unknown[], problems: Problems): ChipConfig[] {
     if (chip.shm !== null) {
       if (shms.has(chip.shm)) problems.add(`${path}.shm`, chip.shm, 'a shared-memory path no other chip uses');
       shms.add(chip.shm);
+    }
+    if (chip.agentSocket !== null) {
+      // Agent sockets share the set of server sockets: a chip's ivshmem server and another's agent cannot meet either.
+      if (sockets.has(chip.agentSocket) || shms.has(chip.agentSocket)) {
+        problems.add(`${path}.agent_socket`, chip.agentSocket, 'a socket path no other chip or option uses');
+      }
+      sockets.add(chip.agentSocket);
     }
     names.add(chip.name);
     chips.push(chip);

@@ -15,6 +15,7 @@ import { convictSchema, ENV_PREFIX, listOptions } from './schema.ts';
 import { Problems, show } from './fields.ts';
 import { readChips } from './chips.ts';
 import { readUsers } from './users.ts';
+import { relayable } from '../agent/relay.ts';
 import type { LogLevel } from '../log.ts';
 import type { Settings } from './types.ts';
 
@@ -60,6 +61,7 @@ interface RawOptions {
     users: unknown;
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string };
+  metrics: { host: string; port: number | null };
   chips: unknown;
 }
 
@@ -168,6 +170,13 @@ export function loadSettings(input: LoadInput = {}): Settings {
   if (o.broker.tls_port !== null && (o.broker.tls_cert === null || o.broker.tls_key === null)) {
     problems.list.push('broker.tls_port: got a port without broker.tls_cert and broker.tls_key; allowed: null, or a port with both files set');
   }
+  if (o.mqtt.server !== 'embedded' && !relayable(o.mqtt.server)) {
+    chips.forEach((chip, index) => {
+      if (chip.agentSocket !== null) {
+        problems.add(`chips[${index}].agent_socket`, chip.agentSocket, `null while mqtt.server is a WebSocket URL (agent connections are relayed to mqtt://, mqtts:// or unix:// brokers, or served by the embedded one)`);
+      }
+    });
+  }
   if (problems.list.length > 0) throw new ConfigError(problems.list);
 
   return {
@@ -202,6 +211,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       discoveryPrefix: o.homeassistant.discovery_prefix,
       statusTopic: o.homeassistant.status_topic,
     },
+    metrics: { host: o.metrics.host, port: o.metrics.port },
     chips,
   };
 }

@@ -73,6 +73,10 @@ const tree: SchemaTree = {
     discovery_prefix: { doc: 'Home Assistant discovery topic prefix.', format: 'topic-path', default: 'homeassistant' },
     status_topic: { doc: 'Topic where Home Assistant says "online" when it (re)starts; discovery is re-announced then.', format: 'topic-path', default: 'homeassistant/status' },
   },
+  metrics: {
+    host: { doc: 'Address the HTTP endpoint for Prometheus metrics (/metrics) and the health report (/health) listens on.', format: 'text', default: '127.0.0.1' },
+    port: { doc: 'Port of the metrics and health endpoint (null: off).', format: 'optional-port', default: 9464, nullable: true },
+  },
   chips: {
     doc: 'The virtual GPIO chips (file only): see docs/configuration.md. Default: one server-mode chip "vgpio0" with 32 lines.',
     format: 'list',

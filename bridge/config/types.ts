@@ -29,7 +29,10 @@ export interface ChipConfig {
   mode: ChipMode;
   /** server: the socket the bridge listens on; client: the external server's socket; plain: null. */
   socket: string | null;
+  /** Permissions of the bridge's sockets for this chip (ivshmem server and agent socket). */
   socketMode: number;
+  /** Unix socket where the bridge accepts the guest agent's virtio-serial connection; null: none. */
+  agentSocket: string | null;
   /** server and plain: the shared-memory file; client: null (the server hands it over). */
   shm: string | null;
   size: number;
@@ -75,12 +78,19 @@ export interface HomeAssistantSettings {
   statusTopic: string;
 }
 
+export interface MetricsSettings {
+  host: string;
+  /** null: no metrics endpoint. */
+  port: number | null;
+}
+
 export interface Settings {
   baseTopic: string;
   logLevel: LogLevel;
   mqtt: MqttSettings;
   broker: BrokerSettings;
   homeassistant: HomeAssistantSettings;
+  metrics: MetricsSettings;
   chips: ChipConfig[];
   /** The configuration file read, if any. */
   file: string | null;

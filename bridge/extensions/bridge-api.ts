@@ -7,6 +7,7 @@
  * nothing changes.
  */
 import type { Chip } from '../chip/chip.ts';
+import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../stats.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
@@ -31,7 +32,6 @@ class RequestError extends Error {
 
 export class BridgeApi implements Extension {
   readonly #ctx: ExtensionContext;
-  readonly #started = Date.now();
   readonly #handlers: Record<string, (request: Json) => unknown> = {
     chips: () => [...this.#ctx.chips.values()].map((chip) => this.#chipInfo(chip, true)),
     get: (request) => {
@@ -49,15 +49,7 @@ export class BridgeApi implements Extension {
       if (!result.ok) throw new RequestError(result.reason, result.error);
       return { chip: chip.config.name, result: result.result, ...chip.status(line) };
     },
-    health: () => ({
-      healthy: this.#ctx.mqtt.connected,
-      uptime_s: Math.round((Date.now() - this.#started) / 1000),
-      mqtt_connected: this.#ctx.mqtt.connected,
-      chips: Object.fromEntries(
-        [...this.#ctx.chips.values()].map((chip) => [chip.config.name, { online: chip.online, peers: chip.peers, host_gen: chip.region.hostGen, guest_gen: chip.region.guestGen }]),
-      ),
-      counters: this.#ctx.stats.snapshot(),
-    }),
+    health: () => ({ ...healthReport(this.#ctx.mqtt.connected, this.#ctx.chips.values()), counters: this.#ctx.stats.snapshot() }),
   };
 
   constructor(ctx: ExtensionContext) {
@@ -99,6 +91,7 @@ export class BridgeApi implements Extension {
       label: c.label,
       mode: c.mode,
       socket: c.socket,
+      agent_socket: c.agentSocket,
       shm: c.shm,
       size: chip.region.mem.size,
       ngpio: c.ngpio,

@@ -7,16 +7,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { BridgeMetrics } from './metrics.ts';
 
-export interface HealthReport {
+/** What /health serves: any JSON report with a `healthy` flag (see bridge/health.ts). */
+export interface HealthStatus {
   healthy: boolean;
-  [detail: string]: unknown;
 }
 
 export interface MetricsServerOptions {
   host: string;
   port: number;
   metrics: BridgeMetrics;
-  health: () => HealthReport;
+  health: () => HealthStatus;
 }
 
 function wantsOpenMetrics(request: IncomingMessage): boolean {

@@ -47,6 +47,9 @@ export class BridgeMetrics {
   readonly #mqttConnected;
   readonly #mqttClients;
   readonly #mqttMessages;
+  readonly #headerOverwrites;
+  readonly #edgesPublished;
+  readonly #requests;
 
   constructor(version: string) {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -85,6 +88,9 @@ export class BridgeMetrics {
     this.#mqttConnected = gauge('mqtt_connected', '1 while the bridge is connected to its MQTT broker.', []);
     this.#mqttClients = gauge('mqtt_clients_connected', 'Clients connected to the embedded broker.', []);
     this.#mqttMessages = counter('mqtt_messages_total', 'MQTT messages the bridge received (in) and published (out).', ['direction']);
+    this.#headerOverwrites = counter('header_overwrites_total', 'Host-owned header words a guest overwrote (the bridge restored them).', ['chip']);
+    this.#edgesPublished = counter('edges_published_total', 'Edge events published over MQTT, by who drove the line.', ['chip', 'source']);
+    this.#requests = counter('requests_total', 'bridge/request commands answered, by command and status.', ['command', 'status']);
   }
 
   /** Declares a chip's series up front, so dashboards see zeros instead of nothing before the first event. */
@@ -98,6 +104,8 @@ export class BridgeMetrics {
     this.#ringDropped.inc({ chip }, 0);
     this.#ringResyncs.inc({ chip }, 0);
     this.#ringInvalid.inc({ chip }, 0);
+    this.#headerOverwrites.inc({ chip }, 0);
+    for (const source of ['host', 'guest'] as const) this.#edgesPublished.inc({ chip, source }, 0);
     this.#guestPeers.set({ chip }, 0);
     this.#guestBound.set({ chip }, 0);
     for (const line of lines) {
@@ -184,5 +192,17 @@ export class BridgeMetrics {
 
   mqttMessage(direction: 'in' | 'out'): void {
     this.#mqttMessages.inc({ direction });
+  }
+
+  headerOverwritten(chip: string, words: number): void {
+    this.#headerOverwrites.inc({ chip }, words);
+  }
+
+  edgePublished(chip: string, source: 'host' | 'guest'): void {
+    this.#edgesPublished.inc({ chip, source });
+  }
+
+  request(command: string, status: 'ok' | 'error'): void {
+    this.#requests.inc({ command, status });
   }
 }

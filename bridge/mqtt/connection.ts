@@ -44,7 +44,7 @@ export interface PublishOptions {
   qos?: 0 | 1;
 }
 
-function readTls(path: string | null | undefined, what: string): Buffer | undefined {
+export function readTls(path: string | null | undefined, what: string): Buffer | undefined {
   if (path === null || path === undefined) return undefined;
   try {
     return readFileSync(path);

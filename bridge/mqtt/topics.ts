@@ -54,6 +54,11 @@ export class Topics {
     return `${this.base}/${chip}/availability`;
   }
 
+  /** A chip's guest agent: `online` / `offline`, retained (published by the agent, `offline` also by the bridge). */
+  agent(chip: string): string {
+    return `${this.base}/${chip}/agent`;
+  }
+
   state(chip: string, line: string): string {
     return `${this.base}/${chip}/${line}`;
   }

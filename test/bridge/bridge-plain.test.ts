@@ -18,6 +18,7 @@ import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { FakeGuest } from '../support/fake-guest.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
+import { until } from '../kernel/vgpio-host.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -75,6 +76,7 @@ describe('bridge with the embedded broker, plain-mode chip', () => {
       `base_topic: ${B}
 broker:
   port: ${port}
+metrics: { port: 0 }
 chips:
   - name: board
     mode: plain
@@ -168,6 +170,26 @@ chips:
     assert.equal(guest.ackRequested(0), false);
     const edges = probe.on(`${B}/board/button/edge`, from).map((m) => (JSON.parse(m.payload) as { edge: string }).edge);
     assert.deepEqual(edges, ['falling', 'rising'], 'one edge per applied change, none lost, none invented');
+  });
+
+  it('publishes an edge for every queued change, also when two apply between two scans', async () => {
+    // Rising only: a falling change raises no interrupt, so the change after it applies at once too.
+    guest.enableIrq(0, { rising: true });
+    await probe.publish(`${B}/board/button/set`, 'OFF');
+    await probe.publish(`${B}/board/button/set`, 'ON');
+    await until('ON applied with an interrupt', () => guest.input(0) === 1 && guest.pending(0));
+    await probe.publish(`${B}/board/button/set`, 'OFF');
+    await probe.publish(`${B}/board/button/set`, 'ON');
+    const status = (await probe.request(B, 'get', { chip: 'board', line: 'button' })).data as { queued: number };
+    assert.equal(status.queued, 2);
+    const from = probe.mark;
+    guest.ack(); // the next poll applies OFF (no interrupt) and ON (interrupt) in one go
+    await until('both queued changes applied', () => guest.pending(0) && !guest.ackRequested(0));
+    await probe.waitFor(`${B}/board/button/edge`, (p) => p.includes('rising'), 5000, from);
+    const edges = probe.on(`${B}/board/button/edge`, from).map((m) => (JSON.parse(m.payload) as { edge: string }).edge);
+    assert.deepEqual(edges, ['falling', 'rising']);
+    guest.ack();
+    guest.enableIrq(0, { rising: true, falling: true });
   });
 
   it('toggles, honours inverted lines and pulses', async () => {

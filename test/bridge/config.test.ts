@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, loadSettings, optionsHelp } from '../../bridge/config/load.ts';
 import { listOptions } from '../../bridge/config/schema.ts';
+import { qemuArgs } from '../../bridge/qemu-args.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -156,7 +157,7 @@ describe('configuration', () => {
         "chips[5].name: got \"dup\"; allowed: a chip name used once",
         "chips[6]: got 7; allowed: an object (key: value pairs)",
         "chips[7].lines[0].name: got \"3\"; allowed: a name that is not a number, or the line's own number 1 (numbers name lines)",
-        "chips[7].lines[1].name: got \"availability\"; allowed: any name but availability (reserved for the bridge's own topics)",
+        "chips[7].lines[1].name: got \"availability\"; allowed: any name but availability, agent (reserved for the bridge's own topics)",
         "chips[7].lines[1].direction: got \"up\"; allowed: input, output",
         "chips[7].lines[1].debounce_ms: got -1; allowed: an integer 0..60000",
         "chips[7].lines[1].payload_on: got \"\"; allowed: a non-empty string of at most 64 characters",
@@ -166,9 +167,61 @@ describe('configuration', () => {
         "chips[7].lines[6].pulse_ms: got 0; allowed: an integer 1..3600000 or null",
         "chips[7].lines[6].payload_off: got \"X\"; allowed: anything but payload_on (\"X\")",
         "chips[7].lines[6].color: got 1; allowed: no such option; known: line, name, direction, payload_on, payload_off, inverted, retain, pulse_ms, debounce_ms",
-        "chips[7].colour: got \"red\"; allowed: no such option; known: name, mode, ngpio, ring_len, socket, socket_mode, shm, size, vectors, label, queue_limit, poll_ms, lines",
+        "chips[7].colour: got \"red\"; allowed: no such option; known: name, mode, ngpio, ring_len, socket, socket_mode, shm, size, agent_socket, vectors, label, queue_limit, poll_ms, lines",
       ],
     );
+  });
+
+  it('takes an agent socket per chip (default none) and prints its virtio-serial port in the QEMU options', () => {
+    const s = loadSettings({
+      args: ['-c', file('agent.yaml', `chips:
+  - { name: a, socket: /tmp/x/a.sock, agent_socket: /tmp/x/a-agent.sock, socket_mode: "0660" }
+  - { name: b, mode: plain, shm: /dev/shm/x-b, agent_socket: "/tmp/x/b,agent.sock" }
+  - { name: c, mode: plain, shm: /dev/shm/x-c }
+`)],
+      env: {},
+    });
+    const [a, b, c] = s.chips;
+    assert.deepEqual([a?.agentSocket, a?.socketMode, b?.agentSocket, c?.agentSocket], ['/tmp/x/a-agent.sock', 0o660, '/tmp/x/b,agent.sock', null]);
+    assert.equal(loadSettings({ env: {} }).chips[0]?.agentSocket, null, 'no agent socket unless configured');
+    assert.deepEqual(qemuArgs(a ?? assert.fail()), [
+      '-chardev', 'socket,id=vgpio-a,path=/tmp/x/a.sock',
+      '-device', 'ivshmem-doorbell,chardev=vgpio-a,vectors=1',
+      '-chardev', 'socket,id=vgpio-a-agent,path=/tmp/x/a-agent.sock,reconnect=1',
+      '-device', 'virtio-serial-pci',
+      '-device', 'virtserialport,chardev=vgpio-a-agent,name=vgpio2mqtt',
+    ]);
+    assert.deepEqual(qemuArgs(b ?? assert.fail()).slice(4, 6), ['-chardev', 'socket,id=vgpio-b-agent,path=/tmp/x/b,,agent.sock,reconnect=1']);
+    assert.deepEqual(qemuArgs(c ?? assert.fail()).length, 4, 'no agent options without an agent socket');
+    // Relayed to an external broker over mqtt://, mqtts:// or unix://.
+    for (const server of ['mqtt://127.0.0.1:1883', 'mqtts://broker.lan', 'unix:///run/mosquitto.sock']) {
+      assert.equal(loadSettings({ args: ['-c', file('relay.yaml', 'chips: [{ name: a, agent_socket: /tmp/x/a.sock }]\n'), '--mqtt-server', server], env: {} }).chips[0]?.agentSocket, '/tmp/x/a.sock');
+    }
+  });
+
+  it('refuses bad agent sockets, each problem with its path', () => {
+    assert.deepEqual(
+      problems(`chips:
+  - { name: a, agent_socket: "" }
+  - { name: b, agent_socket: 5 }
+  - { name: c, socket: /tmp/x/c.sock, agent_socket: /tmp/x/c.sock }
+  - { name: d, mode: plain, shm: /dev/shm/x-d, agent_socket: /dev/shm/x-d }
+  - { name: e, agent_socket: /tmp/x/e.sock }
+  - { name: f, agent_socket: /tmp/x/e.sock }
+  - { name: g, lines: [{ line: 0, name: agent }] }
+`),
+      [
+        'chips[0].agent_socket: got ""; allowed: a non-empty string',
+        'chips[1].agent_socket: got 5; allowed: a non-empty string',
+        'chips[2].agent_socket: got "/tmp/x/c.sock"; allowed: a socket path no other chip or option uses',
+        'chips[3].agent_socket: got "/dev/shm/x-d"; allowed: a socket path no other chip or option uses',
+        'chips[5].agent_socket: got "/tmp/x/e.sock"; allowed: a socket path no other chip or option uses',
+        "chips[6].lines[0].name: got \"agent\"; allowed: any name but availability, agent (reserved for the bridge's own topics)",
+      ],
+    );
+    assert.deepEqual(problems('chips: [{ name: a }, { name: b, agent_socket: /tmp/x/b.sock }]\n', ['--mqtt-server', 'ws://127.0.0.1:9001']), [
+      'chips[1].agent_socket: got "/tmp/x/b.sock"; allowed: null while mqtt.server is a WebSocket URL (agent connections are relayed to mqtt://, mqtts:// or unix:// brokers, or served by the embedded one)',
+    ]);
   });
 });
 

@@ -101,6 +101,7 @@ mqtt:
   client_id: vgpio2mqtt-ext-test
   reconnect_ms: 1500
 homeassistant: { enabled: false }
+metrics: { port: 0 }
 chips:
   - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, lines: [{ line: 0, name: button }] }
 `,

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
-import { MetricsServer, type HealthReport } from '../../bridge/metrics/http-server.ts';
+import { MetricsServer, type HealthStatus } from '../../bridge/metrics/http-server.ts';
 
 /** Runs `promtool check metrics` on `text`; resolves with its exit code and output. */
 async function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
@@ -23,7 +23,7 @@ async function promtoolCheck(text: string): Promise<{ code: number | null; outpu
 describe('metrics endpoint', () => {
   let metrics: BridgeMetrics;
   let server: MetricsServer;
-  let health: HealthReport = { healthy: true };
+  let health: HealthStatus & Record<string, unknown> = { healthy: true };
   let url: string;
 
   before(async () => {

@@ -1,0 +1,207 @@
+/**
+ * End to end in a real TCG guest: `.../set` published -> the bridge (its own
+ * process, embedded broker) -> vgpio.ko -> `gpiomon` in the guest prints
+ * the edge on the serial console -> the host reads it. The raw baseline, in
+ * the same boot: a second vgpio device whose region this process owns
+ * (test/kernel/vgpio-host.ts's HostRegion), the host writing `in` and the
+ * pend bit and ringing the guest directly through the addon, no MQTT, and
+ * a second gpiomon. Both paths are sampled alternately.
+ *
+ * The same again with the guest agent reporting instead of the console:
+ * `vgpio-agent` watches a second line of each chip and publishes its edges
+ * over virtio-serial, piped here to the bridge's embedded broker, so the
+ * edge comes back as the agent's MQTT message.
+ *
+ * `doorbell` mode attaches both devices as ivshmem-doorbell (the bridge's
+ * own ivshmem server, and an IvshmemServer here for the raw device);
+ * `polling` as ivshmem-plain with the driver's poll_ms=5 (and the bridge's
+ * chip in plain mode).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IvshmemServer, protocol } from '../native/index.ts';
+import { loadSettings } from '../bridge/config/load.ts';
+import { qemuArgs } from '../bridge/qemu-args.ts';
+import { buildAgent } from '../test/support/agent.ts';
+import { Guest } from '../test/support/guest.ts';
+import { guestKernel } from '../test/support/kernel.ts';
+import { MqttProbe } from '../test/support/mqtt-probe.ts';
+import { freePort } from '../test/support/ports.ts';
+import { buildVgpio } from '../test/kernel/build-module.ts';
+import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../test/kernel/vgpio-host.ts';
+import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
+import { noDelay } from './no-delay.ts';
+import { msSince, summarize, type Summary } from './samples.ts';
+
+export type GuestMode = 'doorbell' | 'polling';
+
+export interface EndToEnd {
+  mode: GuestMode;
+  /** Reported back by gpiomon on the serial console. */
+  bridge: Summary;
+  raw: Summary;
+  /** Reported back by vgpio-agent over MQTT. */
+  agentBridge: Summary;
+  agentRaw: Summary;
+}
+
+/** The host end of the agent's virtio-serial port: every connection piped to the broker's TCP port. */
+async function agentPipe(path: string, port: number): Promise<() => Promise<void>> {
+  const sockets = new Set<Socket>();
+  const server = createServer((guestSide) => {
+    const brokerSide = connect(port, '127.0.0.1');
+    brokerSide.setNoDelay(true);
+    for (const socket of [guestSide, brokerSide]) {
+      sockets.add(socket);
+      socket.once('close', () => {
+        guestSide.destroy();
+        brokerSide.destroy();
+      });
+      socket.on('error', () => undefined);
+    }
+    guestSide.pipe(brokerSide).pipe(guestSide);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return () => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    server.close(() => { resolve(); });
+  });
+}
+
+const BASE = 'e2e';
+const POLL_MS = 5;
+const TIMEOUT_MS = 10_000;
+const WARMUP = 4;
+
+/** The chip whose gpiodetect label is `label`. */
+async function chipNamed(guest: Guest, label: string): Promise<string> {
+  const line = (await guest.exec('gpiodetect')).split('\n').find((l) => l.includes(`[${label}]`));
+  const chip = line?.split(' ')[0];
+  if (chip === undefined) throw new Error(`no gpiochip labelled ${label} in the guest:\n${await guest.exec('gpiodetect; dmesg | tail -20')}`);
+  return chip;
+}
+
+export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBuild): Promise<EndToEnd> {
+  const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-e2e-'));
+  const cleanup: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
+  try {
+    const kernel = guestKernel();
+    const vgpio = buildVgpio(kernel.headersDir);
+    cleanup.push(vgpio.remove);
+    const { agent } = buildAgent();
+
+    // The raw baseline's region, owned here.
+    let server: IvshmemServer | undefined;
+    const raw = new HostRegion({ ngpio: 32, label: 'raw', names: ['raw-button', 'raw-button2'], doorbell: mode === 'doorbell', hostPeer: protocol.PEER_NONE }, () => {
+      if (server !== undefined) server.ring(raw.region.guestPeer, protocol.VECTOR_GUEST);
+    });
+    cleanup.push(() => { raw.close(); });
+    let rawArgs: string[];
+    if (mode === 'doorbell') {
+      server = await IvshmemServer.listen({ socketPath: join(dir, 'raw.sock'), shmPath: raw.path, shmSize: raw.mem.size, vectors: 1 });
+      const s = server;
+      cleanup.push(() => s.close());
+      // The host peer is only known once the server listens; the guest reads it when the driver probes.
+      raw.mem.store32(protocol.HDR_HOST_PEER, server.id);
+      server.on('ring', () => { raw.service(); });
+      rawArgs = ['-chardev', `socket,id=raw,path=${join(dir, 'raw.sock')}`, '-device', 'ivshmem-doorbell,chardev=raw,vectors=1'];
+    } else {
+      const timer = setInterval(() => { raw.service(); }, POLL_MS);
+      cleanup.push(() => { clearInterval(timer); });
+      rawArgs = plainDeviceArgs('raw', raw.path, raw.mem.size);
+    }
+
+    const port = await freePort();
+    const chip = mode === 'doorbell'
+      ? `{ name: guest, label: bridged, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`
+      : `{ name: guest, label: bridged, mode: plain, shm: ${dir}/bridge.shm, poll_ms: ${POLL_MS}, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`;
+    const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
+    const url = `mqtt://127.0.0.1:${port}`;
+    const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
+    cleanup.push(() => bridge.stop());
+    const chipConfig = loadSettings({ args: ['-c', join(dir, 'bridge.yaml')], env: {} }).chips[0];
+    if (chipConfig === undefined) throw new Error('no chip in the generated configuration');
+
+    const agentSocket = join(dir, 'agent.sock');
+    cleanup.push(await agentPipe(agentSocket, port));
+    const guest = await Guest.boot({
+      modules: ['virtio_pci', 'virtio_console'],
+      binaries: GPIOD_TOOLS,
+      files: [
+        { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
+        { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
+      ],
+      qemuArgs: [
+        ...qemuArgs(chipConfig),
+        ...rawArgs,
+        '-chardev', `socket,id=agent,path=${agentSocket},reconnect=1`,
+        '-device', 'virtio-serial-pci',
+        '-device', 'virtserialport,chardev=agent,name=vgpio2mqtt',
+      ],
+    });
+    cleanup.push(() => guest.close());
+    await guest.exec(mode === 'doorbell' ? 'insmod /vgpio.ko' : `insmod /vgpio.ko poll_ms=${POLL_MS}`);
+    const dmesg = await guest.exec('dmesg | grep -E "lines, (doorbell|polling) mode"');
+    if (!dmesg.includes(`${mode} mode`)) throw new Error(`the driver did not bind in ${mode} mode:\n${dmesg}`);
+    const bridged = await chipNamed(guest, 'bridged');
+    const rawChip = await chipNamed(guest, 'raw');
+
+    const probe = await MqttProbe.connect(url, [`${BASE}/guest/+/config`, `${BASE}/guest/availability`, `${BASE}/bridged/#`, `${BASE}/raw/#`]);
+    noDelay(probe.client);
+    cleanup.push(() => probe.close());
+    await probe.waitFor(`${BASE}/guest/availability`, (p) => p === 'online', TIMEOUT_MS);
+    // Line-buffered on the console: each edge is one line the moment gpiomon sees it.
+    await guest.exec(`gpiomon -F 'BRIDGED %e' ${bridged} 0 > /dev/ttyS0 2>&1 &`);
+    await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > /dev/ttyS0 2>&1 &`);
+    await probe.waitFor(`${BASE}/guest/button/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
+    await until('the raw gpiomon', () => raw.lines.state(0).irq.enabled, TIMEOUT_MS);
+    await guest.exec(`vgpio-agent --base ${BASE} --watch bridged:button2 --watch raw:raw-button2 > /tmp/agent.log 2>&1 &`);
+    await probe.waitFor(`${BASE}/bridged/agent`, (p) => p === 'online', 30_000).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
+    });
+    await probe.waitFor(`${BASE}/guest/button2/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
+    await until('the agent on the raw chip', () => raw.lines.state(1).irq.enabled, TIMEOUT_MS);
+
+    const bridgeSamples: number[] = [];
+    const rawSamples: number[] = [];
+    // The first toggles warm up both paths (JIT, page faults, the guest's caches); they are not counted.
+    for (let i = -WARMUP; i < toggles; i++) {
+      const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
+      let seen = guest.console.waitFor(new RegExp(`^BRIDGED ${level}$`, 'm'), TIMEOUT_MS);
+      let start = process.hrtime.bigint();
+      await probe.publish(`${BASE}/guest/button/set`, level === 1 ? 'ON' : 'OFF');
+      await seen;
+      if (i >= 0) bridgeSamples.push(msSince(start));
+
+      seen = guest.console.waitFor(new RegExp(`^RAW ${level}$`, 'm'), TIMEOUT_MS);
+      start = process.hrtime.bigint();
+      raw.inputs.set(0, level);
+      await seen;
+      if (i >= 0) rawSamples.push(msSince(start));
+    }
+
+    const agentBridge: number[] = [];
+    const agentRaw: number[] = [];
+    const agentEdge = (chip: string, line: string, level: 0 | 1, from: number): Promise<unknown> =>
+      probe.waitFor(`${BASE}/${chip}/${line}/edge`, (p) => p.includes('"source":"guest"') && p.includes(level === 1 ? '"rising"' : '"falling"'), TIMEOUT_MS, from);
+    for (let i = -WARMUP; i < toggles; i++) {
+      const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
+      let from = probe.mark;
+      let start = process.hrtime.bigint();
+      await probe.publish(`${BASE}/guest/button2/set`, level === 1 ? 'ON' : 'OFF');
+      await agentEdge('bridged', 'button2', level, from);
+      if (i >= 0) agentBridge.push(msSince(start));
+
+      from = probe.mark;
+      start = process.hrtime.bigint();
+      raw.inputs.set(1, level);
+      await agentEdge('raw', 'raw-button2', level, from);
+      if (i >= 0) agentRaw.push(msSince(start));
+    }
+    return { mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw) };
+  } finally {
+    for (const step of cleanup.reverse()) await step();
+  }
+}

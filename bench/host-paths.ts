@@ -1,0 +1,158 @@
+/**
+ * The host-side figures, each measured on a HostRig: command latency
+ * (.../set published -> the fake guest's doorbell fires), command
+ * throughput with every command accounted for in shared memory, guest
+ * output -> retained state received, and lost edges both ways.
+ */
+import { until } from '../test/kernel/vgpio-host.ts';
+import { BASE, BUTTON, CHIP, LED, SPARE_LINES, type HostRig } from './host-setup.ts';
+import { msSince, summarize, type Summary } from './samples.ts';
+
+const payload = (level: 0 | 1): string => (level === 1 ? 'ON' : 'OFF');
+
+function setTopic(line: number | string): string {
+  return `${BASE}/${CHIP}/${String(line)}/set`;
+}
+
+/** `.../set` published -> the guest's doorbell fires; one command at a time, toggling BUTTON. */
+export async function commandLatency(rig: HostRig, count: number): Promise<Summary> {
+  const samples: number[] = [];
+  let level = rig.guest.input(BUTTON);
+  for (let i = 0; i < count; i++) {
+    level = level === 1 ? 0 : 1;
+    const rang = new Promise<bigint>((resolve) => (rig.onRing = resolve));
+    const start = process.hrtime.bigint();
+    const published = rig.probe.publish(setTopic('button'), payload(level));
+    const at = await Promise.race([rang, new Promise<never>((_, reject) => setTimeout(() => { reject(new Error(`no doorbell within 5 s for command ${i}`)); }, 5000))]);
+    samples.push(Number(at - start) / 1e6);
+    await published;
+  }
+  rig.onRing = undefined;
+  return summarize(samples);
+}
+
+export interface Throughput {
+  sent: number;
+  delivered: number;
+  rejected: number;
+  perSecond: number;
+}
+
+/**
+ * Commands per second over `seconds`, round-robin over the spare lines,
+ * each one a change (so each must end as one acknowledged pend bit), with at
+ * most `window` commands published but not yet acknowledged by the guest.
+ */
+export async function commandThroughput(rig: HostRig, seconds: number, window: number): Promise<Throughput> {
+  const levels = new Map(SPARE_LINES.map((line) => [line, rig.guest.input(line)]));
+  const deliveredBefore = rig.deliveredTotal;
+  const eventsFrom = rig.probe.mark;
+  let wake: (() => void) | undefined;
+  rig.onRing = () => wake?.();
+  let sent = 0;
+  const delivered = (): number => rig.deliveredTotal - deliveredBefore;
+  const start = process.hrtime.bigint();
+  while (msSince(start) < seconds * 1000) {
+    if (sent - delivered() >= window) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      continue;
+    }
+    const line = SPARE_LINES[sent % SPARE_LINES.length] ?? 2;
+    const level = levels.get(line) === 1 ? 0 : 1;
+    levels.set(line, level);
+    rig.probe.client.publish(setTopic(line), payload(level), { qos: 1 });
+    sent += 1;
+    if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await until(`all ${sent} commands acknowledged in shared memory (${delivered()} so far, ${rig.rejected(eventsFrom)} refused)`, () => delivered() >= sent || rig.rejected(eventsFrom) > 0, 30_000);
+  const elapsed = msSince(start) / 1000;
+  rig.onRing = undefined;
+  return { sent, delivered: delivered(), rejected: rig.rejected(eventsFrom), perSecond: delivered() / elapsed };
+}
+
+/** The fake guest drives LED and rings -> the state topic arrives at a subscriber. */
+export async function guestOutputLatency(rig: HostRig, count: number): Promise<Summary> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    rig.ledLevel = rig.ledLevel === 1 ? 0 : 1;
+    const want = payload(rig.ledLevel);
+    const from = rig.probe.mark;
+    const start = process.hrtime.bigint();
+    rig.guest.setOutput(LED, rig.ledLevel);
+    rig.guest.ringHost();
+    await rig.probe.waitFor(`${BASE}/${CHIP}/led`, (p) => p === want, 5000, from);
+    samples.push(msSince(start));
+  }
+  return summarize(samples);
+}
+
+export interface EdgeCount {
+  sent: number;
+  /** Host -> guest: pend bits the guest acknowledged; guest -> host: edge messages with source guest. */
+  delivered: number;
+  /** Host -> guest: edge messages the bridge published for the line. */
+  published: number;
+  rejected: number;
+  ringDropped: number;
+}
+
+/**
+ * How far host -> guest toggles may run ahead of the guest's
+ * acknowledgements: below the line's queue_limit (1024), and below
+ * Mosquitto's default max_queued_messages (1000), beyond which it drops
+ * QoS 1 messages queued for a client (a first run with 1024 lost 28 there).
+ */
+export const EDGE_WINDOW = 512;
+
+/**
+ * `count` toggles of BUTTON published back to back, at most EDGE_WINDOW
+ * ahead of the guest's acknowledgements.
+ */
+export async function hostToGuestEdges(rig: HostRig, count: number): Promise<EdgeCount> {
+  let level = rig.guest.input(BUTTON);
+  const before = rig.delivered[BUTTON] ?? 0;
+  const from = rig.probe.mark;
+  const delivered = (): number => (rig.delivered[BUTTON] ?? 0) - before;
+  let wake: (() => void) | undefined;
+  rig.onRing = () => wake?.();
+  for (let sent = 0; sent < count; ) {
+    if (sent - delivered() >= EDGE_WINDOW) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      continue;
+    }
+    level = level === 1 ? 0 : 1;
+    rig.probe.client.publish(setTopic('button'), payload(level), { qos: 1 });
+    sent += 1;
+    if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const published = (): number => rig.probe.on(`${BASE}/${CHIP}/button/edge`, from).length;
+  await until(`${count} edges delivered (${delivered()}) and published (${published()})`, () => (delivered() >= count && published() >= count) || rig.rejected(from) > 0, 30_000).catch(() => undefined);
+  rig.onRing = undefined;
+  return { sent: count, delivered: delivered(), published: published(), rejected: rig.rejected(from), ringDropped: 0 };
+}
+
+/** `count` output toggles of LED by the fake guest, as fast as the event ring has room (rung every 64 entries). */
+export async function guestToHostEdges(rig: HostRig, count: number): Promise<EdgeCount> {
+  const from = rig.probe.mark;
+  const droppedBefore = rig.ringDropped;
+  for (let sent = 0; sent < count; ) {
+    if (rig.ringFree === 0) {
+      rig.guest.ringHost();
+      await new Promise((resolve) => setImmediate(resolve));
+      continue;
+    }
+    rig.ledLevel = rig.ledLevel === 1 ? 0 : 1;
+    rig.guest.setOutput(LED, rig.ledLevel);
+    sent += 1;
+    if (sent % 64 === 0) {
+      rig.guest.ringHost();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  rig.guest.ringHost();
+  const edges = (): number => rig.probe.on(`${BASE}/${CHIP}/led/edge`, from).filter((m) => m.payload.includes('"source":"guest"')).length;
+  await until(`${count} guest edges published (${edges()} so far)`, () => edges() >= count, 30_000).catch(() => undefined);
+  return { sent: count, delivered: edges(), published: edges(), rejected: 0, ringDropped: rig.ringDropped - droppedBefore };
+}

@@ -1,0 +1,117 @@
+/**
+ * The benchmark run: every figure of issue 8 with its baseline measured in
+ * the same run, against the embedded Aedes and a real Mosquitto. `npm run
+ * bench` runs it with the full counts and appends the report to
+ * bench/RESULTS.md; test/bench/bench.test.ts runs the same code with tiny
+ * counts.
+ */
+import { hopLatency, hopRate } from './bare-hop.ts';
+import { footprint, type Footprint } from './footprint.ts';
+import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
+import { HostRig } from './host-setup.ts';
+import { commandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
+import { machine, type Machine } from './machine.ts';
+import type { BridgeBuild } from './bridge-process.ts';
+import type { Summary } from './samples.ts';
+import { Mosquitto } from '../test/support/mosquitto.ts';
+
+export interface BenchCounts {
+  /** Samples per latency figure. */
+  latency: number;
+  throughputSeconds: number;
+  /** Commands or messages in flight at most, for both throughput figures. */
+  window: number;
+  edges: number;
+  e2eToggles: number;
+  idleMs: number;
+}
+
+export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, idleMs: 3000 };
+
+/**
+ * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
+ * default it leaves Nagle's algorithm on, so the second of two small packets
+ * it forwards back to back (a line's edge and state) waits for the
+ * subscriber's delayed ACK, about 40 ms.
+ */
+const MOSQUITTO: { name: BrokerKind; conf: string[] }[] = [
+  { name: 'Mosquitto (default config)', conf: [] },
+  { name: 'Mosquitto (set_tcp_nodelay true)', conf: ['set_tcp_nodelay true'] },
+];
+
+export type BrokerKind = 'embedded Aedes' | 'Mosquitto (default config)' | 'Mosquitto (set_tcp_nodelay true)';
+
+export interface BrokerResults {
+  broker: BrokerKind;
+  hop: Summary;
+  command: Summary;
+  guestOutput: Summary;
+  hopRate: { sent: number; received: number; perSecond: number };
+  throughput: Throughput;
+  hostToGuest: EdgeCount;
+  guestToHost: EdgeCount;
+}
+
+export interface BenchResults {
+  machine: Machine;
+  counts: BenchCounts;
+  brokers: BrokerResults[];
+  footprints: Footprint[];
+  endToEnd: EndToEnd;
+  /** Why doorbell mode could not be measured, when it could not. */
+  doorbellFailure: string | undefined;
+  seconds: number;
+}
+
+export interface BenchOptions {
+  counts: BenchCounts;
+  build: BridgeBuild;
+  log: (line: string) => void;
+}
+
+async function hostFigures(broker: BrokerKind, url: string | undefined, options: BenchOptions): Promise<BrokerResults> {
+  const { counts, log } = options;
+  const rig = await HostRig.start({ build: options.build, ...(url === undefined ? {} : { broker: url }) });
+  try {
+    log(`${broker}: latency (${counts.latency} samples each)`);
+    const hop = await hopLatency(rig.url, counts.latency);
+    const command = await commandLatency(rig, counts.latency);
+    const guestOutput = await guestOutputLatency(rig, counts.latency);
+    log(`${broker}: throughput (${counts.throughputSeconds} s each)`);
+    const rate = await hopRate(rig.url, counts.throughputSeconds, counts.window);
+    const throughput = await commandThroughput(rig, counts.throughputSeconds, counts.window);
+    log(`${broker}: lost edges (${counts.edges} each way)`);
+    const hostToGuest = await hostToGuestEdges(rig, counts.edges);
+    const guestToHost = await guestToHostEdges(rig, counts.edges);
+    return { broker, hop, command, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
+  } finally {
+    await rig.close();
+  }
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const started = Date.now();
+  const { counts, log } = options;
+  const brokers = [await hostFigures('embedded Aedes', undefined, options)];
+  for (const { name, conf } of MOSQUITTO) {
+    const mosquitto = await Mosquitto.start({ extra: conf });
+    try {
+      brokers.push(await hostFigures(name, mosquitto.url, options));
+    } finally {
+      await mosquitto.close();
+    }
+  }
+  log('memory and start-up');
+  const footprints = [await footprint(1, counts.idleMs, options.build), await footprint(16, counts.idleMs, options.build)];
+  log(`end to end in a TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
+  let doorbellFailure: string | undefined;
+  let e2e: EndToEnd;
+  try {
+    e2e = await endToEnd('doorbell', counts.e2eToggles, options.build);
+  } catch (error) {
+    doorbellFailure = (error as Error).message.split('\n')[0] ?? 'unknown error';
+    log(`doorbell mode failed (${doorbellFailure}); measuring in polling mode`);
+    e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, options.build);
+  }
+  return { machine: machine(), counts, brokers, footprints, endToEnd: e2e, doorbellFailure, seconds: (Date.now() - started) / 1000 };
+}

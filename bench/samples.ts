@@ -1,0 +1,33 @@
+/** Latency samples: percentiles, ratios and how they are printed in RESULTS.md. */
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+}
+
+/** Nearest-rank percentile of `sorted` (ascending), `p` in 0..100. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
+}
+
+/** p50/p99 of latencies in milliseconds. */
+export function summarize(samplesMs: number[]): Summary {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+/** Milliseconds since `start` (a process.hrtime.bigint() value). */
+export function msSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export function ms(value: number): string {
+  return value < 10 ? value.toFixed(3) : value.toFixed(1);
+}
+
+export function ratio(value: number, baseline: number): string {
+  return baseline > 0 ? `${(value / baseline).toFixed(2)}×` : 'n/a';
+}

@@ -1,0 +1,70 @@
+/**
+ * Relays a guest agent's connection to the external broker: the agent's
+ * MQTT byte stream is copied both ways unchanged over a fresh connection
+ * per agent (mqtt://, mqtts:// or unix://), so the broker sees the agent
+ * as its own client with its own login and will. WebSocket brokers would
+ * need MQTT framed into WebSocket messages; config/load.ts refuses an
+ * agent socket with a ws:// or wss:// server instead.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { MqttSettings } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import { describeServer, readTls } from '../mqtt/connection.ts';
+
+/** Whether agent connections can be relayed to `server` (an external broker URL). */
+export function relayable(server: string): boolean {
+  return /^(mqtts?|unix):\/\//.test(server);
+}
+
+/** Opens a new connection to the external broker; reads TLS files once, so a missing one fails at start. */
+export function upstreamConnector(mqtt: MqttSettings): () => Socket {
+  const { server } = mqtt;
+  if (!relayable(server)) throw new Error(`cannot relay agent connections to ${describeServer(server)}: only mqtt://, mqtts:// and unix:// brokers`);
+  if (server.startsWith('unix://')) {
+    const path = server.slice('unix://'.length);
+    return () => netConnect(path);
+  }
+  const url = new URL(server);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const tls = url.protocol === 'mqtts:';
+  const port = url.port === '' ? (tls ? 8883 : 1883) : Number(url.port);
+  if (!tls) return () => netConnect({ host, port, noDelay: true });
+  const ca = readTls(mqtt.ca, 'CA');
+  const cert = readTls(mqtt.cert, 'certificate');
+  const key = readTls(mqtt.key, 'key');
+  return () =>
+    tlsConnect({
+      host,
+      port,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      rejectUnauthorized: mqtt.rejectUnauthorized,
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+    });
+}
+
+/**
+ * Copies `agent` <-> a new upstream connection until either side goes
+ * away, then closes the other (an agent that vanished without DISCONNECT
+ * makes the broker publish its will). A broker that cannot be reached
+ * drops the agent's connection; QEMU reconnects and the agent retries.
+ */
+export function relay(agent: Socket, connect: () => Socket, where: string, log: Logger): void {
+  const upstream = connect();
+  upstream.setNoDelay(true);
+  agent.setNoDelay(true);
+  upstream.on('error', (error: NodeJS.ErrnoException) => {
+    log.warn(`agent connection: broker ${where}: ${error.code ?? error.message}; dropping the agent's connection`);
+  });
+  upstream.once('close', () => {
+    agent.destroy();
+  });
+  agent.once('close', () => {
+    upstream.end();
+  });
+  agent.pipe(upstream);
+  upstream.pipe(agent);
+}

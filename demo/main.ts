@@ -1,0 +1,109 @@
+/**
+ * `npm run demo [-- --port N] [--host ADDR]`: a whole vgpio2mqtt setup in
+ * one command (see docs/quickstart.md). Prints what to type in another
+ * terminal, then the guest's console (gpiomon's events) until Ctrl-C,
+ * which stops everything and leaves nothing behind.
+ */
+import { parseArgs } from 'node:util';
+import { READY_MARKER } from '../test/support/initramfs.ts';
+import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
+
+const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--host <address, default 127.0.0.1>]';
+
+function options(): { host: string; port: number } {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { port: { type: 'string', default: '1883' }, host: { type: 'string', default: '127.0.0.1' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    process.stderr.write(`demo: ${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    process.stderr.write(`demo: --port must be a TCP port (1..65535), got ${values.port}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return { host: values.host, port };
+}
+
+const say = (text: string): void => {
+  process.stdout.write(`demo: ${text}\n`);
+};
+
+const { host, port } = options();
+// Ctrl-C while starting: finish the current step, undo everything, exit.
+const starting = new AbortController();
+const abortStart = (signal: string): void => {
+  if (starting.signal.aborted) {
+    // A second Ctrl-C: leave now (the guest harness still kills QEMU on exit).
+    process.exit(130);
+  }
+  say(`${signal}: stopping as soon as the current step is done (again to quit at once)`);
+  starting.abort(new Error(`interrupted by ${signal}`));
+};
+process.on('SIGINT', abortStart).on('SIGTERM', abortStart);
+let session: DemoSession;
+try {
+  session = await DemoSession.start({ host, port, logLevel: 'info' }, say, starting.signal);
+} catch (error) {
+  if (starting.signal.aborted) {
+    say('stopped before the guest was ready; nothing left behind');
+    process.exit(130);
+  }
+  const message = (error as Error).message;
+  process.stderr.write(`demo: cannot start: ${message}\n`);
+  if (message.includes('EADDRINUSE')) process.stderr.write(`demo: port ${port} is taken (another MQTT broker?); try npm run demo -- --port 1884\n`);
+  process.exit(1);
+}
+
+const pub = `mosquitto_pub -h ${host} -p ${port}`;
+const base = `vgpio2mqtt/${CHIP}`;
+process.stdout.write(`
+The guest is up: vgpio.ko is loaded, vgpio-agent watches line ${LINES.button} (button) and reports
+its edges over MQTT, gpiomon watches line ${LINES.switch} (switch), and the guest blinks line ${LINES.led} (led)
+every ${BLINK_S} s. In another terminal:
+
+  mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
+  ${pub} -t ${base}/button/set -m ON                 # the agent's edge: "source":"guest"
+  ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'
+  ${pub} -t ${base}/switch/set -m TOGGLE             # gpiomon below prints the edge
+
+Ctrl-C stops the guest, the bridge and the broker and removes every file the demo made.
+The guest's console follows.
+
+`);
+
+// Everything the guest prints after its shell came up, line by line.
+let printed = session.guest.console.text.indexOf(READY_MARKER) + READY_MARKER.length + 1;
+const follow = setInterval(() => {
+  const text = session.guest.console.text;
+  const end = text.lastIndexOf('\n') + 1;
+  if (end <= printed) return;
+  for (const line of text.slice(printed, end).split('\n').slice(0, -1)) process.stdout.write(`guest | ${line}\n`);
+  printed = end;
+}, 100);
+
+let stopping = false;
+const stop = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(follow);
+  say(`${signal}: stopping the guest, the bridge and the broker`);
+  session.stop().then(
+    () => {
+      say('stopped; nothing left behind');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`demo: stopping failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+};
+process.off('SIGINT', abortStart).off('SIGTERM', abortStart);
+process.on('SIGINT', () => { stop('SIGINT'); });
+process.on('SIGTERM', () => { stop('SIGTERM'); });

@@ -1,0 +1,173 @@
+/**
+ * One demo session: vgpio.ko built for the cached guest kernel and
+ * vgpio-agent built from agent/, the bridge (in this process) with its
+ * embedded broker and a server-mode chip "demo", and a TCG guest attached
+ * to it that loads the driver, runs the agent on the button line (its edge
+ * messages reach the embedded broker over virtio-serial), watches the switch
+ * line with gpiomon and blinks the LED line. stop() takes everything down
+ * and removes every file the session made.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '../bridge/config/load.ts';
+import { Controller } from '../bridge/controller.ts';
+import { Logger, type LogLevel } from '../bridge/log.ts';
+import { qemuArgs } from '../bridge/qemu-args.ts';
+import { EmbeddedBroker } from '../broker/embedded.ts';
+import { buildAgent } from '../test/support/agent.ts';
+import { Guest } from '../test/support/guest.ts';
+import { guestKernel } from '../test/support/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
+import { GPIOD_TOOLS, until } from '../test/kernel/vgpio-host.ts';
+
+export const CHIP = 'demo';
+export const LINES = { button: 0, led: 1, switch: 2 } as const;
+/** Seconds between two changes of the blinking LED. */
+export const BLINK_S = 2;
+
+export interface DemoOptions {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+}
+
+/** What the guest runs once the driver is loaded: the agent, gpiomon and a blinker, writing to the console. */
+function guestCommands(): string[] {
+  const chip = `$(gpiodetect | grep '\\[${CHIP}\\]' | cut -d' ' -f1)`;
+  return [
+    'insmod /vgpio.ko',
+    `chip=${chip}`,
+    `vgpio-agent --watch ${CHIP}:button > /dev/ttyS0 2>&1 &`,
+    `gpiomon $chip ${LINES.switch} > /dev/ttyS0 2>&1 &`,
+    `(while true; do gpioset $chip ${LINES.led}=1; sleep ${BLINK_S}; gpioset $chip ${LINES.led}=0; sleep ${BLINK_S}; done) > /dev/ttyS0 2>&1 &`,
+  ];
+}
+
+/**
+ * The host end of the guest's virtio-serial port: QEMU connects here and
+ * each connection is one MQTT client of the embedded broker (the agent).
+ */
+async function agentPort(path: string, broker: EmbeddedBroker): Promise<{ close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, resolve);
+  });
+  return {
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => { resolve(); });
+    }),
+  };
+}
+
+export class DemoSession {
+  readonly dir: string;
+  readonly controller: Controller;
+  readonly guest: Guest;
+  readonly #module: ModuleBuild;
+  readonly #agentPort: { close: () => Promise<void> };
+  #stopping: Promise<void> | undefined;
+
+  private constructor(dir: string, module: ModuleBuild, controller: Controller, guest: Guest, agentPort: { close: () => Promise<void> }) {
+    this.dir = dir;
+    this.#module = module;
+    this.controller = controller;
+    this.guest = guest;
+    this.#agentPort = agentPort;
+  }
+
+  /**
+   * Starts it all. An abort (Ctrl-C while starting) takes effect when the
+   * current step ends (booting the guest takes the longest): what was started
+   * is stopped and removed, and the abort reason is thrown.
+   */
+  static async start(options: DemoOptions, say: (text: string) => void, signal?: AbortSignal): Promise<DemoSession> {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-demo-'));
+    const undo: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
+    try {
+      say(`building vgpio.ko for the guest kernel ${guestKernel().version}, and vgpio-agent`);
+      const module = buildVgpio(guestKernel().headersDir);
+      undo.push(module.remove);
+      const { agent } = buildAgent();
+      signal?.throwIfAborted();
+
+      const config = join(dir, 'config.yaml');
+      writeFileSync(
+        config,
+        `log_level: ${options.logLevel}
+broker: { host: ${options.host}, port: ${options.port} }
+# Off: a second bridge (or demo) on this machine would want the same port.
+metrics: { port: null }
+homeassistant: { enabled: false }
+chips:
+  - name: ${CHIP}
+    socket: ${dir}/${CHIP}.sock
+    shm: ${dir}/${CHIP}.shm
+    ngpio: 8
+    lines:
+      - { line: ${LINES.button}, name: button }
+      - { line: ${LINES.led}, name: led, direction: output }
+      - { line: ${LINES.switch}, name: switch }
+`,
+      );
+      const settings = loadSettings({ args: ['-c', config], env: {} });
+      const chipConfig = settings.chips[0];
+      if (chipConfig === undefined) throw new Error('the demo configuration has no chip');
+      say(`starting the bridge with its embedded MQTT broker on ${options.host}:${options.port}`);
+      const controller = await Controller.start(settings, { log: new Logger(options.logLevel) });
+      undo.push(() => controller.stop());
+      signal?.throwIfAborted();
+
+      const broker = controller.broker;
+      if (broker === undefined) throw new Error('the demo bridge has no embedded broker');
+      const agentSocket = join(dir, 'agent.sock');
+      const port = await agentPort(agentSocket, broker);
+      undo.push(() => port.close());
+
+      // docs/agent.md: the agent's virtio-serial port, connected to agentSocket.
+      const agentArgs = ['-chardev', `socket,id=vgpio-agent,path=${agentSocket},reconnect=1`, '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=vgpio-agent,name=vgpio2mqtt'];
+      const args = qemuArgs(chipConfig);
+      say(`booting a TCG guest with: ${args.join(' ')} ${agentArgs.join(' ')}`);
+      const guest = await Guest.boot({
+        modules: ['virtio_pci', 'virtio_console'],
+        binaries: GPIOD_TOOLS,
+        files: [
+          { dest: '/vgpio.ko', src: module.ko, mode: 0o644 },
+          { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
+        ],
+        qemuArgs: [...args, ...agentArgs],
+        initCommands: guestCommands(),
+      });
+      undo.push(() => guest.close());
+      signal?.throwIfAborted();
+      const chip = controller.chips.get(CHIP);
+      const button = chip?.line('button');
+      if (chip === undefined || button === undefined) throw new Error('the demo chip is missing');
+      await until('the guest driver and the agent', () => chip.online && chip.status(button).irq.enabled, 30_000);
+      return new DemoSession(dir, module, controller, guest, port);
+    } catch (error) {
+      for (const step of undo.reverse()) await step();
+      throw error;
+    }
+  }
+
+  /** Stops QEMU, the bridge and its broker; removes the module build and the session folder. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.guest.close();
+      await this.#agentPort.close();
+      await this.controller.stop();
+      this.#module.remove();
+      rmSync(this.dir, { recursive: true, force: true });
+    })();
+    return this.#stopping;
+  }
+}

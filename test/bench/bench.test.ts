@@ -1,0 +1,76 @@
+/**
+ * The benchmark code with tiny counts, so it cannot rot: one whole run
+ * (both brokers, the bridge as a process, a real TCG guest) whose no-loss
+ * counts must hold. No timing is asserted; the report must carry every
+ * figure.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { report } from '../../bench/report.ts';
+import { runBench, type BenchCounts, type BenchResults } from '../../bench/run.ts';
+
+const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, idleMs: 200 };
+
+describe('bench with tiny counts', { timeout: 600_000 }, () => {
+  let results: BenchResults;
+
+  before(async () => {
+    results = await runBench({ counts: TINY, build: 'source', log: () => undefined });
+  });
+
+  it('measures every latency figure with the samples asked for, against both brokers', () => {
+    assert.deepEqual(results.brokers.map((b) => b.broker), ['embedded Aedes', 'Mosquitto (default config)', 'Mosquitto (set_tcp_nodelay true)']);
+    for (const b of results.brokers) {
+      for (const s of [b.hop, b.command, b.guestOutput]) {
+        assert.equal(s.n, TINY.latency);
+        assert.ok(s.p50 > 0 && s.p99 >= s.p50, `${b.broker}: ${JSON.stringify(s)}`);
+      }
+    }
+  });
+
+  it('accounts for every command of the throughput run in shared memory', () => {
+    for (const b of results.brokers) {
+      assert.ok(b.throughput.sent > 0);
+      assert.equal(b.throughput.rejected, 0, b.broker);
+      assert.equal(b.throughput.delivered, b.throughput.sent, b.broker);
+      assert.equal(b.hopRate.received, b.hopRate.sent, b.broker);
+    }
+  });
+
+  it('loses no edge either way', () => {
+    for (const b of results.brokers) {
+      for (const e of [b.hostToGuest, b.guestToHost]) {
+        assert.deepEqual(
+          { delivered: e.delivered, published: e.published, rejected: e.rejected, ringDropped: e.ringDropped },
+          { delivered: TINY.edges, published: TINY.edges, rejected: 0, ringDropped: 0 },
+          b.broker,
+        );
+      }
+    }
+  });
+
+  it('measures memory and start-up with 1 and 16 chips', () => {
+    assert.deepEqual(results.footprints.map((f) => f.chips), [1, 16]);
+    for (const f of results.footprints) assert.ok(f.rssMiB > 10 && f.startMs > 0, JSON.stringify(f));
+  });
+
+  it('measures end to end in a real guest in doorbell mode, against the raw path, through gpiomon and the agent', () => {
+    assert.equal(results.doorbellFailure, undefined);
+    assert.equal(results.endToEnd.mode, 'doorbell');
+    assert.equal(results.endToEnd.bridge.n, TINY.e2eToggles);
+    assert.equal(results.endToEnd.raw.n, TINY.e2eToggles);
+    assert.equal(results.endToEnd.agentBridge.n, TINY.e2eToggles, 'reported by the guest agent');
+    assert.equal(results.endToEnd.agentRaw.n, TINY.e2eToggles);
+  });
+
+  it('renders every section of the report with the machine and commit', () => {
+    const text = report(results);
+    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory']) {
+      assert.ok(text.includes(heading), heading);
+    }
+    assert.match(text, /Commit `[0-9a-f]{12}/);
+    assert.match(text, /QEMU emulator version/);
+    assert.match(text, /mosquitto version/);
+    assert.doesNotMatch(text, /NaN|undefined/);
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * `npm run demo` without a terminal: the demo process boots its guest, a
+ * line toggled over MQTT shows up as gpiomon's event in the guest (printed
+ * by the demo) and as the guest agent's edge message on MQTT, the guest's
+ * blinking LED shows up on MQTT, and SIGINT (what
+ * Ctrl-C sends) stops everything: exit status 0, no QEMU left, the socket
+ * and the session folder gone.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../support/kernel.ts';
+import { MqttProbe } from '../support/mqtt-probe.ts';
+import { freePort } from '../support/ports.ts';
+import { until } from '../kernel/vgpio-host.ts';
+
+/** Command lines of running processes that mention `text`. */
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(text)) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
+  let demo: ChildProcess;
+  let output = '';
+  let port: number;
+  let probe: MqttProbe;
+  let sessionDir = '';
+  let exited: Promise<number | null>;
+
+  before(async () => {
+    port = await freePort();
+    demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    demo.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    exited = new Promise((resolve) => demo.once('exit', resolve));
+    await until('the demo to print its instructions', () => output.includes('Ctrl-C stops') || demo.exitCode !== null, 240_000);
+    assert.equal(demo.exitCode, null, output);
+    sessionDir = /path=(\/\S+)\/demo\.sock/.exec(output)?.[1] ?? '';
+    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['vgpio2mqtt/demo/#']);
+  });
+
+  after(async () => {
+    await probe.close().catch(() => undefined);
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  });
+
+  it('prints the commands to type, with its broker port', () => {
+    assert.match(output, new RegExp(`mosquitto_pub -h 127\\.0\\.0\\.1 -p ${port} -t vgpio2mqtt/demo/button/set -m ON`));
+    assert.match(output, new RegExp(`mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -v -t 'vgpio2mqtt/demo/#'`));
+    assert.ok(existsSync(join(sessionDir, 'demo.sock')), `the chip's socket is in ${sessionDir}`);
+  });
+
+  it('shows a line toggled over MQTT as a gpiomon event in the guest', async () => {
+    await probe.waitFor('vgpio2mqtt/demo/availability', (p) => p === 'online');
+    await probe.publish('vgpio2mqtt/demo/switch/set', 'ON');
+    await until('gpiomon\'s rising edge on line 2', () => /guest \| event:\s+RISING EDGE offset: 2 /.test(output), 20_000);
+    await probe.publish('vgpio2mqtt/demo/switch/set', 'OFF');
+    await until('gpiomon\'s falling edge on line 2', () => /guest \| event:\s+FALLING EDGE offset: 2 /.test(output), 20_000);
+  });
+
+  it('reports a toggled line back through the guest agent over virtio-serial', async () => {
+    const from = probe.mark;
+    await probe.publish('vgpio2mqtt/demo/button/set', 'ON');
+    const edge = await probe.waitFor('vgpio2mqtt/demo/button/edge', (p) => p.includes('"source":"guest"'), 20_000, from);
+    assert.match(edge.payload, /"edge":"rising".*"clock":"monotonic"/);
+  });
+
+  it('publishes the guest\'s blinking LED', async () => {
+    const from = probe.mark;
+    await probe.waitFor('vgpio2mqtt/demo/led/edge', (p) => p.includes('"source":"guest"'), 30_000, from);
+  });
+
+  it('stops everything on SIGINT and leaves nothing behind', async () => {
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+    assert.match(output, /stopped; nothing left behind/);
+    assert.equal(existsSync(sessionDir), false, `${sessionDir} is removed`);
+    assert.deepEqual(processesMentioning(sessionDir), [], 'no QEMU (or anything else) still runs with the session\'s files');
+  });
+});
+
+describe('npm run demo, interrupted while starting', { timeout: 300_000 }, () => {
+  it('stops after the current step and leaves nothing behind', async () => {
+    const port = await freePort();
+    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    try {
+      await until('the demo to start booting its guest', () => output.includes('booting a TCG guest') || demo.exitCode !== null, 120_000);
+      const sessionDir = /path=(\/\S+)\/demo\.sock/.exec(output)?.[1] ?? '';
+      assert.ok(existsSync(sessionDir), output);
+      demo.kill('SIGINT');
+      assert.equal(await exited, 130, output);
+      assert.match(output, /stopped before the guest was ready; nothing left behind/);
+      assert.equal(existsSync(sessionDir), false);
+      assert.deepEqual(processesMentioning(sessionDir), []);
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  });
+});
