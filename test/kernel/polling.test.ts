@@ -10,20 +10,27 @@ import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { protocol } from '../../native/index.ts';
 import { Guest } from '../support/guest.ts';
-import { buildGuestModules, EV, GPIOD_TOOLS, HostRegion, kernelTrouble, plainDeviceArgs, until, type GuestModules } from './vgpio-host.ts';
+import {
+  background,
+  bdfWithBar2,
+  buildGuestModules,
+  checkGpiosetOutputs,
+  checkLevelRefire,
+  checkPendGarbageCleared,
+  EV,
+  GPIOD_TOOLS,
+  HostRegion,
+  kernelTrouble,
+  plainDeviceArgs,
+  until,
+  withoutJobReports,
+  type GuestModules,
+} from './vgpio-host.ts';
 
 const NGPIO = 40; // two banks
 const LABEL = 'poll-chip';
 const NAMES = Array.from({ length: NGPIO }, (_, i) => (i === 39 ? '' : `line-${i}`));
 const OTHER_SIZE = 16384;
-
-/** Drops the interactive shell's reports of finished jobs ("[1]+  Done ..."): not a command's output. */
-function withoutJobReports(text: string): string {
-  return text
-    .split('\n')
-    .filter((l) => !/^\[\d+\][+-]?\s/.test(l))
-    .join('\n');
-}
 
 describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
   let host: HostRegion;
@@ -36,35 +43,6 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
   let base = 0;
   let vgpioBdf = '';
   let otherBdf = '';
-
-  /**
-   * Starts `command` in the background, waits until the host sees `ready`,
-   * then keeps the guest shell busy waiting for it (the busybox shell, PID 1
-   * here, dies if a background job ends while it sits idle at its prompt)
-   * and resolves with the command's output once it has exited.
-   */
-  async function background(command: string, ready: () => boolean): Promise<{ output: Promise<string> }> {
-    await guest.exec(`${command} > /tmp/bg.out 2>&1 & echo $! > /tmp/bg.pid`);
-    await until(`the guest to start ${command}`, ready);
-    // `wait`, not a kill -0 loop: the busy shell would not reap the job, and a zombie answers kill -0.
-    // Wrapped: an async function returning a bare promise would wait for it.
-    const output = guest
-      .exec('wait $(cat /tmp/bg.pid); cat /tmp/bg.out', 60_000)
-      .then(withoutJobReports);
-    return { output };
-  }
-
-  /** PCI address of the 1af4:1110 device whose BAR2 has `size` bytes. */
-  async function bdfWithBar2(size: number): Promise<string> {
-    const out = await guest.exec(
-      'for d in /sys/bus/pci/devices/*; do [ "$(cat $d/device)" = 0x1110 ] && echo "$(basename $d) $(sed -n 3p $d/resource)"; done',
-    );
-    for (const line of out.trim().split('\n')) {
-      const [bdf, start, end] = line.split(' ');
-      if (bdf !== undefined && start !== undefined && end !== undefined && BigInt(end) - BigInt(start) + 1n === BigInt(size)) return bdf;
-    }
-    throw new Error(`no ivshmem device with a ${size}-byte BAR2 in:\n${out}`);
-  }
 
   before(async () => {
     host = new HostRegion({ ngpio: NGPIO, label: LABEL, names: NAMES, doorbell: false, hostPeer: protocol.PEER_NONE });
@@ -91,8 +69,8 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
       .find((l) => l.includes(`[${LABEL}]`))
       ?.split(' ')[0] ?? '';
     base = Number((await guest.exec(`for c in /sys/class/gpio/gpiochip*; do [ "$(cat $c/label)" = '${LABEL}' ] && cat $c/base; done`)).trim());
-    vgpioBdf = await bdfWithBar2(host.mem.size);
-    otherBdf = await bdfWithBar2(OTHER_SIZE);
+    vgpioBdf = await bdfWithBar2(guest, host.mem.size);
+    otherBdf = await bdfWithBar2(guest, OTHER_SIZE);
   });
 
   after(async () => {
@@ -139,7 +117,7 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
     // 12 rising and falling edges; repeated levels in between must add none.
     const levels: (0 | 1)[] = [1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0];
     const expected = levels.filter((l, i) => l !== (i === 0 ? 0 : levels[i - 1])).map((l) => `${line} ${l}`);
-    const monitor = await background(`gpiomon -n ${expected.length} -F '%o %e' ${chip} ${line}`, () => host.lines.state(line).irq.enabled);
+    const monitor = await background(guest, `gpiomon -n ${expected.length} -F '%o %e' ${chip} ${line}`, () => host.lines.state(line).irq.enabled);
     // Half of them slowly, the rest back to back (the host queues behind the pend bit).
     for (const [i, level] of levels.entries()) {
       host.inputs.set(line, level);
@@ -155,7 +133,7 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
   it('sees only the requested edge type with --rising-edge and --falling-edge', async () => {
     const line = 6;
     host.inputs.set(line, 0);
-    const rising = await background(`gpiomon -r -n 2 -F '%e' ${chip} ${line}`, () => host.lines.state(line).irq.enabled);
+    const rising = await background(guest, `gpiomon -r -n 2 -F '%e' ${chip} ${line}`, () => host.lines.state(line).irq.enabled);
     assert.equal(host.lines.state(line).irq.rising && !host.lines.state(line).irq.falling, true);
     for (const level of [1, 0, 1, 0] as const) {
       host.inputs.set(line, level);
@@ -163,7 +141,7 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
     }
     assert.equal((await rising.output).trim(), '1\n1');
 
-    const falling = await background(`gpiomon -f -n 1 -F '%e' ${chip} ${line}`, () => host.lines.state(line).irq.falling);
+    const falling = await background(guest, `gpiomon -f -n 1 -F '%e' ${chip} ${line}`, () => host.lines.state(line).irq.falling);
     host.inputs.set(line, 1);
     host.inputs.set(line, 0);
     assert.equal((await falling.output).trim(), '0');
@@ -171,23 +149,7 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
 
   it('posts gpioset output changes to the ring and never touches in', async () => {
     const line = 7;
-    host.inputs.set(line, 1); // the host drives 1 onto in; the guest's output must not disturb it
-    const inBefore = host.inWords();
-    const from = host.events.length;
-    await guest.exec(`gpioset ${chip} ${line}=1`);
-    await guest.exec(`gpioset ${chip} ${line}=0`);
-    await guest.exec(`gpioset ${chip} ${line}=1`);
-    await until('three output events', () => host.eventsOf(line, from).filter((e) => e.kind === EV.OUTPUT).length >= 3);
-    assert.deepEqual(host.eventsOf(line, from), [
-      { kind: EV.OUTPUT, value: 1 },
-      { kind: EV.DIRECTION, value: 1 },
-      { kind: EV.OUTPUT, value: 0 },
-      { kind: EV.OUTPUT, value: 1 },
-    ]);
-    const state = host.lines.state(line);
-    assert.equal(state.isOutput, true);
-    assert.equal(state.output, 1);
-    assert.deepEqual(host.inWords(), inBefore);
+    await checkGpiosetOutputs(guest, host, chip, line);
     assert.equal(host.dropped, 0);
   });
 
@@ -231,34 +193,7 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
   for (const trigger of ['high', 'low'] as const) {
     it(`fires a level-${trigger} interrupt and re-fires it on unmask while the level holds`, async () => {
       const line = trigger === 'high' ? 10 : 11;
-      const active = trigger === 'high' ? 1 : 0;
-      const idle = trigger === 'high' ? 0 : 1;
-      const fired = async (): Promise<number> => Number((await guest.exec('cat /sys/module/vgpio_levelirq/parameters/fired')).trim());
-      const rearm = (): Promise<string> => guest.exec('echo 1 > /sys/module/vgpio_levelirq/parameters/rearm');
-      host.inputs.set(line, idle);
-      await guest.exec(`insmod /vgpio_levelirq.ko gpio=${base + line} trigger=${trigger}`);
-      assert.equal(host.lines.state(line).irq[trigger], true);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(await fired(), 0, 'no interrupt while the level is idle');
-
-      host.inputs.set(line, active);
-      await until('first fire', async () => (await fired()) === 1);
-      await rearm();
-      await until('re-fire while the level holds', async () => (await fired()) === 2);
-      await rearm();
-      await until('and again', async () => (await fired()) === 3);
-
-      host.inputs.set(line, idle);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      await rearm();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.equal(await fired(), 3, 'no fire once the level is gone');
-
-      host.inputs.set(line, active);
-      await until('fire on the next active level', async () => (await fired()) === 4);
-      await guest.exec('rmmod vgpio_levelirq');
-      assert.equal(host.lines.state(line).irq.enabled, false);
-      host.inputs.set(line, idle);
+      await checkLevelRefire(guest, host, line, base + line, trigger);
     });
   }
 
@@ -270,14 +205,7 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
     mem.store32(bankOff + protocol.BANK_IRQ_PEND, 0xffffffff);
     mem.store32(bankOff + protocol.BANK_STRIDE + protocol.BANK_IRQ_PEND, 0xffffffff);
     mem.store32(ringOff + protocol.RING_TAIL, 0xdeadbeef);
-    // A warning-level message: below the console's loglevel, so read from dmesg.
-    await until('the garbage warning', async () => (await guest.exec('dmesg')).includes('bank 1: ignoring irq_pend bits 0xffffffff of lines without an armed interrupt'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // Rate-limited: a flood of garbage is not a flood of messages.
-    const warnings = (await guest.exec('dmesg')).split('\n').filter((l) => l.includes('ignoring irq_pend bits')).length;
-    assert.ok(warnings <= 10, `${warnings} warnings`);
-    assert.equal(host.lines.bank(0).irqPend, 0, 'garbage pend bits are cleared');
-    assert.equal(host.lines.bank(1).irqPend, 0);
+    await checkPendGarbageCleared(guest, host);
 
     // A full-looking ring only counts drops; the chip keeps working.
     const droppedBefore = mem.load32(ringOff + protocol.RING_DROPPED);
