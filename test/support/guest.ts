@@ -118,8 +118,12 @@ export class Guest {
       const done = this.console.waitFor(new RegExp(`${begin}\\n([\\s\\S]*?)${end} (\\d+)\\n`), timeoutMs);
       // One line, the command base64-encoded: the guest evaluates line by line,
       // and $? must be the command's status, whatever characters it holds.
+      // In a subshell, so the jobs it starts in the background are not the
+      // reading shell's children: twice a job's exit (SIGCHLD) while the
+      // shell read the next line seemed to mangle that line (seen in the
+      // doorbell tests, not reproduced on purpose).
       const encoded = Buffer.from(command).toString('base64');
-      this.write(`echo ${begin}; eval "$(echo ${encoded} | base64 -d)"; echo ${end} $?\n`);
+      this.write(`echo ${begin}; (eval "$(echo ${encoded} | base64 -d)"); echo ${end} $?\n`);
       const match = await done;
       return { output: match[1] ?? '', code: Number(match[2]) };
     });

@@ -104,7 +104,8 @@ function initScript(moduleFiles: string[], initCommands: string[]): string {
     'stty -echo -icanon min 1 time 0 -onlcr </dev/ttyS0 2>/dev/null',
     `echo ${READY_MARKER}`,
     // Commands are read and evaluated line by line by a non-interactive
-    // shell (no prompt, no job control), which is a child, not PID 1: an
+    // shell (no prompt, no job control; Guest.run puts each command in a
+    // subshell), which is a child, not PID 1: an
     // interactive busybox sh exits when a background job ends while it idles,
     // and PID 1 exiting panics the guest. Should it ever exit, say so and
     // start another.
