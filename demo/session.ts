@@ -8,14 +8,12 @@
  * and removes every file the session made.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../bridge/config/load.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger, type LogLevel } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
-import { EmbeddedBroker } from '../broker/embedded.ts';
 import { buildAgent } from '../test/support/agent.ts';
 import { Guest } from '../test/support/guest.ts';
 import { guestKernel } from '../test/support/kernel.ts';
@@ -45,43 +43,18 @@ function guestCommands(): string[] {
   ];
 }
 
-/**
- * The host end of the guest's virtio-serial port: QEMU connects here and
- * each connection is one MQTT client of the embedded broker (the agent).
- */
-async function agentPort(path: string, broker: EmbeddedBroker): Promise<{ close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, resolve);
-  });
-  return {
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => { resolve(); });
-    }),
-  };
-}
-
 export class DemoSession {
   readonly dir: string;
   readonly controller: Controller;
   readonly guest: Guest;
   readonly #module: ModuleBuild;
-  readonly #agentPort: { close: () => Promise<void> };
   #stopping: Promise<void> | undefined;
 
-  private constructor(dir: string, module: ModuleBuild, controller: Controller, guest: Guest, agentPort: { close: () => Promise<void> }) {
+  private constructor(dir: string, module: ModuleBuild, controller: Controller, guest: Guest) {
     this.dir = dir;
     this.#module = module;
     this.controller = controller;
     this.guest = guest;
-    this.#agentPort = agentPort;
   }
 
   /**
@@ -111,6 +84,8 @@ chips:
   - name: ${CHIP}
     socket: ${dir}/${CHIP}.sock
     shm: ${dir}/${CHIP}.shm
+    # The guest agent's virtio-serial port: the bridge hands it to its broker.
+    agent_socket: ${dir}/agent.sock
     ngpio: 8
     lines:
       - { line: ${LINES.button}, name: button }
@@ -126,16 +101,9 @@ chips:
       undo.push(() => controller.stop());
       signal?.throwIfAborted();
 
-      const broker = controller.broker;
-      if (broker === undefined) throw new Error('the demo bridge has no embedded broker');
-      const agentSocket = join(dir, 'agent.sock');
-      const port = await agentPort(agentSocket, broker);
-      undo.push(() => port.close());
-
-      // docs/agent.md: the agent's virtio-serial port, connected to agentSocket.
-      const agentArgs = ['-chardev', `socket,id=vgpio-agent,path=${agentSocket},reconnect=1`, '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=vgpio-agent,name=vgpio2mqtt'];
+      // The chip's ivshmem device and the agent's virtio-serial port, as `vgpio2mqtt qemu-args` prints them.
       const args = qemuArgs(chipConfig);
-      say(`booting a TCG guest with: ${args.join(' ')} ${agentArgs.join(' ')}`);
+      say(`booting a TCG guest with: ${args.join(' ')}`);
       const guest = await Guest.boot({
         modules: ['virtio_pci', 'virtio_console'],
         binaries: GPIOD_TOOLS,
@@ -143,7 +111,7 @@ chips:
           { dest: '/vgpio.ko', src: module.ko, mode: 0o644 },
           { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
         ],
-        qemuArgs: [...args, ...agentArgs],
+        qemuArgs: args,
         initCommands: guestCommands(),
       });
       undo.push(() => guest.close());
@@ -152,7 +120,7 @@ chips:
       const button = chip?.line('button');
       if (chip === undefined || button === undefined) throw new Error('the demo chip is missing');
       await until('the guest driver and the agent', () => chip.online && chip.status(button).irq.enabled, 30_000);
-      return new DemoSession(dir, module, controller, guest, port);
+      return new DemoSession(dir, module, controller, guest);
     } catch (error) {
       for (const step of undo.reverse()) await step();
       throw error;
@@ -163,7 +131,6 @@ chips:
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.guest.close();
-      await this.#agentPort.close();
       await this.controller.stop();
       this.#module.remove();
       rmSync(this.dir, { recursive: true, force: true });
