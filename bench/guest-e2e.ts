@@ -18,7 +18,6 @@
  * chip in plain mode).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemServer, protocol } from '../native/index.ts';
@@ -45,29 +44,6 @@ export interface EndToEnd {
   /** Reported back by vgpio-agent over MQTT. */
   agentBridge: Summary;
   agentRaw: Summary;
-}
-
-/** The host end of the agent's virtio-serial port: every connection piped to the broker's TCP port. */
-async function agentPipe(path: string, port: number): Promise<() => Promise<void>> {
-  const sockets = new Set<Socket>();
-  const server = createServer((guestSide) => {
-    const brokerSide = connect(port, '127.0.0.1');
-    brokerSide.setNoDelay(true);
-    for (const socket of [guestSide, brokerSide]) {
-      sockets.add(socket);
-      socket.once('close', () => {
-        guestSide.destroy();
-        brokerSide.destroy();
-      });
-      socket.on('error', () => undefined);
-    }
-    guestSide.pipe(brokerSide).pipe(guestSide);
-  });
-  await new Promise<void>((resolve) => server.listen(path, resolve));
-  return () => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => { resolve(); });
-  });
 }
 
 const BASE = 'e2e';
@@ -115,8 +91,8 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
 
     const port = await freePort();
     const chip = mode === 'doorbell'
-      ? `{ name: guest, label: bridged, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`
-      : `{ name: guest, label: bridged, mode: plain, shm: ${dir}/bridge.shm, poll_ms: ${POLL_MS}, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`;
+      ? `{ name: guest, label: bridged, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, agent_socket: ${dir}/agent.sock, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`
+      : `{ name: guest, label: bridged, mode: plain, shm: ${dir}/bridge.shm, agent_socket: ${dir}/agent.sock, poll_ms: ${POLL_MS}, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`;
     const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
     const url = `mqtt://127.0.0.1:${port}`;
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
@@ -124,8 +100,6 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     const chipConfig = loadSettings({ args: ['-c', join(dir, 'bridge.yaml')], env: {} }).chips[0];
     if (chipConfig === undefined) throw new Error('no chip in the generated configuration');
 
-    const agentSocket = join(dir, 'agent.sock');
-    cleanup.push(await agentPipe(agentSocket, port));
     const guest = await Guest.boot({
       modules: ['virtio_pci', 'virtio_console'],
       binaries: GPIOD_TOOLS,
@@ -133,13 +107,8 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
         { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
         { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
       ],
-      qemuArgs: [
-        ...qemuArgs(chipConfig),
-        ...rawArgs,
-        '-chardev', `socket,id=agent,path=${agentSocket},reconnect=1`,
-        '-device', 'virtio-serial-pci',
-        '-device', 'virtserialport,chardev=agent,name=vgpio2mqtt',
-      ],
+      // qemuArgs: the bridged chip's device and the agent's virtio-serial port (served by the bridge).
+      qemuArgs: [...qemuArgs(chipConfig), ...rawArgs],
     });
     cleanup.push(() => guest.close());
     await guest.exec(mode === 'doorbell' ? 'insmod /vgpio.ko' : `insmod /vgpio.ko poll_ms=${POLL_MS}`);
