@@ -126,6 +126,8 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > /dev/ttyS0 2>&1 &`);
     await probe.waitFor(`${BASE}/guest/button/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
     await until('the raw gpiomon', () => raw.lines.state(0).irq.enabled, TIMEOUT_MS);
+    // Both line requests complete (an edge inside one is lost): see Guest.untilWaitingForInput.
+    await guest.untilWaitingForInput('gpiomon');
     await guest.exec(`vgpio-agent --base ${BASE} --watch bridged:button2 --watch raw:raw-button2 > /tmp/agent.log 2>&1 &`);
     await probe.waitFor(`${BASE}/bridged/agent`, (p) => p === 'online', 30_000).catch(async (error: unknown) => {
       throw new Error(`${(error as Error).message}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);

@@ -120,6 +120,9 @@ chips:
       const button = chip?.line('button');
       if (chip === undefined || button === undefined) throw new Error('the demo chip is missing');
       await until('the guest driver and the agent', () => chip.online && chip.status(button).irq.enabled, 30_000);
+      // An edge that comes while a monitor is still requesting its line is lost: wait until both watch.
+      await guest.untilWaitingForInput('gpiomon');
+      await guest.untilWaitingForInput('vgpio-agent');
       return new DemoSession(dir, module, controller, guest);
     } catch (error) {
       for (const step of undo.reverse()) await step();

@@ -63,7 +63,7 @@ describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
 
   it('shows a line toggled over MQTT as a gpiomon event in the guest', async () => {
     await probe.waitFor('vgpio2mqtt/demo/availability', (p) => p === 'online');
-    // gpiomon starts after the driver binds: toggle only once it has the line's interrupt enabled.
+    // The demo prints its instructions only once gpiomon waits for edges; the bridge must also have seen its interrupt enabled.
     await probe.waitFor('vgpio2mqtt/demo/switch/config', (p) => p.includes('"enabled":true'), 60_000);
     await probe.publish('vgpio2mqtt/demo/switch/set', 'ON');
     await until('gpiomon\'s rising edge on line 2', () => /guest \| event:\s+RISING EDGE offset: 2 /.test(output), 20_000);

@@ -55,6 +55,15 @@ describe('QEMU guest harness', () => {
     assert.doesNotMatch(guest.console.text, /VGPIO-GUEST-SHELL-RESTARTED|Kernel panic/);
   });
 
+  // The ready case (gpiomon, edgemon asleep in poll/read) is every kernel test's monitor start.
+  it('refuses a program as waiting for input when it is not running or sleeps elsewhere', async () => {
+    await assert.rejects(guest.untilWaitingForInput('no-such-program', 300), /waiting for no-such-program to wait for input: not running/);
+    await guest.exec('( sleep 30 > /dev/null 2>&1 & )');
+    await assert.rejects(guest.untilWaitingForInput('sleep', 300), /waiting for sleep to wait for input: \d+ in \w*sleep\w*$/);
+    await guest.exec('kill $(pidof sleep)');
+    await assert.rejects(guest.untilWaitingForInput('a;b'), /not a program name/);
+  });
+
   it('fails a wait with the console log attached', async () => {
     await assert.rejects(guest.console.waitFor(/this text never appears/, 200), (error: Error) => {
       assert.match(error.message, /timed out after 200 ms/);

@@ -106,6 +106,7 @@ describe('vgpio.ko in doorbell mode (ivshmem-doorbell on our IvshmemServer)', { 
     // In a subshell that exits at once: see background() in vgpio-host.ts.
     await guest.exec(`( edgemon /dev/${chip} ${line} ${edges.length} > /tmp/edges 2>&1 & )`);
     await until('edgemon to request the line', () => host.lines.state(line).irq.enabled);
+    await guest.untilWaitingForInput('edgemon');
     for (const level of levels) assert.notEqual(host.inputs.set(line, level), 'overflow');
     const count = async (): Promise<number> => Number((await guest.exec('wc -l < /tmp/edges')).trim());
     try {
@@ -113,6 +114,8 @@ describe('vgpio.ko in doorbell mode (ivshmem-doorbell on our IvshmemServer)', { 
     } catch (error) {
       const state = host.lines.state(line);
       const debug = await guest.exec(`grep 'line${line} ' /sys/kernel/debug/gpio; tail -3 /tmp/edges`);
+      // A monitor left waiting would hold the line through the tests that follow (unbind waits for it).
+      await guest.run('kill $(pidof edgemon)');
       throw new Error(
         `${String(error)}: edgemon has ${await count()} events; host: queued ${host.inputs.queued(line)}, pend ${state.pending}, ack_req ${state.ackRequested}, ` +
           `irq_en ${state.irq.enabled}, in ${state.input}, kind-4 entries ${host.eventsOf(line, from).filter((e) => e.kind === EV.INPUT_EDGE).length}, rings ${bell.rings - ringsBefore}; guest: ${debug}`,

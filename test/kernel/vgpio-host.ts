@@ -239,7 +239,9 @@ export function withoutJobReports(text: string): string {
 
 /**
  * Starts `command` in the guest's background, waits until the host sees
- * `ready`, and resolves with the command's output once it has exited.
+ * `ready` and the command's program waits for input (see
+ * Guest.untilWaitingForInput: only then is a monitor's line request
+ * complete), and resolves with the command's output once it has exited.
  * The job runs in a subshell that exits at once, so it is not a child of
  * the shell reading the console: its exit never interrupts that shell in
  * the middle of reading a command line (seen twice in doorbell mode, where
@@ -249,6 +251,7 @@ export function withoutJobReports(text: string): string {
 export async function background(guest: Guest, command: string, ready: () => boolean): Promise<{ output: Promise<string> }> {
   await guest.exec(`rm -f /tmp/bg.done; ( (${command} > /tmp/bg.out 2>&1; echo $? > /tmp/bg.done) & )`);
   await until(`the guest to start ${command}`, ready);
+  await guest.untilWaitingForInput(command.split(' ')[0] ?? command);
   const output = until(`${command} to exit`, async () => (await guest.run('cat /tmp/bg.done')).code === 0, 60_000)
     .then(() => guest.exec('cat /tmp/bg.out'))
     .then(withoutJobReports);

@@ -29,6 +29,9 @@ export interface RunResult {
   code: number;
 }
 
+/** Kernel wait channels (/proc/PID/wchan) of a process asleep waiting for input. */
+const WAITING_FOR_INPUT = ['do_sys_poll', 'do_select', 'ep_poll', 'do_wait_intr'];
+
 const live = new Set<Guest>();
 process.on('exit', () => {
   // Last resort when a test file dies without its `after` hook running.
@@ -136,6 +139,36 @@ export class Guest {
     const { output, code } = await this.run(command, timeoutMs);
     if (code !== 0) throw new Error(`guest command failed with exit code ${code}: ${command}\n${output}`);
     return output;
+  }
+
+  /**
+   * Resolves once every running process named `program` sleeps waiting for
+   * input (poll, select, epoll, or a blocking read of a GPIO line request).
+   *
+   * A GPIO monitor is ready only then, and the host seeing the line's
+   * interrupt enabled is not enough: gpiolib-cdev enables the interrupt
+   * inside the line-request ioctl and sets the line's edge flags only after
+   * that, and its thread drops every edge that comes in between (6.1 and
+   * 6.12 alike). Under load a host burst fits in that window.
+   */
+  async untilWaitingForInput(program: string, timeoutMs = 30_000): Promise<void> {
+    if (!/^[\w.-]+$/.test(program)) throw new Error(`not a program name: ${program}`);
+    const tries = Math.ceil(timeoutMs / 50);
+    const script = [
+      `n=0; while [ $n -lt ${tries} ]; do`,
+      `  found=0; waiting=1`,
+      `  for p in $(pidof ${program}); do`,
+      `    found=1`,
+      `    case "$(cat /proc/$p/wchan 2>/dev/null)" in ${WAITING_FOR_INPUT.join('|')}) ;; *) waiting=0 ;; esac`,
+      `  done`,
+      `  [ $found = 1 ] && [ $waiting = 1 ] && exit 0`,
+      `  n=$((n + 1)); usleep 50000`,
+      `done`,
+      `pids=$(pidof ${program}); [ -z "$pids" ] && echo 'not running'`,
+      `for p in $pids; do echo "$p in $(cat /proc/$p/wchan 2>/dev/null)"; done; exit 1`,
+    ].join('\n');
+    const { output, code } = await this.run(script, timeoutMs + 10_000);
+    if (code !== 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${program} to wait for input: ${output.trim().split('\n').join(', ')}`);
   }
 
   /** Stops QEMU (SIGTERM, then SIGKILL) and removes the guest's temp files. Safe to call twice. */
