@@ -19,6 +19,8 @@ export interface GuestOptions extends Omit<InitramfsOptions, 'kernel'> {
   /** Extra QEMU arguments: -device, -chardev, -object, ... */
   qemuArgs?: string[];
   memoryMiB?: number;
+  /** vCPUs (-smp); default 1, QEMU's own default. Under TCG the count changes what is atomic: see docs/protocol.md. */
+  cpus?: number;
   /** Extra kernel command-line words. */
   append?: string;
   bootTimeoutMs?: number;
@@ -74,7 +76,7 @@ export class Guest {
     const args = [
       '-accel', 'tcg',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-      '-m', String(options.memoryMiB ?? 256), '-smp', '1',
+      '-m', String(options.memoryMiB ?? 256), '-smp', String(options.cpus ?? 1),
       '-serial', 'stdio',
       '-kernel', this.kernel.vmlinuz,
       '-initrd', initrd,

@@ -10,7 +10,12 @@
  * sequence numbers printed, a burst test sees exactly what the driver
  * delivered, and a gap in line_seqno would show a drop.
  *
- * usage: edgemon /dev/gpiochipN LINE COUNT [rising|falling|both]
+ * LINES is one line or a comma-separated list of up to 64 lines, requested
+ * together as one request (as a program watching many buttons would). With
+ * several lines each event is printed as "<offset> <line_seqno> <level>".
+ * COUNT is the number of events to wait for, all lines together.
+ *
+ * usage: edgemon /dev/gpiochipN LINES COUNT [rising|falling|both]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +34,11 @@ int main(int argc, char **argv)
 	struct gpio_v2_line_event ev[16];
 	unsigned long count, seen = 0;
 	const char *edges;
+	char *next;
 	int chip;
 
 	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: %s /dev/gpiochipN LINE COUNT [rising|falling|both]\n", argv[0]);
+		fprintf(stderr, "usage: %s /dev/gpiochipN LINES COUNT [rising|falling|both]\n", argv[0]);
 		return 2;
 	}
 	edges = argc == 5 ? argv[4] : "both";
@@ -42,8 +48,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&req, 0, sizeof(req));
-	req.offsets[0] = strtoul(argv[2], NULL, 0);
-	req.num_lines = 1;
+	next = argv[2];
+	do {
+		if (req.num_lines == GPIO_V2_LINES_MAX) {
+			fprintf(stderr, "at most %d lines\n", GPIO_V2_LINES_MAX);
+			return 2;
+		}
+		req.offsets[req.num_lines++] = strtoul(next, &next, 0);
+	} while (*next++ == ',');
 	req.event_buffer_size = EVENT_BUFFER_SIZE;
 	strncpy(req.consumer, "edgemon", sizeof(req.consumer) - 1);
 	req.config.flags = GPIO_V2_LINE_FLAG_INPUT;
@@ -66,9 +78,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "read: %s\n", strerror(errno));
 			return 1;
 		}
-		for (i = 0; i < n / (ssize_t)sizeof(ev[0]) && seen < count; i++, seen++)
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]) && seen < count; i++, seen++) {
+			if (req.num_lines > 1)
+				printf("%u ", ev[i].offset);
 			printf("%u %d\n", ev[i].line_seqno,
 			       ev[i].id == GPIO_V2_LINE_EVENT_RISING_EDGE);
+		}
 		fflush(stdout);
 	}
 	return 0;
