@@ -27,10 +27,11 @@ struct vgpio_bank_state {
 	u32 dir;
 	u32 enabled;		/* interrupt unmasked */
 	u32 rise, fall, high, low;	/* armed triggers (cleared on irq shutdown) */
-	u32 inflight;		/* pend bits taken and dispatched, cleared on unmask */
+	u32 ack;		/* irq_ack as the guest last stored it: only the guest writes it */
+	u32 inflight;		/* pending lines taken and dispatched, acknowledged on unmask */
 	u32 soft_pend;		/* interrupts raised by the guest itself (polling, level re-fire) */
 	u32 last_in;		/* polling mode: in as last sampled */
-	u32 soft_seen;		/* polling mode: edge delivered from a sample, no pend seen for it yet */
+	u32 soft_seen;		/* polling mode: edge delivered from a sample, not yet pending */
 	u32 soft_level;		/* polling mode: the level that edge went to */
 };
 
@@ -53,9 +54,9 @@ struct vgpio {
 	struct vgpio_bank_state *banks;
 	u32 ring_head;			/* private producer index */
 	u32 ring_dropped;
-	unsigned long spurious;		/* pend bits for lines with no armed interrupt */
+	unsigned long spurious;		/* raised lines with no armed interrupt */
 
-	struct irq_work dispatch_work;	/* runs soft_pend (and pend) in hard-irq context */
+	struct irq_work dispatch_work;	/* runs soft_pend (and pending lines) in hard-irq context */
 	struct delayed_work poll_work;
 	unsigned long poll_jiffies;
 };

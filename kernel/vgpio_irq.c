@@ -2,14 +2,22 @@
 /*
  * vgpio: the irq_chip, the doorbell handler and polling mode.
  *
- * A set irq_pend bit is the line's interrupt latch. The guest takes it
- * (marks it in flight) and dispatches it; it clears the shared bit, and
- * rings the host if the host asked for that with ack_req, only when the
- * line is unmasked again. Every trigger type runs the level flow handler,
- * so for a threaded consumer (gpiolib's character device requests its
- * interrupts IRQF_ONESHOT) that is after the consumer's thread has read the
- * line: the host cannot apply its next queued change underneath it, and a
- * burst of host changes arrives as exactly one event per change.
+ * A line is pending while its irq_raise bit (the host's) and its irq_ack
+ * bit (ours) differ: that is the line's interrupt latch. The guest takes a
+ * pending line (marks it in flight) and dispatches it; it acknowledges it
+ * (flips its irq_ack bit), and rings the host if the host asked for that
+ * with ack_req, only when the line is unmasked again. Every trigger type
+ * runs the level flow handler, so for a threaded consumer (gpiolib's
+ * character device requests its interrupts IRQF_ONESHOT) that is after the
+ * consumer's thread has read the line: the host cannot apply its next
+ * queued change underneath it, and a burst of host changes arrives as
+ * exactly one event per change.
+ *
+ * irq_ack is ours alone: we keep it in banks[].ack and only ever store it,
+ * never read-modify-write a word the host writes too (under QEMU's TCG with
+ * one vCPU our atomics are not atomic with respect to the host). Pending
+ * lines are computed, taken and acknowledged under vg->lock, so a CPU
+ * never acts on a pending bit another CPU has acknowledged meanwhile.
  *
  * Level triggers re-fire from the guest itself: whenever a level-triggered
  * line is unmasked while its level still holds, the guest raises it again
@@ -17,12 +25,12 @@
  *
  * Polling mode (no doorbell) runs the same dispatch from a timer, and also
  * raises soft_pend for edges it sees by comparing `in` with its last
- * sample, for hosts that do not raise pend bits without a doorbell. A host
+ * sample, for hosts that do not raise interrupts without a doorbell. A host
  * that does raise them writes `in` first, so a sample may see the change
- * before its pend bit: the first pend bit after such a sampled edge, with
- * `in` still at the sampled level, is that same change (the host cannot
- * change `in` while the bit is set) and is acknowledged without a second
- * dispatch.
+ * before the line is pending: the first time the line is pending after
+ * such a sampled edge, with `in` still at the sampled level, it is that
+ * same change (the host cannot change `in` while the line is pending) and
+ * it is acknowledged without a second dispatch.
  */
 #include <linux/interrupt.h>
 #include <linux/irq.h>
@@ -84,16 +92,46 @@ static bool vgpio_level_holds(struct vgpio *vg, unsigned int bank, u32 bit)
 	return (st->high & in & bit) || (st->low & ~in & bit);
 }
 
+/* Caller holds vg->lock. The bank's lines the host raised and we have not acknowledged. */
+static u32 vgpio_pend(struct vgpio *vg, unsigned int bank)
+{
+	u32 raise = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_RAISE));
+
+	return vgpio_pending(raise, vg->banks[bank].ack);
+}
+
 /*
- * Clears pend bits the guest is done with and, if the host queued changes
- * behind any of them (ack_req), rings it so it can apply the next one.
+ * Caller holds vg->lock. Acknowledges those of `bits` that are pending;
+ * returns true if the host queued changes behind one of them (ack_req) and
+ * must be rung to apply the next.
  */
+static bool vgpio_ack_locked(struct vgpio *vg, unsigned int bank, u32 bits)
+{
+	struct vgpio_bank_state *st = &vg->banks[bank];
+	u32 done = bits & vgpio_pend(vg, bank);
+
+	if (!done)
+		return false;
+	st->ack ^= done;
+	atomic_set(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_ACK), st->ack);
+	/*
+	 * Store irq_ack, then load ack_req: the host stores ack_req, then
+	 * loads irq_ack, so one of us sees the other and no ring is missed.
+	 */
+	smp_mb();
+	return done & (u32)atomic_read(vgpio_bank_word(vg, bank, VGPIO_BANK_ACK_REQ));
+}
+
+/* Acknowledges those of `bits` that are pending, ringing the host if it asked. */
 static void vgpio_release_pend(struct vgpio *vg, unsigned int bank, u32 bits)
 {
-	u32 was = (u32)atomic_fetch_andnot(bits, vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_PEND));
-	u32 req = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_ACK_REQ));
+	unsigned long flags;
+	bool ring;
 
-	if (was & bits & req)
+	raw_spin_lock_irqsave(&vg->lock, flags);
+	ring = vgpio_ack_locked(vg, bank, bits);
+	raw_spin_unlock_irqrestore(&vg->lock, flags);
+	if (ring)
 		vgpio_notify_host(vg);
 }
 
@@ -130,8 +168,7 @@ static void vgpio_irq_unmask(struct irq_data *d)
 	struct vgpio_bank_state *st = &vg->banks[bank];
 	u32 bit = vgpio_bit(line);
 	unsigned long flags;
-	bool done, kick;
-	u32 pend;
+	bool ring, kick;
 
 	gpiochip_enable_irq(&vg->gc, line);
 
@@ -139,18 +176,17 @@ static void vgpio_irq_unmask(struct irq_data *d)
 	/* irq_en first: a change the host applies after our ack must see it. */
 	st->enabled |= bit;
 	atomic_set_release(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_EN), st->enabled);
-	done = st->inflight & bit;
+	ring = (st->inflight & bit) && vgpio_ack_locked(vg, bank, bit);
 	st->inflight &= ~bit;
 	if (vgpio_level_holds(vg, bank, bit))
 		st->soft_pend |= bit;
-	kick = st->soft_pend & bit;
+	/* A line that went pending while it was masked is dispatched now. */
+	kick = (st->soft_pend & bit) || (vgpio_pend(vg, bank) & bit);
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 
-	if (done)
-		vgpio_release_pend(vg, bank, bit);
-	/* A pend bit latched while the line was masked is dispatched now. */
-	pend = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_PEND));
-	if (kick || (pend & bit))
+	if (ring)
+		vgpio_notify_host(vg);
+	if (kick)
 		irq_work_queue(&vg->dispatch_work);
 }
 
@@ -252,12 +288,16 @@ static const struct irq_chip vgpio_irq_chip = {
 };
 
 /*
- * Takes the pend bits (doorbell mode) and soft_pend bits of unmasked lines
- * and dispatches them. Pend bits for lines without an armed interrupt,
- * including bits past ngpio, are garbage: cleared, counted and reported at
- * a limited rate. Bits of armed but masked lines stay latched for unmask.
- * One pass only: a host that keeps raising bits rings again, and the next
- * interrupt handles them, so this never loops in hard-irq context.
+ * Takes the pending lines (doorbell mode) and soft_pend bits of unmasked
+ * lines and dispatches them. Pending lines without an armed interrupt,
+ * including bits past ngpio, are garbage: acknowledged, counted and
+ * reported at a limited rate. Armed but masked lines stay pending for
+ * unmask. One pass only: a host that keeps raising lines rings again, and
+ * the next interrupt handles them, so this never loops in hard-irq context.
+ *
+ * What is pending is read under vg->lock, with what is in flight: a CPU
+ * that read it before another CPU's unmask acknowledged the line, and took
+ * it after, would dispatch one host change twice.
  */
 static void vgpio_dispatch(struct vgpio *vg, bool shared)
 {
@@ -268,15 +308,12 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 
 	for (bank = 0; bank < vg->nbanks; bank++) {
 		struct vgpio_bank_state *st = &vg->banks[bank];
-		u32 pend = 0, bad, armed, take, dup;
+		u32 pend, bad, armed, take, dup;
 		unsigned long bits;
 		unsigned int i;
 
-		if (shared)
-			pend = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank,
-									VGPIO_BANK_IRQ_PEND));
-
 		raw_spin_lock_irqsave(&vg->lock, flags);
+		pend = shared ? vgpio_pend(vg, bank) : 0;
 		armed = st->rise | st->fall | st->high | st->low;
 		bad = pend & ~armed;
 		take = pend & armed & st->enabled & ~st->inflight;
@@ -288,16 +325,13 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 		st->soft_pend &= ~take;
 		if (bad)
 			vg->spurious += hweight32(bad);
+		notify |= vgpio_ack_locked(vg, bank, bad | dup);
 		raw_spin_unlock_irqrestore(&vg->lock, flags);
 
-		if (bad) {
+		if (bad)
 			dev_warn_ratelimited(&vg->pdev->dev,
-					     "bank %u: ignoring irq_pend bits %#x of lines without an armed interrupt\n",
+					     "bank %u: ignoring raised interrupts %#x of lines without an armed interrupt\n",
 					     bank, bad);
-			vgpio_release_pend(vg, bank, bad);
-		}
-		if (dup)
-			vgpio_release_pend(vg, bank, dup);
 
 		bits = take;
 		for_each_set_bit(i, &bits, VGPIO_BANK_LINES) {
@@ -327,10 +361,10 @@ static void vgpio_dispatch_work(struct irq_work *work)
 
 /*
  * Polling mode: sampled edges are changes of `in` between two samples (two
- * changes within one interval cancel out, unless the host raises pend bits
+ * changes within one interval cancel out, unless the host raises interrupts
  * and queues, as in doorbell mode). Edges latch even while the line is
  * masked; a level only counts while the line is unmasked (unmasking
- * re-checks it anyway). `in` is read before irq_pend: see the top comment.
+ * re-checks it anyway). `in` is read before irq_raise: see the top comment.
  */
 static void vgpio_poll(struct work_struct *work)
 {
@@ -342,13 +376,13 @@ static void vgpio_poll(struct work_struct *work)
 	for (bank = 0; bank < vg->nbanks; bank++) {
 		struct vgpio_bank_state *st = &vg->banks[bank];
 		u32 in = vgpio_in(vg, bank);
-		u32 pend = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_PEND));
-		u32 changed, edges;
+		u32 pend, changed, edges;
 
 		raw_spin_lock_irqsave(&vg->lock, flags);
+		pend = vgpio_pend(vg, bank);
 		changed = in ^ st->last_in;
 		st->last_in = in;
-		/* A change whose pend bit is already up is the host's to deliver. */
+		/* A change the host already raised is the host's to deliver. */
 		edges = ((changed & in & st->rise) | (changed & ~in & st->fall)) & ~pend;
 		st->soft_seen = (st->soft_seen & ~changed) | edges;
 		st->soft_level = (st->soft_level & ~edges) | (in & edges);
@@ -365,14 +399,15 @@ static void vgpio_poll(struct work_struct *work)
 void vgpio_irq_dbg_show(struct seq_file *s, struct vgpio *vg, unsigned int line)
 {
 	struct vgpio_bank_state *st = &vg->banks[vgpio_bank(line)];
-	u32 pend = (u32)atomic_read(vgpio_bank_word(vg, vgpio_bank(line), VGPIO_BANK_IRQ_PEND));
 	u32 bit = vgpio_bit(line);
 	unsigned long flags;
 	const char *trigger;
+	u32 pend;
 	u8 cfg;
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
 	cfg = vgpio_irq_config(st, bit);
+	pend = vgpio_pend(vg, vgpio_bank(line));
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 
 	switch (cfg & ~VGPIO_IRQ_ENABLED) {

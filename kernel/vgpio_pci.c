@@ -133,6 +133,8 @@ static void vgpio_init_banks(struct vgpio *vg)
 
 		st->out = (u32)atomic_read(vgpio_bank_word(vg, bank, VGPIO_BANK_OUT)) & valid;
 		st->dir = (u32)atomic_read(vgpio_bank_word(vg, bank, VGPIO_BANK_DIR)) & valid;
+		/* What the previous driver acknowledged stays acknowledged. */
+		st->ack = (u32)atomic_read(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_ACK));
 		atomic_set(vgpio_bank_word(vg, bank, VGPIO_BANK_OUT), st->out);
 		atomic_set(vgpio_bank_word(vg, bank, VGPIO_BANK_DIR), st->dir);
 		atomic_set(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_EN), 0);

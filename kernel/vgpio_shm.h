@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /*
- * vgpio shared-memory protocol, version 1.
+ * vgpio shared-memory protocol, version 2.
  *
  * This header is the single source of truth for the layout of the ivshmem
  * region shared by the host bridge (vgpio2mqtt) and the guest driver
@@ -8,10 +8,14 @@
  * agent, test programs) and by C++ (the Node-API addon, which exports every
  * constant to TypeScript). docs/protocol.md describes it in prose.
  *
- * All fields are little-endian; version 1 is defined for little-endian
- * guests and hosts only. Every field written by one side and read by the
- * other is accessed with 32-bit atomic loads/stores (fetch_or/fetch_and for
- * bit sets), with release/acquire ordering around the doorbell.
+ * All fields are little-endian; the protocol is defined for little-endian
+ * guests and hosts only. Every word has exactly one writer, host or guest:
+ * no word is read-modify-written by both sides, because a guest's atomic
+ * read-modify-write need not be atomic with respect to the host (QEMU's TCG
+ * with one vCPU, its default, runs a lock-prefixed add as a plain load and
+ * store). The other side only reads a word, with 32-bit loads; release and
+ * acquire ordering around the doorbell. Version 1 had irq_pend, set by the
+ * host and cleared by the guest, and lost interrupts that way.
  */
 #ifndef VGPIO_SHM_H
 #define VGPIO_SHM_H
@@ -47,7 +51,7 @@
 
 /*
  * Doorbell vectors. Both directions use vector 0 of the receiving peer:
- * the host rings the guest's vector 0 after raising pend bits, the guest
+ * the host rings the guest's vector 0 after raising interrupts, the guest
  * rings the host's vector 0 after appending to the event ring or acking.
  * Rings coalesce, so the receiver always rescans shared memory.
  */
@@ -58,7 +62,7 @@
 /* ---- Header ---- */
 
 #define VGPIO_SHM_MAGIC			0x4F495056u	/* "VPIO" read as LE u32 */
-#define VGPIO_SHM_VERSION		1u
+#define VGPIO_SHM_VERSION		2u
 #define VGPIO_NGPIO_MIN			1u
 #define VGPIO_NGPIO_MAX			1024u
 #define VGPIO_PEER_NONE			0xFFFFFFFFu
@@ -119,10 +123,22 @@ struct vgpio_shm_bank {
 	__u32 irq_fall;		/* 0x14 guest: falling-edge trigger */
 	__u32 irq_high;		/* 0x18 guest: level-high trigger */
 	__u32 irq_low;		/* 0x1C guest: level-low trigger */
-	__u32 irq_pend;		/* 0x20 host sets (fetch_or), guest clears (fetch_and) */
-	__u32 ack_req;		/* 0x24 host: ring me after clearing these pend bits */
-	__u32 reserved[6];	/* 0x28 zero */
+	__u32 irq_raise;	/* 0x20 host: flips a line's bit to raise an interrupt */
+	__u32 ack_req;		/* 0x24 host: ring me after acknowledging these lines */
+	__u32 irq_ack;		/* 0x28 guest: flips a line's bit to acknowledge it */
+	__u32 reserved[5];	/* 0x2C zero */
 };
+
+/*
+ * A line's interrupt is pending while its irq_raise and irq_ack bits
+ * differ: the host raises only a line that is not pending (so its flip
+ * makes it pending), the guest acknowledges only a pending line (so its
+ * flip makes it not pending), and each side writes only its own word.
+ */
+static inline __u32 vgpio_pending(__u32 irq_raise, __u32 irq_ack)
+{
+	return irq_raise ^ irq_ack;
+}
 
 #define VGPIO_BANK_IN			0x00
 #define VGPIO_BANK_OUT			0x04
@@ -132,8 +148,9 @@ struct vgpio_shm_bank {
 #define VGPIO_BANK_IRQ_FALL		0x14
 #define VGPIO_BANK_IRQ_HIGH		0x18
 #define VGPIO_BANK_IRQ_LOW		0x1C
-#define VGPIO_BANK_IRQ_PEND		0x20
+#define VGPIO_BANK_IRQ_RAISE		0x20
 #define VGPIO_BANK_ACK_REQ		0x24
+#define VGPIO_BANK_IRQ_ACK		0x28
 
 /* ---- Guest -> host event ring (single producer: guest; single consumer: host) ---- */
 
@@ -285,10 +302,12 @@ VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_header, bank_off) == VGPIO_HDR_BAN
 VGPIO_STATIC_ASSERT(sizeof(struct vgpio_shm_bank) == VGPIO_BANK_STRIDE, "bank stride");
 VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_bank, irq_low) == VGPIO_BANK_IRQ_LOW,
 		    "irq_low offset");
-VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_bank, irq_pend) == VGPIO_BANK_IRQ_PEND,
-		    "irq_pend offset");
+VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_bank, irq_raise) == VGPIO_BANK_IRQ_RAISE,
+		    "irq_raise offset");
 VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_bank, ack_req) == VGPIO_BANK_ACK_REQ,
 		    "ack_req offset");
+VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_bank, irq_ack) == VGPIO_BANK_IRQ_ACK,
+		    "irq_ack offset");
 VGPIO_STATIC_ASSERT(sizeof(struct vgpio_shm_ring_header) == VGPIO_RING_HEADER_SIZE,
 		    "ring header size");
 VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_ring_header, dropped) == VGPIO_RING_DROPPED,

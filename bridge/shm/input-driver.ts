@@ -1,8 +1,9 @@
 /**
  * Drives host-owned input lines with the protocol's no-lost-edge rule: a
  * change is written to `in` and, when the guest asked for that edge or
- * level, raised in `irq_pend` and rung. While a line's pend bit is still
- * set, further changes wait in a bounded per-line queue and the line's
+ * level, its interrupt is raised (`irq_raise`) and rung. While the line is
+ * still pending (the guest has not flipped its `irq_ack` bit to match),
+ * further changes wait in a bounded per-line queue and the line's
  * `ack_req` bit asks the guest to ring back once it has acknowledged; the
  * host never busy-waits. Writing the level a line already has is no edge.
  */
@@ -13,7 +14,7 @@ export type InputResult =
   | 'unchanged'
   /** Written; the guest did not ask for an interrupt on this change. */
   | 'applied'
-  /** Written, pend bit raised and the guest rung. */
+  /** Written, the line's interrupt raised and the guest rung. */
   | 'interrupt'
   /** Waiting behind a pending interrupt on the same line. */
   | 'queued'
@@ -69,7 +70,7 @@ export class InputDriver {
   }
 
   /**
-   * Moves every queue on whose pend bit the guest has cleared. Call it when
+   * Moves every queue on whose line the guest has acknowledged. Call it when
    * the guest rings the host, and from the poll timer in polling mode.
    */
   acknowledged(): void {
@@ -102,8 +103,8 @@ export class InputDriver {
       this.#options.onApplied?.(line, level, 'applied');
       return 'applied';
     }
-    // Order matters: `in` is written before the pend bit, so a guest that sees
-    // the pend bit reads the new level.
+    // Order matters: `in` is written before the interrupt is raised, so a
+    // guest that sees the line pending reads the new level.
     this.#lines.raisePending(line);
     this.#options.ringGuest();
     this.#options.onApplied?.(line, level, 'interrupt');

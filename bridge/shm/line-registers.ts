@@ -1,8 +1,9 @@
 /**
  * Per-line access to the bank registers of a region: line n is bit n % 32
- * of bank n / 32. Host-owned bits are changed with atomic fetch-OR/AND so
- * the other 31 lines of a word are never disturbed; guest-owned words are
- * only read.
+ * of bank n / 32. Only host-owned words (in, irq_raise, ack_req) are ever
+ * written here, and guest-owned words are only read: no word is
+ * read-modify-written by both sides (docs/protocol.md says why). A line's
+ * interrupt is pending while its irq_raise and irq_ack bits differ.
  */
 import { protocol } from '../../native/index.ts';
 import type { SharedRegisters } from './region.ts';
@@ -28,6 +29,7 @@ export interface LineState {
   /** The level the line has: `output` for an output, else `input`. */
   level: Level;
   irq: IrqConfig;
+  /** The host raised the line's interrupt and the guest has not acknowledged it. */
   pending: boolean;
   ackRequested: boolean;
 }
@@ -42,6 +44,11 @@ export interface BankWords {
   irqFall: number;
   irqHigh: number;
   irqLow: number;
+  /** Host-owned: a line's bit flips when the host raises its interrupt. */
+  irqRaise: number;
+  /** Guest-owned: a line's bit flips when the guest acknowledges its interrupt. */
+  irqAck: number;
+  /** Lines pending: irqRaise ^ irqAck. */
   irqPend: number;
   ackReq: number;
 }
@@ -102,14 +109,31 @@ export class LineRegisters {
   }
 
   pending(line: number): boolean {
-    return this.#readBit(line, protocol.BANK_IRQ_PEND);
+    this.#check(line);
+    const raise = this.#mem.load32(this.#word(line, protocol.BANK_IRQ_RAISE));
+    const ack = this.#mem.load32(this.#word(line, protocol.BANK_IRQ_ACK));
+    return ((raise ^ ack) & this.#mask(line)) !== 0;
   }
 
-  /** Raises the line's pend bit; returns whether it was already raised. */
+  /**
+   * Raises the line's interrupt, unless it is still pending; returns
+   * whether it was. Flipping the bit is a plain load and store: the host is
+   * the word's only writer, and the guest only flips its own irq_ack bit of
+   * a line that is pending, so neither can undo the other.
+   */
   raisePending(line: number): boolean {
-    return this.#setBit(line, protocol.BANK_IRQ_PEND, true);
+    if (this.pending(line)) return true;
+    const word = this.#word(line, protocol.BANK_IRQ_RAISE);
+    this.#mem.store32(word, (this.#mem.load32(word) ^ this.#mask(line)) >>> 0);
+    return false;
   }
 
+  /**
+   * Asks the guest to ring once it acknowledges `line` (or stops asking).
+   * An atomic fetch-OR/AND, so it is also a full barrier: the caller's next
+   * look at pending() cannot be ordered before it (the guest stores irq_ack
+   * and then reads ack_req; one of the two sides sees the other).
+   */
   setAckRequest(line: number, on: boolean): void {
     this.#setBit(line, protocol.BANK_ACK_REQ, on);
   }
@@ -119,6 +143,8 @@ export class LineRegisters {
     if (!Number.isInteger(bank) || bank < 0 || bank >= this.banks) throw new RangeError(`bank ${bank} does not exist`);
     const base = this.#bankOff + bank * protocol.BANK_STRIDE;
     const load = (field: number): number => this.#mem.load32(base + field);
+    const irqRaise = load(protocol.BANK_IRQ_RAISE);
+    const irqAck = load(protocol.BANK_IRQ_ACK);
     return {
       in: load(protocol.BANK_IN),
       out: load(protocol.BANK_OUT),
@@ -128,7 +154,9 @@ export class LineRegisters {
       irqFall: load(protocol.BANK_IRQ_FALL),
       irqHigh: load(protocol.BANK_IRQ_HIGH),
       irqLow: load(protocol.BANK_IRQ_LOW),
-      irqPend: load(protocol.BANK_IRQ_PEND),
+      irqRaise,
+      irqAck,
+      irqPend: (irqRaise ^ irqAck) >>> 0,
       ackReq: load(protocol.BANK_ACK_REQ),
     };
   }

@@ -1,5 +1,6 @@
 /**
- * The host's view of one vgpio shared-memory region (protocol v1): writes
+ * The host's view of one vgpio shared-memory region (the protocol version
+ * of kernel/vgpio_shm.h, SHM_VERSION): writes
  * the header and tables when the host (re)initialises it, re-attaches to a
  * region a previous bridge run left behind, and reads the words the guest
  * owns. Offsets and constants come from the addon (kernel/vgpio_shm.h);
@@ -135,8 +136,9 @@ export class VgpioRegion {
   /**
    * Re-attaches to a region a previous host wrote, keeping every line's
    * level (a bridge restart must not glitch the guest's inputs). Throws
-   * RegionError when the region is not a valid v1 region for `config`; the
-   * caller then decides whether to initialise it afresh.
+   * RegionError when the region is not a valid region of this protocol
+   * version for `config` (a region an older bridge left is not); the caller
+   * then decides whether to initialise it afresh.
    */
   static attach(mem: SharedRegisters, config: RegionConfig): VgpioRegion {
     const magic = mem.load32(protocol.HDR_MAGIC);
@@ -166,7 +168,7 @@ export class VgpioRegion {
     return region;
   }
 
-  /** Attaches when the region holds a compatible v1 region, else initialises it. */
+  /** Attaches when the region holds a compatible region of this version, else initialises it. */
   static open(mem: SharedRegisters, config: RegionConfig): { region: VgpioRegion; reattached: boolean } {
     try {
       return { region: VgpioRegion.attach(mem, config), reattached: true };

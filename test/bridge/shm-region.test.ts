@@ -84,9 +84,14 @@ describe('bridge/shm', () => {
       assert.throws(() => VgpioRegion.attach(mem, config), /misaligned|outside/);
       mem.store32(protocol.HDR_NGPIO, 5000);
       assert.throws(() => VgpioRegion.attach(mem, config), /line count/);
-      VgpioRegion.initialise(mem, config);
-      mem.store32(protocol.HDR_VERSION, 2);
-      assert.throws(() => VgpioRegion.attach(mem, config), /version 2/);
+      // A region an older bridge left (version 1 had irq_pend) and one of a future version.
+      for (const version of [protocol.SHM_VERSION - 1, protocol.SHM_VERSION + 1]) {
+        VgpioRegion.initialise(mem, config);
+        mem.store32(protocol.HDR_VERSION, version);
+        assert.throws(() => VgpioRegion.attach(mem, config), new RegExp(`protocol version ${version}, expected ${protocol.SHM_VERSION}`));
+        assert.equal(VgpioRegion.open(mem, config).reattached, false, 'open() lays the region out afresh');
+        assert.equal(mem.load32(protocol.HDR_VERSION), protocol.SHM_VERSION);
+      }
     });
 
     it('rejects a label or name that does not fit before writing anything', () => {
@@ -144,8 +149,10 @@ describe('bridge/shm', () => {
     const guestEnable = (line: number, ...fields: number[]): void => {
       for (const field of [protocol.BANK_IRQ_EN, ...fields]) mem.fetchOr32(bankWord(line, field), 1 << line % 32);
     };
+    /** The guest's acknowledgement: it flips its own irq_ack bit of the line to match irq_raise. */
     const guestAck = (line: number): void => {
-      mem.fetchAnd32(bankWord(line, protocol.BANK_IRQ_PEND), ~(1 << line % 32) >>> 0);
+      const word = bankWord(line, protocol.BANK_IRQ_ACK);
+      mem.store32(word, (mem.load32(word) ^ (1 << line % 32)) >>> 0);
     };
 
     beforeEach(() => {
@@ -163,7 +170,26 @@ describe('bridge/shm', () => {
       assert.equal(lines.pending(5), false);
     });
 
-    it('raises pend and rings only for the edges the guest enabled', () => {
+    it('raises by flipping only the host\'s irq_raise bit, never a bit the guest writes', () => {
+      const raiseWord = bankWord(33, protocol.BANK_IRQ_RAISE);
+      const ackWord = bankWord(33, protocol.BANK_IRQ_ACK);
+      mem.store32(ackWord, 0x0000_0f00); // the guest's word, as a guest might have left it
+      mem.store32(raiseWord, 0x0000_0f00);
+      assert.equal(lines.raisePending(33), false);
+      assert.equal(mem.load32(raiseWord), 0x0000_0f02);
+      assert.equal(lines.pending(33), true);
+      assert.equal(lines.bank(1).irqPend, 0x2);
+      assert.equal(lines.raisePending(33), true, 'still pending: raising again changes nothing');
+      assert.equal(mem.load32(raiseWord), 0x0000_0f02);
+      guestAck(33);
+      assert.equal(lines.pending(33), false);
+      assert.equal(lines.raisePending(33), false);
+      assert.equal(mem.load32(raiseWord), 0x0000_0f00, 'the next raise flips the bit back');
+      assert.equal(lines.pending(33), true);
+      assert.equal(mem.load32(ackWord), 0x0000_0f02, 'the host never wrote irq_ack');
+    });
+
+    it('raises an interrupt and rings only for the edges the guest enabled', () => {
       guestEnable(36, protocol.BANK_IRQ_RISE);
       assert.equal(driver.set(36, 1), 'interrupt');
       assert.equal(lines.pending(36), true);

@@ -1,9 +1,10 @@
 /**
  * A stand-in for the guest driver in bridge tests: it writes the
  * guest-owned words of a vgpio region (guest_gen, guest_peer, out, dir,
- * irq_*, clearing irq_pend, appending to the event ring) with offsets from
- * the addon's protocol constants, and, when given an ivshmem client, rings
- * the host like the driver does.
+ * irq_*, acknowledging in irq_ack, appending to the event ring) with
+ * offsets from the addon's protocol constants, and, when given an ivshmem
+ * client, rings the host like the driver does. Like the driver it writes
+ * only guest-owned words.
  */
 import { protocol, type DoorbellEndpoint, type SharedMemory } from '../../native/index.ts';
 
@@ -59,7 +60,7 @@ export class FakeGuest {
   }
 
   pending(line: number): boolean {
-    return this.#get(line, protocol.BANK_IRQ_PEND);
+    return this.#get(line, protocol.BANK_IRQ_RAISE) !== this.#get(line, protocol.BANK_IRQ_ACK);
   }
 
   ackRequested(line: number): boolean {
@@ -84,18 +85,22 @@ export class FakeGuest {
     if (log) this.append(line, protocol.EV_OUTPUT, level);
   }
 
-  /** Clears every pend bit (the interrupt handler); returns the lines that were pending. */
+  /**
+   * Acknowledges every pending line (the interrupt handler): irq_ack takes
+   * the value of irq_raise as read. Returns the lines that were pending.
+   */
   ack(): number[] {
     const ngpio = this.mem.load32(protocol.HDR_NGPIO);
     const lines: number[] = [];
     let askRing = false;
     for (let bank = 0; bank * protocol.BANK_LINES < ngpio; bank++) {
-      const pendOff = this.bankOff + bank * protocol.BANK_STRIDE + protocol.BANK_IRQ_PEND;
-      const pend = this.mem.load32(pendOff);
+      const base = this.bankOff + bank * protocol.BANK_STRIDE;
+      const raise = this.mem.load32(base + protocol.BANK_IRQ_RAISE);
+      const pend = (raise ^ this.mem.load32(base + protocol.BANK_IRQ_ACK)) >>> 0;
       if (pend === 0) continue;
-      this.mem.fetchAnd32(pendOff, ~pend >>> 0);
+      this.mem.store32(base + protocol.BANK_IRQ_ACK, raise);
       for (let i = 0; i < 32; i++) if ((pend >>> i) & 1) lines.push(bank * 32 + i);
-      const ackReq = this.mem.load32(this.bankOff + bank * protocol.BANK_STRIDE + protocol.BANK_ACK_REQ);
+      const ackReq = this.mem.load32(base + protocol.BANK_ACK_REQ);
       if ((ackReq & pend) !== 0) askRing = true;
     }
     if (askRing) this.ringHost();
