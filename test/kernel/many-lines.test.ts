@@ -13,8 +13,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManyLinesRig, STREAMS } from './many-lines.ts';
 
-/** Adds by the guest: enough for the one-vCPU loss to show every time (it is most of them). */
-const GUEST_ADDS = 1_000_000;
+/** Adds by the guest per attempt: about a second of a TCG vCPU. */
+const GUEST_ADDS = 2_000_000;
+/**
+ * The one-vCPU loss needs the host's adds to run on another core at the
+ * same moment as the guest's; on a loaded machine one attempt may happen
+ * to get no such overlap, so it gets a few. A QEMU whose one-vCPU atomics
+ * are host-atomic would come out exact in every one of them.
+ */
+const ATTEMPTS = 5;
 
 for (const cpus of [1, 2]) {
   describe(`many lines at once, -smp ${cpus}`, { timeout: 900_000 }, () => {
@@ -31,13 +38,19 @@ for (const cpus of [1, 2]) {
     it(cpus === 1
       ? 'TCG fact: the guest\'s atomic adds lose the host\'s (one vCPU)'
       : 'TCG fact: the guest\'s atomic adds are atomic with the host\'s (two vCPUs)', async () => {
-      const { guest, host, total } = await rig.atomicAdds(GUEST_ADDS);
-      const expected = (guest + host) >>> 0;
-      assert.ok(host > 0, 'the host added while the guest did');
+      const attempts: string[] = [];
+      let lost = 0;
+      for (let i = 0; i < (cpus === 1 ? ATTEMPTS : 1) && lost === 0; i++) {
+        const { guest, host, total } = await rig.atomicAdds(GUEST_ADDS);
+        const expected = (guest + host) >>> 0;
+        assert.ok(host > 0, 'the host added while the guest did');
+        attempts.push(`${total} of ${expected}`);
+        lost = (expected - total) >>> 0;
+      }
       if (cpus === 1) {
-        assert.ok(total < expected, `with one vCPU the word ended at ${total} of ${expected}: if no add is lost any more, this QEMU makes single-vCPU atomics host-atomic; update docs/protocol.md`);
+        assert.ok(lost > 0, `with one vCPU the word ended at ${attempts.join(', ')}: no add was lost, so this QEMU makes one-vCPU atomics host-atomic; update docs/protocol.md`);
       } else {
-        assert.equal(total, expected, `with two vCPUs ${expected - total} adds were lost`);
+        assert.equal(lost, 0, `with two vCPUs the word ended at ${attempts.join(', ')}`);
       }
     });
 
