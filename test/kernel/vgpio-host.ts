@@ -157,6 +157,17 @@ export async function chipByLabel(guest: Guest, label: string): Promise<string> 
   return (await guest.exec('gpiodetect')).split('\n').find((l) => l.includes(`[${label}]`))?.split(' ')[0] ?? '';
 }
 
+/**
+ * The sysfs GPIO number base of the chip labelled `label`. By label, never
+ * by position: arm64's virt board has a gpiochip of its own (a PL061).
+ */
+export async function chipBase(guest: Guest, label: string): Promise<number> {
+  const out = await guest.exec(`for c in /sys/class/gpio/gpiochip*; do [ "$(cat $c/label)" = '${label}' ] && cat $c/base; done; true`);
+  const base = out.trim();
+  if (!/^\d+$/.test(base)) throw new Error(`no single gpiochip labelled ${label} in /sys/class/gpio: ${JSON.stringify(out)}`);
+  return Number(base);
+}
+
 /** QEMU options for an ivshmem-plain device over a host file. */
 export function plainDeviceArgs(id: string, path: string, size: number): string[] {
   return [

@@ -27,6 +27,8 @@ export interface ArchProfile {
   defaultCpu: string;
   /** The serial console's tty name (kernel console= and /dev/<console>). */
   console: string;
+  /** The interrupt chip /proc/interrupts names for a PCI device's MSI-X vector. */
+  msiChip: string;
   /** Where the guest's userspace binaries come from: a path /usr/bin/x is <userRoot>/usr/bin/x. */
   userRoot: string;
   /** Folders (inside userRoot) searched for the shared libraries a guest binary links. */
@@ -48,6 +50,7 @@ const PROFILES: Record<GuestArch, ArchProfile> = {
     machine: (cpu) => (cpu === '' ? [] : ['-cpu', cpu]),
     defaultCpu: '',
     console: 'ttyS0',
+    msiChip: 'PCI-MSI',
     userRoot: '/',
     libDirs: ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64'],
     kernelsDir: join(cacheDir, 'guest-kernel'),
@@ -66,6 +69,8 @@ const PROFILES: Record<GuestArch, ArchProfile> = {
     // under TCG than the architected QARMA (boot in ~2.4 s instead of ~7.5 s).
     defaultCpu: 'max,pauth-impdef=on',
     console: 'ttyAMA0',
+    // Through the GICv3's ITS.
+    msiChip: 'ITS-MSI',
     userRoot: join(cacheDir, 'arm64', 'root'),
     libDirs: ['/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'],
     kernelsDir: join(cacheDir, 'arm64', 'guest-kernel'),

@@ -20,7 +20,7 @@ export interface GuestOptions extends Omit<InitramfsOptions, 'kernel'> {
   /** The guest's architecture; default x86_64. */
   arch?: GuestArch;
   /** QEMU's -cpu model; default: the architecture's (see ArchProfile.defaultCpu). */
-  cpu?: string;
+  cpu?: string | undefined;
   /** Kernel version or prefix (see guestKernel); default: Debian 12's 6.1. */
   kernelVersion?: string;
   /** Extra QEMU arguments: -device, -chardev, -object, ... */
