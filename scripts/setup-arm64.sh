@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The arm64 half of scripts/setup.sh (which runs it last): the cross
-# toolchain and qemu-system-aarch64, and, fetched from Debian's arm64
-# archive with `apt-get download` and unpacked with `dpkg -x` into the cache
-# (no foreign package is installed):
+# The arm64 half of scripts/setup.sh (which runs it last, once it has
+# installed the cross toolchain and qemu-system-aarch64): fetched from
+# Debian's arm64 archive with `apt-get download` and unpacked with `dpkg -x`
+# into the cache (no foreign package is installed):
 #
 #   arm64/guest-kernel/<abi>-arm64/
 #                                the arm64 guest kernel (vmlinuz + modules), for
@@ -21,12 +21,6 @@ cache=${1:?usage: setup-arm64.sh CACHE_DIR}
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-packages=(
-  gcc-aarch64-linux-gnu  # cross-builds vgpio.ko (gcc-12 as Debian's arm64 headers ask) and the guest programs
-  libc6-dev-arm64-cross  # static glibc for the agent and the test programs
-  qemu-system-arm        # qemu-system-aarch64
-)
-
 need_root() {
   if [ "$(id -u)" -ne 0 ]; then
     say "$1; run this script as root"
@@ -34,18 +28,10 @@ need_root() {
   fi
 }
 
-missing=()
-for pkg in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  [ "$status" = installed ] || missing+=("$pkg")
+# Installed by setup.sh, from its package list.
+for tool in aarch64-linux-gnu-gcc qemu-system-aarch64; do
+  command -v "$tool" >/dev/null || { say "$tool is missing: run scripts/setup.sh"; exit 1; }
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  need_root "missing Debian packages: ${missing[*]}"
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 
 # apt-get download of :arm64 packages needs the arm64 package lists.
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then

@@ -25,6 +25,10 @@ packages=(
   g++ make python3  # node-gyp builds the native addon at npm ci
   openssl           # test certificates for the TLS listener
   perl              # the kernel's checkpatch.pl
+  # arm64 guests (scripts/setup-arm64.sh caches the rest):
+  gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
+  libc6-dev-arm64-cross # static glibc for the agent and the test programs
+  qemu-system-arm   # qemu-system-aarch64
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
