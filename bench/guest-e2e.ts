@@ -15,7 +15,8 @@
  * `doorbell` mode attaches both devices as ivshmem-doorbell (the bridge's
  * own ivshmem server, and an IvshmemServer here for the raw device);
  * `polling` as ivshmem-plain with the driver's poll_ms=5 (and the bridge's
- * chip in plain mode).
+ * chip in plain mode). The guest is x86_64, or an arm64 one on QEMU's virt
+ * board (`arch`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import { IvshmemServer, protocol } from '../native/index.ts';
 import { loadSettings } from '../bridge/config/load.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
 import { buildAgent } from '../test/support/agent.ts';
+import type { GuestArch } from '../test/support/arch.ts';
 import { Guest } from '../test/support/guest.ts';
 import { guestKernel } from '../test/support/kernel.ts';
 import { MqttProbe } from '../test/support/mqtt-probe.ts';
@@ -37,6 +39,7 @@ import { msSince, summarize, type Summary } from './samples.ts';
 export type GuestMode = 'doorbell' | 'polling';
 
 export interface EndToEnd {
+  arch: GuestArch;
   mode: GuestMode;
   /** Reported back by gpiomon on the serial console. */
   bridge: Summary;
@@ -59,14 +62,14 @@ async function chipNamed(guest: Guest, label: string): Promise<string> {
   return chip;
 }
 
-export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBuild): Promise<EndToEnd> {
+export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBuild, arch: GuestArch = 'x86_64'): Promise<EndToEnd> {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-e2e-'));
   const cleanup: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
   try {
-    const kernel = guestKernel();
-    const vgpio = buildVgpio(kernel.headersDir);
+    const kernel = guestKernel(undefined, arch);
+    const vgpio = buildVgpio(kernel.headersDir, arch);
     cleanup.push(vgpio.remove);
-    const { agent } = buildAgent();
+    const { agent } = buildAgent(arch);
 
     // The raw baseline's region, owned here.
     let server: IvshmemServer | undefined;
@@ -101,6 +104,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     if (chipConfig === undefined) throw new Error('no chip in the generated configuration');
 
     const guest = await Guest.boot({
+      arch,
       modules: ['virtio_pci', 'virtio_console'],
       binaries: GPIOD_TOOLS,
       files: [
@@ -122,8 +126,8 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
     cleanup.push(() => probe.close());
     await probe.waitFor(`${BASE}/guest/availability`, (p) => p === 'online', TIMEOUT_MS);
     // Line-buffered on the console: each edge is one line the moment gpiomon sees it.
-    await guest.exec(`gpiomon -F 'BRIDGED %e' ${bridged} 0 > /dev/ttyS0 2>&1 &`);
-    await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > /dev/ttyS0 2>&1 &`);
+    await guest.exec(`gpiomon -F 'BRIDGED %e' ${bridged} 0 > ${guest.tty} 2>&1 &`);
+    await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > ${guest.tty} 2>&1 &`);
     await probe.waitFor(`${BASE}/guest/button/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
     await until('the raw gpiomon', () => raw.lines.state(0).irq.enabled, TIMEOUT_MS);
     // Both line requests complete (an edge inside one is lost): see Guest.untilWaitingForInput.
@@ -171,7 +175,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
       await agentEdge('raw', 'raw-button2', level, from);
       if (i >= 0) agentRaw.push(msSince(start));
     }
-    return { mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw) };
+    return { arch, mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw) };
   } finally {
     for (const step of cleanup.reverse()) await step();
   }

@@ -1,4 +1,5 @@
 /** Renders one benchmark run as the Markdown section appended to bench/RESULTS.md. */
+import type { EndToEnd } from './guest-e2e.ts';
 import { EDGE_WINDOW, type EdgeCount } from './host-paths.ts';
 import type { BenchResults } from './run.ts';
 import { ms, ratio, type Summary } from './samples.ts';
@@ -9,6 +10,18 @@ const ratios = (s: Summary, base: Summary): string => `${ratio(s.p50, base.p50)}
 function edgeRow(broker: string, direction: string, e: EdgeCount): string {
   const lost = e.sent - e.delivered;
   return `| ${broker} | ${direction} | ${e.sent} | ${e.delivered} | ${e.published} | ${e.rejected} | ${e.ringDropped} | ${lost === 0 && e.published === e.sent ? '**0**' : `**${lost} (published ${e.sent - e.published} short)**`} |`;
+}
+
+/** The end-to-end table's rows, two per guest: reported by gpiomon and by the agent. */
+export function endToEndRows(guests: EndToEnd[]): string[] {
+  return [
+    '| guest | mode | reported by | raw (addon → guest) | bridge (`.../set` → guest) | ratio |',
+    '|---|---|---|---|---|---|',
+    ...guests.flatMap((g) => [
+      `| ${g.arch} | ${g.mode} | gpiomon, serial console | ${pair(g.raw)} | ${pair(g.bridge)} | ${ratios(g.bridge, g.raw)} |`,
+      `| ${g.arch} | ${g.mode} | vgpio-agent, MQTT | ${pair(g.agentRaw)} | ${pair(g.agentBridge)} | ${ratios(g.agentBridge, g.agentRaw)} |`,
+    ]),
+  ];
 }
 
 export function report(r: BenchResults): string {
@@ -48,15 +61,14 @@ export function report(r: BenchResults): string {
     '|---|---|---|---|',
     ...r.brokers.map((b) => `| ${b.broker} | ${pair(b.hop)} | ${pair(b.guestOutput)} | ${ratios(b.guestOutput, b.hop)} |`),
     '',
-    `### 4. End to end in a real TCG guest (${e.bridge.n} toggles per path, ${e.mode} mode)`,
+    `### 4. End to end in a real TCG guest (${e.bridge.n} toggles per path, ${e.mode} mode; and an arm64 guest)`,
     '',
     '`.../set` → bridge → vgpio.ko → the guest sees the edge → it comes back to the host, two ways: `gpiomon` printing it on the serial console, and `vgpio-agent` publishing it over virtio-serial (piped to the bridge\'s embedded broker), received as its MQTT edge message. Raw baseline, same boot: a second vgpio device whose region the benchmark owns, the host writing `in` and the pend bit and ringing the guest through the addon (no MQTT on the way in), watched the same two ways. Each path has its own line; bridge and raw are sampled alternately.',
     '',
     ...(r.doorbellFailure === undefined ? [] : [`**Doorbell mode failed in this run** (${r.doorbellFailure}); these figures are polling mode (driver poll_ms=5, bridge chip in plain mode polling every 5 ms).`, '']),
-    '| mode | reported by | raw (addon → guest) | bridge (`.../set` → guest) | ratio |',
-    '|---|---|---|---|---|',
-    `| ${e.mode} | gpiomon, serial console | ${pair(e.raw)} | ${pair(e.bridge)} | ${ratios(e.bridge, e.raw)} |`,
-    `| ${e.mode} | vgpio-agent, MQTT | ${pair(e.agentRaw)} | ${pair(e.agentBridge)} | ${ratios(e.agentBridge, e.agentRaw)} |`,
+    'The arm64 guest is Debian\'s arm64 6.1 kernel on `qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on` under TCG: every guest instruction is translated, so its figures say what an emulated board costs, not what the bridge does; the ratio to the raw path in the same boot is what compares.',
+    '',
+    ...endToEndRows([e, r.endToEndArm64]),
     '',
     `### 5. Lost edges (${c.edges} toggles each way)`,
     '',

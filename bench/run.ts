@@ -60,6 +60,8 @@ export interface BenchResults {
   endToEnd: EndToEnd;
   /** Why doorbell mode could not be measured, when it could not. */
   doorbellFailure: string | undefined;
+  /** The same in an arm64 guest (qemu-system-aarch64 -M virt, doorbell mode). */
+  endToEndArm64: EndToEnd;
   seconds: number;
 }
 
@@ -113,5 +115,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log(`doorbell mode failed (${doorbellFailure}); measuring in polling mode`);
     e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, options.build);
   }
-  return { machine: machine(), counts, brokers, footprints, endToEnd: e2e, doorbellFailure, seconds: (Date.now() - started) / 1000 };
+  log(`end to end in an arm64 TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
+  const e2eArm64 = await endToEnd('doorbell', counts.e2eToggles, options.build, 'aarch64');
+  return { machine: machine(), counts, brokers, footprints, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, seconds: (Date.now() - started) / 1000 };
 }

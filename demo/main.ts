@@ -1,19 +1,27 @@
 /**
- * `npm run demo [-- --port N] [--host ADDR]`: a whole vgpio2mqtt setup in
- * one command (see docs/quickstart.md). Prints what to type in another
+ * `npm run demo [-- --port N] [--host ADDR] [--arch arm64]`: a whole
+ * vgpio2mqtt setup in one command (see docs/quickstart.md). Prints what to type in another
  * terminal, then the guest's console (gpiomon's events) until Ctrl-C,
  * which stops everything and leaves nothing behind.
  */
 import { parseArgs } from 'node:util';
+import { parseGuestArch, type GuestArch } from '../test/support/arch.ts';
 import { READY_MARKER } from '../test/support/initramfs.ts';
 import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
 
-const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--host <address, default 127.0.0.1>]';
+const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--host <address, default 127.0.0.1>] [--arch <x86_64 (default) or arm64>]';
 
-function options(): { host: string; port: number } {
+function options(): { host: string; port: number; arch: GuestArch } {
   let values;
   try {
-    ({ values } = parseArgs({ options: { port: { type: 'string', default: '1883' }, host: { type: 'string', default: '127.0.0.1' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      options: {
+        port: { type: 'string', default: '1883' },
+        host: { type: 'string', default: '127.0.0.1' },
+        arch: { type: 'string', default: 'x86_64' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
   } catch (error) {
     process.stderr.write(`demo: ${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -27,14 +35,21 @@ function options(): { host: string; port: number } {
     process.stderr.write(`demo: --port must be a TCP port (1..65535), got ${values.port}\n${USAGE}\n`);
     process.exit(2);
   }
-  return { host: values.host, port };
+  let arch: GuestArch;
+  try {
+    arch = parseGuestArch(values.arch);
+  } catch (error) {
+    process.stderr.write(`demo: --arch: ${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return { host: values.host, port, arch };
 }
 
 const say = (text: string): void => {
   process.stdout.write(`demo: ${text}\n`);
 };
 
-const { host, port } = options();
+const { host, port, arch } = options();
 // Ctrl-C while starting: finish the current step, undo everything, exit.
 const starting = new AbortController();
 const abortStart = (signal: string): void => {
@@ -48,7 +63,7 @@ const abortStart = (signal: string): void => {
 process.on('SIGINT', abortStart).on('SIGTERM', abortStart);
 let session: DemoSession;
 try {
-  session = await DemoSession.start({ host, port, logLevel: 'info' }, say, starting.signal);
+  session = await DemoSession.start({ host, port, arch, logLevel: 'info' }, say, starting.signal);
 } catch (error) {
   if (starting.signal.aborted) {
     say('stopped before the guest was ready; nothing left behind');

@@ -1,6 +1,6 @@
 /**
  * One demo session: vgpio.ko built for the cached guest kernel and
- * vgpio-agent built from agent/, the bridge (in this process) with its
+ * vgpio-agent built from agent/ (for an x86_64 or an arm64 guest), the bridge (in this process) with its
  * embedded broker and a server-mode chip "demo", and a TCG guest attached
  * to it that loads the driver, runs the agent on the button line (its edge
  * messages reach the embedded broker over virtio-serial), watches the switch
@@ -15,6 +15,7 @@ import { Controller } from '../bridge/controller.ts';
 import { Logger, type LogLevel } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
 import { buildAgent } from '../test/support/agent.ts';
+import { consoleDevice, type GuestArch } from '../test/support/arch.ts';
 import { Guest } from '../test/support/guest.ts';
 import { guestKernel } from '../test/support/kernel.ts';
 import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
@@ -28,18 +29,19 @@ export const BLINK_S = 2;
 export interface DemoOptions {
   host: string;
   port: number;
+  arch: GuestArch;
   logLevel: LogLevel;
 }
 
-/** What the guest runs once the driver is loaded: the agent, gpiomon and a blinker, writing to the console. */
-function guestCommands(): string[] {
+/** What the guest runs once the driver is loaded: the agent, gpiomon and a blinker, writing to the console `tty`. */
+function guestCommands(tty: string): string[] {
   const chip = `$(gpiodetect | grep '\\[${CHIP}\\]' | cut -d' ' -f1)`;
   return [
     'insmod /vgpio.ko',
     `chip=${chip}`,
-    `vgpio-agent --watch ${CHIP}:button > /dev/ttyS0 2>&1 &`,
-    `gpiomon $chip ${LINES.switch} > /dev/ttyS0 2>&1 &`,
-    `(while true; do gpioset $chip ${LINES.led}=1; sleep ${BLINK_S}; gpioset $chip ${LINES.led}=0; sleep ${BLINK_S}; done) > /dev/ttyS0 2>&1 &`,
+    `vgpio-agent --watch ${CHIP}:button > ${tty} 2>&1 &`,
+    `gpiomon $chip ${LINES.switch} > ${tty} 2>&1 &`,
+    `(while true; do gpioset $chip ${LINES.led}=1; sleep ${BLINK_S}; gpioset $chip ${LINES.led}=0; sleep ${BLINK_S}; done) > ${tty} 2>&1 &`,
   ];
 }
 
@@ -66,10 +68,11 @@ export class DemoSession {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-demo-'));
     const undo: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
     try {
-      say(`building vgpio.ko for the guest kernel ${guestKernel().version}, and vgpio-agent`);
-      const module = buildVgpio(guestKernel().headersDir);
+      const kernel = guestKernel(undefined, options.arch);
+      say(`building vgpio.ko for the ${options.arch} guest kernel ${kernel.version}, and vgpio-agent`);
+      const module = buildVgpio(kernel.headersDir, options.arch);
       undo.push(module.remove);
-      const { agent } = buildAgent();
+      const { agent } = buildAgent(options.arch);
       signal?.throwIfAborted();
 
       const config = join(dir, 'config.yaml');
@@ -103,8 +106,9 @@ chips:
 
       // The chip's ivshmem device and the agent's virtio-serial port, as `vgpio2mqtt qemu-args` prints them.
       const args = qemuArgs(chipConfig);
-      say(`booting a TCG guest with: ${args.join(' ')}`);
+      say(`booting a TCG guest (${options.arch}) with: ${args.join(' ')}`);
       const guest = await Guest.boot({
+        arch: options.arch,
         modules: ['virtio_pci', 'virtio_console'],
         binaries: GPIOD_TOOLS,
         files: [
@@ -112,7 +116,7 @@ chips:
           { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
         ],
         qemuArgs: args,
-        initCommands: guestCommands(),
+        initCommands: guestCommands(consoleDevice(options.arch)),
       });
       undo.push(() => guest.close());
       signal?.throwIfAborted();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the full test suite needs from Debian packages and caches a
 # guest kernel image (vmlinuz + modules) matching each installed
-# linux-headers-*-amd64 package, for the QEMU guests the tests boot.
+# linux-headers-*-amd64 package, for the QEMU guests the tests boot; then
+# scripts/setup-arm64.sh adds what the arm64 guests need.
 #
 # Idempotent: packages already installed and kernels already cached are
 # left alone, and `apt-get update` only runs when something must be installed.
@@ -24,6 +25,10 @@ packages=(
   g++ make python3  # node-gyp builds the native addon at npm ci
   openssl           # test certificates for the TLS listener
   perl              # the kernel's checkpatch.pl
+  # arm64 guests (scripts/setup-arm64.sh caches the rest):
+  gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
+  libc6-dev-arm64-cross # static glibc for the agent and the test programs
+  qemu-system-arm   # qemu-system-aarch64
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -152,4 +157,6 @@ if [ "$found" -eq 0 ]; then
   say "no /usr/src/linux-headers-*-amd64 found; install linux-headers-amd64"
   exit 1
 fi
+# arm64 guests: the cross toolchain, arm64 headers, guest kernel and userspace.
+"$root/scripts/setup-arm64.sh" "$cache"
 say "ready: $(ls "$cache/guest-kernel" | tr '\n' ' ')"

@@ -3,9 +3,10 @@
  * broker and a plain-mode chip that has an agent socket, and a TCG guest
  * started with exactly the options `qemuArgs(chip)` prints (ivshmem-plain
  * on the chip's shared memory, the virtio-serial port on the agent
- * socket), running vgpio.ko and the agent. Host commands published with
- * mosquitto_pub come back as the agent's edge messages (seen by
- * mosquitto_sub) with consecutive sequence numbers; a closed agent
+ * socket), running vgpio.ko and the agent, on x86_64 and on arm64. Host
+ * commands published with mosquitto_pub come back as the agent's edge
+ * messages (seen by mosquitto_sub) with consecutive sequence numbers; the
+ * guest's outputs become the lines' retained states; a closed agent
  * connection makes the chip's agent offline; the socket is 0600, replaces
  * a stale file, refuses a second owner and is removed on shutdown.
  */
@@ -23,6 +24,7 @@ import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
 import { buildAgent, MqttSend } from '../support/agent.ts';
+import { GUEST_ARCHES } from '../support/arch.ts';
 import { ConsoleLog } from '../support/console.ts';
 import { Guest } from '../support/guest.ts';
 import { guestKernel } from '../support/kernel.ts';
@@ -44,7 +46,7 @@ interface AgentEdge {
   line: number;
 }
 
-describe('vgpio-agent through the bridge\'s agent socket (embedded broker)', () => {
+for (const arch of GUEST_ARCHES) describe(`vgpio-agent through the bridge's agent socket (embedded broker, ${arch} guest)`, () => {
   let dir: string;
   let agentPath: string;
   let port: number;
@@ -94,19 +96,22 @@ chips:
     controller = await Controller.start(settings, { log: new Logger('debug', 'bridge', (line) => logs.push(line)) });
     probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]);
 
-    const built = buildAgent();
+    const built = buildAgent(arch);
     mqttSend = built.mqttSend;
-    vgpio = buildVgpio(guestKernel().headersDir);
+    vgpio = buildVgpio(guestKernel(undefined, arch).headersDir, arch);
     const chip = settings.chips[0] ?? assert.fail('no chip');
     guest = await Guest.boot({
+      arch,
       modules: ['virtio_pci', 'virtio_console'],
+      binaries: ['/usr/bin/gpioset'],
       files: [
         { dest: '/lib/vgpio.ko', src: vgpio.ko, mode: 0o644 },
         { dest: '/usr/bin/vgpio-agent', src: built.agent, mode: 0o755 },
       ],
       initCommands: [
         'insmod /lib/vgpio.ko poll_ms=1',
-        `vgpio-agent --base ${B} --reconnect-max 2 --keepalive 5 > /tmp/agent.log 2>&1 &`,
+        // The button only: the other lines stay free for the guest's own outputs.
+        `vgpio-agent --base ${B} --watch ${CHIP}:button --reconnect-max 2 --keepalive 5 > /tmp/agent.log 2>&1 &`,
       ],
       // Exactly what `vgpio2mqtt qemu-args board` prints.
       qemuArgs: qemuArgs(chip),
@@ -174,6 +179,15 @@ chips:
       });
     } finally {
       sub.kill();
+    }
+  });
+
+  it('publishes what the guest drives on an output as the line\'s retained state', async () => {
+    for (const [level, payload] of [[1, 'ON'], [0, 'OFF']] as const) {
+      const from = probe.mark;
+      await guest.exec(`gpioset ${CHIP} 7=${level}`);
+      await probe.waitFor(`${B}/${CHIP}/relay`, (p) => p === payload, 20_000, from);
+      assert.equal(await retained(`${B}/${CHIP}/relay`), payload);
     }
   });
 

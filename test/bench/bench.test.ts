@@ -63,6 +63,12 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.equal(results.endToEnd.agentRaw.n, TINY.e2eToggles);
   });
 
+  it('measures the same end to end in an arm64 guest', () => {
+    const e = results.endToEndArm64;
+    assert.deepEqual([e.arch, e.mode], ['aarch64', 'doorbell']);
+    for (const s of [e.bridge, e.raw, e.agentBridge, e.agentRaw]) assert.equal(s.n, TINY.e2eToggles);
+  });
+
   it('renders every section of the report with the machine and commit', () => {
     const text = report(results);
     for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory']) {
@@ -70,6 +76,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     }
     assert.match(text, /Commit `[0-9a-f]{12}/);
     assert.match(text, /QEMU emulator version/);
+    assert.match(text, /^\| aarch64 \| doorbell \| gpiomon/m);
     assert.match(text, /mosquitto version/);
     assert.doesNotMatch(text, /NaN|undefined/);
   });

@@ -1,5 +1,6 @@
 /**
- * `npm run demo` without a terminal: the demo process boots its guest, a
+ * `npm run demo` without a terminal, with an x86_64 and with an arm64 guest
+ * (`--arch`): the demo process boots its guest, a
  * line toggled over MQTT shows up as gpiomon's event in the guest (printed
  * by the demo) and as the guest agent's edge message on MQTT, the guest's
  * blinking LED shows up on MQTT, and SIGINT (what
@@ -30,7 +31,7 @@ function processesMentioning(text: string): string[] {
   return found;
 }
 
-describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
+for (const arch of ['x86_64', 'arm64']) describe(`npm run demo -- --arch ${arch}, non-interactively`, { timeout: 300_000 }, () => {
   let demo: ChildProcess;
   let output = '';
   let port: number;
@@ -40,7 +41,7 @@ describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
 
   before(async () => {
     port = await freePort();
-    demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port), '--arch', arch], { stdio: ['ignore', 'pipe', 'pipe'] });
     demo.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exited = new Promise((resolve) => demo.once('exit', resolve));
@@ -55,7 +56,8 @@ describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
     if (demo.exitCode === null) demo.kill('SIGKILL');
   });
 
-  it('prints the commands to type, with its broker port', () => {
+  it('prints the commands to type, with its broker port, and boots the guest asked for', () => {
+    assert.match(output, new RegExp(`booting a TCG guest \\(${arch === 'arm64' ? 'aarch64' : arch}\\)`));
     assert.match(output, new RegExp(`mosquitto_pub -h 127\\.0\\.0\\.1 -p ${port} -t vgpio2mqtt/demo/button/set -m ON`));
     assert.match(output, new RegExp(`mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -v -t 'vgpio2mqtt/demo/#'`));
     assert.ok(existsSync(join(sessionDir, 'demo.sock')), `the chip's socket is in ${sessionDir}`);
@@ -89,6 +91,19 @@ describe('npm run demo, non-interactively', { timeout: 300_000 }, () => {
     assert.match(output, /stopped; nothing left behind/);
     assert.equal(existsSync(sessionDir), false, `${sessionDir} is removed`);
     assert.deepEqual(processesMentioning(sessionDir), [], 'no QEMU (or anything else) still runs with the session\'s files');
+  });
+});
+
+describe('npm run demo with a guest architecture it does not know', () => {
+  it('refuses it clearly and starts nothing', async () => {
+    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--arch', 'sparc'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    assert.equal(code, 2, output);
+    assert.match(output, /demo: --arch: unknown guest architecture 'sparc' \(use x86_64 or aarch64, or amd64, arm64\)/);
+    assert.doesNotMatch(output, /building|starting the bridge/);
   });
 });
 

@@ -1,18 +1,20 @@
 /**
- * The QEMU guest harness, proven on a real TCG guest: commands run and
- * report their exit codes, and an ivshmem-plain device backed by a host
- * file shows up as PCI 1af4:1110 whose BAR2 is the host's bytes.
+ * The QEMU guest harness, proven on a real TCG guest of each architecture:
+ * commands run and report their exit codes, and an ivshmem-plain device
+ * backed by a host file shows up as PCI 1af4:1110 whose BAR2 is the host's
+ * bytes.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GUEST_ARCHES } from '../support/arch.ts';
 import { Guest } from '../support/guest.ts';
 
 const SHM_SIZE = 1 << 20;
 
-describe('QEMU guest harness', () => {
+for (const arch of GUEST_ARCHES) describe(`QEMU guest harness (${arch})`, () => {
   let guest: Guest;
   let dir: string;
   let shmPath: string;
@@ -24,6 +26,7 @@ describe('QEMU guest harness', () => {
     ftruncateSync(fd, SHM_SIZE);
     closeSync(fd);
     guest = await Guest.boot({
+      arch,
       qemuArgs: [
         '-object', `memory-backend-file,id=hostmem,size=${SHM_SIZE},mem-path=${shmPath},share=on`,
         '-device', 'ivshmem-plain,memdev=hostmem',
@@ -38,6 +41,7 @@ describe('QEMU guest harness', () => {
 
   it('runs commands and reports their output and exit code', async () => {
     assert.equal((await guest.exec('uname -r')).trim(), guest.kernel.version);
+    assert.equal((await guest.exec('uname -m')).trim(), arch);
     const failing = await guest.run('echo to-stderr >&2; false');
     assert.equal(failing.code, 1);
     assert.match(failing.output, /to-stderr/);
@@ -87,6 +91,9 @@ describe('QEMU guest harness', () => {
     assert.ok(start !== undefined && end !== undefined && start !== 0n, `BAR2 not assigned: ${resources.join('; ')}`);
     assert.equal(end - start + 1n, BigInt(SHM_SIZE));
 
+    // No driver has enabled the device's memory decoding (on x86 the BIOS
+    // did, on arm64's virt board nothing does): sysfs enables it.
+    await guest.exec(`echo 1 > /sys/bus/pci/devices/${bdf}/enable`);
     // The host writes a pattern into the backing file; the guest reads it from BAR2.
     const fd = openSync(shmPath, 'r+');
     writeSync(fd, Buffer.from([0xa5, 0x5a, 0xc3, 0x3c]), 0, 4, 0x1000);

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { archProfile, type GuestArch } from '../support/arch.ts';
 import { repoRoot } from '../support/kernel.ts';
 
 export const kernelSourceDir = join(repoRoot, 'kernel');
@@ -22,20 +23,27 @@ export interface ModuleBuild {
   remove: () => void;
 }
 
-/** The installed Debian headers trees (/usr/src/linux-headers-<version>-<flavour>), oldest first. */
-export function installedHeaders(): string[] {
-  return readdirSync('/usr/src')
-    .filter((d) => d.startsWith('linux-headers-') && existsSync(join('/usr/src', d, 'Module.symvers')))
-    .map((d) => join('/usr/src', d))
+/**
+ * The Debian headers trees for `arch` (linux-headers-<version>-<flavour>),
+ * oldest first: installed in /usr/src for x86_64, unpacked into the cache
+ * by scripts/setup-arm64.sh for aarch64.
+ */
+export function installedHeaders(arch: GuestArch = 'x86_64'): string[] {
+  const root = archProfile(arch).headersRoot;
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((d) => d.startsWith('linux-headers-') && existsSync(join(root, d, 'Module.symvers')))
+    .map((d) => join(root, d))
     .sort();
 }
 
 /**
  * Copies the module sources in `srcDir` (*.c, *.h, Kbuild, Makefile) and
  * builds `name`.ko against the headers in `headersDir` (undefined: the
- * Makefile's default). Throws with make's output when the build fails.
+ * Makefile's default), cross-compiled for `arch` when it is not the host's.
+ * Throws with make's output when the build fails.
  */
-export function buildModule(srcDir: string, name: string, headersDir: string | undefined): ModuleBuild {
+export function buildModule(srcDir: string, name: string, headersDir: string | undefined, arch: GuestArch = 'x86_64'): ModuleBuild {
   if (headersDir !== undefined && !existsSync(headersDir)) {
     throw new Error(`kernel headers ${headersDir} are not installed: run scripts/setup.sh`);
   }
@@ -46,7 +54,9 @@ export function buildModule(srcDir: string, name: string, headersDir: string | u
   // The protocol header lives in kernel/ only; test modules include it too.
   if (!existsSync(join(dir, 'vgpio_shm.h'))) copyFileSync(join(kernelSourceDir, 'vgpio_shm.h'), join(dir, 'vgpio_shm.h'));
   const kdir = headersDir === undefined ? '' : `KDIR='${headersDir}'`;
-  const make = spawnSync('sh', ['-c', `make ${kdir} W=1 2>&1`], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const { crossCompile, kernelArch } = archProfile(arch);
+  const cross = crossCompile === '' ? '' : `ARCH=${kernelArch} CROSS_COMPILE=${crossCompile}`;
+  const make = spawnSync('sh', ['-c', `make ${kdir} ${cross} W=1 2>&1`], { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
   const output = make.stdout;
   const remove = (): void => { rmSync(dir, { recursive: true, force: true }); };
   const ko = join(dir, `${name}.ko`);
@@ -58,7 +68,7 @@ export function buildModule(srcDir: string, name: string, headersDir: string | u
   return { ko, output, warnings, remove };
 }
 
-/** vgpio.ko for the given headers. */
-export function buildVgpio(headersDir: string): ModuleBuild {
-  return buildModule(kernelSourceDir, 'vgpio', headersDir);
+/** vgpio.ko for the given headers (of an `arch` kernel). */
+export function buildVgpio(headersDir: string, arch: GuestArch = 'x86_64'): ModuleBuild {
+  return buildModule(kernelSourceDir, 'vgpio', headersDir, arch);
 }

@@ -1,7 +1,9 @@
 /**
  * vgpio.ko in polling mode: an ivshmem-plain device (no doorbell, no
  * server) whose region the host sets up with the bridge's protocol layer,
- * a real 6.1 guest under TCG, the libgpiod v1.6 tools, sysfs and debugfs.
+ * a real 6.1 guest under TCG (x86_64, and arm64 on a Cortex-A57, whose
+ * atomics are load/store-exclusive loops where the doorbell test's `max`
+ * CPU has LSE atomics), the libgpiod v1.6 tools, sysfs and debugfs.
  * A second ivshmem-plain device without the magic must be left alone.
  */
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +11,7 @@ import assert from 'node:assert/strict';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { protocol } from '../../native/index.ts';
+import type { GuestArch } from '../support/arch.ts';
 import { Guest } from '../support/guest.ts';
 import {
   background,
@@ -17,6 +20,8 @@ import {
   checkGpiosetOutputs,
   checkLevelRefire,
   checkPendGarbageCleared,
+  chipBase,
+  chipByLabel,
   EV,
   GPIOD_TOOLS,
   HostRegion,
@@ -33,7 +38,9 @@ const LABEL = 'poll-chip';
 const NAMES = Array.from({ length: NGPIO }, (_, i) => (i === 39 ? '' : `line-${i}`));
 const OTHER_SIZE = 16384;
 
-describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
+const GUESTS: { arch: GuestArch; cpu?: string }[] = [{ arch: 'x86_64' }, { arch: 'aarch64', cpu: 'cortex-a57' }];
+
+for (const { arch, cpu } of GUESTS) describe(`vgpio.ko in polling mode (ivshmem-plain, ${arch}${cpu === undefined ? '' : ` ${cpu}`})`, () => {
   let host: HostRegion;
   let modules: GuestModules;
   let guest: Guest;
@@ -54,8 +61,10 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
     writeSync(fd, Buffer.from('not a vgpio region'), 0, 18, 0);
     closeSync(fd);
 
-    modules = buildGuestModules();
+    modules = buildGuestModules(undefined, arch);
     guest = await Guest.boot({
+      arch,
+      cpu,
       binaries: GPIOD_TOOLS,
       files: modules.files,
       qemuArgs: [...plainDeviceArgs('vgpio', host.path, host.mem.size), ...plainDeviceArgs('other', otherPath, OTHER_SIZE)],
@@ -65,11 +74,8 @@ describe('vgpio.ko in polling mode (ivshmem-plain)', () => {
       if (servicing) host.service();
     }, 5);
     await guest.exec('insmod /vgpio.ko poll_ms=5');
-    chip = (await guest.exec('gpiodetect'))
-      .split('\n')
-      .find((l) => l.includes(`[${LABEL}]`))
-      ?.split(' ')[0] ?? '';
-    base = Number((await guest.exec(`for c in /sys/class/gpio/gpiochip*; do [ "$(cat $c/label)" = '${LABEL}' ] && cat $c/base; done`)).trim());
+    chip = await chipByLabel(guest, LABEL);
+    base = await chipBase(guest, LABEL);
     vgpioBdf = await bdfWithBar2(guest, host.mem.size);
     otherBdf = await bdfWithBar2(guest, OTHER_SIZE);
   });

@@ -15,6 +15,7 @@ import { EventRingReader, type RingEvent } from '../../bridge/shm/event-ring.ts'
 import { InputDriver } from '../../bridge/shm/input-driver.ts';
 import { LineRegisters } from '../../bridge/shm/line-registers.ts';
 import { VgpioRegion } from '../../bridge/shm/region.ts';
+import { archProfile, type GuestArch } from '../support/arch.ts';
 import { guestKernel } from '../support/kernel.ts';
 import assert from 'node:assert/strict';
 import type { Guest, GuestOptions } from '../support/guest.ts';
@@ -156,6 +157,17 @@ export async function chipByLabel(guest: Guest, label: string): Promise<string> 
   return (await guest.exec('gpiodetect')).split('\n').find((l) => l.includes(`[${label}]`))?.split(' ')[0] ?? '';
 }
 
+/**
+ * The sysfs GPIO number base of the chip labelled `label`. By label, never
+ * by position: arm64's virt board has a gpiochip of its own (a PL061).
+ */
+export async function chipBase(guest: Guest, label: string): Promise<number> {
+  const out = await guest.exec(`for c in /sys/class/gpio/gpiochip*; do [ "$(cat $c/label)" = '${label}' ] && cat $c/base; done; true`);
+  const base = out.trim();
+  if (!/^\d+$/.test(base)) throw new Error(`no single gpiochip labelled ${label} in /sys/class/gpio: ${JSON.stringify(out)}`);
+  return Number(base);
+}
+
 /** QEMU options for an ivshmem-plain device over a host file. */
 export function plainDeviceArgs(id: string, path: string, size: number): string[] {
   return [
@@ -174,21 +186,29 @@ export interface GuestModules {
 
 /**
  * test/kernel/edgemon, a static uAPI v2 edge monitor with a large kernel
- * event buffer (see its header), built with musl into `dir`.
+ * event buffer (see its header), built into `dir` for `arch`: with musl on
+ * the host's x86_64, with the cross toolchain's static glibc for aarch64.
  */
-export function buildEdgemon(dir: string): string {
+export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
   const out = join(dir, 'edgemon');
+  const { crossCompile } = archProfile(arch);
+  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(import.meta.dirname, 'edgemon', 'edgemon.c')];
   // musl has no kernel uAPI headers of its own: take linux/gpio.h from the system's.
-  const cc = spawnSync('musl-gcc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-idirafter', '/usr/include', '-idirafter', '/usr/include/x86_64-linux-gnu', '-o', out, join(import.meta.dirname, 'edgemon', 'edgemon.c')], { encoding: 'utf8' });
-  if (cc.error !== undefined) throw new Error(`musl-gcc: ${cc.error.message} (run scripts/setup.sh: musl-tools)`);
-  if (cc.status !== 0) throw new Error(`building edgemon failed:\n${cc.stdout}${cc.stderr}`);
+  // A cross toolchain brings its own.
+  const [cc, args] = crossCompile === ''
+    ? ['musl-gcc', ['-idirafter', '/usr/include', '-idirafter', '/usr/include/x86_64-linux-gnu', ...flags]]
+    : [`${crossCompile}gcc`, flags];
+  const build = spawnSync(cc, args, { encoding: 'utf8' });
+  if (build.error !== undefined) throw new Error(`${cc}: ${build.error.message} (run scripts/setup.sh)`);
+  if (build.status !== 0) throw new Error(`building edgemon failed:\n${build.stdout}${build.stderr}`);
   return out;
 }
 
-export function buildGuestModules(kernelVersion?: string): GuestModules {
-  const kernel = guestKernel(kernelVersion);
-  const vgpio = buildVgpio(kernel.headersDir);
-  const levelirq = buildModule(join(import.meta.dirname, 'levelirq'), 'vgpio_levelirq', kernel.headersDir);
+/** vgpio.ko, the level-irq module and edgemon for the guest kernel `kernelVersion` of `arch`. */
+export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86_64'): GuestModules {
+  const kernel = guestKernel(kernelVersion, arch);
+  const vgpio = buildVgpio(kernel.headersDir, arch);
+  const levelirq = buildModule(join(import.meta.dirname, 'levelirq'), 'vgpio_levelirq', kernel.headersDir, arch);
   const programs = mkdtempSync(join(tmpdir(), 'vgpio-programs-'));
   return {
     vgpio,
@@ -196,7 +216,7 @@ export function buildGuestModules(kernelVersion?: string): GuestModules {
     files: [
       { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
       { dest: '/vgpio_levelirq.ko', src: levelirq.ko, mode: 0o644 },
-      { dest: '/usr/bin/edgemon', src: buildEdgemon(programs), mode: 0o755 },
+      { dest: '/usr/bin/edgemon', src: buildEdgemon(programs, arch), mode: 0o755 },
     ],
     remove: () => {
       vgpio.remove();

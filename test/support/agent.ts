@@ -6,27 +6,39 @@
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { archProfile, type GuestArch } from './arch.ts';
 import { ConsoleLog } from './console.ts';
 import { repoRoot } from './kernel.ts';
 
 export const agentDir = join(repoRoot, 'agent');
 
 export interface AgentBuild {
-  /** The static guest binary. */
+  /** The static guest binary, for the architecture asked for. */
   agent: string;
   /** The host test tool built from the same MQTT client code. */
   mqttSend: string;
 }
 
-/** Runs `make` in agent/ (a no-op when up to date); throws with the compiler's output on failure. */
-export function buildAgent(): AgentBuild {
+/** Runs `make` in agent/ with `args` (a no-op when up to date); throws with the compiler's output on failure. */
+function make(args: string[]): void {
   try {
-    execFileSync('make', ['-C', agentDir, '--no-print-directory'], { encoding: 'utf8', stdio: 'pipe' });
+    execFileSync('make', ['-C', agentDir, '--no-print-directory', ...args], { encoding: 'utf8', stdio: 'pipe' });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string };
-    throw new Error(`building agent/ failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(`building agent/ ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
-  return { agent: join(agentDir, 'build', 'vgpio-agent'), mqttSend: join(agentDir, 'build', 'mqtt-send') };
+}
+
+/**
+ * Builds the agent for an `arch` guest (a cross build goes to
+ * build/<triplet>/, see agent/Makefile) and mqtt-send for the host.
+ */
+export function buildAgent(arch: GuestArch = 'x86_64'): AgentBuild {
+  make([]);
+  const { crossCompile, kernelArch } = archProfile(arch);
+  if (crossCompile !== '') make([`ARCH=${kernelArch}`]);
+  const agentBuild = crossCompile === '' ? join(agentDir, 'build') : join(agentDir, 'build', crossCompile.replace(/-$/, ''));
+  return { agent: join(agentBuild, 'vgpio-agent'), mqttSend: join(agentDir, 'build', 'mqtt-send') };
 }
 
 /** A running mqtt-send: write "QOS RETAIN TOPIC PAYLOAD" lines, wait on its stdout and stderr. */

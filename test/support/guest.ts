@@ -1,7 +1,9 @@
 /**
  * Boots a Linux guest under QEMU (TCG) for a test: busybox initramfs built
  * from the cached Debian kernel, serial console on stdio, and a shell the
- * test drives command by command. One boot is meant to be shared by the
+ * test drives command by command. x86_64 (QEMU's pc machine) by default;
+ * `arch: 'aarch64'` boots the arm64 kernel on QEMU's virt board with the
+ * same API. One boot is meant to be shared by the
  * tests of a file (boot in `before`, close in `after`); QEMU is killed and
  * temp files removed on close and, as a last resort, when the process exits.
  */
@@ -9,11 +11,16 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { archProfile, consoleDevice, type GuestArch } from './arch.ts';
 import { ConsoleLog } from './console.ts';
 import { buildInitramfs, READY_MARKER, type InitramfsOptions } from './initramfs.ts';
 import { guestKernel, type GuestKernel } from './kernel.ts';
 
 export interface GuestOptions extends Omit<InitramfsOptions, 'kernel'> {
+  /** The guest's architecture; default x86_64. */
+  arch?: GuestArch;
+  /** QEMU's -cpu model; default: the architecture's (see ArchProfile.defaultCpu). */
+  cpu?: string | undefined;
   /** Kernel version or prefix (see guestKernel); default: Debian 12's 6.1. */
   kernelVersion?: string;
   /** Extra QEMU arguments: -device, -chardev, -object, ... */
@@ -57,7 +64,7 @@ export class Guest {
 
   /** Builds the initramfs, starts QEMU and resolves once the guest shell is ready. */
   static async boot(options: GuestOptions = {}): Promise<Guest> {
-    const kernel = guestKernel(options.kernelVersion);
+    const kernel = guestKernel(options.kernelVersion, options.arch);
     const guest = new Guest(kernel, mkdtempSync(join(tmpdir(), 'vgpio-guest-')));
     live.add(guest);
     try {
@@ -71,9 +78,16 @@ export class Guest {
     }
   }
 
+  /** The guest's serial console device (/dev/ttyS0, /dev/ttyAMA0), for commands that print to the console. */
+  get tty(): string {
+    return consoleDevice(this.kernel.arch);
+  }
+
   #start(initrd: string, options: GuestOptions): void {
-    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'rdinit=/init', options.append ?? ''].join(' ');
+    const profile = archProfile(this.kernel.arch);
+    const append = [`console=${profile.console}`, 'panic=-1', 'loglevel=4', 'rdinit=/init', options.append ?? ''].join(' ');
     const args = [
+      ...profile.machine(options.cpu ?? profile.defaultCpu),
       '-accel', 'tcg',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-m', String(options.memoryMiB ?? 256), '-smp', String(options.cpus ?? 1),
@@ -83,7 +97,7 @@ export class Guest {
       '-append', append.trim(),
       ...(options.qemuArgs ?? []),
     ];
-    const qemu = spawn('qemu-system-x86_64', args, { stdio: 'pipe' });
+    const qemu = spawn(profile.qemu, args, { stdio: 'pipe' });
     this.#qemu = qemu;
     this.console.attach(qemu.stdout);
     qemu.stderr.setEncoding('utf8');
@@ -99,7 +113,7 @@ export class Guest {
         resolve();
       });
       qemu.once('error', (error) => {
-        this.console.close(`cannot run qemu-system-x86_64: ${error.message} (run scripts/setup.sh)`);
+        this.console.close(`cannot run ${profile.qemu}: ${error.message} (run scripts/setup.sh)`);
         resolve();
       });
     });

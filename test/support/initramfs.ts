@@ -2,12 +2,15 @@
  * Builds a gzip-compressed cpio ("newc") initramfs for test guests: the
  * static busybox as userspace, kernel modules from the cached guest image
  * (dependencies resolved from its modules.dep and loaded in order at boot),
- * host binaries with the shared libraries they link, and any other files.
+ * binaries of the guest's architecture with the shared libraries they link,
+ * and any other files. The kernel's architecture picks the busybox, the
+ * binaries' root and the console (see arch.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { archProfile, consoleDevice, type ArchProfile } from './arch.ts';
 import type { GuestKernel } from './kernel.ts';
 
 export interface GuestFile {
@@ -23,7 +26,11 @@ export interface InitramfsOptions {
   kernel: GuestKernel;
   /** Module names from the guest image (e.g. `virtio_console`); loaded at boot with their dependencies. */
   modules?: string[];
-  /** Host executables copied to the same path in the guest, with the shared libraries `ldd` lists. */
+  /**
+   * Executables copied to the same path in the guest, with the shared
+   * libraries they link: taken from the architecture's userspace root (the
+   * host's own / for x86_64, scripts/setup-arm64.sh's arm64 root for aarch64).
+   */
   binaries?: string[];
   files?: GuestFile[];
   /** Shell lines the init script runs before it starts the console shell. */
@@ -70,23 +77,36 @@ function moduleName(path: string): string {
   return basename(path).replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_');
 }
 
-/** Shared libraries (and the loader) a dynamically linked host binary needs. */
-function sharedLibraries(binary: string): string[] {
-  let out: string;
-  try {
-    out = execFileSync('ldd', [binary], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch {
-    return []; // "not a dynamic executable"
-  }
-  const libs: string[] = [];
-  for (const line of out.split('\n')) {
-    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
-    if (m?.[1] !== undefined) libs.push(m[1]);
-  }
-  return libs;
+/** The program interpreter and the NEEDED entries of an ELF file (any architecture: readelf reads them all). */
+function elfDependencies(file: string): { interpreter: string | undefined; needed: string[] } {
+  const out = execFileSync('readelf', ['-dlW', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const interpreter = /Requesting program interpreter: (\S+?)\]/.exec(out)?.[1];
+  const needed = [...out.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1] ?? '');
+  return { interpreter, needed };
 }
 
-function initScript(moduleFiles: string[], initCommands: string[]): string {
+/**
+ * Guest paths of the shared libraries (and the loader) `binary` needs,
+ * transitively, found in the profile's library folders under its root.
+ */
+function sharedLibraries(profile: ArchProfile, binary: string): string[] {
+  const found = new Set<string>();
+  const visit = (file: string): void => {
+    const { interpreter, needed } = elfDependencies(file);
+    if (interpreter !== undefined) found.add(interpreter);
+    for (const name of needed) {
+      const path = profile.libDirs.map((d) => join(d, name)).find((p) => existsSync(join(profile.userRoot, p)));
+      if (path === undefined) throw new Error(`${binary} needs ${name}, which is in none of ${profile.libDirs.join(', ')} under ${profile.userRoot}`);
+      if (found.has(path)) continue;
+      found.add(path);
+      visit(join(profile.userRoot, path));
+    }
+  };
+  visit(binary);
+  return [...found];
+}
+
+function initScript(tty: string, moduleFiles: string[], initCommands: string[]): string {
   return [
     '#!/bin/busybox sh',
     '/bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin',
@@ -101,7 +121,7 @@ function initScript(moduleFiles: string[], initCommands: string[]): string {
     // No echo: the host frames command output with markers and must not see
     // its own input. Not canonical: a command line may be longer than the
     // tty's 4 KiB line buffer.
-    'stty -echo -icanon min 1 time 0 -onlcr </dev/ttyS0 2>/dev/null',
+    `stty -echo -icanon min 1 time 0 -onlcr <${tty} 2>/dev/null`,
     `echo ${READY_MARKER}`,
     // Commands are read and evaluated line by line by a non-interactive
     // shell (no prompt, no job control; Guest.run puts each command in a
@@ -110,8 +130,8 @@ function initScript(moduleFiles: string[], initCommands: string[]): string {
     // and PID 1 exiting panics the guest. Should it ever exit, say so and
     // start another.
     'while :; do',
-    `  setsid -c sh -c 'while IFS= read -r line; do eval "$line"; done' </dev/ttyS0 >/dev/ttyS0 2>&1`,
-    `  echo "${SHELL_RESTARTED_MARKER} ($?)" >/dev/ttyS0`,
+    `  setsid -c sh -c 'while IFS= read -r line; do eval "$line"; done' <${tty} >${tty} 2>&1`,
+    `  echo "${SHELL_RESTARTED_MARKER} ($?)" >${tty}`,
     'done',
     '',
   ].join('\n');
@@ -132,17 +152,19 @@ export function buildInitramfs(workDir: string, options: InitramfsOptions): stri
     copyFileSync(src, path);
   };
 
-  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: run scripts/setup.sh (busybox-static)`);
-  copy(BUSYBOX, 'bin/busybox');
+  const profile = archProfile(options.kernel.arch);
+  const fromRoot = (path: string): string => join(profile.userRoot, path);
+  if (!existsSync(fromRoot(BUSYBOX))) throw new Error(`${fromRoot(BUSYBOX)} is missing: run scripts/setup.sh (busybox-static)`);
+  copy(fromRoot(BUSYBOX), 'bin/busybox');
 
   const modules = resolveModules(options.kernel, options.modules ?? []);
   const inGuest = modules.map((m) => `lib/modules/${options.kernel.version}/${m}`);
   for (const [i, m] of modules.entries()) copy(join(options.kernel.modulesDir, m), inGuest[i] ?? m);
 
   for (const binary of options.binaries ?? []) {
-    if (!existsSync(binary)) throw new Error(`guest binary ${binary} does not exist on the host`);
-    copy(binary, binary);
-    for (const lib of sharedLibraries(binary)) copy(lib, lib);
+    if (!existsSync(fromRoot(binary))) throw new Error(`guest binary ${fromRoot(binary)} does not exist: run scripts/setup.sh`);
+    copy(fromRoot(binary), binary);
+    for (const lib of sharedLibraries(profile, fromRoot(binary))) copy(fromRoot(lib), lib);
   }
   for (const file of options.files ?? []) {
     if (file.src !== undefined) {
@@ -152,7 +174,7 @@ export function buildInitramfs(workDir: string, options: InitramfsOptions): stri
       put(file.dest, file.content ?? '', file.mode ?? 0o644);
     }
   }
-  put('init', initScript(inGuest, options.initCommands ?? []), 0o755);
+  put('init', initScript(consoleDevice(options.kernel.arch), inGuest, options.initCommands ?? []), 0o755);
 
   // cpio's newc format with root-owned entries; find's list order puts parents first.
   const cpio = execFileSync('sh', ['-c', 'find . -print0 | cpio --null -o -H newc -R 0:0 --quiet'], {

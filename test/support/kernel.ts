@@ -1,18 +1,20 @@
 /**
- * Finds the guest kernels scripts/setup.sh cached: .cache/guest-kernel/<version>/
- * holds boot/vmlinuz-<version> and lib/modules/<version>/ (with modules.dep).
+ * Finds the guest kernels scripts/setup.sh cached, per architecture (see
+ * ArchProfile.kernelsDir): each <version>/ holds boot/vmlinuz-<version> and
+ * lib/modules/<version>/ (with modules.dep).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { archProfile, type GuestArch } from './arch.ts';
 
-export const repoRoot = resolve(import.meta.dirname, '../..');
-export const cacheDir = process.env.VGPIO_CACHE ?? join(repoRoot, '.cache');
+export { cacheDir, repoRoot } from './paths.ts';
 
 export interface GuestKernel {
+  arch: GuestArch;
   version: string;
   vmlinuz: string;
   modulesDir: string;
-  /** Debian's /usr/src/linux-headers-<version>, to build modules for this kernel. */
+  /** The headers tree to build modules for this kernel against (Debian's /usr/src/linux-headers-<version> on x86_64). */
   headersDir: string;
 }
 
@@ -27,8 +29,8 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-export function cachedKernelVersions(): string[] {
-  const dir = join(cacheDir, 'guest-kernel');
+export function cachedKernelVersions(arch: GuestArch = 'x86_64'): string[] {
+  const dir = archProfile(arch).kernelsDir;
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((v) => !v.endsWith('.partial') && existsSync(join(dir, v, 'boot', `vmlinuz-${v}`)))
@@ -37,23 +39,26 @@ export function cachedKernelVersions(): string[] {
 
 /**
  * The kernel `version` (a full version, or a prefix such as "6.1"), else
- * $VGPIO_GUEST_KERNEL, else the oldest cached one (Debian 12's own 6.1).
+ * $VGPIO_GUEST_KERNEL (x86_64 only), else the oldest cached one (Debian 12's
+ * own 6.1), for guests of `arch`.
  */
-export function guestKernel(version?: string): GuestKernel {
-  const versions = cachedKernelVersions();
-  const want = version ?? process.env.VGPIO_GUEST_KERNEL;
+export function guestKernel(version?: string, arch: GuestArch = 'x86_64'): GuestKernel {
+  const profile = archProfile(arch);
+  const versions = cachedKernelVersions(arch);
+  const want = version ?? (arch === 'x86_64' ? process.env.VGPIO_GUEST_KERNEL : undefined);
   const chosen = want === undefined ? versions[0] : versions.find((v) => v === want || v.startsWith(`${want}.`));
   if (chosen === undefined) {
     const have = versions.length > 0 ? versions.join(', ') : 'none';
     throw new Error(
-      `no cached guest kernel${want === undefined ? '' : ` matching ${want}`} in ${cacheDir}/guest-kernel (have: ${have}); run scripts/setup.sh`,
+      `no cached ${arch} guest kernel${want === undefined ? '' : ` matching ${want}`} in ${profile.kernelsDir} (have: ${have}); run scripts/setup.sh`,
     );
   }
-  const base = join(cacheDir, 'guest-kernel', chosen);
+  const base = join(profile.kernelsDir, chosen);
   return {
+    arch,
     version: chosen,
     vmlinuz: join(base, 'boot', `vmlinuz-${chosen}`),
     modulesDir: join(base, 'lib', 'modules', chosen),
-    headersDir: `/usr/src/linux-headers-${chosen}`,
+    headersDir: join(profile.headersRoot, `linux-headers-${chosen}`),
   };
 }

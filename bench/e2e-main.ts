@@ -1,0 +1,38 @@
+/**
+ * `npm run bench:e2e`: only section 4 of the benchmark, end to end in real
+ * TCG guests (doorbell mode, 200 toggles per path) in an x86_64 and an arm64
+ * guest, each against the raw path in its own boot; appended to
+ * bench/RESULTS.md as a partial run. A few minutes where `npm run bench`
+ * takes more.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { endToEnd } from './guest-e2e.ts';
+import { machine } from './machine.ts';
+import { endToEndRows } from './report.ts';
+import { FULL } from './run.ts';
+
+const log = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+
+const started = Date.now();
+const guests = [];
+for (const arch of ['x86_64', 'aarch64'] as const) {
+  log(`end to end in an ${arch} TCG guest (${FULL.e2eToggles} toggles per path), doorbell mode`);
+  guests.push(await endToEnd('doorbell', FULL.e2eToggles, 'dist', arch));
+}
+const m = machine();
+const text = [
+  `## Partial run of ${m.date}: end to end only (npm run bench:e2e)`,
+  '',
+  `Commit \`${m.commit}\`; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Linux ${m.kernel}; Node.js ${m.node}; ${m.qemu}. The run took ${((Date.now() - started) / 1000).toFixed(0)} s; load average at its end ${m.load}.`,
+  '',
+  `Section 4 of a full run, ${FULL.e2eToggles} toggles per path, in an x86_64 guest and in an arm64 guest (\`qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on\`, every instruction translated by TCG): latencies p50 / p99 in milliseconds, each ratio against the raw path in the same boot.`,
+  '',
+  ...endToEndRows(guests),
+  '',
+].join('\n');
+appendFileSync(join(import.meta.dirname, 'RESULTS.md'), `${text}\n`);
+process.stdout.write(text);
+log('appended to bench/RESULTS.md');
