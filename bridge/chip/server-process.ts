@@ -2,12 +2,14 @@
  * How a server-mode chip reaches its long-lived ivshmem server
  * (ivshmem-daemon.ts): join the server listening on the chip's socket as
  * a peer, and when nobody listens there, start one (detached, so it
- * outlives this bridge) and join it. A server that is already running
+ * outlives this bridge) and join it. At bridge start one process is
+ * started for all the chips that need a server, not one per chip. A server that is already running
  * must serve the chip's shared-memory file with the chip's size and
  * vector count; anything else is an error naming what differs.
  */
 import { spawn } from 'node:child_process';
 import { fstatSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { IvshmemClient } from '../../native/index.ts';
 
@@ -21,9 +23,13 @@ export interface ServerSpec {
   idleMs: number;
 }
 
-/** The line the server prints once it listens: `ready <pid>`. */
-export const DAEMON_READY = 'ready';
-/** A started server with no peer exits after this long (a bridge restart takes less). */
+/** What the server process prints once, on stdout: its pid and, by socket, the servers that could not start. */
+export interface DaemonReport {
+  pid: number;
+  failed: Record<string, string>;
+}
+
+/** A started server with no peer closes after this long (a bridge restart takes less). */
 export const SERVER_IDLE_MS = 10_000;
 const START_TIMEOUT_MS = 15_000;
 
@@ -31,66 +37,76 @@ export function pidFile(socket: string): string {
   return `${socket}.pid`;
 }
 
-export function daemonArgs(spec: ServerSpec): string[] {
-  return [
-    '--socket', spec.socket, '--shm', spec.shm, '--size', String(spec.size), '--vectors', String(spec.vectors),
-    '--socket-mode', String(spec.socketMode), '--idle-ms', String(spec.idleMs),
-  ];
+export function daemonArgs(specs: readonly ServerSpec[]): string[] {
+  return ['--servers', JSON.stringify(specs)];
 }
 
-export function parseDaemonArgs(args: string[]): ServerSpec {
-  const option = { type: 'string' } as const;
-  const { values } = parseArgs({ args, options: { socket: option, shm: option, size: option, vectors: option, 'socket-mode': option, 'idle-ms': option }, strict: true });
-  const text = (name: keyof typeof values): string => {
-    const value = values[name];
-    if (value === undefined || value === '') throw new Error(`--${name} is required`);
-    return value;
+function checkSpec(value: unknown, index: number): ServerSpec {
+  const spec = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const text = (name: string): string => {
+    const v = spec[name];
+    if (typeof v !== 'string' || v === '') throw new Error(`server ${index}: ${name} must be a path, got ${JSON.stringify(v)}`);
+    return v;
   };
-  const integer = (name: keyof typeof values): number => {
-    const value = Number(text(name));
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer, got ${text(name)}`);
-    return value;
+  const integer = (name: string): number => {
+    const v = spec[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`server ${index}: ${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return v;
   };
-  return { socket: text('socket'), shm: text('shm'), size: integer('size'), vectors: integer('vectors'), socketMode: integer('socket-mode'), idleMs: integer('idle-ms') };
+  return { socket: text('socket'), shm: text('shm'), size: integer('size'), vectors: integer('vectors'), socketMode: integer('socketMode'), idleMs: integer('idleMs') };
 }
 
-/** The command that runs the server: this same Node, and tsx when we run from TypeScript sources. */
-function daemonCommand(spec: ServerSpec): string[] {
+export function parseDaemonArgs(args: string[]): ServerSpec[] {
+  const { values } = parseArgs({ args, options: { servers: { type: 'string' } }, strict: true });
+  let list: unknown;
+  try {
+    list = JSON.parse(values.servers ?? '');
+  } catch {
+    throw new Error('--servers must be a JSON list of servers');
+  }
+  if (!Array.isArray(list) || list.length === 0) throw new Error('--servers must be a non-empty JSON list of servers');
+  return list.map(checkSpec);
+}
+
+/** The command that runs the servers: this same Node, and tsx when we run from TypeScript sources. */
+function daemonCommand(specs: readonly ServerSpec[]): string[] {
   const fromSources = import.meta.url.endsWith('.ts');
   const entry = new URL(`./ivshmem-daemon.${fromSources ? 'ts' : 'js'}`, import.meta.url).pathname;
-  return [...(fromSources ? ['--import', import.meta.resolve('tsx')] : []), entry, ...daemonArgs(spec)];
+  return [...(fromSources ? ['--import', import.meta.resolve('tsx')] : []), entry, ...daemonArgs(specs)];
 }
 
-/** Starts the server detached; resolves with its pid once it listens, rejects with its error otherwise. */
-export function startServer(spec: ServerSpec): Promise<number> {
-  const child = spawn(process.execPath, daemonCommand(spec), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+/**
+ * Starts one detached process serving `specs`; resolves with its report
+ * once it has tried them all, rejects when it could not run at all.
+ */
+export function startServers(specs: readonly ServerSpec[]): Promise<DaemonReport> {
+  const child = spawn(process.execPath, daemonCommand(specs), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const finish = (error: Error | undefined, pid?: number): void => {
+    const finish = (result: DaemonReport | Error): void => {
       clearTimeout(timer);
       child.removeAllListeners('exit');
       child.stdout.destroy();
       child.stderr.destroy();
       child.unref();
-      if (error === undefined && pid !== undefined) resolve(pid);
-      else reject(error ?? new Error('no pid'));
+      if (result instanceof Error) reject(result);
+      else resolve(result);
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      finish(new Error(`the ivshmem server did not start within ${START_TIMEOUT_MS} ms`));
+      finish(new Error(`the ivshmem server process did not start within ${START_TIMEOUT_MS} ms`));
     }, START_TIMEOUT_MS);
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       out += text;
-      const ready = new RegExp(`^${DAEMON_READY} (\\d+)$`, 'm').exec(out);
-      if (ready !== null) finish(undefined, Number(ready[1]));
+      if (out.endsWith('\n')) finish(JSON.parse(out) as DaemonReport);
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => (err += text));
     child.once('error', (error) => {
       finish(error);
     });
     child.once('exit', (code, signal) => {
-      finish(new Error(err.trim() || `the ivshmem server exited (${signal ?? `code ${String(code)}`}) before it listened`));
+      finish(new Error(err.trim() || `the ivshmem server process exited (${signal ?? `code ${String(code)}`}) before it reported`));
     });
   });
 }
@@ -130,11 +146,37 @@ async function join(spec: ServerSpec): Promise<IvshmemClient> {
   return client;
 }
 
+/** Whether a server accepts connections on `socket` (a connection that joins nobody: it hangs up at once). */
+function listening(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(socket, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+/**
+ * Starts, in one process, a server for every spec whose socket nobody
+ * serves; `started` hears about it. Chips then join them one by one
+ * (joinOrStartServer). Errors are left for the chips to report.
+ */
+export async function startMissingServers(specs: readonly ServerSpec[], started: (report: DaemonReport, sockets: string[]) => void): Promise<void> {
+  const missing: ServerSpec[] = [];
+  for (const spec of specs) if (!(await listening(spec.socket))) missing.push(spec);
+  if (missing.length === 0) return;
+  const report = await startServers(missing).catch(() => undefined);
+  if (report !== undefined) started(report, missing.map((s) => s.socket).filter((s) => !(s in report.failed)));
+}
+
 /**
  * Joins the chip's server, starting it first when nobody listens on the
- * socket. `started` is called with the pid of a server this call started.
+ * socket; `started` hears about a server this call started.
  */
-export async function joinOrStartServer(spec: ServerSpec, started: (pid: number) => void): Promise<IvshmemClient> {
+export async function joinOrStartServer(spec: ServerSpec, started: (report: DaemonReport, sockets: string[]) => void): Promise<IvshmemClient> {
   try {
     return await join(spec);
   } catch (error) {
@@ -142,14 +184,17 @@ export async function joinOrStartServer(spec: ServerSpec, started: (pid: number)
   }
   let startError: unknown;
   try {
-    started(await startServer(spec));
+    const report = await startServers([spec]);
+    const failed = report.failed[spec.socket];
+    if (failed === undefined) started(report, [spec.socket]);
+    else startError = new Error(failed);
   } catch (error) {
-    // Another bridge may have started it meanwhile: then joining works.
     startError = error;
   }
   try {
     return await join(spec);
   } catch (error) {
+    // Another bridge may have started it meanwhile: then joining works; otherwise say why ours did not start.
     throw nobodyListens(error) && startError !== undefined ? startError : error;
   }
 }

@@ -11,7 +11,7 @@ import { IvshmemClient, protocol, SharedMemory, type DoorbellEndpoint } from '..
 import type { ChipConfig } from '../config/types.ts';
 import { DEFAULT_RUNTIME_DIR } from '../config/chips.ts';
 import type { Logger } from '../log.ts';
-import { joinOrStartServer, pidFile, SERVER_IDLE_MS } from './server-process.ts';
+import { joinOrStartServer, pidFile, SERVER_IDLE_MS, startMissingServers, type DaemonReport, type ServerSpec } from './server-process.ts';
 
 export interface Transport {
   mem: SharedMemory;
@@ -30,6 +30,33 @@ function path(value: string | null, what: string, chip: ChipConfig): string {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What a server-mode chip's long-lived ivshmem server serves. */
+function serverSpec(chip: ChipConfig): ServerSpec {
+  const socket = path(chip.socket, 'socket', chip);
+  // Our own default folder is ours to create; a configured one must exist.
+  if (dirname(socket) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
+  return { socket, shm: path(chip.shm, 'shared-memory', chip), size: chip.size, vectors: chip.vectors, socketMode: chip.socketMode, idleMs: SERVER_IDLE_MS };
+}
+
+function serversStarted(log: Logger): (report: DaemonReport, sockets: string[]) => void {
+  return (report, sockets) => {
+    if (sockets.length === 0) return;
+    log.info(
+      `started the ivshmem server(s) for ${sockets.join(', ')} (pid ${report.pid}, also in ${sockets.map(pidFile).join(', ')}); they outlive the bridge, so its guests do, and close ${SERVER_IDLE_MS / 1000} s after their last peer left`,
+    );
+  };
+}
+
+/**
+ * Starts, in one process, the ivshmem servers of the server-mode chips
+ * that have none running, so that opening them does not start one process
+ * per chip. Problems are left for openTransport to report.
+ */
+export async function startChipServers(chips: readonly ChipConfig[], log: Logger): Promise<void> {
+  const specs = chips.filter((c) => c.mode === 'server').map(serverSpec);
+  await startMissingServers(specs, serversStarted(log));
 }
 
 export async function openTransport(chip: ChipConfig, log: Logger): Promise<Transport> {
@@ -54,13 +81,8 @@ export async function openTransport(chip: ChipConfig, log: Logger): Promise<Tran
   const socket = path(chip.socket, 'socket', chip);
   let endpoint: IvshmemClient;
   if (chip.mode === 'server') {
-    // Our own default folder is ours to create; a configured one must exist.
-    if (dirname(socket) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
-    const spec = { socket, shm: path(chip.shm, 'shared-memory', chip), size: chip.size, vectors: chip.vectors, socketMode: chip.socketMode, idleMs: SERVER_IDLE_MS };
     try {
-      endpoint = await joinOrStartServer(spec, (pid) => {
-        log.info(`chip ${chip.name}: started its ivshmem server on ${socket} (pid ${pid}, in ${pidFile(socket)}); it outlives the bridge and exits ${SERVER_IDLE_MS / 1000} s after its last peer left`);
-      });
+      endpoint = await joinOrStartServer(serverSpec(chip), serversStarted(log));
     } catch (error) {
       throw new Error(`chip ${chip.name}: cannot serve ivshmem on ${socket}: ${describe(error)}`);
     }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, protocol, SharedMemory } from '../../native/index.ts';
-import { joinOrStartServer, pidFile, startServer, type ServerSpec } from '../../bridge/chip/server-process.ts';
+import { joinOrStartServer, pidFile, startMissingServers, startServers, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
 
 const dir = mkdtempSync('/dev/shm/vgpio-daemon-');
 const started = new Set<number>();
@@ -36,8 +36,10 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
   }
 }
 
+const note = (report: DaemonReport): void => void started.add(report.pid);
+
 async function join_(s: ServerSpec): Promise<IvshmemClient> {
-  return joinOrStartServer(s, (pid) => started.add(pid));
+  return joinOrStartServer(s, note);
 }
 
 describe('the long-lived ivshmem server of a server-mode chip', () => {
@@ -107,7 +109,9 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
 
   it('exits on SIGTERM, removing its socket and pid file (the shared memory stays)', async () => {
     const s = spec('term');
-    const pid = await startServer(s);
+    const report = await startServers([s]);
+    assert.deepEqual(report.failed, {});
+    const pid = report.pid;
     started.add(pid);
     process.kill(pid, 'SIGTERM');
     await until('the server to exit', () => !alive(pid));
@@ -116,14 +120,30 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
     assert.ok(existsSync(s.shm));
   });
 
-  it('exits by itself once it has had no peer for its idle time', async () => {
-    const s = spec('idle', { idleMs: 300 });
-    const peer = await join_(s);
-    const [pid] = [...started].slice(-1);
+  it('serves the chips that need one from one process; each server closes once idle, then the process exits', async () => {
+    const running = spec('running');
+    const keep = await join_(running);
+    const before = started.size;
+    const a = spec('a', { idleMs: 300 });
+    const b = spec('b', { idleMs: 300 });
+    const sockets: string[][] = [];
+    await startMissingServers([running, a, b, { ...spec('bad'), socket: join(dir, 'no-such-dir', 'x.sock') }], (report, listening) => {
+      note(report);
+      sockets.push(listening);
+    });
+    assert.equal(started.size, before + 1, 'one process');
+    assert.deepEqual(sockets, [[a.socket, b.socket]], 'for the missing servers that could start');
+    const pid = Number(readFileSync(pidFile(a.socket), 'utf8'));
+    assert.equal(Number(readFileSync(pidFile(b.socket), 'utf8')), pid);
+    const peer = await join_(a);
+    assert.equal(started.size, before + 1, 'joined, not started again');
+    await until('b to close once idle', () => !existsSync(b.socket));
     await new Promise((r) => setTimeout(r, 600));
-    assert.ok(alive(pid ?? 0), 'a server with a peer stays');
+    assert.ok(existsSync(a.socket) && alive(pid), 'a server with a peer stays');
     await peer.close();
-    await until('the idle server to exit', () => !alive(pid ?? 0));
-    assert.equal(existsSync(s.socket), false);
+    await until('the process to exit with its last server', () => !alive(pid));
+    assert.equal(existsSync(a.socket), false);
+    assert.equal(existsSync(pidFile(a.socket)), false);
+    await keep.close();
   });
 });
