@@ -8,7 +8,7 @@
  * vector count; anything else is an error naming what differs.
  */
 import { spawn } from 'node:child_process';
-import { fstatSync, statSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { IvshmemClient } from '../../native/index.ts';
@@ -197,4 +197,27 @@ export async function joinOrStartServer(spec: ServerSpec, started: (report: Daem
     // Another bridge may have started it meanwhile: then joining works; otherwise say why ours did not start.
     throw nobodyListens(error) && startError !== undefined ? startError : error;
   }
+}
+
+/**
+ * Stops the server process serving `socket` (SIGTERM), and with it every
+ * other server it runs; resolves once the socket is gone. False when no
+ * server of ours runs there: no pid file, or its pid is no longer our
+ * server (a stale file is never trusted to name a process to kill).
+ */
+export async function stopServer(socket: string, timeoutMs = 10_000): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile(socket), 'utf8'));
+    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!command.includes('ivshmem-daemon') || !command.includes(JSON.stringify(socket).slice(1, -1))) return false;
+  } catch {
+    return false;
+  }
+  process.kill(pid, 'SIGTERM');
+  for (const deadline = Date.now() + timeoutMs; existsSync(socket); ) {
+    if (Date.now() > deadline) throw new Error(`the ivshmem server process ${pid} did not stop within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
 }

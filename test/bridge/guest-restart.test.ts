@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { protocol, SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { stopServer } from '../../bridge/chip/server-process.ts';
 import { buildGuestModules, chipByLabel, GPIOD_TOOLS, until, type GuestModules } from '../kernel/vgpio-host.ts';
 import { Guest } from '../support/guest.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
@@ -119,7 +120,7 @@ chips:
   after(async () => {
     await guest.close();
     await bridge.kill('SIGTERM');
-    if (existsSync(`${socket}.pid`)) process.kill(serverPid(), 'SIGTERM');
+    await stopServer(socket);
     await probe.close();
     await mosquitto.close();
     modules.remove();

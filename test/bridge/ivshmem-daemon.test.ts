@@ -4,14 +4,14 @@
  * process, real peers (IvshmemClient). It is started only when nobody
  * listens, is no peer itself, records the stale driver generation on start
  * and when the guest's peer leaves, refuses to serve a configuration it was
- * not started with, and goes away on SIGTERM or when idle.
+ * not started with, and goes away when stopped (SIGTERM) or idle.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, protocol, SharedMemory } from '../../native/index.ts';
-import { joinOrStartServer, pidFile, startMissingServers, startServers, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
+import { joinOrStartServer, pidFile, startMissingServers, startServers, stopServer, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
 
 const dir = mkdtempSync('/dev/shm/vgpio-daemon-');
 const started = new Set<number>();
@@ -107,14 +107,18 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
     assert.equal(readFileSync(s.socket, 'utf8'), 'not a socket');
   });
 
-  it('exits on SIGTERM, removing its socket and pid file (the shared memory stays)', async () => {
+  it('is stopped by stopServer (SIGTERM), removing its socket and pid file (the shared memory stays); a stale pid file names nobody to kill', async () => {
     const s = spec('term');
     const report = await startServers([s]);
     assert.deepEqual(report.failed, {});
     const pid = report.pid;
     started.add(pid);
-    process.kill(pid, 'SIGTERM');
+    assert.equal(await stopServer(s.socket), true);
     await until('the server to exit', () => !alive(pid));
+    assert.equal(await stopServer(s.socket), false, 'nothing runs there any more');
+    writeFileSync(pidFile(s.socket), `${process.pid}\n`);
+    assert.equal(await stopServer(s.socket), false, 'a pid that is not our server is left alone');
+    rmSync(pidFile(s.socket));
     assert.equal(existsSync(s.socket), false);
     assert.equal(existsSync(pidFile(s.socket)), false);
     assert.ok(existsSync(s.shm));
