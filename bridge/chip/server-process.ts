@@ -8,7 +8,7 @@
  * vector count; anything else is an error naming what differs.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
+import { fstatSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { IvshmemClient } from '../../native/index.ts';
@@ -201,7 +201,7 @@ export async function joinOrStartServer(spec: ServerSpec, started: (report: Daem
 
 /**
  * Stops the server process serving `socket` (SIGTERM), and with it every
- * other server it runs; resolves once the socket is gone. False when no
+ * other server it runs; resolves once the process has exited. False when no
  * server of ours runs there: no pid file, or its pid is no longer our
  * server (a stale file is never trusted to name a process to kill).
  */
@@ -215,7 +215,16 @@ export async function stopServer(socket: string, timeoutMs = 10_000): Promise<bo
     return false;
   }
   process.kill(pid, 'SIGTERM');
-  for (const deadline = Date.now() + timeoutMs; existsSync(socket); ) {
+  const running = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Until the process is gone, not only its socket: it still holds the shared memory until it exits.
+  for (const deadline = Date.now() + timeoutMs; running(); ) {
     if (Date.now() > deadline) throw new Error(`the ivshmem server process ${pid} did not stop within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -93,5 +93,12 @@ export async function openTransport(chip: ChipConfig, log: Logger): Promise<Tran
       throw new Error(`chip ${chip.name}: cannot join the ivshmem server at ${socket}: ${describe(error)}`);
     }
   }
-  return { mem: endpoint.shm, endpoint, hostPeer: endpoint.id, close: () => endpoint.close() };
+  // host_peer names the bridge serving the region; one that is still connected is another live bridge.
+  const mem = endpoint.shm;
+  const other = mem.load32(protocol.HDR_HOST_PEER);
+  if (mem.load32(protocol.HDR_MAGIC) === protocol.SHM_MAGIC && endpoint.peers().some((p) => p.id === other)) {
+    await endpoint.close();
+    throw new Error(`chip ${chip.name}: another bridge (ivshmem peer ${other}) serves the shared memory of ${socket}; stop it first`);
+  }
+  return { mem, endpoint, hostPeer: endpoint.id, close: () => endpoint.close() };
 }

@@ -81,6 +81,14 @@ chips:
     assert.equal(controller.chips.get('board')?.online, false);
   });
 
+  it('refuses a second bridge on the same chip: its ivshmem server is shared, the region is not', async () => {
+    await assert.rejects(
+      Controller.start(loadSettings({ args: ['-c', config, '--broker-port', String(await freePort())], env: {} }), { log: new Logger('error') }),
+      /chip board: another bridge \(ivshmem peer \d+\) serves the shared memory of \S+board\.sock; stop it first/,
+    );
+    assert.equal(client.shm.load32(protocol.HDR_HOST_PEER), client.peers()[0]?.id, 'host_peer still names the first bridge');
+  });
+
   it('goes online when the joined peer binds and rings', async () => {
     guest.bind();
     guest.ringHost();
