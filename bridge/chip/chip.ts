@@ -192,6 +192,8 @@ export class Chip extends EventEmitter<ChipEvents> {
       });
       endpoint.on('error', (error) => {
         this.#problem(`ivshmem: ${error.message}`);
+        // A lost server connection leaves no peers: the guest is offline.
+        this.#scheduleScan();
       });
     }
     this.#ring.drain(); // entries from before this run describe a past the banks already show

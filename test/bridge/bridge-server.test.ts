@@ -162,6 +162,16 @@ chips:
     await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 5000, from);
   });
 
+  it('goes offline, with a reported problem, when its ivshmem server process dies', async () => {
+    await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 5000);
+    const from = probe.mark;
+    client.on('error', () => undefined); // the fake guest loses the server too
+    process.kill(Number(readFileSync(join(dir, 'board.sock.pid'), 'utf8')), 'SIGKILL');
+    await probe.waitFor(`${B}/board/availability`, (p) => p === 'offline', 5000, from);
+    assert.equal(controller.chips.get('board')?.online, false);
+    await probe.waitFor(`${B}/bridge/event`, (p) => p.includes('the ivshmem server closed the connection'), 5000, from);
+  });
+
   it('runs as a daemon from the CLI and shuts down in order on SIGTERM', async () => {
     const cliDir = mkdtempSync('/dev/shm/vgpio-bridge-cli-');
     const cliPort = await freePort();

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, protocol, SharedMemory } from '../../native/index.ts';
-import { joinOrStartServer, pidFile, startMissingServers, startServers, stopServer, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
+import { daemonArgs, joinOrStartServer, parseDaemonArgs, pidFile, startMissingServers, startServers, stopServer, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
 
 const dir = mkdtempSync('/dev/shm/vgpio-daemon-');
 const started = new Set<number>();
@@ -98,6 +98,16 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
     assert.ok(alive(pid));
     await until('the refused joins to leave again', () => first.peers().length === 0);
     await first.close();
+  });
+
+  it('takes its servers as the bridge gives them, and says what is wrong with anything else', () => {
+    const specs = [spec('x'), spec('y', { vectors: 4 })];
+    assert.deepEqual(parseDaemonArgs(daemonArgs(specs)), specs);
+    assert.throws(() => parseDaemonArgs(['--servers', '[]']), /--servers must be a non-empty JSON list of servers/);
+    assert.throws(() => parseDaemonArgs(['--servers', '{']), /--servers must be a JSON list of servers/);
+    assert.throws(() => parseDaemonArgs(['--servers', JSON.stringify([{ ...spec('z'), size: -1 }])]), /server 0: size must be a non-negative integer, got -1/);
+    assert.throws(() => parseDaemonArgs(['--servers', JSON.stringify([{ ...spec('z'), shm: '' }])]), /server 0: shm must be a path, got ""/);
+    assert.throws(() => parseDaemonArgs(['--other', 'x']), /Unknown option '--other'/);
   });
 
   it('reports why it cannot start: a path that is not a socket is never taken over', async () => {
