@@ -14,6 +14,7 @@ import { DEFAULT_RUNTIME_DIR } from './config/chips.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
+import { startChipServers } from './chip/transport.ts';
 import type { Settings } from './config/types.ts';
 import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
 import { ChipPublisher } from './extensions/chip-publisher.ts';
@@ -120,6 +121,7 @@ export class Controller {
       log.info(`embedded MQTT broker listening on ${where === '' ? 'no network listener (in-process only)' : where}`);
     }
 
+    await startChipServers(settings.chips, log);
     for (const config of settings.chips) {
       const chip = await Chip.open(config, log.child(`chip ${config.name}`), this.stats);
       this.chips.set(config.name, chip);

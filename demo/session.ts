@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../bridge/config/load.ts';
 import { Controller } from '../bridge/controller.ts';
+import { stopServer } from '../bridge/chip/server-process.ts';
 import { Logger, type LogLevel } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
 import { buildAgent } from '../test/support/agent.ts';
@@ -101,6 +102,8 @@ chips:
       if (chipConfig === undefined) throw new Error('the demo configuration has no chip');
       say(`starting the bridge with its embedded MQTT broker on ${options.host}:${options.port}`);
       const controller = await Controller.start(settings, { log: new Logger(options.logLevel) });
+      // The chip's ivshmem server outlives the bridge (for guests); the demo's goes with it.
+      undo.push(() => stopServer(`${dir}/${CHIP}.sock`).then(() => undefined));
       undo.push(() => controller.stop());
       signal?.throwIfAborted();
 
@@ -134,11 +137,12 @@ chips:
     }
   }
 
-  /** Stops QEMU, the bridge and its broker; removes the module build and the session folder. Safe to call twice. */
+  /** Stops QEMU, the bridge, its ivshmem server process and its broker; removes the module build and the session folder. Safe to call twice. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.guest.close();
       await this.controller.stop();
+      await stopServer(join(this.dir, `${CHIP}.sock`));
       this.#module.remove();
       rmSync(this.dir, { recursive: true, force: true });
     })();

@@ -90,7 +90,8 @@ struct vgpio_shm_header {
 	__u32 ring_off;		/* 0x44 offset of the event ring */
 	__u32 ring_len;		/* 0x48 number of ring entries, a power of two */
 	__u32 bank_off;		/* 0x4C offset of bank 0 */
-	__u32 reserved[12];	/* 0x50 zero */
+	__u32 reserved[11];	/* 0x50 zero */
+	__u32 stale_gen;	/* 0x7C host (ivshmem server): guest_gen no current peer proved */
 };
 
 #define VGPIO_HDR_MAGIC			0x00
@@ -106,6 +107,7 @@ struct vgpio_shm_header {
 #define VGPIO_HDR_RING_OFF		0x44
 #define VGPIO_HDR_RING_LEN		0x48
 #define VGPIO_HDR_BANK_OFF		0x4C
+#define VGPIO_HDR_STALE_GEN		0x7C
 #define VGPIO_HDR_SIZE			0x80
 
 /* ---- Banks: line n is bit (n % 32) of bank (n / 32) ---- */
@@ -297,6 +299,8 @@ VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_header, label) == VGPIO_HDR_LABEL,
 		    "label offset");
 VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_header, names_off) == VGPIO_HDR_NAMES_OFF,
 		    "names_off offset");
+VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_header, stale_gen) == VGPIO_HDR_STALE_GEN,
+		    "stale_gen offset");
 VGPIO_STATIC_ASSERT(offsetof(struct vgpio_shm_header, bank_off) == VGPIO_HDR_BANK_OFF,
 		    "bank_off offset");
 VGPIO_STATIC_ASSERT(sizeof(struct vgpio_shm_bank) == VGPIO_BANK_STRIDE, "bank stride");

@@ -191,12 +191,18 @@ export class IvshmemClient extends EndpointBase {
     ready.resolve();
   }
 
-  /** A fatal error: during connect it rejects connect, afterwards it is emitted. Either way we close. */
+  /**
+   * A fatal error: during connect it rejects connect, afterwards it is
+   * emitted. Either way the connection and eventfds close; after connect the
+   * shared memory stays mapped until close(), so its user can still read
+   * the state it holds (the memory outlives the server).
+   */
   #fail(error: Error): void {
     if (this.closed) return;
     const ready = this.#ready;
     this.#ready = undefined;
     this.#release();
+    if (ready !== undefined) this.#shm?.close();
     if (ready !== undefined) ready.reject(error);
     else this.emit('error', error);
     this.emit('close');
@@ -208,7 +214,6 @@ export class IvshmemClient extends EndpointBase {
     this.#watcher?.close();
     binding.closeFd(this.#socket);
     this.releaseBase();
-    this.#shm?.close();
   }
 
   /** Leaves the server (it tells the others), closes every fd and unmaps the shared memory. */
@@ -220,6 +225,7 @@ export class IvshmemClient extends EndpointBase {
       ready?.reject(new Error('ivshmem client closed during the handshake'));
       this.emit('close');
     }
+    this.#shm?.close();
     return Promise.resolve();
   }
 }

@@ -29,6 +29,12 @@ export interface IvshmemServerOptions {
   vectors: number;
   /** Permissions of the socket file; default 0o600 (owner only). */
   socketMode?: number;
+  /**
+   * Whether the server is a peer itself (id 0, with its own vectors,
+   * announced to everyone); default true. A server that only brokers
+   * (vgpio2mqtt's long-lived one, which the bridge joins as a client) is not.
+   */
+  peer?: boolean;
 }
 
 /** QEMU's contrib server allows 64 vectors per peer; so do we. */
@@ -61,6 +67,7 @@ export class IvshmemServer extends EndpointBase {
   #listenFd: number;
   #listenWatcher: FdWatcher;
   #nextId: number;
+  readonly #isPeer: boolean;
 
   private constructor(options: IvshmemServerOptions, shm: SharedMemory, listenFd: number) {
     super();
@@ -69,7 +76,8 @@ export class IvshmemServer extends EndpointBase {
     this.socketPath = options.socketPath;
     this.id = 0;
     this.#nextId = 1;
-    for (let v = 0; v < this.vectors; v++) this.addOwnVector(binding.eventfdCreate());
+    this.#isPeer = options.peer ?? true;
+    if (this.#isPeer) for (let v = 0; v < this.vectors; v++) this.addOwnVector(binding.eventfdCreate());
     this.#listenFd = listenFd;
     this.#listenWatcher = watchFd(
       listenFd,
@@ -140,7 +148,7 @@ export class IvshmemServer extends EndpointBase {
       binding.sendMessage(socket, BigInt(id), -1);
       binding.sendMessage(socket, SHM_MESSAGE, this.shm.fd);
       for (const other of this.remote.values()) this.#announce(socket, other.id, other.eventfds);
-      this.#announce(socket, this.id, this.own.map((v) => v.fd));
+      if (this.#isPeer) this.#announce(socket, this.id, this.own.map((v) => v.fd));
       this.#announce(socket, id, peer.eventfds);
     } catch (error) {
       // It never became a peer: nobody else heard of it.

@@ -18,6 +18,7 @@ import { InputDriver, type InputResult } from '../shm/input-driver.ts';
 import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { logical, type LineCommand } from '../payload.ts';
 import { openTransport, type Transport } from './transport.ts';
+import { guestAvailability, readEvidence } from './availability.ts';
 
 export type EdgeSource = 'host' | 'guest';
 
@@ -163,7 +164,7 @@ export class Chip extends EventEmitter<ChipEvents> {
 
   /** Opens the chip's transport and region; emits nothing until start(). */
   static async open(config: ChipConfig, log: Logger, stats: Stats): Promise<Chip> {
-    const transport = await openTransport(config);
+    const transport = await openTransport(config, log);
     try {
       return new Chip(config, transport, log, stats);
     } catch (error) {
@@ -191,6 +192,8 @@ export class Chip extends EventEmitter<ChipEvents> {
       });
       endpoint.on('error', (error) => {
         this.#problem(`ivshmem: ${error.message}`);
+        // A lost server connection leaves no peers: the guest is offline.
+        this.#scheduleScan();
       });
     }
     this.#ring.drain(); // entries from before this run describe a past the banks already show
@@ -380,13 +383,12 @@ export class Chip extends EventEmitter<ChipEvents> {
   }
 
   #checkAvailability(): void {
-    const gen = this.region.guestGen;
-    const bound = (gen & 1) === 1;
     const endpoint = this.#transport.endpoint;
-    const peer = this.region.guestPeer;
     const peers = endpoint?.peers() ?? [];
-    const present = endpoint === null || peers.some((p) => p.id === peer);
-    const online = bound && present;
+    const evidence = readEvidence(this.#transport.mem, endpoint === null ? null : peers.map((p) => p.id));
+    const availability = guestAvailability(evidence);
+    const { guestGen: gen, guestPeer: peer } = evidence;
+    const online = availability.online;
     const rebound = gen !== this.#guestGen;
     if (peers.length !== this.#peerCount) {
       this.#peerCount = peers.length;
@@ -401,7 +403,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (online !== this.#online) {
       this.#online = online;
       this.#stats.guestBound(this.config.name, online);
-      this.#log.info(online ? `guest online (peer ${endpoint === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}${present ? '' : ', peer gone'})`);
+      this.#log.info(availability.online ? `guest online (peer ${endpoint === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}: ${availability.why})`);
       this.emit('availability', online);
     }
   }
@@ -517,7 +519,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.emit('availability', this.#online);
   }
 
-  /** Stops timers and doorbells and closes the transport (the server removes its socket). Shared memory stays for the next run. */
+  /** Stops timers and doorbells and leaves or closes the transport (a server-mode chip's ivshmem server stays for its guests). Shared memory stays for the next run. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

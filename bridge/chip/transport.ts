@@ -1,14 +1,17 @@
 /**
- * Opens what a chip's mode needs: an ivshmem server of our own (server),
+ * Opens what a chip's mode needs: a peer on the chip's own long-lived
+ * ivshmem server, started when none runs (server, see server-process.ts),
  * a peer on someone else's server (client), or a bare shared-memory file
  * polled on a timer (plain). Returns the memory, the doorbell endpoint (if
  * any) and the peer id the guest must ring.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { IvshmemClient, IvshmemServer, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
+import { IvshmemClient, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
 import type { ChipConfig } from '../config/types.ts';
 import { DEFAULT_RUNTIME_DIR } from '../config/chips.ts';
+import type { Logger } from '../log.ts';
+import { joinOrStartServer, pidFile, SERVER_IDLE_MS, startMissingServers, type DaemonReport, type ServerSpec } from './server-process.ts';
 
 export interface Transport {
   mem: SharedMemory;
@@ -29,7 +32,34 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function openTransport(chip: ChipConfig): Promise<Transport> {
+/** What a server-mode chip's long-lived ivshmem server serves. */
+function serverSpec(chip: ChipConfig): ServerSpec {
+  const socket = path(chip.socket, 'socket', chip);
+  // Our own default folder is ours to create; a configured one must exist.
+  if (dirname(socket) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
+  return { socket, shm: path(chip.shm, 'shared-memory', chip), size: chip.size, vectors: chip.vectors, socketMode: chip.socketMode, idleMs: SERVER_IDLE_MS };
+}
+
+function serversStarted(log: Logger): (report: DaemonReport, sockets: string[]) => void {
+  return (report, sockets) => {
+    if (sockets.length === 0) return;
+    log.info(
+      `started the ivshmem server(s) for ${sockets.join(', ')} (pid ${report.pid}, also in ${sockets.map(pidFile).join(', ')}); they outlive the bridge, so its guests do, and close ${SERVER_IDLE_MS / 1000} s after their last peer left`,
+    );
+  };
+}
+
+/**
+ * Starts, in one process, the ivshmem servers of the server-mode chips
+ * that have none running, so that opening them does not start one process
+ * per chip. Problems are left for openTransport to report.
+ */
+export async function startChipServers(chips: readonly ChipConfig[], log: Logger): Promise<void> {
+  const specs = chips.filter((c) => c.mode === 'server').map(serverSpec);
+  await startMissingServers(specs, serversStarted(log));
+}
+
+export async function openTransport(chip: ChipConfig, log: Logger): Promise<Transport> {
   if (chip.mode === 'plain') {
     const shm = path(chip.shm, 'shared-memory', chip);
     let mem: SharedMemory;
@@ -49,18 +79,10 @@ export async function openTransport(chip: ChipConfig): Promise<Transport> {
     };
   }
   const socket = path(chip.socket, 'socket', chip);
-  let endpoint: IvshmemServer | IvshmemClient;
+  let endpoint: IvshmemClient;
   if (chip.mode === 'server') {
-    // Our own default folder is ours to create; a configured one must exist.
-    if (dirname(socket) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
     try {
-      endpoint = await IvshmemServer.listen({
-        socketPath: socket,
-        shmPath: path(chip.shm, 'shared-memory', chip),
-        shmSize: chip.size,
-        vectors: chip.vectors,
-        socketMode: chip.socketMode,
-      });
+      endpoint = await joinOrStartServer(serverSpec(chip), serversStarted(log));
     } catch (error) {
       throw new Error(`chip ${chip.name}: cannot serve ivshmem on ${socket}: ${describe(error)}`);
     }
@@ -71,5 +93,12 @@ export async function openTransport(chip: ChipConfig): Promise<Transport> {
       throw new Error(`chip ${chip.name}: cannot join the ivshmem server at ${socket}: ${describe(error)}`);
     }
   }
-  return { mem: endpoint.shm, endpoint, hostPeer: endpoint.id, close: () => endpoint.close() };
+  // host_peer names the bridge serving the region; one that is still connected is another live bridge.
+  const mem = endpoint.shm;
+  const other = mem.load32(protocol.HDR_HOST_PEER);
+  if (mem.load32(protocol.HDR_MAGIC) === protocol.SHM_MAGIC && endpoint.peers().some((p) => p.id === other)) {
+    await endpoint.close();
+    throw new Error(`chip ${chip.name}: another bridge (ivshmem peer ${other}) serves the shared memory of ${socket}; stop it first`);
+  }
+  return { mem, endpoint, hostPeer: endpoint.id, close: () => endpoint.close() };
 }

@@ -3,12 +3,13 @@
  * joins as a real ivshmem peer (IvshmemClient), binds like the driver and
  * rings the host. Doorbells only: the poll timer is set to a minute, so
  * everything seen here came through a ring. Also the daemon as users run
- * it: the CLI started as a process and stopped with SIGTERM.
+ * it: the CLI started as a process and stopped with SIGTERM, its ivshmem
+ * server staying behind for the guests until stopped by its pid.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, IvshmemServer, protocol } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
@@ -71,10 +72,21 @@ chips:
   });
 
   it('writes its own peer id as host_peer and stays offline while the peer has no bound driver', async () => {
-    assert.equal(client.shm.load32(protocol.HDR_HOST_PEER), 0);
+    // The bridge is a peer of its own ivshmem server (which is no peer itself): the only other peer.
+    const bridgePeers = client.peers().map((p) => p.id);
+    assert.equal(bridgePeers.length, 1);
+    assert.equal(client.shm.load32(protocol.HDR_HOST_PEER), bridgePeers[0]);
     assert.equal(client.shm.load32(protocol.HDR_MAGIC), protocol.SHM_MAGIC);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(controller.chips.get('board')?.online, false);
+  });
+
+  it('refuses a second bridge on the same chip: its ivshmem server is shared, the region is not', async () => {
+    await assert.rejects(
+      Controller.start(loadSettings({ args: ['-c', config, '--broker-port', String(await freePort())], env: {} }), { log: new Logger('error') }),
+      /chip board: another bridge \(ivshmem peer \d+\) serves the shared memory of \S+board\.sock; stop it first/,
+    );
+    assert.equal(client.shm.load32(protocol.HDR_HOST_PEER), client.peers()[0]?.id, 'host_peer still names the first bridge');
   });
 
   it('goes online when the joined peer binds and rings', async () => {
@@ -150,6 +162,16 @@ chips:
     await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 5000, from);
   });
 
+  it('goes offline, with a reported problem, when its ivshmem server process dies', async () => {
+    await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 5000);
+    const from = probe.mark;
+    client.on('error', () => undefined); // the fake guest loses the server too
+    process.kill(Number(readFileSync(join(dir, 'board.sock.pid'), 'utf8')), 'SIGKILL');
+    await probe.waitFor(`${B}/board/availability`, (p) => p === 'offline', 5000, from);
+    assert.equal(controller.chips.get('board')?.online, false);
+    await probe.waitFor(`${B}/bridge/event`, (p) => p.includes('the ivshmem server closed the connection'), 5000, from);
+  });
+
   it('runs as a daemon from the CLI and shuts down in order on SIGTERM', async () => {
     const cliDir = mkdtempSync('/dev/shm/vgpio-bridge-cli-');
     const cliPort = await freePort();
@@ -172,7 +194,14 @@ chips:
       await watcher.close().catch(() => undefined);
       assert.match(log, /SIGTERM: shutting down/);
       assert.match(log, /stopped/);
-      assert.equal(existsSync(socket), false, 'the socket is removed');
+      // The ivshmem server outlives the bridge, for the guests; it is stopped by its pid.
+      assert.ok(existsSync(socket), 'the ivshmem server still listens');
+      const pid = Number(readFileSync(`${socket}.pid`, 'utf8'));
+      assert.match(log, new RegExp(`started the ivshmem server\\(s\\) for \\S+chip\\.sock \\(pid ${pid},`));
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 200 && existsSync(socket); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(existsSync(socket), false, 'the server removes its socket');
+      assert.equal(existsSync(`${socket}.pid`), false, 'and its pid file');
       assert.ok(existsSync(join(cliDir, 'lab.shm')), 'shared memory stays for the next run');
     } finally {
       rmSync(cliDir, { recursive: true, force: true });

@@ -193,7 +193,7 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
     await observer.close();
   });
 
-  it('closing a client, then the whole server, releases every fd', async () => {
+  it('closing a client, then the whole server, releases every fd (the shared memory on close())', async () => {
     await sleep(100); // sockets of earlier tests' node:net peers close asynchronously
     const fds = openFds();
     const dir2 = mkdtempSync(join(tmpdir(), 'vgpio-ivshmem-close-'));
@@ -212,7 +212,11 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
     assert.equal(errors.length, 2);
     assert.match(errors[0]?.message ?? '', /the ivshmem server closed the connection/);
     assert.deepEqual(readdirSync(dir2), ['m'], 'the socket file is gone, the shm file stays');
-    assert.equal(openFds(), fds, 'nothing left open, at once');
+    assert.equal(openFds(), fds + 2, 'at once, only the shared memory of the two clients is left open');
+    clients[1]?.shm.store32(0, 0x5a5a);
+    assert.equal(clients[2]?.shm.load32(0), 0x5a5a, 'and it still works: the memory outlives the server');
+    for (const client of clients.slice(1)) await client.close();
+    assert.equal(openFds(), fds, 'nothing left open once closed');
     rmSync(dir2, { recursive: true, force: true });
   });
 });

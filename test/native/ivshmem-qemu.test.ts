@@ -109,3 +109,35 @@ describe('ivshmem server with a real QEMU peer', { timeout: 120_000 }, () => {
     }
   });
 });
+
+/**
+ * Why the bridge runs its ivshmem server in a process of its own: QEMU
+ * joins a server once. A server that goes away and listens again on the
+ * same socket never sees QEMU come back, even with `reconnect=1`.
+ */
+describe('QEMU and an ivshmem server that goes away', { timeout: 120_000 }, () => {
+  for (const chardev of ['', 'reconnect=1']) {
+    it(`QEMU keeps running but never joins the restarted server (${chardev === '' ? 'default chardev' : chardev})`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vgpio-ivshmem-gone-'));
+      const options = { socketPath: join(dir, 'ivshmem.sock'), shmPath: join(dir, 'shm'), shmSize: SHM_SIZE, vectors: VECTORS };
+      let server = await IvshmemServer.listen(options);
+      const joined = once(server, 'join') as Promise<[PeerInfo]>;
+      const qemu = new QemuPeer(server.socketPath, VECTORS, chardev);
+      try {
+        await joined;
+        await server.close();
+        server = await IvshmemServer.listen(options);
+        const joins: PeerInfo[] = [];
+        server.on('join', (peer) => joins.push(peer));
+        // reconnect=1 would retry within a second; give it several.
+        const exited = await Promise.race([qemu.exited.then(() => true), new Promise((resolve) => setTimeout(resolve, 5000, false))]);
+        assert.equal(exited, false, `QEMU keeps running: ${qemu.stderr}`);
+        assert.deepEqual(joins, [], 'QEMU did not rejoin');
+      } finally {
+        qemu.kill();
+        await server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});

@@ -28,10 +28,11 @@ export class QemuPeer {
   #nextId = 1;
   #pending = new Map<number, { resolve: (reply: QmpReply) => void; reject: (error: Error) => void }>();
 
-  constructor(socketPath: string, vectors: number) {
+  /** `chardev`: extra `-chardev socket` properties, e.g. `reconnect=1`. */
+  constructor(socketPath: string, vectors: number, chardev = '') {
     const args = [
       '-accel', 'tcg', '-nodefaults', '-no-user-config', '-display', 'none', '-m', '64',
-      '-chardev', `socket,path=${socketPath},id=ivsh`,
+      '-chardev', `socket,path=${socketPath},id=ivsh${chardev === '' ? '' : `,${chardev}`}`,
       '-device', `ivshmem-doorbell,chardev=ivsh,vectors=${vectors}`,
       '-qmp', 'stdio',
     ];
