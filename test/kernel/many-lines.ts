@@ -147,11 +147,7 @@ export class ManyLinesRig {
       compile('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', hostAtomadd, atomSource]);
       compile('musl-gcc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', guestAtomadd, atomSource]);
 
-      const port = await freePort();
-      const chip = `{ name: ${CHIP}, ngpio: ${NGPIO}, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, queue_limit: 1024 }`;
-      const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
-      const url = `mqtt://127.0.0.1:${port}`;
-      const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build: 'source' });
+      const { bridge, url } = await startBridge(dir);
       cleanup.push(() => bridge.stop());
       const chipConfig = loadSettings({ args: ['-c', join(dir, 'bridge.yaml')], env: {} }).chips[0];
       if (chipConfig === undefined) throw new Error('no chip in the generated configuration');
@@ -292,6 +288,28 @@ export class ManyLinesRig {
   async close(): Promise<void> {
     for (const step of this.#cleanup.reverse()) await step();
   }
+}
+
+/**
+ * The bridge with one 64-line doorbell chip, from its TypeScript sources.
+ * A second try with new ports when the first does not come up: on a loaded
+ * machine a port freePort() found free can be taken before the bridge binds
+ * it, or tsx compiling the bridge can outlast BridgeProcess's 30 s wait.
+ */
+async function startBridge(dir: string): Promise<{ bridge: BridgeProcess; url: string }> {
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const port = await freePort();
+    const chip = `{ name: ${CHIP}, ngpio: ${NGPIO}, socket: ${dir}/bridge-${attempt}.sock, shm: ${dir}/bridge-${attempt}.shm, queue_limit: 1024 }`;
+    const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
+    const url = `mqtt://127.0.0.1:${port}`;
+    try {
+      return { bridge: await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build: 'source' }), url };
+    } catch (error) {
+      failures.push(`attempt ${attempt}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`the bridge did not start:\n${failures.join('\n')}`);
 }
 
 function compile(cc: string, args: string[]): void {
