@@ -81,12 +81,14 @@ export class Controller {
     this.log.info(`metrics on http://${bound.host}:${bound.port}/metrics, health on /health`);
   }
 
-  /** Starts everything; on failure closes what was started and throws. */
+  /** Starts everything; on failure logs why, closes what was started and throws. */
   static async start(settings: Settings, options: ControllerOptions = {}): Promise<Controller> {
     const controller = new Controller(settings, options);
     try {
       await controller.#start();
     } catch (error) {
+      // Said first, so the log reads "cannot start", then the undoing, then "stopped".
+      controller.log.error(`cannot start: ${(error as Error).message}`);
       await controller.stop();
       throw error;
     }

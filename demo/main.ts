@@ -5,6 +5,7 @@
  * which stops everything and leaves nothing behind.
  */
 import { parseArgs } from 'node:util';
+import { surviveClosedOutput } from '../bridge/log.ts';
 import { READY_MARKER } from '../test/support/initramfs.ts';
 import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
 
@@ -34,6 +35,8 @@ const say = (text: string): void => {
   process.stdout.write(`demo: ${text}\n`);
 };
 
+// `npm run demo 2>&1 | tee log` then Ctrl-C: tee is gone before we clean up.
+surviveClosedOutput();
 const { host, port } = options();
 // Ctrl-C while starting: finish the current step, undo everything, exit.
 const starting = new AbortController();

@@ -33,6 +33,20 @@ function checkName(problems: Problems, path: string, name: string, maxBytes: num
   else if (utf8Length(name) > maxBytes) problems.add(path, name, `at most ${maxBytes} bytes of UTF-8`);
 }
 
+const SOCKET_MODE_RULE = 'an octal permission string such as "0600" or "0660"';
+
+/** `socket_mode` as text; YAML reads an unquoted 0660 as the decimal number 660, so a number gets a hint. */
+function socketModeText(f: Fields, problems: Problems): string {
+  const raw = f.raw('socket_mode');
+  if (typeof raw === 'number') {
+    problems.add(f.path('socket_mode'), raw, `${SOCKET_MODE_RULE} in quotes (YAML reads an unquoted 0660 as the decimal number 660)`);
+    return '0600';
+  }
+  const text = f.string('socket_mode', '0600', SOCKET_MODE_RULE);
+  if (!/^0?[0-7]{3}$/.test(text)) problems.add(f.path('socket_mode'), text, SOCKET_MODE_RULE);
+  return text;
+}
+
 function defaultLine(line: number): LineConfig {
   return {
     line,
@@ -98,8 +112,7 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   if (mode === 'server') socket ??= `${DEFAULT_RUNTIME_DIR}/${name}.sock`;
   if (mode === 'client' && socket === null) problems.add(f.path('socket'), undefined, 'the external ivshmem server\'s socket path (required in client mode)');
   if (mode === 'plain' && socket !== null) problems.add(f.path('socket'), socket, 'nothing: plain mode has no ivshmem server');
-  const modeText = f.string('socket_mode', '0600');
-  if (!/^0?[0-7]{3}$/.test(modeText)) problems.add(f.path('socket_mode'), modeText, 'an octal permission string such as "0600" or "0660"');
+  const modeText = socketModeText(f, problems);
 
   let shm = f.optionalString('shm');
   if (mode === 'client' && shm !== null) problems.add(f.path('shm'), shm, 'nothing: in client mode the external server hands over the shared memory');

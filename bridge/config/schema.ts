@@ -39,8 +39,8 @@ const tree: SchemaTree = {
       format: 'text',
       default: 'vgpio2mqtt',
     },
-    username: { doc: 'User name at an external broker (empty: none).', format: 'text', default: '' },
-    password: { doc: 'Password at an external broker (empty: none).', format: 'text', default: '', sensitive: true },
+    username: { doc: 'User name at an external broker; with the embedded broker, the login get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '' },
+    password: { doc: 'Password at an external broker; with the embedded broker, the password get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '', sensitive: true },
     keepalive: { doc: 'MQTT keep-alive in seconds.', format: 'positive-int', default: 30 },
     reconnect_ms: { doc: 'Pause between attempts to reach an external broker, in milliseconds.', format: 'positive-int', default: 2000 },
     ca: { doc: 'CA certificate file for mqtts:// and wss:// (null: system CAs).', format: 'optional-path', default: null, nullable: true },
@@ -66,6 +66,8 @@ const tree: SchemaTree = {
       doc: 'Logins for the embedded broker (file only): list of {username, password, publish?, subscribe?}; empty: anyone may connect.',
       format: 'list',
       default: [],
+      // It holds passwords: errors name its kind, never its contents.
+      sensitive: true,
     },
   },
   homeassistant: {
