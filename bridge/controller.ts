@@ -7,10 +7,8 @@
  * (their servers remove their sockets; shared memory stays so the next run
  * re-attaches keeping every level), broker.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { EmbeddedBroker } from '../broker/embedded.ts';
-import { DEFAULT_RUNTIME_DIR } from './config/chips.ts';
+import { preparePrivatePath } from '../native/index.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
@@ -199,11 +197,11 @@ export class Controller {
     const where = describeServer(settings.mqtt.server);
     for (const config of withAgent) {
       const path = config.agentSocket ?? '';
-      // Our own default folder is ours to create (as for ivshmem sockets); a configured one must exist.
-      if (dirname(path) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
       const log = this.log.child(`chip ${config.name}`);
       let socket: AgentSocket;
       try {
+        // As for ivshmem sockets: the runtime folder is ours to create, nobody else's folder or socket is used.
+        preparePrivatePath(path, config.runtimeDir, 'socket');
         socket = await AgentSocket.listen({
           path,
           mode: config.socketMode,

@@ -4,11 +4,8 @@
  * polled on a timer (plain). Returns the memory, the doorbell endpoint (if
  * any) and the peer id the guest must ring.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { IvshmemClient, IvshmemServer, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
+import { IvshmemClient, IvshmemServer, preparePrivatePath, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
 import type { ChipConfig } from '../config/types.ts';
-import { DEFAULT_RUNTIME_DIR } from '../config/chips.ts';
 
 export interface Transport {
   mem: SharedMemory;
@@ -34,6 +31,7 @@ export async function openTransport(chip: ChipConfig): Promise<Transport> {
     const shm = path(chip.shm, 'shared-memory', chip);
     let mem: SharedMemory;
     try {
+      preparePrivatePath(shm, chip.runtimeDir, 'shared memory');
       mem = SharedMemory.open(shm, { size: chip.size, create: true });
     } catch (error) {
       throw new Error(`chip ${chip.name}: cannot open shared memory ${shm}: ${describe(error)}`);
@@ -51,9 +49,10 @@ export async function openTransport(chip: ChipConfig): Promise<Transport> {
   const socket = path(chip.socket, 'socket', chip);
   let endpoint: IvshmemServer | IvshmemClient;
   if (chip.mode === 'server') {
-    // Our own default folder is ours to create; a configured one must exist.
-    if (dirname(socket) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
     try {
+      // The runtime folder is ours to create (0700); any other must exist. Nobody else's folder or files.
+      preparePrivatePath(socket, chip.runtimeDir, 'socket');
+      preparePrivatePath(path(chip.shm, 'shared-memory', chip), chip.runtimeDir, 'shared memory');
       endpoint = await IvshmemServer.listen({
         socketPath: socket,
         shmPath: path(chip.shm, 'shared-memory', chip),

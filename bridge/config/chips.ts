@@ -20,8 +20,6 @@ export const NAME_RULE = 'a non-empty name without +, #, /, NUL or surrounding w
 const MAX_SHM_SIZE = 1 << 30;
 const MAX_PAYLOAD = 64;
 
-export const DEFAULT_RUNTIME_DIR = '/tmp/vgpio2mqtt';
-
 function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
@@ -96,7 +94,7 @@ function readLine(raw: unknown, path: string, ngpio: number, problems: Problems)
   return problems.list.length === before ? config : undefined;
 }
 
-function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | undefined {
+function readChip(raw: unknown, path: string, runtimeDir: string, problems: Problems): ChipConfig | undefined {
   const f = new Fields(raw, path, problems);
   if (!f.valid) return undefined;
   const before = problems.list.length;
@@ -109,7 +107,7 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   if ((ringLen & (ringLen - 1)) !== 0) problems.add(f.path('ring_len'), ringLen, `a power of two, ${protocol.RING_LEN_MIN}..${protocol.RING_LEN_MAX}`);
 
   let socket = f.optionalString('socket');
-  if (mode === 'server') socket ??= `${DEFAULT_RUNTIME_DIR}/${name}.sock`;
+  if (mode === 'server') socket ??= `${runtimeDir}/${name}.sock`;
   if (mode === 'client' && socket === null) problems.add(f.path('socket'), undefined, 'the external ivshmem server\'s socket path (required in client mode)');
   if (mode === 'plain' && socket !== null) problems.add(f.path('socket'), socket, 'nothing: plain mode has no ivshmem server');
   const modeText = socketModeText(f, problems);
@@ -126,6 +124,7 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   const config: ChipConfig = {
     name,
     mode,
+    runtimeDir,
     socket,
     socketMode: Number.parseInt(modeText, 8),
     agentSocket: f.optionalString('agent_socket'),
@@ -164,15 +163,15 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   return problems.list.length === before ? config : undefined;
 }
 
-/** Checks and completes the chip list; problems go to `problems`. */
-export function readChips(raw: unknown[], problems: Problems): ChipConfig[] {
+/** Checks and completes the chip list (default sockets in `runtimeDir`); problems go to `problems`. */
+export function readChips(raw: unknown[], runtimeDir: string, problems: Problems): ChipConfig[] {
   const chips: ChipConfig[] = [];
   const names = new Set<string>();
   const sockets = new Set<string>();
   const shms = new Set<string>();
   raw.forEach((entry, index) => {
     const path = `chips[${index}]`;
-    const chip = readChip(entry, path, problems);
+    const chip = readChip(entry, path, runtimeDir, problems);
     if (chip === undefined) return;
     if (names.has(chip.name)) {
       problems.add(`${path}.name`, chip.name, 'a chip name used once');

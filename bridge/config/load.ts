@@ -16,6 +16,7 @@ import { kindOf, Problems, show } from './fields.ts';
 import { checkShape } from './shape.ts';
 import { joinNegativeValues, unknownFlags } from './flags.ts';
 import { readChips } from './chips.ts';
+import { defaultRuntimeDir } from './runtime-dir.ts';
 import { readUsers } from './users.ts';
 import { relayable } from '../agent/relay.ts';
 import type { LogLevel } from '../log.ts';
@@ -175,7 +176,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
   // Validated above (or the problems are thrown below before anything uses them).
   const o = conf.getProperties() as unknown as RawOptions;
   const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-  const chips = readChips(list(o.chips), problems);
+  const chips = readChips(list(o.chips), defaultRuntimeDir(env, process.geteuid?.() ?? 0), problems);
   const users = readUsers(list(o.broker.users), problems);
   if (o.broker.tls_port !== null && (o.broker.tls_cert === null || o.broker.tls_key === null)) {
     problems.list.push('broker.tls_port: got a port without broker.tls_cert and broker.tls_key; allowed: null, or a port with both files set');

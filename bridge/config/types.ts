@@ -27,6 +27,8 @@ export interface LineConfig {
 export interface ChipConfig {
   name: string;
   mode: ChipMode;
+  /** The bridge's own runtime folder (config/runtime-dir.ts): created 0700 when a socket of this chip is in it. */
+  runtimeDir: string;
   /** server: the socket the bridge listens on; client: the external server's socket; plain: null. */
   socket: string | null;
   /** Permissions of the bridge's sockets for this chip (ivshmem server and agent socket). */

@@ -50,7 +50,7 @@ describe('configuration', () => {
     assert.equal(s.chips.length, 1);
     const chip = s.chips[0] ?? assert.fail();
     assert.deepEqual([chip.name, chip.mode, chip.ngpio, chip.size, chip.vectors], ['vgpio0', 'server', 32, 8192, 1]);
-    assert.equal(chip.socket, '/tmp/vgpio2mqtt/vgpio0.sock');
+    assert.equal(chip.socket, '/run/vgpio2mqtt/vgpio0.sock');
     assert.equal(chip.shm, '/dev/shm/vgpio2mqtt-vgpio0');
     assert.equal(chip.lines.length, 32);
     assert.deepEqual([chip.lines[5]?.name, chip.lines[5]?.configured], ['5', false]);
