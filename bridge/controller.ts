@@ -109,6 +109,10 @@ export class Controller {
         tls: b.tlsPort === null || b.tlsCert === null || b.tlsKey === null ? null : { host: b.host, port: b.tlsPort, cert: b.tlsCert, key: b.tlsKey, ...(b.tlsCa === null ? {} : { ca: b.tlsCa }) },
         users: b.users,
         persistenceDir: b.persistenceDir,
+        limits: b.limits,
+        refused: (reason) => {
+          log.warn(`embedded MQTT broker: ${reason}`);
+        },
       });
       const broker = this.broker;
       const clients = (): void => {

@@ -61,6 +61,9 @@ interface RawOptions {
     tls_key: string | null;
     tls_ca: string | null;
     persistence_dir: string | null;
+    max_packet_bytes: number;
+    max_connections: number;
+    max_publish_rate: number | null;
     users: unknown;
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string };
@@ -215,6 +218,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       tlsKey: o.broker.tls_key,
       tlsCa: o.broker.tls_ca,
       persistenceDir: o.broker.persistence_dir,
+      limits: { maxPacketBytes: o.broker.max_packet_bytes, maxConnections: o.broker.max_connections, publishRate: o.broker.max_publish_rate },
       users,
     },
     homeassistant: {

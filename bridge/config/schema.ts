@@ -9,6 +9,8 @@
  * config/users.ts.
  */
 
+import { DEFAULT_BROKER_LIMITS } from '../../broker/embedded.ts';
+
 export interface OptionSpec {
   doc: string;
   format: string;
@@ -60,6 +62,22 @@ const tree: SchemaTree = {
       doc: 'Folder where the embedded broker keeps retained messages and sessions across restarts (null: in memory).',
       format: 'optional-path',
       default: null,
+      nullable: true,
+    },
+    max_packet_bytes: {
+      doc: 'Largest MQTT packet a network client of the embedded broker may send, in bytes; a client announcing a larger one is disconnected before its body is read.',
+      format: 'positive-int',
+      default: DEFAULT_BROKER_LIMITS.maxPacketBytes,
+    },
+    max_connections: {
+      doc: 'Network clients the embedded broker serves at once; further connections are closed at once.',
+      format: 'positive-int',
+      default: DEFAULT_BROKER_LIMITS.maxConnections,
+    },
+    max_publish_rate: {
+      doc: 'PUBLISH packets per second one network client of the embedded broker may send on average (a one-second burst allowed); a faster client is slowed down, not dropped (null: no limit).',
+      format: 'optional-positive-int',
+      default: DEFAULT_BROKER_LIMITS.publishRate,
       nullable: true,
     },
     users: {

@@ -1,6 +1,6 @@
 /** The checked, typed configuration the rest of the bridge uses. */
 import type { LogLevel } from '../log.ts';
-import type { BrokerUser } from '../../broker/embedded.ts';
+import type { BrokerLimits, BrokerUser } from '../../broker/embedded.ts';
 
 export type ChipMode = 'server' | 'client' | 'plain';
 /** What the host expects of a line: `input` = the host drives it, `output` = the guest drives it. */
@@ -58,6 +58,7 @@ export interface BrokerSettings {
   tlsKey: string | null;
   tlsCa: string | null;
   persistenceDir: string | null;
+  limits: BrokerLimits;
   users: BrokerUser[];
 }
 
