@@ -24,6 +24,7 @@ packages=(
   g++ make python3  # node-gyp builds the native addon at npm ci
   openssl           # test certificates for the TLS listener
   perl              # the kernel's checkpatch.pl
+  systemd           # systemd-analyze checks contrib/vgpio2mqtt.service
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
