@@ -13,7 +13,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
@@ -21,6 +21,7 @@ import { parseCommand } from '../../bridge/payload.ts';
 import { FakeGuest } from '../support/fake-guest.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
+import { rssBytes } from '../support/rss.ts';
 import { until } from '../kernel/vgpio-host.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -149,9 +150,6 @@ function messages(fuzz: Fuzz): Message[] {
   return out;
 }
 
-function rssBytes(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
-}
 
 /** Resolves once count() reaches `wanted`, or has not grown for a second. */
 async function settled(count: () => number, wanted: number): Promise<void> {

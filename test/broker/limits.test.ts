@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { EmbeddedBroker, type BrokerLimits } from '../../broker/embedded.ts';
 import { freePort } from '../support/ports.ts';
+import { rssBytes } from '../support/rss.ts';
 import { until } from '../kernel/vgpio-host.ts';
 
 const run = promisify(execFile);
@@ -41,10 +42,6 @@ function connectPacket(id: string): Buffer {
   return Buffer.concat([Buffer.from([0x10, ...varint(body.length)]), body]);
 }
 
-function rssBytes(pid: number): number {
-  const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kib) * 1024;
-}
 
 /**
  * Sends a PUBLISH announcing `size` payload bytes and streams the payload
