@@ -253,6 +253,11 @@ export class EmbeddedBroker {
     return this.aedes.connectedClients;
   }
 
+  /** Open network connections, what broker.max_connections counts. */
+  get networkConnections(): number {
+    return this.#network.size;
+  }
+
   /**
    * Lets deliveries in flight (such as the bridge's last `offline`) reach
    * network clients: waits a moment for the broker's asynchronous routing,

@@ -137,7 +137,7 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
       await new Promise((resolve) => fourth.once('close', resolve));
       assert.deepEqual(refused, ['connection refused: 3 network clients already connected (broker.max_connections)']);
       await clients.pop()?.endAsync();
-      await until('the broker to count the closed connection', () => broker.connectedClients === 2);
+      await until('the broker to count the closed connection', () => broker.networkConnections === 2);
       clients.push(await client(broker, 'c5'));
     } finally {
       for (const c of clients) await c.endAsync(true);
