@@ -6,9 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, CONFIG_ENV, flagSpec, loadSettings, optionsHelp } from './config/load.ts';
+import { joinNegativeValues, unknownFlags, type FlagSpec } from './config/flags.ts';
 import type { Settings } from './config/types.ts';
 import { Controller } from './controller.ts';
-import { Logger } from './log.ts';
+import { Logger, surviveClosedOutput } from './log.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
 import { checkName, request, watch } from './remote.ts';
 import { VERSION } from './version.ts';
@@ -45,10 +46,15 @@ const COMMANDS: Record<string, { min: number; max: number; usage: string }> = {
 class UsageError extends Error {}
 
 /** Splits the words into positionals and the flag words loadSettings checks. */
-function split(args: string[]): { positionals: string[]; flags: string[] } {
+function split(words: string[]): { positionals: string[]; flags: string[] } {
+  const spec: FlagSpec = { ...flagSpec(), help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } };
+  const args = joinNegativeValues(words, spec);
+  // Before counting positionals: the value of a misspelt flag would count as one.
+  const [unknown] = unknownFlags(args, spec);
+  if (unknown !== undefined) throw new UsageError(`${unknown} (see vgpio2mqtt --help)`);
   let tokens;
   try {
-    ({ tokens } = parseArgs({ args, options: { ...flagSpec(), help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } }, strict: false, allowPositionals: true, tokens: true }));
+    ({ tokens } = parseArgs({ args, options: spec, strict: false, allowPositionals: true, tokens: true }));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -70,12 +76,13 @@ function settingsOrExit(flags: string[]): Settings {
 }
 
 async function runStart(settings: Settings): Promise<void> {
+  surviveClosedOutput();
   const log = new Logger(settings.logLevel);
   let controller: Controller;
   try {
     controller = await Controller.start(settings, { log });
-  } catch (error) {
-    log.error(`cannot start: ${(error as Error).message}`);
+  } catch {
+    // Controller.start logged why before undoing what it had started.
     process.exit(1);
   }
   let signals = 0;

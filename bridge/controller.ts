@@ -7,10 +7,8 @@
  * (their servers remove their sockets; shared memory stays so the next run
  * re-attaches keeping every level), broker.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { EmbeddedBroker } from '../broker/embedded.ts';
-import { DEFAULT_RUNTIME_DIR } from './config/chips.ts';
+import { preparePrivatePath } from '../native/index.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
@@ -82,12 +80,14 @@ export class Controller {
     this.log.info(`metrics on http://${bound.host}:${bound.port}/metrics, health on /health`);
   }
 
-  /** Starts everything; on failure closes what was started and throws. */
+  /** Starts everything; on failure logs why, closes what was started and throws. */
   static async start(settings: Settings, options: ControllerOptions = {}): Promise<Controller> {
     const controller = new Controller(settings, options);
     try {
       await controller.#start();
     } catch (error) {
+      // Said first, so the log reads "cannot start", then the undoing, then "stopped".
+      controller.log.error(`cannot start: ${(error as Error).message}`);
       await controller.stop();
       throw error;
     }
@@ -110,6 +110,10 @@ export class Controller {
         tls: b.tlsPort === null || b.tlsCert === null || b.tlsKey === null ? null : { host: b.host, port: b.tlsPort, cert: b.tlsCert, key: b.tlsKey, ...(b.tlsCa === null ? {} : { ca: b.tlsCa }) },
         users: b.users,
         persistenceDir: b.persistenceDir,
+        limits: b.limits,
+        refused: (reason) => {
+          log.warn(`embedded MQTT broker: ${reason}`);
+        },
       });
       const broker = this.broker;
       const clients = (): void => {
@@ -199,11 +203,11 @@ export class Controller {
     const where = describeServer(settings.mqtt.server);
     for (const config of withAgent) {
       const path = config.agentSocket ?? '';
-      // Our own default folder is ours to create (as for ivshmem sockets); a configured one must exist.
-      if (dirname(path) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
       const log = this.log.child(`chip ${config.name}`);
       let socket: AgentSocket;
       try {
+        // As for ivshmem sockets: the runtime folder is ours to create, nobody else's folder or socket is used.
+        preparePrivatePath(path, config.runtimeDir, 'socket');
         socket = await AgentSocket.listen({
           path,
           mode: config.socketMode,

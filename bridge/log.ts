@@ -53,3 +53,16 @@ export class Logger {
     this.#write('debug', message);
   }
 }
+
+/**
+ * Keeps the process alive when whoever reads its output goes away
+ * (`vgpio2mqtt start 2>&1 | head -c 100`, or `| tee log` and Ctrl-C): a
+ * write to the closed pipe fails with EPIPE, which, unhandled, would end
+ * the process before it removes its sockets. Nothing can be reported on a
+ * closed stream, so its errors are dropped.
+ */
+export function surviveClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => undefined);
+  }
+}

@@ -47,12 +47,37 @@ function connect(settings: Settings, log: Logger): MqttConnection {
   });
 }
 
+/** CONNACK return codes 4 and 5: the broker refused the login; retrying cannot help. */
+const LOGIN_REFUSED = new Set([4, 5]);
+
+/**
+ * Resolves once connected. A refused login fails at once, with a hint,
+ * instead of being retried until the timeout.
+ */
+async function connected(mqtt: MqttConnection, settings: Settings): Promise<void> {
+  let onError: ((error: Error & { code?: unknown }) => void) | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    onError = (error) => {
+      if (typeof error.code !== 'number' || !LOGIN_REFUSED.has(error.code)) return;
+      const who = settings.mqtt.username === '' ? 'no user name was given' : `user ${JSON.stringify(settings.mqtt.username)}`;
+      const where = settings.mqtt.server === 'embedded' ? 'one of the embedded broker\'s broker.users' : 'a login the broker knows';
+      reject(new RemoteError(`the MQTT broker refused the login (${error.message}; ${who}): pass --mqtt-username and --mqtt-password (or VGPIO2MQTT_MQTT_USERNAME and VGPIO2MQTT_MQTT_PASSWORD) with ${where}`));
+    };
+    mqtt.client.on('error', onError);
+  });
+  try {
+    await Promise.race([mqtt.waitConnected(REMOTE_TIMEOUT_MS), refused]);
+  } finally {
+    if (onError !== undefined) mqtt.client.off('error', onError);
+  }
+}
+
 /** Sends one bridge request and resolves with its `data`; rejects with the bridge's error. */
 export async function request(settings: Settings, command: string, body: Record<string, unknown>, log = new Logger('error', 'cli')): Promise<unknown> {
   const topics = new Topics(settings.baseTopic);
   const mqtt = connect(settings, log);
   try {
-    await mqtt.waitConnected(REMOTE_TIMEOUT_MS);
+    await connected(mqtt, settings);
     const transaction = randomUUID();
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -91,7 +116,7 @@ export async function watch(settings: Settings, chip: string | undefined, line: 
   const topics = new Topics(settings.baseTopic);
   const mqtt = connect(settings, log);
   try {
-    await mqtt.waitConnected(REMOTE_TIMEOUT_MS);
+    await connected(mqtt, settings);
     const handler = (topic: string, payload: Buffer): void => {
       print(`${topic} ${payload.toString('utf8')}`);
     };

@@ -9,6 +9,7 @@
  */
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import { duplexPair } from './duplex-pair.ts';
 import { filterCovers } from './topic-filter.ts';
 import { openPersistence, type Persistence } from './persistence.ts';
+import { guardClient, type ClientLimits } from './frame-guard.ts';
 
 export interface ListenAddress {
   host: string;
@@ -43,7 +45,27 @@ export interface EmbeddedBrokerOptions {
   users: BrokerUser[];
   /** Directory for retained messages and sessions that survive restarts; `null` keeps them in memory. */
   persistenceDir: string | null;
+  /** Limits for network clients (the bridge's own in-process client and guest agents are exempt); default DEFAULT_BROKER_LIMITS. */
+  limits?: BrokerLimits;
+  /** Told each time a network client is refused or dropped for breaking a limit. */
+  refused?: (reason: string) => void;
 }
+
+export interface BrokerLimits extends ClientLimits {
+  /** Network clients connected at once; more are closed at once. */
+  maxConnections: number;
+}
+
+/**
+ * 1 MiB packets: the largest message vgpio2mqtt itself publishes (bridge/info,
+ * a 1024-line chip's discovery) is tens of KiB, so this leaves room while
+ * bounding what one client makes the broker buffer. 100 connections, each
+ * buffering at most one packet, bound that buffering to 100 MiB; a Home
+ * Assistant, a few dashboards and scripts use a handful. 1000 PUBLISH
+ * packets per second per client is far above what people and automations
+ * send, and keeps one flooding client from taking the broker's time.
+ */
+export const DEFAULT_BROKER_LIMITS: BrokerLimits = { maxPacketBytes: 1 << 20, maxConnections: 100, publishRate: 1000 };
 
 export interface BrokerAddresses {
   tcp?: ListenAddress;
@@ -89,8 +111,8 @@ export class EmbeddedBroker {
   readonly #internal = new WeakSet<object>();
   readonly #users: Map<string, BrokerUser>;
   readonly #persistence: Persistence | undefined;
-  /** Open network connections, ended gracefully on close. */
-  readonly #network = new Set<Connection>();
+  /** Open network connections (the sockets, not the guarded streams), ended gracefully on close. */
+  readonly #network = new Set<Duplex>();
   /** Which user each client logged in as. */
   readonly #clientUsers = new WeakMap<Client, BrokerUser>();
 
@@ -116,9 +138,23 @@ export class EmbeddedBroker {
   }
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
-    const handle = (stream: Connection): void => {
-      this.#track(stream);
-      this.aedes.handle(stream);
+    const limits = options.limits ?? DEFAULT_BROKER_LIMITS;
+    const refused = options.refused ?? ((): void => undefined);
+    /** Counts the connection, refuses it over the limit, or hands Aedes the guarded stream. */
+    const admit = (socket: Duplex): Connection | undefined => {
+      if (this.#network.size >= limits.maxConnections) {
+        refused(`connection refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`);
+        socket.destroy();
+        return undefined;
+      }
+      this.#track(socket);
+      return guardClient(socket, limits, (reason) => {
+        refused(`client dropped: ${reason}`);
+      });
+    };
+    const handle = (socket: Duplex): void => {
+      const stream = admit(socket);
+      if (stream !== undefined) this.aedes.handle(stream);
     };
     if (options.tcp !== null) {
       const server = createNetServer({ noDelay: true }, handle);
@@ -148,16 +184,15 @@ export class EmbeddedBroker {
       const http = createHttpServer();
       const wss = new WebSocketServer({ server: http });
       wss.on('connection', (socket, request) => {
-        const stream = createWebSocketStream(socket);
-        this.#track(stream);
-        this.aedes.handle(stream, request);
+        const stream = admit(createWebSocketStream(socket));
+        if (stream !== undefined) this.aedes.handle(stream, request);
       });
       this.#servers.push(http);
       this.addresses.ws = await listenOn(http, options.ws, 'MQTT over WebSocket');
     }
   }
 
-  #track(stream: Connection): void {
+  #track(stream: Duplex): void {
     this.#network.add(stream);
     stream.once('close', () => this.#network.delete(stream));
   }
@@ -216,6 +251,11 @@ export class EmbeddedBroker {
 
   get connectedClients(): number {
     return this.aedes.connectedClients;
+  }
+
+  /** Open network connections, what broker.max_connections counts. */
+  get networkConnections(): number {
+    return this.#network.size;
   }
 
   /**

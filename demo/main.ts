@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { parseGuestArch, type GuestArch } from '../test/support/arch.ts';
+import { surviveClosedOutput } from '../bridge/log.ts';
 import { READY_MARKER } from '../test/support/initramfs.ts';
 import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
 
@@ -49,6 +50,8 @@ const say = (text: string): void => {
   process.stdout.write(`demo: ${text}\n`);
 };
 
+// `npm run demo 2>&1 | tee log` then Ctrl-C: tee is gone before we clean up.
+surviveClosedOutput();
 const { host, port, arch } = options();
 // Ctrl-C while starting: finish the current step, undo everything, exit.
 const starting = new AbortController();

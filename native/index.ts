@@ -9,3 +9,4 @@ export type { DoorbellEndpoint, DoorbellEvents, PeerInfo } from './doorbell-endp
 export { IvshmemServer, type IvshmemServerOptions } from './ivshmem-server.ts';
 export { IvshmemClient, type IvshmemClientOptions } from './ivshmem-client.ts';
 export { listenUnix } from './unix-listen.ts';
+export { preparePrivatePath } from './private-path.ts';

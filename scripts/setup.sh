@@ -25,6 +25,7 @@ packages=(
   g++ make python3  # node-gyp builds the native addon at npm ci
   openssl           # test certificates for the TLS listener
   perl              # the kernel's checkpatch.pl
+  systemd           # systemd-analyze checks contrib/vgpio2mqtt.service
   # arm64 guests (scripts/setup-arm64.sh caches the rest):
   gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
   libc6-dev-arm64-cross # static glibc for the agent and the test programs

@@ -5,11 +5,8 @@
  * polled on a timer (plain). Returns the memory, the doorbell endpoint (if
  * any) and the peer id the guest must ring.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { IvshmemClient, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
+import { IvshmemClient, preparePrivatePath, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
 import type { ChipConfig } from '../config/types.ts';
-import { DEFAULT_RUNTIME_DIR } from '../config/chips.ts';
 import type { Logger } from '../log.ts';
 import { joinOrStartServer, pidFile, SERVER_IDLE_MS, startMissingServers, type DaemonReport, type ServerSpec } from './server-process.ts';
 
@@ -35,9 +32,15 @@ function describe(error: unknown): string {
 /** What a server-mode chip's long-lived ivshmem server serves. */
 function serverSpec(chip: ChipConfig): ServerSpec {
   const socket = path(chip.socket, 'socket', chip);
-  // Our own default folder is ours to create; a configured one must exist.
-  if (dirname(socket) === DEFAULT_RUNTIME_DIR) mkdirSync(DEFAULT_RUNTIME_DIR, { recursive: true, mode: 0o755 });
-  return { socket, shm: path(chip.shm, 'shared-memory', chip), size: chip.size, vectors: chip.vectors, socketMode: chip.socketMode, idleMs: SERVER_IDLE_MS };
+  const shm = path(chip.shm, 'shared-memory', chip);
+  // The runtime folder is ours to create (0700); any other must exist. Nobody else's folder or files.
+  try {
+    preparePrivatePath(socket, chip.runtimeDir, 'socket');
+    preparePrivatePath(shm, chip.runtimeDir, 'shared memory');
+  } catch (error) {
+    throw new Error(`chip ${chip.name}: ${describe(error)}`, { cause: error });
+  }
+  return { socket, shm, size: chip.size, vectors: chip.vectors, socketMode: chip.socketMode, idleMs: SERVER_IDLE_MS };
 }
 
 function serversStarted(log: Logger): (report: DaemonReport, sockets: string[]) => void {
@@ -64,6 +67,7 @@ export async function openTransport(chip: ChipConfig, log: Logger): Promise<Tran
     const shm = path(chip.shm, 'shared-memory', chip);
     let mem: SharedMemory;
     try {
+      preparePrivatePath(shm, chip.runtimeDir, 'shared memory');
       mem = SharedMemory.open(shm, { size: chip.size, create: true });
     } catch (error) {
       throw new Error(`chip ${chip.name}: cannot open shared memory ${shm}: ${describe(error)}`);

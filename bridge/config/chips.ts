@@ -20,8 +20,6 @@ export const NAME_RULE = 'a non-empty name without +, #, /, NUL or surrounding w
 const MAX_SHM_SIZE = 1 << 30;
 const MAX_PAYLOAD = 64;
 
-export const DEFAULT_RUNTIME_DIR = '/tmp/vgpio2mqtt';
-
 function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
@@ -31,6 +29,20 @@ function checkName(problems: Problems, path: string, name: string, maxBytes: num
   if (problem !== undefined) problems.add(path, name, NAME_RULE);
   else if (reserved.has(name)) problems.add(path, name, `any name but ${[...reserved].join(', ')} (reserved for the bridge's own topics)`);
   else if (utf8Length(name) > maxBytes) problems.add(path, name, `at most ${maxBytes} bytes of UTF-8`);
+}
+
+const SOCKET_MODE_RULE = 'an octal permission string such as "0600" or "0660"';
+
+/** `socket_mode` as text; YAML reads an unquoted 0660 as the decimal number 660, so a number gets a hint. */
+function socketModeText(f: Fields, problems: Problems): string {
+  const raw = f.raw('socket_mode');
+  if (typeof raw === 'number') {
+    problems.add(f.path('socket_mode'), raw, `${SOCKET_MODE_RULE} in quotes (YAML reads an unquoted 0660 as the decimal number 660)`);
+    return '0600';
+  }
+  const text = f.string('socket_mode', '0600', SOCKET_MODE_RULE);
+  if (!/^0?[0-7]{3}$/.test(text)) problems.add(f.path('socket_mode'), text, SOCKET_MODE_RULE);
+  return text;
 }
 
 function defaultLine(line: number): LineConfig {
@@ -82,7 +94,7 @@ function readLine(raw: unknown, path: string, ngpio: number, problems: Problems)
   return problems.list.length === before ? config : undefined;
 }
 
-function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | undefined {
+function readChip(raw: unknown, path: string, runtimeDir: string, problems: Problems): ChipConfig | undefined {
   const f = new Fields(raw, path, problems);
   if (!f.valid) return undefined;
   const before = problems.list.length;
@@ -95,11 +107,10 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   if ((ringLen & (ringLen - 1)) !== 0) problems.add(f.path('ring_len'), ringLen, `a power of two, ${protocol.RING_LEN_MIN}..${protocol.RING_LEN_MAX}`);
 
   let socket = f.optionalString('socket');
-  if (mode === 'server') socket ??= `${DEFAULT_RUNTIME_DIR}/${name}.sock`;
+  if (mode === 'server') socket ??= `${runtimeDir}/${name}.sock`;
   if (mode === 'client' && socket === null) problems.add(f.path('socket'), undefined, 'the external ivshmem server\'s socket path (required in client mode)');
   if (mode === 'plain' && socket !== null) problems.add(f.path('socket'), socket, 'nothing: plain mode has no ivshmem server');
-  const modeText = f.string('socket_mode', '0600');
-  if (!/^0?[0-7]{3}$/.test(modeText)) problems.add(f.path('socket_mode'), modeText, 'an octal permission string such as "0600" or "0660"');
+  const modeText = socketModeText(f, problems);
 
   let shm = f.optionalString('shm');
   if (mode === 'client' && shm !== null) problems.add(f.path('shm'), shm, 'nothing: in client mode the external server hands over the shared memory');
@@ -113,6 +124,7 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   const config: ChipConfig = {
     name,
     mode,
+    runtimeDir,
     socket,
     socketMode: Number.parseInt(modeText, 8),
     agentSocket: f.optionalString('agent_socket'),
@@ -151,15 +163,15 @@ function readChip(raw: unknown, path: string, problems: Problems): ChipConfig | 
   return problems.list.length === before ? config : undefined;
 }
 
-/** Checks and completes the chip list; problems go to `problems`. */
-export function readChips(raw: unknown[], problems: Problems): ChipConfig[] {
+/** Checks and completes the chip list (default sockets in `runtimeDir`); problems go to `problems`. */
+export function readChips(raw: unknown[], runtimeDir: string, problems: Problems): ChipConfig[] {
   const chips: ChipConfig[] = [];
   const names = new Set<string>();
   const sockets = new Set<string>();
   const shms = new Set<string>();
   raw.forEach((entry, index) => {
     const path = `chips[${index}]`;
-    const chip = readChip(entry, path, problems);
+    const chip = readChip(entry, path, runtimeDir, problems);
     if (chip === undefined) return;
     if (names.has(chip.name)) {
       problems.add(`${path}.name`, chip.name, 'a chip name used once');

@@ -10,6 +10,11 @@ export class Problems {
   add(path: string, value: unknown, allowed: string): void {
     this.list.push(`${path}: got ${show(value)}; allowed: ${allowed}`);
   }
+
+  /** Like add, for a value that may be a secret: names its kind, never its contents. */
+  addSecret(path: string, value: unknown, allowed: string): void {
+    this.list.push(`${path}: got ${kindOf(value)} (value hidden); allowed: ${allowed}`);
+  }
 }
 
 export function show(value: unknown): string {
@@ -18,19 +23,42 @@ export function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** What a value is, without what it says: "a number", "a mapping (username, password)". */
+export function kindOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'object') return `a mapping (${Object.keys(value).join(', ')})`;
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'true or false';
+  return typeof value;
+}
+
+/** What a list option allows: a mapping there (a missing "- ") is the usual slip. */
+export const MAPPING_NOT_LIST = 'a list (in YAML, one "- " entry per item)';
+
 export class Fields {
   readonly #object: Record<string, unknown>;
   readonly #path: string;
   readonly #problems: Problems;
   readonly #known = new Set<string>();
+  readonly #secret: boolean;
   readonly valid: boolean;
 
-  constructor(value: unknown, path: string, problems: Problems) {
+  /** secret: the object may hold secrets (a login), so no problem about it shows a value. */
+  constructor(value: unknown, path: string, problems: Problems, secret = false) {
     this.#path = path;
     this.#problems = problems;
+    this.#secret = secret;
     this.valid = typeof value === 'object' && value !== null && !Array.isArray(value);
     this.#object = this.valid ? (value as Record<string, unknown>) : {};
-    if (!this.valid) problems.add(path, value, 'an object (key: value pairs)');
+    if (!this.valid) this.#add(path, value, 'an object (key: value pairs)');
+  }
+
+  #add(path: string, value: unknown, allowed: string): void {
+    if (this.#secret) this.#problems.addSecret(path, value, allowed);
+    else this.#problems.add(path, value, allowed);
   }
 
   path(key: string): string {
@@ -50,7 +78,7 @@ export class Fields {
     const value = this.raw(key);
     if (value === undefined || value === null) return fallback;
     if (ok(value)) return value as T;
-    this.#problems.add(this.path(key), value, allowed);
+    this.#add(this.path(key), value, allowed);
     return fallback;
   }
 
@@ -79,13 +107,13 @@ export class Fields {
   }
 
   list(key: string): unknown[] {
-    return this.#take<unknown[]>(key, [], (v) => Array.isArray(v), 'a list');
+    return this.#take<unknown[]>(key, [], (v) => Array.isArray(v), MAPPING_NOT_LIST);
   }
 
-  /** Reports every key nobody asked for. Call last. */
+  /** Reports every key nobody asked for, without its value (a misspelt `pasword:` holds a password). Call last. */
   rejectUnknown(): void {
     for (const key of Object.keys(this.#object)) {
-      if (!this.#known.has(key)) this.#problems.add(this.path(key), this.#object[key], `no such option; known: ${[...this.#known].join(', ')}`);
+      if (!this.#known.has(key)) this.#problems.list.push(`${this.path(key)}: unknown option; allowed: ${[...this.#known].join(', ')}`);
     }
   }
 }

@@ -64,6 +64,12 @@ export const formats: Record<string, convict.Format> = {
     },
     coerce: integerOf,
   },
+  'optional-positive-int': {
+    validate: (value: unknown) => {
+      check(value === null || (Number.isInteger(value) && (value as number) >= 1), 'an integer >= 1, or null for no limit');
+    },
+    coerce: nullable(integerOf),
+  },
   'non-negative-int': {
     validate: (value: unknown) => {
       check(Number.isInteger(value) && (value as number) >= 0, 'an integer >= 0');

@@ -12,8 +12,11 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { formats } from './formats.ts';
 import { convictSchema, ENV_PREFIX, listOptions } from './schema.ts';
-import { Problems, show } from './fields.ts';
+import { kindOf, Problems, show } from './fields.ts';
+import { checkShape } from './shape.ts';
+import { joinNegativeValues, unknownFlags } from './flags.ts';
 import { readChips } from './chips.ts';
+import { defaultRuntimeDir } from './runtime-dir.ts';
 import { readUsers } from './users.ts';
 import { relayable } from '../agent/relay.ts';
 import type { LogLevel } from '../log.ts';
@@ -58,6 +61,9 @@ interface RawOptions {
     tls_key: string | null;
     tls_ca: string | null;
     persistence_dir: string | null;
+    max_packet_bytes: number;
+    max_connections: number;
+    max_publish_rate: number | null;
     users: unknown;
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string };
@@ -100,12 +106,18 @@ export function flagSpec(): Record<string, { type: 'string'; short?: string }> {
   return spec;
 }
 
-function parseFlags(args: readonly string[], problems: Problems): { file: string | undefined; values: Map<string, string> } {
+function parseFlags(words: readonly string[], problems: Problems): { file: string | undefined; values: Map<string, string> } {
   const options = listOptions().filter((o) => o.arg !== undefined);
   const spec = flagSpec();
   const values = new Map<string, string>();
+  const args = joinNegativeValues(words, spec);
+  const unknown = unknownFlags(args, spec);
+  if (unknown.length > 0) {
+    problems.list.push(...unknown.map((message) => `command line: ${message}; see vgpio2mqtt --help`));
+    return { file: undefined, values };
+  }
   try {
-    const { values: parsed } = parseArgs({ args: [...args], options: spec, strict: true, allowPositionals: false });
+    const { values: parsed } = parseArgs({ args, options: spec, strict: true, allowPositionals: false });
     for (const o of options) {
       const v = o.arg === undefined ? undefined : parsed[o.arg];
       if (typeof v === 'string') values.set(o.path, v);
@@ -131,9 +143,10 @@ function convictProblems(error: Error, conf: convict.Config<unknown>): string[] 
     const name = match[1];
     const allowed = (match[2] ?? '').replace(/^allowed: /, '');
     let value: string;
-    if (sensitive.has(name)) value = '(hidden)';
+    const current = (): unknown => (conf as convict.Config<Record<string, unknown>>).get(name as never);
+    if (sensitive.has(name)) value = `${kindOf(current())} (value hidden)`;
     else if (match[3] !== undefined) value = match[3];
-    else value = show((conf as convict.Config<Record<string, unknown>>).get(name as never));
+    else value = show(current());
     return `${name}: got ${value}; allowed: ${allowed}`;
   });
 }
@@ -152,6 +165,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
 
   const file = flags.file ?? (env[CONFIG_ENV] === '' ? undefined : env[CONFIG_ENV]);
   const data = file === undefined ? {} : readConfigFile(file);
+  checkShape(data, problems);
 
   const conf = convict(convictSchema() as convict.Schema<Record<string, unknown>>, { env, args: [] });
   conf.load(data);
@@ -165,7 +179,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
   // Validated above (or the problems are thrown below before anything uses them).
   const o = conf.getProperties() as unknown as RawOptions;
   const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-  const chips = readChips(list(o.chips), problems);
+  const chips = readChips(list(o.chips), defaultRuntimeDir(env, process.geteuid?.() ?? 0), problems);
   const users = readUsers(list(o.broker.users), problems);
   if (o.broker.tls_port !== null && (o.broker.tls_cert === null || o.broker.tls_key === null)) {
     problems.list.push('broker.tls_port: got a port without broker.tls_cert and broker.tls_key; allowed: null, or a port with both files set');
@@ -204,6 +218,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       tlsKey: o.broker.tls_key,
       tlsCa: o.broker.tls_ca,
       persistenceDir: o.broker.persistence_dir,
+      limits: { maxPacketBytes: o.broker.max_packet_bytes, maxConnections: o.broker.max_connections, publishRate: o.broker.max_publish_rate },
       users,
     },
     homeassistant: {

@@ -9,6 +9,8 @@
  * config/users.ts.
  */
 
+import { DEFAULT_BROKER_LIMITS } from '../../broker/embedded.ts';
+
 export interface OptionSpec {
   doc: string;
   format: string;
@@ -39,8 +41,8 @@ const tree: SchemaTree = {
       format: 'text',
       default: 'vgpio2mqtt',
     },
-    username: { doc: 'User name at an external broker (empty: none).', format: 'text', default: '' },
-    password: { doc: 'Password at an external broker (empty: none).', format: 'text', default: '', sensitive: true },
+    username: { doc: 'User name at an external broker; with the embedded broker, the login get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '' },
+    password: { doc: 'Password at an external broker; with the embedded broker, the password get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '', sensitive: true },
     keepalive: { doc: 'MQTT keep-alive in seconds.', format: 'positive-int', default: 30 },
     reconnect_ms: { doc: 'Pause between attempts to reach an external broker, in milliseconds.', format: 'positive-int', default: 2000 },
     ca: { doc: 'CA certificate file for mqtts:// and wss:// (null: system CAs).', format: 'optional-path', default: null, nullable: true },
@@ -62,10 +64,28 @@ const tree: SchemaTree = {
       default: null,
       nullable: true,
     },
+    max_packet_bytes: {
+      doc: 'Largest MQTT packet a network client of the embedded broker may send, in bytes; a client announcing a larger one is disconnected before its body is read.',
+      format: 'positive-int',
+      default: DEFAULT_BROKER_LIMITS.maxPacketBytes,
+    },
+    max_connections: {
+      doc: 'Network clients the embedded broker serves at once; further connections are closed at once.',
+      format: 'positive-int',
+      default: DEFAULT_BROKER_LIMITS.maxConnections,
+    },
+    max_publish_rate: {
+      doc: 'PUBLISH packets per second one network client of the embedded broker may send on average (a one-second burst allowed); a faster client is slowed down, not dropped (null: no limit).',
+      format: 'optional-positive-int',
+      default: DEFAULT_BROKER_LIMITS.publishRate,
+      nullable: true,
+    },
     users: {
       doc: 'Logins for the embedded broker (file only): list of {username, password, publish?, subscribe?}; empty: anyone may connect.',
       format: 'list',
       default: [],
+      // It holds passwords: errors name its kind, never its contents.
+      sensitive: true,
     },
   },
   homeassistant: {

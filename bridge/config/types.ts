@@ -1,6 +1,6 @@
 /** The checked, typed configuration the rest of the bridge uses. */
 import type { LogLevel } from '../log.ts';
-import type { BrokerUser } from '../../broker/embedded.ts';
+import type { BrokerLimits, BrokerUser } from '../../broker/embedded.ts';
 
 export type ChipMode = 'server' | 'client' | 'plain';
 /** What the host expects of a line: `input` = the host drives it, `output` = the guest drives it. */
@@ -27,6 +27,8 @@ export interface LineConfig {
 export interface ChipConfig {
   name: string;
   mode: ChipMode;
+  /** The bridge's own runtime folder (config/runtime-dir.ts): created 0700 when a socket of this chip is in it. */
+  runtimeDir: string;
   /** server: the socket the bridge listens on; client: the external server's socket; plain: null. */
   socket: string | null;
   /** Permissions of the bridge's sockets for this chip (ivshmem server and agent socket). */
@@ -56,6 +58,7 @@ export interface BrokerSettings {
   tlsKey: string | null;
   tlsCa: string | null;
   persistenceDir: string | null;
+  limits: BrokerLimits;
   users: BrokerUser[];
 }
 

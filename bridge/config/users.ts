@@ -20,15 +20,16 @@ export function readUsers(raw: unknown[], problems: Problems): BrokerUser[] {
   const seen = new Set<string>();
   raw.forEach((entry, index) => {
     const path = `broker.users[${index}]`;
-    const f = new Fields(entry, path, problems);
+    const f = new Fields(entry, path, problems, true);
     if (!f.valid) return;
     const username = f.string('username', '');
     const password = f.string('password', '');
-    if (username === '') problems.add(f.path('username'), f.raw('username'), 'a non-empty user name');
+    // A value of the wrong type was reported by f.string; only a missing or empty one is left.
+    const empty = (key: string): boolean => !f.has(key) || f.raw(key) === '';
+    if (empty('username')) problems.addSecret(f.path('username'), f.raw('username'), 'a non-empty user name');
     else if (seen.has(username)) problems.add(f.path('username'), username, 'each user name once');
-    // Never echo a password back in an error.
-    if (password === '') problems.add(f.path('password'), '(hidden)', 'a non-empty password');
-    seen.add(username);
+    if (empty('password')) problems.addSecret(f.path('password'), f.raw('password'), 'a non-empty password');
+    if (username !== '') seen.add(username);
     const publish = filters(f, 'publish', problems);
     const subscribe = filters(f, 'subscribe', problems);
     f.rejectUnknown();

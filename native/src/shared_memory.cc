@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -88,10 +89,14 @@ Napi::Value SharedMemory::OpenFile(const Napi::CallbackInfo& info) {
   if (want != 0 && !ValidSize(want)) throw Napi::RangeError::New(env, SizeError(want, "shared memory"));
   if (create && want == 0) throw Napi::TypeError::New(env, "creating shared memory needs a size");
 
+  // O_EXCL creates only a new file (never through a symlink); an existing
+  // one is opened without following a symlink (ELOOP) and, below, must be
+  // ours and writable by nobody else: another local user's file is one they
+  // can write into, or swap for their own.
   bool created = false;
   int fd = -1;
   if (create) {
-    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd >= 0) {
       created = true;
     } else if (errno != EEXIST) {
@@ -99,7 +104,8 @@ Napi::Value SharedMemory::OpenFile(const Napi::CallbackInfo& info) {
     }
   }
   if (fd < 0) {
-    fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    fd = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP) throw Napi::Error::New(env, path + " is a symlink; refusing to follow it");
     if (fd < 0) ThrowErrno(env, "open", path);
   }
   auto fail = [&](const std::string& message) {
@@ -117,6 +123,15 @@ Napi::Value SharedMemory::OpenFile(const Napi::CallbackInfo& info) {
   struct stat st;
   if (fstat(fd, &st) != 0) fail_errno("fstat");
   if (!S_ISREG(st.st_mode)) fail(path + " is not a regular file");
+  if (!created && st.st_uid != geteuid()) {
+    fail("refusing " + path + ": it belongs to another user (owner uid " + std::to_string(st.st_uid) +
+         ", this process runs as uid " + std::to_string(geteuid()) + "); remove it or choose another path");
+  }
+  if (!created && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    fail("refusing " + path + ": other users may write it (mode " + octal + "); remove it or chmod go-w it");
+  }
   auto have = static_cast<uint64_t>(st.st_size);
   if (created) {
     if (ftruncate(fd, static_cast<off_t>(want)) != 0) fail_errno("ftruncate");

@@ -50,7 +50,7 @@ describe('configuration', () => {
     assert.equal(s.chips.length, 1);
     const chip = s.chips[0] ?? assert.fail();
     assert.deepEqual([chip.name, chip.mode, chip.ngpio, chip.size, chip.vectors], ['vgpio0', 'server', 32, 8192, 1]);
-    assert.equal(chip.socket, '/tmp/vgpio2mqtt/vgpio0.sock');
+    assert.equal(chip.socket, '/run/vgpio2mqtt/vgpio0.sock');
     assert.equal(chip.shm, '/dev/shm/vgpio2mqtt-vgpio0');
     assert.equal(chip.lines.length, 32);
     assert.deepEqual([chip.lines[5]?.name, chip.lines[5]?.configured], ['5', false]);
@@ -110,13 +110,61 @@ describe('configuration', () => {
       'chip: unknown option; allowed: the options listed by vgpio2mqtt --help',
       'mqtt.srever: unknown option; allowed: the options listed by vgpio2mqtt --help',
     ]);
-    assert.deepEqual(problems('', ['--log-level', 'loud', '--bogus', '1']), ["command line: Unknown option '--bogus'; see vgpio2mqtt --help"]);
+    assert.deepEqual(problems('', ['--log-level', 'loud', '--bogus', '1', '--log-levle', 'x']), [
+      'command line: unknown option --bogus; see vgpio2mqtt --help',
+      'command line: unknown option --log-levle, did you mean --log-level?; see vgpio2mqtt --help',
+    ]);
     assert.deepEqual(problems('', [], { VGPIO2MQTT_LOG_LVL: 'x', VGPIO2MQTT_BROKER_PORT: '-1' }), [
       'VGPIO2MQTT_LOG_LVL: unknown environment variable; allowed: VGPIO2MQTT_CONFIG and the variables listed by vgpio2mqtt --help',
       'broker.port: got -1; allowed: an integer port 0..65535 (0 picks a free port) or null to turn the listener off',
     ]);
-    assert.deepEqual(problems('mqtt: { password: 5 }\n'), ['mqtt.password: got (hidden); allowed: a string']);
+    assert.deepEqual(problems('mqtt: { password: 5 }\n'), ['mqtt.password: got a number (value hidden); allowed: a string']);
     assert.deepEqual(problems('broker: { tls_port: 8883 }\n'), ['broker.tls_port: got a port without broker.tls_cert and broker.tls_key; allowed: null, or a port with both files set']);
+  });
+
+  it('refuses a mapping where a list belongs, instead of ignoring it', () => {
+    const list = 'a list (in YAML, one "- " entry per item)';
+    assert.deepEqual(problems('broker: { users: { username: ha, password: s3cret } }\n'), [`broker.users: got a mapping (username, password); allowed: ${list}`]);
+    assert.deepEqual(problems('chips: { name: a }\n'), [`chips: got a mapping (name); allowed: ${list}`]);
+    assert.deepEqual(problems('chips: [{ name: a, lines: { line: 1 } }]\n'), [`chips[0].lines: got {"line":1}; allowed: ${list}`]);
+    assert.deepEqual(problems('broker: { users: [{ username: ha, password: p, publish: { a: b } }] }\n'), [`broker.users[0].publish: got a mapping (a) (value hidden); allowed: ${list}`]);
+    assert.deepEqual(problems('broker: { port: { a: 1 } }\n'), ['broker.port: got a mapping (a); allowed: a single value, not a mapping (see vgpio2mqtt --help for broker.port)']);
+  });
+
+  it('says a group of options takes a mapping in one line', () => {
+    assert.deepEqual(problems('broker: 5\n'), ['broker: got a number; allowed: a mapping of broker.* options (host, port, ws_port, tls_port, tls_cert, tls_key, tls_ca, persistence_dir, max_packet_bytes, max_connections, max_publish_rate, users)']);
+    assert.deepEqual(problems('mqtt: [a]\nmetrics:\n'), ['mqtt: got a list of 1; allowed: a mapping of mqtt.* options (server, client_id, username, password, keepalive, reconnect_ms, ca, cert, key, reject_unauthorized)']);
+  });
+
+  it('explains an unquoted socket_mode', () => {
+    assert.deepEqual(problems('chips: [{ name: a, socket_mode: 0660 }]\n'), [
+      'chips[0].socket_mode: got 660; allowed: an octal permission string such as "0600" or "0660" in quotes (YAML reads an unquoted 0660 as the decimal number 660)',
+    ]);
+    assert.equal(loadSettings({ args: ['-c', file('mode.yaml', 'chips: [{ name: a, socket_mode: "0660" }]\n')], env: {} }).chips[0]?.socketMode, 0o660);
+  });
+
+  it('never echoes a secret in an error', () => {
+    const found = problems(`broker:
+  users:
+    - { username: ha, password: 5550123 }
+    - { username: 5550124, password: x }
+    - "ha:5550125"
+    - { username: ok, pasword: "5550126" }
+    - { username: ok2, password: "" }
+  port: 5550127
+mqtt: { password: [5550128] }
+`);
+    assert.deepEqual(found, [
+      'mqtt.password: got a list of 1 (value hidden); allowed: a string',
+      'broker.port: got 5550127; allowed: an integer port 0..65535 (0 picks a free port) or null to turn the listener off',
+      'broker.users[0].password: got a number (value hidden); allowed: a string',
+      'broker.users[1].username: got a number (value hidden); allowed: a string',
+      'broker.users[2]: got a string (value hidden); allowed: an object (key: value pairs)',
+      'broker.users[3].password: got nothing (value hidden); allowed: a non-empty password',
+      'broker.users[3].pasword: unknown option; allowed: username, password, publish, subscribe',
+      'broker.users[4].password: got an empty string (value hidden); allowed: a non-empty password',
+    ]);
+    for (const secret of ['5550123', '5550124', '5550125', '5550126', '5550128']) assert.ok(!found.join('\n').includes(secret), secret);
   });
 
   it('refuses bad chips and lines, each problem with its path', () => {
@@ -149,7 +197,7 @@ describe('configuration', () => {
         "chips[0].mode: got \"sever\"; allowed: server, client, plain",
         "chips[0].ngpio: got 2000; allowed: an integer 1..1024",
         "chips[0].ring_len: got 100; allowed: a power of two, 16..65536",
-        "chips[0].lines: got 5; allowed: a list",
+        "chips[0].lines: got 5; allowed: a list (in YAML, one \"- \" entry per item)",
         "chips[1].name: got \"bridge\"; allowed: any name but bridge (reserved for the bridge's own topics)",
         "chips[2].socket: got nothing; allowed: the external ivshmem server's socket path (required in client mode)",
         "chips[3].socket: got \"/x.sock\"; allowed: nothing: plain mode has no ivshmem server",
@@ -166,8 +214,8 @@ describe('configuration', () => {
         "chips[7].lines[5].line: got nothing; allowed: the line number, 0..31",
         "chips[7].lines[6].pulse_ms: got 0; allowed: an integer 1..3600000 or null",
         "chips[7].lines[6].payload_off: got \"X\"; allowed: anything but payload_on (\"X\")",
-        "chips[7].lines[6].color: got 1; allowed: no such option; known: line, name, direction, payload_on, payload_off, inverted, retain, pulse_ms, debounce_ms",
-        "chips[7].colour: got \"red\"; allowed: no such option; known: name, mode, ngpio, ring_len, socket, socket_mode, shm, size, agent_socket, vectors, label, queue_limit, poll_ms, lines",
+        "chips[7].lines[6].color: unknown option; allowed: line, name, direction, payload_on, payload_off, inverted, retain, pulse_ms, debounce_ms",
+        "chips[7].colour: unknown option; allowed: name, mode, ngpio, ring_len, socket, socket_mode, shm, size, agent_socket, vectors, label, queue_limit, poll_ms, lines",
       ],
     );
   });
@@ -260,8 +308,10 @@ describe('the CLI and bad configuration', () => {
     }
   });
 
-  it('refuses unknown commands and wrong argument counts', async () => {
+  it('refuses unknown commands, unknown flags and wrong argument counts', async () => {
     for (const [args, message] of [
+      [['--brokr-port', '5'], /^vgpio2mqtt: unknown option --brokr-port, did you mean --broker-port\? \(see vgpio2mqtt --help\)\n$/],
+      [['qemu-args', 'vgpio0', '--mqtt-keepalive', '-1'], /^vgpio2mqtt: invalid configuration:\n {2}mqtt.keepalive: got -1; allowed: an integer >= 1\n$/],
       [['frobnicate'], /unknown command "frobnicate"; allowed: start, qemu-args, get, set, watch/],
       [['get', 'vgpio0'], /get takes 2 argument\(s\), got 1; usage: vgpio2mqtt get <chip> <line>/],
       [['qemu-args', 'nochip'], /no chip "nochip" in the configuration; chips: vgpio0/],

@@ -10,7 +10,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../support/kernel.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
@@ -126,6 +127,35 @@ describe('npm run demo, interrupted while starting', { timeout: 300_000 }, () =>
       assert.deepEqual(processesMentioning(sessionDir), []);
     } finally {
       if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  });
+});
+
+describe('npm run demo 2>&1 | tee log, then Ctrl-C', { timeout: 300_000 }, () => {
+  it('cleans up although its output pipe is gone (tee got the Ctrl-C too)', async () => {
+    const port = await freePort();
+    // The demo's own TMPDIR: its session folder and module build land there, and nothing else does.
+    const tmp = mkdtempSync(join(tmpdir(), 'vgpio-demo-tmp-'));
+    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: tmp },
+    });
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    try {
+      await until('the demo to start building', () => output.includes('demo: building') || demo.exitCode !== null, 60_000);
+      assert.ok(readdirSync(tmp).some((name) => name.startsWith('vgpio-demo-')), 'the session folder is in the demo\'s TMPDIR');
+      // tee is gone: every later write of the demo meets a closed pipe (EPIPE).
+      demo.stdout.destroy();
+      demo.stderr.destroy();
+      demo.kill('SIGINT');
+      assert.equal(await exited, 130);
+      // (tsx keeps its compile cache there too: only the demo's own folders count.)
+      assert.deepEqual(readdirSync(tmp).filter((name) => name.startsWith('vgpio-')), [], 'no /tmp/vgpio-demo-* or /tmp/vgpio-build-* is left');
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
