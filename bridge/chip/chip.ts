@@ -242,7 +242,14 @@ export class Chip extends EventEmitter<ChipEvents> {
     };
   }
 
-  /** Applies a command to a host-driven line: checked, then written through the input queue. */
+  /**
+   * Applies a command to a host-driven line: checked, then written through
+   * the input queue. It resolves against the line's latest requested level
+   * (the last change still queued, else `in`), so N toggles are N changes
+   * and a command equal to that level is `unchanged` and queues nothing.
+   * Changes already queued stay; a new one is appended. The work is O(1) in
+   * the chip's size: one bank and two header words are read, no scan.
+   */
   command(line: LineConfig, command: LineCommand): CommandOutcome {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
@@ -250,32 +257,33 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
-    const state = this.#lines.state(line.line);
-    if (state.isOutput) {
+    if (this.#lines.state(line.line).isOutput) {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
     }
-    this.scan();
+    // A guest that just bound (or left) counts before the poll timer sees it.
+    this.#checkAvailability();
     if (!this.#online) return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
 
-    const current = logical(state.input, line);
-    const target: Level = command.target.kind === 'toggle' ? (current === 1 ? 0 : 1) : command.target.level;
+    const latest = logical(this.#inputs.latest(line.line), line);
+    const target: Level = command.target.kind === 'toggle' ? (latest === 1 ? 0 : 1) : command.target.level;
     const tracked = this.#tracked[line.line];
     if (tracked?.pulse !== undefined) {
+      // A new command replaces a pulse's pending return; what is queued stays.
       clearTimeout(tracked.pulse);
       tracked.pulse = undefined;
     }
-    const result = this.#apply(line, target);
+    const result = this.#request(line, target);
     if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
     if (result === 'overflow') {
       this.#stats.queueOverflow(this.config.name, line.name);
       return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
     }
-    if (command.pulseMs !== null && tracked !== undefined) {
+    if (command.pulseMs !== null && tracked !== undefined && result !== 'unchanged') {
       const back: Level = target === 1 ? 0 : 1;
       tracked.pulse = setTimeout(() => {
         tracked.pulse = undefined;
         // The pulse ends even if the guest left meanwhile: a button is never left pressed.
-        if (this.#apply(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
+        if (this.#request(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
       }, command.pulseMs);
     }
     if (result === 'interrupt') this.#stats.commandToDoorbell(this.config.name, Number(process.hrtime.bigint() - started) / 1e9);
@@ -283,11 +291,14 @@ export class Chip extends EventEmitter<ChipEvents> {
     return { ok: true, result };
   }
 
-  #apply(line: LineConfig, level: Level): InputResult | 'closed' {
+  /** Asks for `level` (logical) on `line` unless it is already the latest requested level, then publishes what that line shows. */
+  #request(line: LineConfig, level: Level): InputResult | 'closed' {
     if (this.#closed) return 'closed';
+    if (logical(this.#inputs.latest(line.line), line) === level) return 'unchanged';
     const result = this.#inputs.set(line.line, logical(level, line));
     this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
-    this.scan();
+    this.#diff(line.line, this.#lines.state(line.line));
+    this.#trackQueue(line.line);
     return result;
   }
 
@@ -352,15 +363,16 @@ export class Chip extends EventEmitter<ChipEvents> {
   }
 
   #trackQueues(): void {
-    const lines = new Set([...this.#queueDepths.keys(), ...this.#inputs.queuedLines]);
-    for (const index of lines) {
-      const depth = this.#inputs.queued(index);
-      const line = this.config.lines[index];
-      if (line === undefined || this.#queueDepths.get(index) === depth) continue;
-      if (depth === 0) this.#queueDepths.delete(index);
-      else this.#queueDepths.set(index, depth);
-      if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
-    }
+    for (const index of new Set([...this.#queueDepths.keys(), ...this.#inputs.queuedLines])) this.#trackQueue(index);
+  }
+
+  #trackQueue(index: number): void {
+    const depth = this.#inputs.queued(index);
+    const line = this.config.lines[index];
+    if (line === undefined || (this.#queueDepths.get(index) ?? 0) === depth) return;
+    if (depth === 0) this.#queueDepths.delete(index);
+    else this.#queueDepths.set(index, depth);
+    if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
   }
 
   #checkHeader(): void {
