@@ -57,9 +57,16 @@ export class BridgeApi implements Extension {
   }
 
   start(): void {
-    this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload) => {
+    this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload, retained) => {
       const target = this.#ctx.topics.parse(topic);
-      if (target?.kind === 'request') this.#request(target.command, payload);
+      if (target?.kind !== 'request') return;
+      if (retained) {
+        // Replayed on every (re)subscription: whoever sent it is not waiting for an answer, and a set must not run again.
+        this.#ctx.stats.request(this.#known(target.command), 'ignored');
+        this.#ctx.log.warn(`retained request on ${topic} ignored (a replay of an old request; clear it with an empty retained message)`);
+        return;
+      }
+      this.#request(target.command, payload);
     });
   }
 
@@ -118,11 +125,16 @@ export class BridgeApi implements Extension {
     return { chip, line };
   }
 
+  /** The command as a metric label: unknown ones are counted together. */
+  #known(command: string): string {
+    return Object.hasOwn(this.#handlers, command) ? command : 'unknown';
+  }
+
   #request(command: string, payload: Buffer): void {
     let transaction: unknown;
     let request: Json = {};
     const respond = (response: Json): void => {
-      this.#ctx.stats.request(Object.hasOwn(this.#handlers, command) ? command : 'unknown', response.status === 'ok' ? 'ok' : 'error');
+      this.#ctx.stats.request(this.#known(command), response.status === 'ok' ? 'ok' : 'error');
       this.#ctx.publish(this.#ctx.topics.response(command), JSON.stringify({ ...response, ...(transaction === undefined ? {} : { transaction }) }), false);
     };
     try {

@@ -1,8 +1,8 @@
 /**
- * The one MQTT client wrapper everything in vgpio2mqtt uses (the bridge
- * and the get/set/watch commands): mqtt.js to the embedded broker through
- * an in-process stream, or to an external broker over mqtt://, mqtts://,
- * ws://, wss:// or a unix socket. It reconnects on its own, keeps a
+ * The MQTT client wrapper of vgpio2mqtt (the bridge with an external
+ * broker, and the get/set/watch commands): mqtt.js over mqtt://, mqtts://,
+ * ws://, wss:// or a unix socket. (With the embedded broker the bridge
+ * uses the broker's own API instead: see broker-link.ts.) It reconnects on its own, keeps a
  * persistent session when asked (fixed client id, clean: false, QoS 1
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
@@ -15,12 +15,11 @@ import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } fro
 import { filterCovers } from '../../broker/topic-filter.ts';
 import type { Logger } from '../log.ts';
 import type { Stats } from '../stats.ts';
-
-export type StreamFactory = () => NodeJS.ReadWriteStream;
+import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 export interface ConnectionOptions {
-  /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path), or a stream factory (the embedded broker). */
-  server: string | StreamFactory;
+  /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
+  server: string;
   clientId: string;
   /** false: ask the broker to keep the session (subscriptions and queued QoS 1 messages) across disconnects. */
   clean: boolean;
@@ -37,13 +36,6 @@ export interface ConnectionOptions {
   stats?: Stats;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
-
-export interface PublishOptions {
-  retain?: boolean;
-  qos?: 0 | 1;
-}
-
 export function readTls(path: string | null | undefined, what: string): Buffer | undefined {
   if (path === null || path === undefined) return undefined;
   try {
@@ -54,12 +46,11 @@ export function readTls(path: string | null | undefined, what: string): Buffer |
 }
 
 /** The server as a log-safe string (no password). */
-export function describeServer(server: string | StreamFactory): string {
-  if (typeof server !== 'string') return 'the embedded broker';
+export function describeServer(server: string): string {
   return server.replace(/\/\/[^@/]*@/, '//');
 }
 
-export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
+export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
   readonly client: MqttClient;
   readonly #log: Logger;
   readonly #stats: Stats | undefined;
@@ -89,9 +80,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
       ...(options.will === undefined ? {} : { will: { ...options.will, qos: 1 as const } }),
     };
     const server = options.server;
-    if (typeof server !== 'string') {
-      this.client = new MqttClient(() => server() as never, clientOptions);
-    } else if (server.startsWith('unix://')) {
+    if (server.startsWith('unix://')) {
       const path = server.slice('unix://'.length);
       this.client = new MqttClient(() => createConnection(path), clientOptions);
     } else {
@@ -131,10 +120,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
       this.#outage = true;
       this.emit('offline');
     });
-    this.client.on('message', (topic, payload) => {
+    // In MQTT 3.1.1 the retain flag of a delivered message is set only when the broker replays a stored retained message.
+    this.client.on('message', (topic, payload, packet) => {
       this.#stats?.mqttMessage('in');
       for (const { filter, handler } of this.#handlers) {
-        if (filterCovers(filter, topic)) handler(topic, payload);
+        if (filterCovers(filter, topic)) handler(topic, payload, packet.retain);
       }
     });
   }
@@ -196,15 +186,14 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
    * so a queue would only replay stale ones.
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
-    const retain = options.retain ?? false;
-    const publishOptions: IClientPublishOptions = { retain, qos: options.qos ?? (retain ? 1 : 0) };
+    const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: publishQos(options) };
     if (!this.client.connected) return;
     this.#stats?.mqttMessage('out');
     await this.client.publishAsync(topic, payload, publishOptions);
   }
 
   /** Publishes `last` (if given) and disconnects cleanly; the will is not sent. */
-  async close(last?: { topic: string; payload: string; retain: boolean }): Promise<void> {
+  async close(last?: LastMessage): Promise<void> {
     this.#closing = true;
     if (last !== undefined && this.client.connected) {
       try {

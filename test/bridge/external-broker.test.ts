@@ -129,7 +129,7 @@ chips:
     assert.equal(mqtt.connected, false);
     await mosquitto.start(port);
     const probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/board/button`]);
-    assert.equal(mqtt.client.connected, false, 'the bridge has not reconnected yet');
+    assert.equal(mqtt.connected, false, 'the bridge has not reconnected yet');
     await probe.publish(`${B}/board/button/set`, 'ON');
     assert.equal(guest.input(0), 0);
     await probe.waitFor(`${B}/board/button`, (p) => p === 'ON', 8000);
