@@ -14,19 +14,27 @@
  * are the only ones without a publishing client).
  */
 import { EventEmitter } from 'node:events';
-import type { AedesPublishPacket } from 'aedes';
+import type { AedesPublishPacket, PublishPacket } from 'aedes';
 import type { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Logger } from '../log.ts';
 import type { Stats } from '../stats.ts';
 import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
+interface Outgoing {
+  packet: PublishPacket;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
 
 export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
   readonly #broker: EmbeddedBroker;
   readonly #log: Logger;
   readonly #stats: Stats | undefined;
   readonly #listeners: { filter: string; deliver: Deliver }[] = [];
+  /** Publications waiting for the one before them to be through the broker. */
+  readonly #outgoing: Outgoing[] = [];
+  #publishing = false;
   #connected = false;
   #closed = false;
 
@@ -76,17 +84,38 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
     }
   }
 
+  /**
+   * Publishes through the broker, one message at a time and in order, as a
+   * client connection would. Overlapping them would reorder them (a
+   * retained message is stored before it is routed) and Aedes would then
+   * drop the later-numbered one at each subscriber as a duplicate.
+   */
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     if (!this.connected) return Promise.resolve();
     this.#stats?.mqttMessage('out');
-    const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: publishQos(options), retain: options.retain ?? false, dup: false };
+    const packet: PublishPacket = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: publishQos(options), retain: options.retain ?? false, dup: false };
     return new Promise((resolve, reject) => {
-      this.#broker.aedes.publish(packet, (error) => {
-        // Aedes calls back with null (not undefined, as it types it) on success.
-        if (error instanceof Error) reject(error);
-        else resolve();
-      });
+      this.#outgoing.push({ packet, resolve, reject });
+      this.#pump();
     });
+  }
+
+  #pump(): void {
+    while (!this.#publishing) {
+      const next = this.#outgoing.shift();
+      if (next === undefined) return;
+      this.#publishing = true;
+      let returned = false;
+      this.#broker.aedes.publish(next.packet, (error) => {
+        this.#publishing = false;
+        // Aedes calls back with null (not undefined, as it types it) on success.
+        if (error instanceof Error) next.reject(error);
+        else next.resolve();
+        // Called back synchronously, the loop goes on; later, the next one starts from here.
+        if (returned) this.#pump();
+      });
+      returned = true;
+    }
   }
 
   async close(last?: LastMessage): Promise<void> {
