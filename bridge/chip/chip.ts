@@ -17,6 +17,8 @@ import { LineRegisters, type IrqConfig, type Level, type LineState } from '../sh
 import { InputDriver, type InputResult } from '../shm/input-driver.ts';
 import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { logical, type LineCommand } from '../payload.ts';
+import { HostWords } from './host-words.ts';
+import { checkNotForeign, truncation, vanished } from './mapping.ts';
 import { openTransport, type Transport } from './transport.ts';
 
 export type EdgeSource = 'host' | 'guest';
@@ -84,21 +86,6 @@ const EVENT_KINDS = new Map<number, GuestEventKind>([
   [protocol.EV_INPUT_EDGE, 'input_edge'],
 ]);
 
-/** The header words only the host writes, with the values it wrote. */
-function hostHeader(region: VgpioRegion): [number, number][] {
-  const l = region.layout;
-  return [
-    [protocol.HDR_MAGIC, protocol.SHM_MAGIC],
-    [protocol.HDR_VERSION, protocol.SHM_VERSION],
-    [protocol.HDR_NGPIO, l.ngpio],
-    [protocol.HDR_FEATURES, region.features],
-    [protocol.HDR_NAMES_OFF, l.namesOff],
-    [protocol.HDR_RING_OFF, l.ringOff],
-    [protocol.HDR_RING_LEN, l.ringLen],
-    [protocol.HDR_BANK_OFF, l.bankOff],
-  ];
-}
-
 export class Chip extends EventEmitter<ChipEvents> {
   readonly config: ChipConfig;
   readonly region: VgpioRegion;
@@ -109,11 +96,15 @@ export class Chip extends EventEmitter<ChipEvents> {
   readonly #ring: EventRingReader;
   readonly #log: Logger;
   readonly #stats: Stats;
-  readonly #header: [number, number][];
+  readonly #hostWords: HostWords;
   readonly #tracked: Tracked[] = [];
   readonly #byName = new Map<string, LineConfig>();
-  #hostPeerWord: number;
   #online = false;
+  /** Set once the shared memory can no longer be touched safely; the chip then stays offline. */
+  #failure: string | undefined;
+  /** A guest is overwriting host-owned words: reported once, until a check finds them intact again. */
+  #tampering = false;
+  #vanishReported = false;
   #guestGen: number;
   #peerCount = -1;
   #hostSeq = 0;
@@ -131,6 +122,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.#transport = transport;
     this.#log = log;
     this.#stats = stats;
+    checkNotForeign(transport.mem, `chip ${config.name}: shared memory ${transport.mem.path ?? 'from the ivshmem server'}`);
     const opened = VgpioRegion.open(transport.mem, {
       ngpio: config.ngpio,
       label: config.label,
@@ -141,8 +133,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     });
     this.region = opened.region;
     this.reattached = opened.reattached;
-    this.#hostPeerWord = transport.hostPeer;
-    this.#header = hostHeader(this.region);
+    this.#hostWords = new HostWords(this.region, transport.hostPeer);
     this.#lines = new LineRegisters(transport.mem, this.region.layout.bankOff, config.ngpio);
     this.#inputs = new InputDriver(this.#lines, {
       queueLimit: config.queueLimit,
@@ -150,6 +141,7 @@ export class Chip extends EventEmitter<ChipEvents> {
         this.#ringGuest();
       },
       onApplied: (line, level, result) => {
+        this.#hostWords.wroteInput(line, level);
         if (result === 'interrupt') this.#stats.interruptRaised(this.config.name);
         this.#hostWrote(line, level);
       },
@@ -217,6 +209,11 @@ export class Chip extends EventEmitter<ChipEvents> {
     return this.#online;
   }
 
+  /** Why the chip stopped (its shared memory cannot be touched safely), or undefined. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
   /** Peers on the chip's ivshmem server (server/client mode). */
   get peers(): number[] {
     return this.#transport.endpoint?.peers().map((p) => p.id) ?? [];
@@ -229,7 +226,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     return /^\d+$/.test(nameOrNumber) ? this.config.lines[Number(nameOrNumber)] : undefined;
   }
 
-  /** A line's state as shared memory has it now. */
+  /** A line's state as shared memory has it now (not for a failed chip: see `failure`). */
   status(line: LineConfig): LineStatus {
     const state = this.#lines.state(line.line);
     const level = logical(state.level, line);
@@ -254,6 +251,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.#closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
+    if (!this.#usable()) return refuse('chip_offline', `chip ${this.config.name} failed: ${this.#failure ?? ''}`);
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
@@ -293,7 +291,7 @@ export class Chip extends EventEmitter<ChipEvents> {
 
   /** Asks for `level` (logical) on `line` unless it is already the latest requested level, then publishes what that line shows. */
   #request(line: LineConfig, level: Level): InputResult | 'closed' {
-    if (this.#closed) return 'closed';
+    if (this.#closed || !this.#usable()) return 'closed';
     if (logical(this.#inputs.latest(line.line), line) === level) return 'unchanged';
     const result = this.#inputs.set(line.line, logical(level, line));
     this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
@@ -321,7 +319,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.#scanQueued = true;
     setImmediate(() => {
       this.#scanQueued = false;
-      this.scan();
+      this.scan(false);
     });
   }
 
@@ -330,10 +328,14 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.emit('problem', message);
   }
 
-  /** Re-reads shared memory and emits what changed. Safe to call at any time. */
-  scan(): void {
-    if (this.#closed || this.#tracked.length === 0) return;
-    this.#checkHeader();
+  /**
+   * Re-reads shared memory and emits what changed. Safe to call at any
+   * time. `identity`: also check the label and names table (the poll timer
+   * does; a doorbell need not).
+   */
+  scan(identity = true): void {
+    if (this.#closed || this.#tracked.length === 0 || !this.#usable()) return;
+    this.#guardHostWords(identity);
     this.#checkAvailability();
     this.#inputs.acknowledged();
     const drained = this.#ring.drain();
@@ -344,6 +346,10 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (drained.invalid > 0) {
       this.#stats.ringInvalid(this.config.name, drained.invalid);
       this.#problem(`${drained.invalid} event-ring entr${drained.invalid === 1 ? 'y' : 'ies'} with an unknown line or kind ignored`);
+    }
+    if (drained.implausibleDrop > 0) {
+      this.#stats.ringResync(this.config.name);
+      this.#problem(`the event ring's dropped counter jumped by ${drained.implausibleDrop}, more than a guest can drop; not counted, resynchronised from the banks`);
     }
     if (drained.dropped > 0) {
       this.#stats.ringDropped(this.config.name, drained.dropped);
@@ -375,20 +381,40 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
   }
 
-  #checkHeader(): void {
+  #guardHostWords(identity: boolean): void {
+    const restored = this.#hostWords.restore(identity);
+    if (restored.length === 0) {
+      this.#tampering = false;
+      return;
+    }
+    this.#stats.headerOverwritten(this.config.name, restored.length);
+    if (this.#tampering) return;
+    this.#tampering = true;
+    this.#problem(`host-owned words were overwritten by the guest (${restored.join(', ')}); restored (reported once until they stay intact)`);
+  }
+
+  /** False once the mapping is unsafe (the file was truncated): the chip then fails, logged once, instead of the process dying of SIGBUS. */
+  #usable(): boolean {
+    if (this.#failure !== undefined) return false;
     const mem = this.#transport.mem;
-    const wrong: string[] = [];
-    for (const [offset, value] of [...this.#header, [protocol.HDR_HOST_PEER, this.#hostPeerWord] as [number, number]]) {
-      const found = mem.load32(offset);
-      if (found !== value) {
-        wrong.push(`0x${offset.toString(16)}=0x${found.toString(16)}`);
-        mem.store32(offset, value);
+    const problem = truncation(mem);
+    if (problem === undefined) {
+      if (!this.#vanishReported && vanished(mem)) {
+        this.#vanishReported = true;
+        this.#problem(`the shared-memory file ${mem.path ?? ''} was removed or replaced; this chip keeps the region it has mapped, but a guest started now would not see it`);
       }
+      return true;
     }
-    if (wrong.length > 0) {
-      this.#stats.headerOverwritten(this.config.name, wrong.length);
-      this.#problem(`host-owned header words were overwritten (${wrong.join(', ')}); restored`);
+    this.#failure = `${problem}; the chip is stopped (restart the bridge once the file is sound)`;
+    this.#log.error(this.#failure);
+    this.emit('problem', this.#failure);
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    if (this.#online) {
+      this.#online = false;
+      this.#stats.guestBound(this.config.name, false);
+      this.emit('availability', false);
     }
+    return false;
   }
 
   #checkAvailability(): void {
@@ -538,7 +564,8 @@ export class Chip extends EventEmitter<ChipEvents> {
       if (tracked.debounce !== undefined) clearTimeout(tracked.debounce);
       if (tracked.pulse !== undefined) clearTimeout(tracked.pulse);
     }
-    this.#inputs.clear();
+    // Clearing the queues writes ack_req bits: not into a truncated file.
+    if (this.#failure === undefined) this.#inputs.clear();
     await this.#transport.close();
   }
 }

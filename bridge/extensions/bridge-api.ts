@@ -104,7 +104,7 @@ export class BridgeApi implements Extension {
       ngpio: c.ngpio,
       online: chip.online,
       lines: c.lines.map((line) =>
-        withStatus
+        withStatus && chip.failure === undefined
           ? { configured: line.configured, ...chip.status(line) }
           : { line: line.line, name: line.name, direction: line.direction, configured: line.configured },
       ),
@@ -118,6 +118,7 @@ export class BridgeApi implements Extension {
     if (typeof chipName !== 'string') throw new RequestError(undefined, `"chip" must be a chip name (string); chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
     const chip = this.#ctx.chips.get(chipName);
     if (chip === undefined) throw new RequestError('bad_topic', `no chip ${quote(chipName)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+    if (chip.failure !== undefined) throw new RequestError('chip_offline', `chip ${chip.config.name} failed: ${chip.failure}`);
     const lineName = typeof request.line === 'number' ? String(request.line) : request.line;
     if (typeof lineName !== 'string') throw new RequestError(undefined, '"line" must be a line name or number');
     const line = chip.line(lineName);
