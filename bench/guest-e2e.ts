@@ -31,7 +31,7 @@ import { freePort } from '../test/support/ports.ts';
 import { buildVgpio } from '../test/kernel/build-module.ts';
 import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../test/kernel/vgpio-host.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
-import { noDelay } from './no-delay.ts';
+import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
 
 export type GuestMode = 'doorbell' | 'polling';

@@ -146,6 +146,7 @@ export class Controller {
             username: settings.mqtt.username,
             password: settings.mqtt.password,
             keepalive: settings.mqtt.keepalive,
+            qos: settings.mqtt.qos,
             reconnectMs: settings.mqtt.reconnectMs,
             ca: settings.mqtt.ca,
             cert: settings.mqtt.cert,

@@ -15,6 +15,7 @@ import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } fro
 import { filterCovers } from '../../broker/topic-filter.ts';
 import type { Logger } from '../log.ts';
 import type { Stats } from '../stats.ts';
+import { noDelay } from './no-delay.ts';
 import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 export interface ConnectionOptions {
@@ -26,6 +27,8 @@ export interface ConnectionOptions {
   username?: string;
   password?: string;
   keepalive?: number;
+  /** QoS of publications that do not name one (default: 1 retained, else 0). */
+  qos?: 0 | 1;
   reconnectMs?: number;
   ca?: string | null;
   cert?: string | null;
@@ -56,6 +59,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
   readonly #stats: Stats | undefined;
   readonly #handlers: { filter: string; handler: MessageHandler }[] = [];
   readonly #where: string;
+  readonly #qos: 0 | 1 | undefined;
   #outage = false;
   #closing = false;
 
@@ -64,6 +68,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
     this.#log = options.log;
     this.#stats = options.stats;
     this.#where = describeServer(options.server);
+    this.#qos = options.qos;
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
       clean: options.clean,
@@ -100,6 +105,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
 
   #wire(reconnectMs: number): void {
     this.client.on('connect', (connack) => {
+      // A command must not wait behind our last small packet (Nagle's algorithm); a WebSocket stream has no such option.
+      noDelay(this.client);
       this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
       this.#subscribeAll();
@@ -186,7 +193,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
    * so a queue would only replay stale ones.
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
-    const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: publishQos(options) };
+    const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? this.#qos ?? publishQos(options) };
     if (!this.client.connected) return;
     this.#stats?.mqttMessage('out');
     await this.client.publishAsync(topic, payload, publishOptions);
