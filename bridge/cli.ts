@@ -10,7 +10,6 @@ import type { Settings } from './config/types.ts';
 import { Controller } from './controller.ts';
 import { Logger } from './log.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
-import { checkName, request, watch } from './remote.ts';
 import { VERSION } from './version.ts';
 
 const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
@@ -128,6 +127,8 @@ async function main(argv: string[]): Promise<void> {
   const [a, b, c] = positionals;
   // The argument counts were checked against COMMANDS above.
   const need = (value: string | undefined): string => value ?? '';
+  // get/set/watch need an MQTT client; `start` with the embedded broker does not load one (about 19 MiB).
+  const remote = (): Promise<typeof import('./remote.ts')> => import('./remote.ts');
   switch (command) {
     case 'start':
       await runStart(settings);
@@ -136,6 +137,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${qemuArgs(chipOf(settings, need(a))).map(shellWord).join(' ')}\n`);
       return;
     case 'get': {
+      const { checkName, request } = await remote();
       checkName('chip', need(a));
       checkName('line', need(b));
       const data = (await request(settings, 'get', { chip: a, line: b })) as { state: string };
@@ -143,6 +145,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'set': {
+      const { checkName, request } = await remote();
       checkName('chip', need(a));
       checkName('line', need(b));
       const payload = need(c);
@@ -159,6 +162,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'watch': {
+      const { watch } = await remote();
       const controller = new AbortController();
       process.once('SIGINT', () => {
         controller.abort();

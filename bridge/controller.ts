@@ -22,8 +22,8 @@ import type { BridgeEvent, Extension, ExtensionContext } from './extensions/exte
 import { HomeAssistant } from './extensions/homeassistant.ts';
 import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
-import { describeServer, MqttConnection } from './mqtt/connection.ts';
 import type { MqttLink } from './mqtt/link.ts';
+import { describeServer } from './mqtt/server.ts';
 import { nameProblem, Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
 import { healthReport } from './health.ts';
@@ -136,26 +136,7 @@ export class Controller {
 
     const broker = this.broker;
     // The embedded broker is reached through its own API, an external one through an MQTT client.
-    this.mqtt =
-      broker !== undefined
-        ? new BrokerLink(broker, log.child('mqtt'), this.stats)
-        : new MqttConnection({
-            server: settings.mqtt.server,
-            clientId: settings.mqtt.clientId,
-            clean: false,
-            username: settings.mqtt.username,
-            password: settings.mqtt.password,
-            keepalive: settings.mqtt.keepalive,
-            qos: settings.mqtt.qos,
-            reconnectMs: settings.mqtt.reconnectMs,
-            ca: settings.mqtt.ca,
-            cert: settings.mqtt.cert,
-            key: settings.mqtt.key,
-            rejectUnauthorized: settings.mqtt.rejectUnauthorized,
-            will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
-            log: log.child('mqtt'),
-            stats: this.stats,
-          });
+    this.mqtt = broker !== undefined ? new BrokerLink(broker, log.child('mqtt'), this.stats) : await this.#externalConnection();
 
     const mqtt = this.mqtt;
     const ctx: ExtensionContext = {
@@ -187,6 +168,29 @@ export class Controller {
       for (const extension of this.#extensions) extension.connected();
     });
     for (const chip of this.chips.values()) chip.start();
+  }
+
+  /** An MQTT client of the external broker; mqtt.js is loaded only here (it costs about 19 MiB of resident memory). */
+  async #externalConnection(): Promise<MqttLink> {
+    const { settings, log } = this;
+    const { MqttConnection } = await import('./mqtt/connection.ts');
+    return new MqttConnection({
+      server: settings.mqtt.server,
+      clientId: settings.mqtt.clientId,
+      clean: false,
+      username: settings.mqtt.username,
+      password: settings.mqtt.password,
+      keepalive: settings.mqtt.keepalive,
+      qos: settings.mqtt.qos,
+      reconnectMs: settings.mqtt.reconnectMs,
+      ca: settings.mqtt.ca,
+      cert: settings.mqtt.cert,
+      key: settings.mqtt.key,
+      rejectUnauthorized: settings.mqtt.rejectUnauthorized,
+      will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
+      log: log.child('mqtt'),
+      stats: this.stats,
+    });
   }
 
   /**

@@ -9,13 +9,13 @@
  * messages to per-filter handlers.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import { filterCovers } from '../../broker/topic-filter.ts';
 import type { Logger } from '../log.ts';
 import type { Stats } from '../stats.ts';
 import { noDelay } from './no-delay.ts';
+import { describeServer, readTls } from './server.ts';
 import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 export interface ConnectionOptions {
@@ -37,20 +37,6 @@ export interface ConnectionOptions {
   will?: { topic: string; payload: string; retain: boolean };
   log: Logger;
   stats?: Stats;
-}
-
-export function readTls(path: string | null | undefined, what: string): Buffer | undefined {
-  if (path === null || path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new Error(`cannot read MQTT TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-}
-
-/** The server as a log-safe string (no password). */
-export function describeServer(server: string): string {
-  return server.replace(/\/\/[^@/]*@/, '//');
 }
 
 export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
