@@ -13,7 +13,7 @@ import type { ChipConfig, LineConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { CommandResult, GuestEventKind, RejectReason, Stats } from '../stats.ts';
 import { VgpioRegion } from '../shm/region.ts';
-import { LineRegisters, type IrqConfig, type Level, type LineState } from '../shm/line-registers.ts';
+import { LineRegisters, type BankWords, type IrqConfig, type Level, type LineState } from '../shm/line-registers.ts';
 import { InputDriver, type InputResult } from '../shm/input-driver.ts';
 import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { logical, type LineCommand } from '../payload.ts';
@@ -76,7 +76,20 @@ interface Tracked {
   seen: Level;
   debounce: NodeJS.Timeout | undefined;
   pulse: NodeJS.Timeout | undefined;
-  view: string;
+  /** The guest's view as last published, and its bits (direction and trigger) to compare without building it. */
+  view: LineView | undefined;
+  viewBits: number;
+}
+
+/** Direction and trigger bits of a line: what `.../config` says, as one number. */
+function viewBits(state: LineState): number {
+  const { irq } = state;
+  return [state.isOutput, irq.enabled, irq.rising, irq.falling, irq.high, irq.low].reduce((bits, on, i) => bits | (on ? 1 << i : 0), 0);
+}
+
+/** Bank words that decide what is published (pend and ack_req bits do not). */
+function sameBank(a: BankWords, b: BankWords): boolean {
+  return a.in === b.in && a.out === b.out && a.dir === b.dir && a.irqEn === b.irqEn && a.irqRise === b.irqRise && a.irqFall === b.irqFall && a.irqHigh === b.irqHigh && a.irqLow === b.irqLow;
 }
 
 const EVENT_KINDS = new Map<number, GuestEventKind>([
@@ -115,6 +128,8 @@ export class Chip extends EventEmitter<ChipEvents> {
   #rangAt: bigint | undefined;
   #published = false;
   readonly #queueDepths = new Map<number, number>();
+  /** Each bank's words at the last scan: a scan looks at the lines of a bank only when they changed. */
+  readonly #banks: (BankWords | undefined)[] = [];
 
   private constructor(config: ChipConfig, transport: Transport, log: Logger, stats: Stats) {
     super();
@@ -195,7 +210,8 @@ export class Chip extends EventEmitter<ChipEvents> {
         seen: state.level,
         debounce: undefined,
         pulse: undefined,
-        view: '',
+        view: undefined,
+        viewBits: -1,
       });
     }
     this.#stats.declareChip(this.config.name, this.config.lines.filter((l) => l.configured).map((l) => l.name));
@@ -357,15 +373,24 @@ export class Chip extends EventEmitter<ChipEvents> {
       this.#log.warn(`the guest dropped ${drained.dropped} event-ring entries (ring full); resynchronised from the banks`);
     }
     for (const event of drained.events) this.#ringEvent(event);
-    this.#lines.snapshot().forEach((state, index) => {
-      this.#diff(index, state);
-    });
+    this.#diffBanks();
     this.#trackQueues();
     if (this.#published && this.#rangAt !== undefined) {
       this.#stats.doorbellToPublish(this.config.name, Number(process.hrtime.bigint() - this.#rangAt) / 1e9);
       this.#rangAt = undefined;
     }
     this.#published = false;
+  }
+
+  #diffBanks(): void {
+    for (let bank = 0; bank < this.#lines.banks; bank++) {
+      const words = this.#lines.bank(bank);
+      const before = this.#banks[bank];
+      if (before !== undefined && sameBank(before, words)) continue;
+      this.#banks[bank] = words;
+      const last = Math.min(this.config.ngpio, (bank + 1) * protocol.BANK_LINES);
+      for (let line = bank * protocol.BANK_LINES; line < last; line++) this.#diff(line, LineRegisters.lineFromBank(words, line));
+    }
   }
 
   #trackQueues(): void {
@@ -498,20 +523,18 @@ export class Chip extends EventEmitter<ChipEvents> {
     const tracked = this.#tracked[index];
     const line = this.config.lines[index];
     if (tracked === undefined || line === undefined) return;
-    if (state.input !== tracked.in) {
-      tracked.in = state.input;
-      if (!state.isOutput) this.#edge(line, state.input, 'host', undefined);
-    }
+    // Host edges come from #hostWrote alone: only the host writes `in` (the guard restores a guest's scribble first).
+    tracked.in = state.input;
     if (state.output !== tracked.out) {
       tracked.out = state.output;
       // A change the ring did not report (ring full, corrupt, or not yet appended).
       if (state.isOutput) this.#edge(line, state.output, 'guest', undefined);
     }
-    const view = this.#view(line, state);
-    const viewKey = JSON.stringify(view);
-    if (viewKey !== tracked.view) {
-      tracked.view = viewKey;
-      this.emit('config', view);
+    const bits = viewBits(state);
+    if (bits !== tracked.viewBits) {
+      tracked.viewBits = bits;
+      tracked.view = this.#view(line, state);
+      this.emit('config', tracked.view);
     }
     tracked.isOutput = state.isOutput;
     this.#publishLevel(line, tracked, logical(state.level, line), state.isOutput);
@@ -548,9 +571,9 @@ export class Chip extends EventEmitter<ChipEvents> {
   republish(): void {
     for (const [index, tracked] of this.#tracked.entries()) {
       const line = this.config.lines[index];
-      if (line === undefined || tracked.published === undefined) continue;
+      if (line === undefined || tracked.published === undefined || tracked.view === undefined) continue;
       this.emit('state', line, tracked.published);
-      this.emit('config', JSON.parse(tracked.view) as LineView);
+      this.emit('config', tracked.view);
     }
     this.emit('availability', this.#online);
   }
