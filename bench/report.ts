@@ -58,6 +58,8 @@ export function report(r: BenchResults): string {
     `| ${e.mode} | gpiomon, serial console | ${pair(e.raw)} | ${pair(e.bridge)} | ${ratios(e.bridge, e.raw)} |`,
     `| ${e.mode} | vgpio-agent, MQTT | ${pair(e.agentRaw)} | ${pair(e.agentBridge)} | ${ratios(e.agentBridge, e.agentRaw)} |`,
     '',
+    `As a user would time it (${e.mosquittoPub.n} toggles): a \`mosquitto_pub -t .../set\` process started on the host → \`gpiomon\` in the guest prints the edge on the serial console, the process's own start-up and connection included: p50 ${ms(e.mosquittoPub.p50)} ms, p90 ${ms(e.mosquittoPub.p90)} ms.`,
+    '',
     `### 5. Lost edges (${c.edges} toggles each way)`,
     '',
     `Host → guest: \`.../set\` toggles of one line published back to back (at most ${EDGE_WINDOW} ahead of the guest); delivered = pend bits the fake guest acknowledged, published = edge messages. Guest → host: the fake guest toggles an output as fast as the event ring has room; delivered = edge messages with \`"source":"guest"\`.`,

@@ -23,10 +23,12 @@ export interface BenchCounts {
   window: number;
   edges: number;
   e2eToggles: number;
+  /** Toggles timed as a user would: one mosquitto_pub process each. */
+  userToggles: number;
   idleMs: number;
 }
 
-export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, idleMs: 3000 };
+export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000 };
 
 /**
  * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
@@ -107,11 +109,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let doorbellFailure: string | undefined;
   let e2e: EndToEnd;
   try {
-    e2e = await endToEnd('doorbell', counts.e2eToggles, options.build);
+    e2e = await endToEnd('doorbell', counts.e2eToggles, counts.userToggles, options.build);
   } catch (error) {
     doorbellFailure = (error as Error).message.split('\n')[0] ?? 'unknown error';
     log(`doorbell mode failed (${doorbellFailure}); measuring in polling mode`);
-    e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, options.build);
+    e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, counts.userToggles, options.build);
   }
   return { machine: machine(), counts, brokers, footprints, endToEnd: e2e, doorbellFailure, seconds: (Date.now() - started) / 1000 };
 }
