@@ -351,6 +351,7 @@ export class Chip extends EventEmitter<ChipEvents> {
    */
   scan(identity = true): void {
     if (this.#closed || this.#tracked.length === 0 || !this.#usable()) return;
+    if (identity) this.#checkVanished();
     this.#guardHostWords(identity);
     this.#checkAvailability();
     this.#inputs.acknowledged();
@@ -406,6 +407,14 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
   }
 
+  /** A removed or replaced file does not hurt the mapping, but a guest started now would not share it. */
+  #checkVanished(): void {
+    const mem = this.#transport.mem;
+    if (this.#vanishReported || !vanished(mem)) return;
+    this.#vanishReported = true;
+    this.#problem(`the shared-memory file ${mem.path ?? ''} was removed or replaced; this chip keeps the region it has mapped, but a guest started now would not see it`);
+  }
+
   #guardHostWords(identity: boolean): void {
     const restored = this.#hostWords.restore(identity);
     if (restored.length === 0) {
@@ -421,15 +430,8 @@ export class Chip extends EventEmitter<ChipEvents> {
   /** False once the mapping is unsafe (the file was truncated): the chip then fails, logged once, instead of the process dying of SIGBUS. */
   #usable(): boolean {
     if (this.#failure !== undefined) return false;
-    const mem = this.#transport.mem;
-    const problem = truncation(mem);
-    if (problem === undefined) {
-      if (!this.#vanishReported && vanished(mem)) {
-        this.#vanishReported = true;
-        this.#problem(`the shared-memory file ${mem.path ?? ''} was removed or replaced; this chip keeps the region it has mapped, but a guest started now would not see it`);
-      }
-      return true;
-    }
+    const problem = truncation(this.#transport.mem);
+    if (problem === undefined) return true;
     this.#failure = `${problem}; the chip is stopped (restart the bridge once the file is sound)`;
     this.#log.error(this.#failure);
     this.emit('problem', this.#failure);

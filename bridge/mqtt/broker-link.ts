@@ -32,8 +32,9 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
   readonly #log: Logger;
   readonly #stats: Stats | undefined;
   readonly #listeners: { filter: string; deliver: Deliver }[] = [];
-  /** Publications waiting for the one before them to be through the broker. */
-  readonly #outgoing: Outgoing[] = [];
+  /** Publications waiting for the one before them to be through the broker, from #next on (a shift() per message would be O(n)). */
+  #outgoing: Outgoing[] = [];
+  #next = 0;
   #publishing = false;
   #connected = false;
   #closed = false;
@@ -102,8 +103,13 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
 
   #pump(): void {
     while (!this.#publishing) {
-      const next = this.#outgoing.shift();
-      if (next === undefined) return;
+      const next = this.#outgoing[this.#next];
+      if (next === undefined) {
+        this.#outgoing = [];
+        this.#next = 0;
+        return;
+      }
+      this.#next += 1;
       this.#publishing = true;
       let returned = false;
       this.#broker.aedes.publish(next.packet, (error) => {
