@@ -74,6 +74,14 @@ export function report(r: BenchResults): string {
     '|---|---|---|',
     ...r.footprints.map((f) => `| ${f.chips} × 32 | ${f.startMs.toFixed(0)} ms | ${f.rssMiB.toFixed(1)} MiB |`),
     '',
+    `### 7. Per-command cost against the chip's size (${c.throughputSeconds} s each, at most ${c.window} in flight)`,
+    '',
+    '`.../set` TOGGLEs of a chip\'s last line refused for lack of a guest (parsed, looked up, refused, answered on `bridge/event`), embedded Aedes, plain-mode chip polled once a minute; ratio: against the 32-line chip.',
+    '',
+    '| lines | sent | answered | refused/s | ratio |',
+    '|---|---|---|---|---|',
+    ...r.chipSizes.map((z) => `| ${z.lines} | ${z.sent} | ${z.answered} | ${z.perSecond.toFixed(0)} | ${ratio(z.perSecond, r.chipSizes[0]?.perSecond ?? 0)} |`),
+    '',
   ];
   return out.join('\n');
 }

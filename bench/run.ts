@@ -6,6 +6,7 @@
  * counts.
  */
 import { hopLatency, hopRate } from './bare-hop.ts';
+import { refusedRate, type ChipSizeRate } from './chip-size.ts';
 import { footprint, type Footprint } from './footprint.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
@@ -59,6 +60,8 @@ export interface BenchResults {
   counts: BenchCounts;
   brokers: BrokerResults[];
   footprints: Footprint[];
+  /** Refused commands per second on a 32-line and a 1,024-line chip. */
+  chipSizes: ChipSizeRate[];
   endToEnd: EndToEnd;
   /** Why doorbell mode could not be measured, when it could not. */
   doorbellFailure: string | undefined;
@@ -103,6 +106,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await mosquitto.close();
     }
   }
+  log(`per-command cost against the chip's size (${counts.throughputSeconds} s each)`);
+  const chipSizes = [await refusedRate(32, counts.throughputSeconds, counts.window, options.build), await refusedRate(1024, counts.throughputSeconds, counts.window, options.build)];
   log('memory and start-up');
   const footprints = [await footprint(1, counts.idleMs, options.build), await footprint(16, counts.idleMs, options.build)];
   log(`end to end in a TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
@@ -115,5 +120,5 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     log(`doorbell mode failed (${doorbellFailure}); measuring in polling mode`);
     e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, counts.userToggles, options.build);
   }
-  return { machine: machine(), counts, brokers, footprints, endToEnd: e2e, doorbellFailure, seconds: (Date.now() - started) / 1000 };
+  return { machine: machine(), counts, brokers, footprints, chipSizes, endToEnd: e2e, doorbellFailure, seconds: (Date.now() - started) / 1000 };
 }

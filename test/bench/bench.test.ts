@@ -62,11 +62,13 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.equal(results.endToEnd.agentBridge.n, TINY.e2eToggles, 'reported by the guest agent');
     assert.equal(results.endToEnd.agentRaw.n, TINY.e2eToggles);
     assert.equal(results.endToEnd.mosquittoPub.n, TINY.userToggles, 'timed with mosquitto_pub processes');
+    assert.deepEqual(results.chipSizes.map((z) => z.lines), [32, 1024]);
+    for (const z of results.chipSizes) assert.ok(z.answered > 0 && z.answered <= z.sent, JSON.stringify(z));
   });
 
   it('renders every section of the report with the machine and commit', () => {
     const text = report(results);
-    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory']) {
+    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory', '### 7. Per-command cost']) {
       assert.ok(text.includes(heading), heading);
     }
     assert.match(text, /Commit `[0-9a-f]{12}/);
