@@ -5,7 +5,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { until } from '../test/kernel/vgpio-host.ts';
-import { noDelay } from './no-delay.ts';
+import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
 
 async function pair(url: string, topic: string): Promise<{ pub: MqttClient; sub: MqttClient }> {

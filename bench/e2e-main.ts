@@ -20,7 +20,7 @@ const started = Date.now();
 const guests = [];
 for (const arch of ['x86_64', 'aarch64'] as const) {
   log(`end to end in an ${arch} TCG guest (${FULL.e2eToggles} toggles per path), doorbell mode`);
-  guests.push(await endToEnd('doorbell', FULL.e2eToggles, 'dist', arch));
+  guests.push(await endToEnd('doorbell', FULL.e2eToggles, 0, 'dist', arch));
 }
 const m = machine();
 const text = [

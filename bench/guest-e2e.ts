@@ -18,6 +18,7 @@
  * chip in plain mode). The guest is x86_64, or an arm64 one on QEMU's virt
  * board (`arch`).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,8 +34,11 @@ import { freePort } from '../test/support/ports.ts';
 import { buildVgpio } from '../test/kernel/build-module.ts';
 import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../test/kernel/vgpio-host.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
-import { noDelay } from './no-delay.ts';
+import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export type GuestMode = 'doorbell' | 'polling';
 
@@ -47,6 +51,8 @@ export interface EndToEnd {
   /** Reported back by vgpio-agent over MQTT. */
   agentBridge: Summary;
   agentRaw: Summary;
+  /** What a user would time: a `mosquitto_pub` process started -> gpiomon prints the edge. */
+  mosquittoPub: Summary;
 }
 
 const BASE = 'e2e';
@@ -62,7 +68,12 @@ async function chipNamed(guest: Guest, label: string): Promise<string> {
   return chip;
 }
 
-export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBuild, arch: GuestArch = 'x86_64'): Promise<EndToEnd> {
+/** Runs one `mosquitto_pub` process, as a user would from a shell. */
+async function mosquittoPub(port: number, topic: string, payload: string): Promise<void> {
+  await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', payload]);
+}
+
+export async function endToEnd(mode: GuestMode, toggles: number, userToggles: number, build: BridgeBuild, arch: GuestArch = 'x86_64'): Promise<EndToEnd> {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-e2e-'));
   const cleanup: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
   try {
@@ -175,7 +186,17 @@ export async function endToEnd(mode: GuestMode, toggles: number, build: BridgeBu
       await agentEdge('raw', 'raw-button2', level, from);
       if (i >= 0) agentRaw.push(msSince(start));
     }
-    return { arch, mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw) };
+    // A user's view: a new mosquitto_pub process each time (its start-up and connection included), gpiomon's line on the console.
+    const userSamples: number[] = [];
+    for (let i = 0; i < userToggles; i++) {
+      const level = i % 2 === 0 ? 1 : 0;
+      const seen = guest.console.waitFor(new RegExp(`^BRIDGED ${level}$`, 'm'), TIMEOUT_MS);
+      const start = process.hrtime.bigint();
+      await mosquittoPub(port, `${BASE}/guest/button/set`, level === 1 ? 'ON' : 'OFF');
+      await seen;
+      userSamples.push(msSince(start));
+    }
+    return { arch, mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw), mosquittoPub: summarize(userSamples) };
   } finally {
     for (const step of cleanup.reverse()) await step();
   }

@@ -14,7 +14,7 @@ import { FakeGuest } from '../test/support/fake-guest.ts';
 import { MqttProbe } from '../test/support/mqtt-probe.ts';
 import { freePort } from '../test/support/ports.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
-import { noDelay } from './no-delay.ts';
+import { noDelay } from '../bridge/mqtt/no-delay.ts';
 
 export const BASE = 'bench';
 export const CHIP = 'board';

@@ -70,6 +70,8 @@ export function report(r: BenchResults): string {
     '',
     ...endToEndRows([e, r.endToEndArm64]),
     '',
+    `As a user would time it (${e.mosquittoPub.n} toggles): a \`mosquitto_pub -t .../set\` process started on the host → \`gpiomon\` in the guest prints the edge on the serial console, the process's own start-up and connection included: p50 ${ms(e.mosquittoPub.p50)} ms, p90 ${ms(e.mosquittoPub.p90)} ms.`,
+    '',
     `### 5. Lost edges (${c.edges} toggles each way)`,
     '',
     `Host → guest: \`.../set\` toggles of one line published back to back (at most ${EDGE_WINDOW} ahead of the guest); delivered = pend bits the fake guest acknowledged, published = edge messages. Guest → host: the fake guest toggles an output as fast as the event ring has room; delivered = edge messages with \`"source":"guest"\`.`,
@@ -83,6 +85,14 @@ export function report(r: BenchResults): string {
     '| chips × lines | start → `bridge/state` online | RSS idle |',
     '|---|---|---|',
     ...r.footprints.map((f) => `| ${f.chips} × 32 | ${f.startMs.toFixed(0)} ms | ${f.rssMiB.toFixed(1)} MiB |`),
+    '',
+    `### 7. Per-command cost against the chip's size (${c.throughputSeconds} s each, at most ${c.window} in flight)`,
+    '',
+    '`.../set` TOGGLEs of a chip\'s last line refused for lack of a guest (parsed, looked up, refused, answered on `bridge/event`), embedded Aedes, plain-mode chip polled once a minute; ratio: against the 32-line chip.',
+    '',
+    '| lines | sent | answered | refused/s | ratio |',
+    '|---|---|---|---|---|',
+    ...r.chipSizes.map((z) => `| ${z.lines} | ${z.sent} | ${z.answered} | ${z.perSecond.toFixed(0)} | ${ratio(z.perSecond, r.chipSizes[0]?.perSecond ?? 0)} |`),
     '',
   ];
   return out.join('\n');

@@ -6,6 +6,7 @@
  * counts.
  */
 import { hopLatency, hopRate } from './bare-hop.ts';
+import { refusedRate, type ChipSizeRate } from './chip-size.ts';
 import { footprint, type Footprint } from './footprint.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
@@ -23,10 +24,12 @@ export interface BenchCounts {
   window: number;
   edges: number;
   e2eToggles: number;
+  /** Toggles timed as a user would: one mosquitto_pub process each. */
+  userToggles: number;
   idleMs: number;
 }
 
-export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, idleMs: 3000 };
+export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000 };
 
 /**
  * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
@@ -57,6 +60,8 @@ export interface BenchResults {
   counts: BenchCounts;
   brokers: BrokerResults[];
   footprints: Footprint[];
+  /** Refused commands per second on a 32-line and a 1,024-line chip. */
+  chipSizes: ChipSizeRate[];
   endToEnd: EndToEnd;
   /** Why doorbell mode could not be measured, when it could not. */
   doorbellFailure: string | undefined;
@@ -103,19 +108,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await mosquitto.close();
     }
   }
+  log(`per-command cost against the chip's size (${counts.throughputSeconds} s each)`);
+  const chipSizes = [await refusedRate(32, counts.throughputSeconds, counts.window, options.build), await refusedRate(1024, counts.throughputSeconds, counts.window, options.build)];
   log('memory and start-up');
   const footprints = [await footprint(1, counts.idleMs, options.build), await footprint(16, counts.idleMs, options.build)];
   log(`end to end in a TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
   let doorbellFailure: string | undefined;
   let e2e: EndToEnd;
   try {
-    e2e = await endToEnd('doorbell', counts.e2eToggles, options.build);
+    e2e = await endToEnd('doorbell', counts.e2eToggles, counts.userToggles, options.build);
   } catch (error) {
     doorbellFailure = (error as Error).message.split('\n')[0] ?? 'unknown error';
     log(`doorbell mode failed (${doorbellFailure}); measuring in polling mode`);
-    e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, options.build);
+    e2e = await endToEnd('polling' satisfies GuestMode, counts.e2eToggles, counts.userToggles, options.build);
   }
   log(`end to end in an arm64 TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
-  const e2eArm64 = await endToEnd('doorbell', counts.e2eToggles, options.build, 'aarch64');
-  return { machine: machine(), counts, brokers, footprints, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, seconds: (Date.now() - started) / 1000 };
+  const e2eArm64 = await endToEnd('doorbell', counts.e2eToggles, 0, options.build, 'aarch64');
+  return { machine: machine(), counts, brokers, footprints, chipSizes, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, seconds: (Date.now() - started) / 1000 };
 }

@@ -3,6 +3,7 @@
 export interface Summary {
   n: number;
   p50: number;
+  p90: number;
   p99: number;
 }
 
@@ -13,10 +14,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
 }
 
-/** p50/p99 of latencies in milliseconds. */
+/** p50/p90/p99 of latencies in milliseconds. */
 export function summarize(samplesMs: number[]): Summary {
   const sorted = [...samplesMs].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { n: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99) };
 }
 
 /** Milliseconds since `start` (a process.hrtime.bigint() value). */

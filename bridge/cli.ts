@@ -11,7 +11,6 @@ import type { Settings } from './config/types.ts';
 import { Controller } from './controller.ts';
 import { Logger, surviveClosedOutput } from './log.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
-import { checkName, request, watch } from './remote.ts';
 import { VERSION } from './version.ts';
 
 const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
@@ -135,6 +134,8 @@ async function main(argv: string[]): Promise<void> {
   const [a, b, c] = positionals;
   // The argument counts were checked against COMMANDS above.
   const need = (value: string | undefined): string => value ?? '';
+  // get/set/watch need an MQTT client; `start` with the embedded broker does not load one (about 19 MiB).
+  const remote = (): Promise<typeof import('./remote.ts')> => import('./remote.ts');
   switch (command) {
     case 'start':
       await runStart(settings);
@@ -143,6 +144,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${qemuArgs(chipOf(settings, need(a))).map(shellWord).join(' ')}\n`);
       return;
     case 'get': {
+      const { checkName, request } = await remote();
       checkName('chip', need(a));
       checkName('line', need(b));
       const data = (await request(settings, 'get', { chip: a, line: b })) as { state: string };
@@ -150,6 +152,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'set': {
+      const { checkName, request } = await remote();
       checkName('chip', need(a));
       checkName('line', need(b));
       const payload = need(c);
@@ -166,6 +169,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'watch': {
+      const { watch } = await remote();
       const controller = new AbortController();
       process.once('SIGINT', () => {
         controller.abort();

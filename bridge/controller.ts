@@ -1,7 +1,8 @@
 /**
  * The bridge: starts the embedded broker (or not), opens every chip and
- * its guest-agent socket, connects the MQTT wrapper with `bridge/state` as
- * its will, and runs the extensions (chips <-> MQTT, bridge requests, Home
+ * its guest-agent socket, links to MQTT (the embedded broker's own API, or
+ * an MQTT client of the external broker with `bridge/state` as its will),
+ * and runs the extensions (chips <-> MQTT, bridge requests, Home
  * Assistant). stop() takes it all down in order: extensions, agent sockets
  * (each dropped agent `offline`), `bridge/state` offline, MQTT, chips
  * (their servers remove their sockets; shared memory stays so the next run
@@ -19,7 +20,9 @@ import { ChipPublisher } from './extensions/chip-publisher.ts';
 import type { BridgeEvent, Extension, ExtensionContext } from './extensions/extension.ts';
 import { HomeAssistant } from './extensions/homeassistant.ts';
 import { Logger } from './log.ts';
-import { describeServer, MqttConnection } from './mqtt/connection.ts';
+import { BrokerLink } from './mqtt/broker-link.ts';
+import type { MqttLink } from './mqtt/link.ts';
+import { describeServer } from './mqtt/server.ts';
 import { nameProblem, Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
 import { healthReport } from './health.ts';
@@ -51,7 +54,7 @@ export class Controller {
   readonly agentSockets = new Map<string, AgentSocket>();
   readonly log: Logger;
   broker: EmbeddedBroker | undefined;
-  mqtt: MqttConnection | undefined;
+  mqtt: MqttLink | undefined;
   /** The /metrics and /health endpoint, unless metrics.port is null. */
   metricsServer: MetricsServer | undefined;
   readonly #extensions: Extension[] = [];
@@ -138,22 +141,8 @@ export class Controller {
     await this.#startAgentSockets();
 
     const broker = this.broker;
-    this.mqtt = new MqttConnection({
-      server: broker === undefined ? settings.mqtt.server : () => broker.connectInternal(),
-      clientId: settings.mqtt.clientId,
-      clean: false,
-      username: settings.mqtt.username,
-      password: settings.mqtt.password,
-      keepalive: settings.mqtt.keepalive,
-      reconnectMs: settings.mqtt.reconnectMs,
-      ca: settings.mqtt.ca,
-      cert: settings.mqtt.cert,
-      key: settings.mqtt.key,
-      rejectUnauthorized: settings.mqtt.rejectUnauthorized,
-      will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
-      log: log.child('mqtt'),
-      stats: this.stats,
-    });
+    // The embedded broker is reached through its own API, an external one through an MQTT client.
+    this.mqtt = broker !== undefined ? new BrokerLink(broker, log.child('mqtt'), this.stats) : await this.#externalConnection();
 
     const mqtt = this.mqtt;
     const ctx: ExtensionContext = {
@@ -185,6 +174,29 @@ export class Controller {
       for (const extension of this.#extensions) extension.connected();
     });
     for (const chip of this.chips.values()) chip.start();
+  }
+
+  /** An MQTT client of the external broker; mqtt.js is loaded only here (it costs about 19 MiB of resident memory). */
+  async #externalConnection(): Promise<MqttLink> {
+    const { settings, log } = this;
+    const { MqttConnection } = await import('./mqtt/connection.ts');
+    return new MqttConnection({
+      server: settings.mqtt.server,
+      clientId: settings.mqtt.clientId,
+      clean: false,
+      username: settings.mqtt.username,
+      password: settings.mqtt.password,
+      keepalive: settings.mqtt.keepalive,
+      qos: settings.mqtt.qos,
+      reconnectMs: settings.mqtt.reconnectMs,
+      ca: settings.mqtt.ca,
+      cert: settings.mqtt.cert,
+      key: settings.mqtt.key,
+      rejectUnauthorized: settings.mqtt.rejectUnauthorized,
+      will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
+      log: log.child('mqtt'),
+      stats: this.stats,
+    });
   }
 
   /**

@@ -8,8 +8,10 @@ import type { Chip } from './chip/chip.ts';
 export interface ChipHealth {
   online: boolean;
   peers: number[];
-  host_gen: number;
-  guest_gen: number;
+  /** Absent when the chip failed (its shared memory cannot be read safely); `failure` says why. */
+  host_gen?: number;
+  guest_gen?: number;
+  failure?: string;
 }
 
 export interface HealthReport {
@@ -25,7 +27,8 @@ export function healthReport(mqttConnected: boolean, chips: Iterable<Chip>): Hea
   const report: Record<string, ChipHealth> = {};
   let allOnline = true;
   for (const chip of chips) {
-    report[chip.config.name] = { online: chip.online, peers: chip.peers, host_gen: chip.region.hostGen, guest_gen: chip.region.guestGen };
+    const state = chip.failure === undefined ? { host_gen: chip.region.hostGen, guest_gen: chip.region.guestGen } : { failure: chip.failure };
+    report[chip.config.name] = { online: chip.online, peers: chip.peers, ...state };
     allOnline &&= chip.online;
   }
   return {

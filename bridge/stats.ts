@@ -6,9 +6,9 @@
  * Its methods are named and typed like BridgeMetrics', so the metrics
  * exporter attaches without any other file changing.
  */
-import type { BridgeMetrics, CommandResult, GuestEventKind, RejectReason } from './metrics/metrics.ts';
+import type { BridgeMetrics, CommandResult, GuestEventKind, RejectReason, RequestStatus } from './metrics/metrics.ts';
 
-export type { CommandResult, GuestEventKind, RejectReason };
+export type { CommandResult, GuestEventKind, RejectReason, RequestStatus };
 
 /** What a sink may implement: any subset of BridgeMetrics' recording methods. */
 export type MetricsSink = Partial<
@@ -156,7 +156,7 @@ export class Stats {
   }
 
   /** bridge/request answers, by command and status. */
-  request(command: string, status: 'ok' | 'error'): void {
+  request(command: string, status: RequestStatus): void {
     this.#add(`request/${command}/${status}`);
     this.#forward('request', command, status);
   }

@@ -244,6 +244,13 @@ export class EmbeddedBroker {
     return ours;
   }
 
+  /** Retained messages on topics matching `filter`, as the broker replays them to a new subscription. */
+  retained(filter: string): AsyncIterable<{ topic: string; payload: Buffer }> {
+    // Aedes does not type its persistence; every persistence it accepts has this method.
+    const { persistence } = this.aedes as unknown as { persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<{ topic: string; payload: Buffer }> } };
+    return persistence.createRetainedStreamCombi([filter]);
+  }
+
   /** Hands an already-open stream (e.g. a guest agent's virtio-serial socket) to the broker. */
   handle(stream: Connection): void {
     this.aedes.handle(stream);

@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { MqttSettings } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { describeServer, readTls } from '../mqtt/connection.ts';
+import { describeServer, readTls } from '../mqtt/server.ts';
 
 /** Whether agent connections can be relayed to `server` (an external broker URL). */
 export function relayable(server: string): boolean {

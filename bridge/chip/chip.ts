@@ -13,10 +13,12 @@ import type { ChipConfig, LineConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { CommandResult, GuestEventKind, RejectReason, Stats } from '../stats.ts';
 import { VgpioRegion } from '../shm/region.ts';
-import { LineRegisters, type IrqConfig, type Level, type LineState } from '../shm/line-registers.ts';
+import { LineRegisters, type BankWords, type IrqConfig, type Level, type LineState } from '../shm/line-registers.ts';
 import { InputDriver, type InputResult } from '../shm/input-driver.ts';
 import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { logical, type LineCommand } from '../payload.ts';
+import { HostWords } from './host-words.ts';
+import { checkNotForeign, truncation, vanished } from './mapping.ts';
 import { openTransport, type Transport } from './transport.ts';
 import { guestAvailability, readEvidence } from './availability.ts';
 
@@ -75,7 +77,20 @@ interface Tracked {
   seen: Level;
   debounce: NodeJS.Timeout | undefined;
   pulse: NodeJS.Timeout | undefined;
-  view: string;
+  /** The guest's view as last published, and its bits (direction and trigger) to compare without building it. */
+  view: LineView | undefined;
+  viewBits: number;
+}
+
+/** Direction and trigger bits of a line: what `.../config` says, as one number. */
+function viewBits(state: LineState): number {
+  const { irq } = state;
+  return [state.isOutput, irq.enabled, irq.rising, irq.falling, irq.high, irq.low].reduce((bits, on, i) => bits | (on ? 1 << i : 0), 0);
+}
+
+/** Bank words that decide what is published (pend and ack_req bits do not). */
+function sameBank(a: BankWords, b: BankWords): boolean {
+  return a.in === b.in && a.out === b.out && a.dir === b.dir && a.irqEn === b.irqEn && a.irqRise === b.irqRise && a.irqFall === b.irqFall && a.irqHigh === b.irqHigh && a.irqLow === b.irqLow;
 }
 
 const EVENT_KINDS = new Map<number, GuestEventKind>([
@@ -84,21 +99,6 @@ const EVENT_KINDS = new Map<number, GuestEventKind>([
   [protocol.EV_IRQ_CONFIG, 'irq_config'],
   [protocol.EV_INPUT_EDGE, 'input_edge'],
 ]);
-
-/** The header words only the host writes, with the values it wrote. */
-function hostHeader(region: VgpioRegion): [number, number][] {
-  const l = region.layout;
-  return [
-    [protocol.HDR_MAGIC, protocol.SHM_MAGIC],
-    [protocol.HDR_VERSION, protocol.SHM_VERSION],
-    [protocol.HDR_NGPIO, l.ngpio],
-    [protocol.HDR_FEATURES, region.features],
-    [protocol.HDR_NAMES_OFF, l.namesOff],
-    [protocol.HDR_RING_OFF, l.ringOff],
-    [protocol.HDR_RING_LEN, l.ringLen],
-    [protocol.HDR_BANK_OFF, l.bankOff],
-  ];
-}
 
 export class Chip extends EventEmitter<ChipEvents> {
   readonly config: ChipConfig;
@@ -110,11 +110,15 @@ export class Chip extends EventEmitter<ChipEvents> {
   readonly #ring: EventRingReader;
   readonly #log: Logger;
   readonly #stats: Stats;
-  readonly #header: [number, number][];
+  readonly #hostWords: HostWords;
   readonly #tracked: Tracked[] = [];
   readonly #byName = new Map<string, LineConfig>();
-  #hostPeerWord: number;
   #online = false;
+  /** Set once the shared memory can no longer be touched safely; the chip then stays offline. */
+  #failure: string | undefined;
+  /** A guest is overwriting host-owned words: reported once, until a check finds them intact again. */
+  #tampering = false;
+  #vanishReported = false;
   #guestGen: number;
   #peerCount = -1;
   #hostSeq = 0;
@@ -125,6 +129,8 @@ export class Chip extends EventEmitter<ChipEvents> {
   #rangAt: bigint | undefined;
   #published = false;
   readonly #queueDepths = new Map<number, number>();
+  /** Each bank's words at the last scan: a scan looks at the lines of a bank only when they changed. */
+  readonly #banks: (BankWords | undefined)[] = [];
 
   private constructor(config: ChipConfig, transport: Transport, log: Logger, stats: Stats) {
     super();
@@ -132,6 +138,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.#transport = transport;
     this.#log = log;
     this.#stats = stats;
+    checkNotForeign(transport.mem, `chip ${config.name}: shared memory ${transport.mem.path ?? 'from the ivshmem server'}`);
     const opened = VgpioRegion.open(transport.mem, {
       ngpio: config.ngpio,
       label: config.label,
@@ -142,8 +149,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     });
     this.region = opened.region;
     this.reattached = opened.reattached;
-    this.#hostPeerWord = transport.hostPeer;
-    this.#header = hostHeader(this.region);
+    this.#hostWords = new HostWords(this.region, transport.hostPeer);
     this.#lines = new LineRegisters(transport.mem, this.region.layout.bankOff, config.ngpio);
     this.#inputs = new InputDriver(this.#lines, {
       queueLimit: config.queueLimit,
@@ -151,6 +157,7 @@ export class Chip extends EventEmitter<ChipEvents> {
         this.#ringGuest();
       },
       onApplied: (line, level, result) => {
+        this.#hostWords.wroteInput(line, level);
         if (result === 'interrupt') this.#stats.interruptRaised(this.config.name);
         this.#hostWrote(line, level);
       },
@@ -206,7 +213,8 @@ export class Chip extends EventEmitter<ChipEvents> {
         seen: state.level,
         debounce: undefined,
         pulse: undefined,
-        view: '',
+        view: undefined,
+        viewBits: -1,
       });
     }
     this.#stats.declareChip(this.config.name, this.config.lines.filter((l) => l.configured).map((l) => l.name));
@@ -218,6 +226,11 @@ export class Chip extends EventEmitter<ChipEvents> {
 
   get online(): boolean {
     return this.#online;
+  }
+
+  /** Why the chip stopped (its shared memory cannot be touched safely), or undefined. */
+  get failure(): string | undefined {
+    return this.#failure;
   }
 
   /** Peers on the chip's ivshmem server (server/client mode). */
@@ -232,7 +245,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     return /^\d+$/.test(nameOrNumber) ? this.config.lines[Number(nameOrNumber)] : undefined;
   }
 
-  /** A line's state as shared memory has it now. */
+  /** A line's state as shared memory has it now (not for a failed chip: see `failure`). */
   status(line: LineConfig): LineStatus {
     const state = this.#lines.state(line.line);
     const level = logical(state.level, line);
@@ -245,40 +258,49 @@ export class Chip extends EventEmitter<ChipEvents> {
     };
   }
 
-  /** Applies a command to a host-driven line: checked, then written through the input queue. */
+  /**
+   * Applies a command to a host-driven line: checked, then written through
+   * the input queue. It resolves against the line's latest requested level
+   * (the last change still queued, else `in`), so N toggles are N changes
+   * and a command equal to that level is `unchanged` and queues nothing.
+   * Changes already queued stay; a new one is appended. The work is O(1) in
+   * the chip's size: one bank and two header words are read, no scan.
+   */
   command(line: LineConfig, command: LineCommand): CommandOutcome {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.#closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
+    if (!this.#usable()) return refuse('chip_offline', `chip ${this.config.name} failed: ${this.#failure ?? ''}`);
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
-    const state = this.#lines.state(line.line);
-    if (state.isOutput) {
+    if (this.#lines.state(line.line).isOutput) {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
     }
-    this.scan();
+    // A guest that just bound (or left) counts before the poll timer sees it.
+    this.#checkAvailability();
     if (!this.#online) return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
 
-    const current = logical(state.input, line);
-    const target: Level = command.target.kind === 'toggle' ? (current === 1 ? 0 : 1) : command.target.level;
+    const latest = logical(this.#inputs.latest(line.line), line);
+    const target: Level = command.target.kind === 'toggle' ? (latest === 1 ? 0 : 1) : command.target.level;
     const tracked = this.#tracked[line.line];
     if (tracked?.pulse !== undefined) {
+      // A new command replaces a pulse's pending return; what is queued stays.
       clearTimeout(tracked.pulse);
       tracked.pulse = undefined;
     }
-    const result = this.#apply(line, target);
+    const result = this.#request(line, target);
     if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
     if (result === 'overflow') {
       this.#stats.queueOverflow(this.config.name, line.name);
       return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
     }
-    if (command.pulseMs !== null && tracked !== undefined) {
+    if (command.pulseMs !== null && tracked !== undefined && result !== 'unchanged') {
       const back: Level = target === 1 ? 0 : 1;
       tracked.pulse = setTimeout(() => {
         tracked.pulse = undefined;
         // The pulse ends even if the guest left meanwhile: a button is never left pressed.
-        if (this.#apply(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
+        if (this.#request(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
       }, command.pulseMs);
     }
     if (result === 'interrupt') this.#stats.commandToDoorbell(this.config.name, Number(process.hrtime.bigint() - started) / 1e9);
@@ -286,11 +308,14 @@ export class Chip extends EventEmitter<ChipEvents> {
     return { ok: true, result };
   }
 
-  #apply(line: LineConfig, level: Level): InputResult | 'closed' {
-    if (this.#closed) return 'closed';
+  /** Asks for `level` (logical) on `line` unless it is already the latest requested level, then publishes what that line shows. */
+  #request(line: LineConfig, level: Level): InputResult | 'closed' {
+    if (this.#closed || !this.#usable()) return 'closed';
+    if (logical(this.#inputs.latest(line.line), line) === level) return 'unchanged';
     const result = this.#inputs.set(line.line, logical(level, line));
     this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
-    this.scan();
+    this.#diff(line.line, this.#lines.state(line.line));
+    this.#trackQueue(line.line);
     return result;
   }
 
@@ -313,7 +338,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.#scanQueued = true;
     setImmediate(() => {
       this.#scanQueued = false;
-      this.scan();
+      this.scan(false);
     });
   }
 
@@ -322,10 +347,15 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.emit('problem', message);
   }
 
-  /** Re-reads shared memory and emits what changed. Safe to call at any time. */
-  scan(): void {
-    if (this.#closed || this.#tracked.length === 0) return;
-    this.#checkHeader();
+  /**
+   * Re-reads shared memory and emits what changed. Safe to call at any
+   * time. `identity`: also check the label and names table (the poll timer
+   * does; a doorbell need not).
+   */
+  scan(identity = true): void {
+    if (this.#closed || this.#tracked.length === 0 || !this.#usable()) return;
+    if (identity) this.#checkVanished();
+    this.#guardHostWords(identity);
     this.#checkAvailability();
     this.#inputs.acknowledged();
     const drained = this.#ring.drain();
@@ -337,15 +367,17 @@ export class Chip extends EventEmitter<ChipEvents> {
       this.#stats.ringInvalid(this.config.name, drained.invalid);
       this.#problem(`${drained.invalid} event-ring entr${drained.invalid === 1 ? 'y' : 'ies'} with an unknown line or kind ignored`);
     }
+    if (drained.implausibleDrop > 0) {
+      this.#stats.ringResync(this.config.name);
+      this.#problem(`the event ring's dropped counter jumped by ${drained.implausibleDrop}, more than a guest can drop; not counted, resynchronised from the banks`);
+    }
     if (drained.dropped > 0) {
       this.#stats.ringDropped(this.config.name, drained.dropped);
       this.#stats.ringResync(this.config.name);
       this.#log.warn(`the guest dropped ${drained.dropped} event-ring entries (ring full); resynchronised from the banks`);
     }
     for (const event of drained.events) this.#ringEvent(event);
-    this.#lines.snapshot().forEach((state, index) => {
-      this.#diff(index, state);
-    });
+    this.#diffBanks();
     this.#trackQueues();
     if (this.#published && this.#rangAt !== undefined) {
       this.#stats.doorbellToPublish(this.config.name, Number(process.hrtime.bigint() - this.#rangAt) / 1e9);
@@ -354,32 +386,65 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.#published = false;
   }
 
-  #trackQueues(): void {
-    const lines = new Set([...this.#queueDepths.keys(), ...this.#inputs.queuedLines]);
-    for (const index of lines) {
-      const depth = this.#inputs.queued(index);
-      const line = this.config.lines[index];
-      if (line === undefined || this.#queueDepths.get(index) === depth) continue;
-      if (depth === 0) this.#queueDepths.delete(index);
-      else this.#queueDepths.set(index, depth);
-      if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
+  #diffBanks(): void {
+    for (let bank = 0; bank < this.#lines.banks; bank++) {
+      const words = this.#lines.bank(bank);
+      const before = this.#banks[bank];
+      if (before !== undefined && sameBank(before, words)) continue;
+      this.#banks[bank] = words;
+      const last = Math.min(this.config.ngpio, (bank + 1) * protocol.BANK_LINES);
+      for (let line = bank * protocol.BANK_LINES; line < last; line++) this.#diff(line, LineRegisters.lineFromBank(words, line));
     }
   }
 
-  #checkHeader(): void {
+  #trackQueues(): void {
+    for (const index of new Set([...this.#queueDepths.keys(), ...this.#inputs.queuedLines])) this.#trackQueue(index);
+  }
+
+  #trackQueue(index: number): void {
+    const depth = this.#inputs.queued(index);
+    const line = this.config.lines[index];
+    if (line === undefined || (this.#queueDepths.get(index) ?? 0) === depth) return;
+    if (depth === 0) this.#queueDepths.delete(index);
+    else this.#queueDepths.set(index, depth);
+    if (line.configured) this.#stats.queueDepth(this.config.name, line.name, depth);
+  }
+
+  /** A removed or replaced file does not hurt the mapping, but a guest started now would not share it. */
+  #checkVanished(): void {
     const mem = this.#transport.mem;
-    const wrong: string[] = [];
-    for (const [offset, value] of [...this.#header, [protocol.HDR_HOST_PEER, this.#hostPeerWord] as [number, number]]) {
-      const found = mem.load32(offset);
-      if (found !== value) {
-        wrong.push(`0x${offset.toString(16)}=0x${found.toString(16)}`);
-        mem.store32(offset, value);
-      }
+    if (this.#vanishReported || !vanished(mem)) return;
+    this.#vanishReported = true;
+    this.#problem(`the shared-memory file ${mem.path ?? ''} was removed or replaced; this chip keeps the region it has mapped, but a guest started now would not see it`);
+  }
+
+  #guardHostWords(identity: boolean): void {
+    const restored = this.#hostWords.restore(identity);
+    if (restored.length === 0) {
+      this.#tampering = false;
+      return;
     }
-    if (wrong.length > 0) {
-      this.#stats.headerOverwritten(this.config.name, wrong.length);
-      this.#problem(`host-owned header words were overwritten (${wrong.join(', ')}); restored`);
+    this.#stats.headerOverwritten(this.config.name, restored.length);
+    if (this.#tampering) return;
+    this.#tampering = true;
+    this.#problem(`host-owned words were overwritten by the guest (${restored.join(', ')}); restored (reported once until they stay intact)`);
+  }
+
+  /** False once the mapping is unsafe (the file was truncated): the chip then fails, logged once, instead of the process dying of SIGBUS. */
+  #usable(): boolean {
+    if (this.#failure !== undefined) return false;
+    const problem = truncation(this.#transport.mem);
+    if (problem === undefined) return true;
+    this.#failure = `${problem}; the chip is stopped (restart the bridge once the file is sound)`;
+    this.#log.error(this.#failure);
+    this.emit('problem', this.#failure);
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    if (this.#online) {
+      this.#online = false;
+      this.#stats.guestBound(this.config.name, false);
+      this.emit('availability', false);
     }
+    return false;
   }
 
   #checkAvailability(): void {
@@ -462,20 +527,18 @@ export class Chip extends EventEmitter<ChipEvents> {
     const tracked = this.#tracked[index];
     const line = this.config.lines[index];
     if (tracked === undefined || line === undefined) return;
-    if (state.input !== tracked.in) {
-      tracked.in = state.input;
-      if (!state.isOutput) this.#edge(line, state.input, 'host', undefined);
-    }
+    // Host edges come from #hostWrote alone: only the host writes `in` (the guard restores a guest's scribble first).
+    tracked.in = state.input;
     if (state.output !== tracked.out) {
       tracked.out = state.output;
       // A change the ring did not report (ring full, corrupt, or not yet appended).
       if (state.isOutput) this.#edge(line, state.output, 'guest', undefined);
     }
-    const view = this.#view(line, state);
-    const viewKey = JSON.stringify(view);
-    if (viewKey !== tracked.view) {
-      tracked.view = viewKey;
-      this.emit('config', view);
+    const bits = viewBits(state);
+    if (bits !== tracked.viewBits) {
+      tracked.viewBits = bits;
+      tracked.view = this.#view(line, state);
+      this.emit('config', tracked.view);
     }
     tracked.isOutput = state.isOutput;
     this.#publishLevel(line, tracked, logical(state.level, line), state.isOutput);
@@ -512,9 +575,9 @@ export class Chip extends EventEmitter<ChipEvents> {
   republish(): void {
     for (const [index, tracked] of this.#tracked.entries()) {
       const line = this.config.lines[index];
-      if (line === undefined || tracked.published === undefined) continue;
+      if (line === undefined || tracked.published === undefined || tracked.view === undefined) continue;
       this.emit('state', line, tracked.published);
-      this.emit('config', JSON.parse(tracked.view) as LineView);
+      this.emit('config', tracked.view);
     }
     this.emit('availability', this.#online);
   }
@@ -528,7 +591,8 @@ export class Chip extends EventEmitter<ChipEvents> {
       if (tracked.debounce !== undefined) clearTimeout(tracked.debounce);
       if (tracked.pulse !== undefined) clearTimeout(tracked.pulse);
     }
-    this.#inputs.clear();
+    // Clearing the queues writes ack_req bits: not into a truncated file.
+    if (this.#failure === undefined) this.#inputs.clear();
     await this.#transport.close();
   }
 }

@@ -70,6 +70,12 @@ export const formats: Record<string, convict.Format> = {
     },
     coerce: nullable(integerOf),
   },
+  qos: {
+    validate: (value: unknown) => {
+      check(value === 0 || value === 1, '0 or 1');
+    },
+    coerce: integerOf,
+  },
   'non-negative-int': {
     validate: (value: unknown) => {
       check(Number.isInteger(value) && (value as number) >= 0, 'an integer >= 0');

@@ -46,6 +46,7 @@ interface RawOptions {
     username: string;
     password: string;
     keepalive: number;
+    qos: 0 | 1;
     reconnect_ms: number;
     ca: string | null;
     cert: string | null;
@@ -203,6 +204,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       username: o.mqtt.username,
       password: o.mqtt.password,
       keepalive: o.mqtt.keepalive,
+      qos: o.mqtt.qos,
       reconnectMs: o.mqtt.reconnect_ms,
       ca: o.mqtt.ca,
       cert: o.mqtt.cert,

@@ -44,6 +44,11 @@ const tree: SchemaTree = {
     username: { doc: 'User name at an external broker; with the embedded broker, the login get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '' },
     password: { doc: 'Password at an external broker; with the embedded broker, the password get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '', sensitive: true },
     keepalive: { doc: 'MQTT keep-alive in seconds.', format: 'positive-int', default: 30 },
+    qos: {
+      doc: 'QoS (0 or 1) of what the bridge publishes to an external broker (states, edges, configs, availability, events, responses). 0 keeps the broker from sending a PUBACK per publication, which a broker with Nagle on (Mosquitto by default) makes the next command to the bridge wait for (~40 ms); 1 has the broker acknowledge each one.',
+      format: 'qos',
+      default: 0,
+    },
     reconnect_ms: { doc: 'Pause between attempts to reach an external broker, in milliseconds.', format: 'positive-int', default: 2000 },
     ca: { doc: 'CA certificate file for mqtts:// and wss:// (null: system CAs).', format: 'optional-path', default: null, nullable: true },
     cert: { doc: 'Client certificate file for mqtts:// and wss:// (null: none).', format: 'optional-path', default: null, nullable: true },

@@ -68,6 +68,8 @@ export interface MqttSettings {
   username: string;
   password: string;
   keepalive: number;
+  /** QoS of the bridge's own publications to an external broker. */
+  qos: 0 | 1;
   reconnectMs: number;
   ca: string | null;
   cert: string | null;

@@ -57,9 +57,16 @@ export class BridgeApi implements Extension {
   }
 
   start(): void {
-    this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload) => {
+    this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload, retained) => {
       const target = this.#ctx.topics.parse(topic);
-      if (target?.kind === 'request') this.#request(target.command, payload);
+      if (target?.kind !== 'request') return;
+      if (retained) {
+        // Replayed on every (re)subscription: whoever sent it is not waiting for an answer, and a set must not run again.
+        this.#ctx.stats.request(this.#known(target.command), 'ignored');
+        this.#ctx.log.warn(`retained request on ${topic} ignored (a replay of an old request; clear it with an empty retained message)`);
+        return;
+      }
+      this.#request(target.command, payload);
     });
   }
 
@@ -97,7 +104,7 @@ export class BridgeApi implements Extension {
       ngpio: c.ngpio,
       online: chip.online,
       lines: c.lines.map((line) =>
-        withStatus
+        withStatus && chip.failure === undefined
           ? { configured: line.configured, ...chip.status(line) }
           : { line: line.line, name: line.name, direction: line.direction, configured: line.configured },
       ),
@@ -111,6 +118,7 @@ export class BridgeApi implements Extension {
     if (typeof chipName !== 'string') throw new RequestError(undefined, `"chip" must be a chip name (string); chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
     const chip = this.#ctx.chips.get(chipName);
     if (chip === undefined) throw new RequestError('bad_topic', `no chip ${quote(chipName)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+    if (chip.failure !== undefined) throw new RequestError('chip_offline', `chip ${chip.config.name} failed: ${chip.failure}`);
     const lineName = typeof request.line === 'number' ? String(request.line) : request.line;
     if (typeof lineName !== 'string') throw new RequestError(undefined, '"line" must be a line name or number');
     const line = chip.line(lineName);
@@ -118,11 +126,16 @@ export class BridgeApi implements Extension {
     return { chip, line };
   }
 
+  /** The command as a metric label: unknown ones are counted together. */
+  #known(command: string): string {
+    return Object.hasOwn(this.#handlers, command) ? command : 'unknown';
+  }
+
   #request(command: string, payload: Buffer): void {
     let transaction: unknown;
     let request: Json = {};
     const respond = (response: Json): void => {
-      this.#ctx.stats.request(Object.hasOwn(this.#handlers, command) ? command : 'unknown', response.status === 'ok' ? 'ok' : 'error');
+      this.#ctx.stats.request(this.#known(command), response.status === 'ok' ? 'ok' : 'error');
       this.#ctx.publish(this.#ctx.topics.response(command), JSON.stringify({ ...response, ...(transaction === undefined ? {} : { transaction }) }), false);
     };
     try {

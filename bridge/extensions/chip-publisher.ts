@@ -55,8 +55,8 @@ export class ChipPublisher implements Extension {
   start(): void {
     const { topics } = this.#ctx;
     for (const chip of this.#ctx.chips.values()) this.#follow(chip);
-    this.#ctx.mqtt.subscribe(topics.setFilter, (topic, payload) => {
-      this.#command(topic, payload);
+    this.#ctx.mqtt.subscribe(topics.setFilter, (topic, payload, retained) => {
+      this.#command(topic, payload, retained);
     });
   }
 
@@ -94,10 +94,15 @@ export class ChipPublisher implements Extension {
     this.#ctx.event({ type: 'command_rejected', topic, reason, message: error });
   }
 
-  #command(topic: string, payload: Buffer): void {
+  #command(topic: string, payload: Buffer, retained: boolean): void {
     const target = this.#ctx.topics.parse(topic);
     if (target?.kind !== 'set') return;
     const chip = this.#ctx.chips.get(target.chip);
+    if (retained) {
+      // A retained command would be replayed on every (re)subscription, e.g. after each restart.
+      this.#reject(topic, chip?.config.name, 'retained', 'a retained command is a replay of an old one, not a command; ignored (publish commands without the retain flag, and clear it with an empty retained message)');
+      return;
+    }
     if (chip === undefined) {
       this.#reject(topic, undefined, 'bad_topic', `no chip ${quote(target.chip)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
       return;

@@ -7,7 +7,7 @@
 import type { Chip } from '../chip/chip.ts';
 import type { Settings } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import type { MqttConnection } from '../mqtt/connection.ts';
+import type { MqttLink } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
 import type { Stats } from '../stats.ts';
 
@@ -20,7 +20,7 @@ export interface BridgeEvent {
 export interface ExtensionContext {
   settings: Settings;
   topics: Topics;
-  mqtt: MqttConnection;
+  mqtt: MqttLink;
   chips: ReadonlyMap<string, Chip>;
   log: Logger;
   stats: Stats;

@@ -12,7 +12,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type OpenMe
 export const METRIC_PREFIX = 'vgpio2mqtt_';
 
 /** Why a command was refused; the `reason` label's values. */
-export type RejectReason = 'bad_payload' | 'unknown_line' | 'not_host_driven' | 'queue_overflow' | 'chip_offline' | 'bad_topic';
+export type RejectReason = 'bad_payload' | 'unknown_line' | 'not_host_driven' | 'queue_overflow' | 'chip_offline' | 'bad_topic' | 'retained';
+/** How a bridge request was answered; `ignored`: a retained request, not answered. */
+export type RequestStatus = 'ok' | 'error' | 'ignored';
 /** What happened to an accepted command; the `result` label's values. */
 export type CommandResult = 'applied' | 'interrupt' | 'queued' | 'unchanged';
 /** Guest-reported event kinds; the `kind` label's values. */
@@ -202,7 +204,7 @@ export class BridgeMetrics {
     this.#edgesPublished.inc({ chip, source });
   }
 
-  request(command: string, status: 'ok' | 'error'): void {
+  request(command: string, status: RequestStatus): void {
     this.#requests.inc({ command, status });
   }
 }

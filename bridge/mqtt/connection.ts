@@ -1,32 +1,34 @@
 /**
- * The one MQTT client wrapper everything in vgpio2mqtt uses (the bridge
- * and the get/set/watch commands): mqtt.js to the embedded broker through
- * an in-process stream, or to an external broker over mqtt://, mqtts://,
- * ws://, wss:// or a unix socket. It reconnects on its own, keeps a
+ * The MQTT client wrapper of vgpio2mqtt (the bridge with an external
+ * broker, and the get/set/watch commands): mqtt.js over mqtt://, mqtts://,
+ * ws://, wss:// or a unix socket. (With the embedded broker the bridge
+ * uses the broker's own API instead: see broker-link.ts.) It reconnects on its own, keeps a
  * persistent session when asked (fixed client id, clean: false, QoS 1
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
  * messages to per-filter handlers.
  */
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import { filterCovers } from '../../broker/topic-filter.ts';
 import type { Logger } from '../log.ts';
 import type { Stats } from '../stats.ts';
-
-export type StreamFactory = () => NodeJS.ReadWriteStream;
+import { noDelay } from './no-delay.ts';
+import { describeServer, readTls } from './server.ts';
+import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 export interface ConnectionOptions {
-  /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path), or a stream factory (the embedded broker). */
-  server: string | StreamFactory;
+  /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
+  server: string;
   clientId: string;
   /** false: ask the broker to keep the session (subscriptions and queued QoS 1 messages) across disconnects. */
   clean: boolean;
   username?: string;
   password?: string;
   keepalive?: number;
+  /** QoS of publications that do not name one (default: 1 retained, else 0). */
+  qos?: 0 | 1;
   reconnectMs?: number;
   ca?: string | null;
   cert?: string | null;
@@ -37,34 +39,13 @@ export interface ConnectionOptions {
   stats?: Stats;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer) => void;
-
-export interface PublishOptions {
-  retain?: boolean;
-  qos?: 0 | 1;
-}
-
-export function readTls(path: string | null | undefined, what: string): Buffer | undefined {
-  if (path === null || path === undefined) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new Error(`cannot read MQTT TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-}
-
-/** The server as a log-safe string (no password). */
-export function describeServer(server: string | StreamFactory): string {
-  if (typeof server !== 'string') return 'the embedded broker';
-  return server.replace(/\/\/[^@/]*@/, '//');
-}
-
-export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
+export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
   readonly client: MqttClient;
   readonly #log: Logger;
   readonly #stats: Stats | undefined;
   readonly #handlers: { filter: string; handler: MessageHandler }[] = [];
   readonly #where: string;
+  readonly #qos: 0 | 1 | undefined;
   #outage = false;
   #closing = false;
 
@@ -73,6 +54,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
     this.#log = options.log;
     this.#stats = options.stats;
     this.#where = describeServer(options.server);
+    this.#qos = options.qos;
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
       clean: options.clean,
@@ -89,9 +71,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
       ...(options.will === undefined ? {} : { will: { ...options.will, qos: 1 as const } }),
     };
     const server = options.server;
-    if (typeof server !== 'string') {
-      this.client = new MqttClient(() => server() as never, clientOptions);
-    } else if (server.startsWith('unix://')) {
+    if (server.startsWith('unix://')) {
       const path = server.slice('unix://'.length);
       this.client = new MqttClient(() => createConnection(path), clientOptions);
     } else {
@@ -111,6 +91,8 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
 
   #wire(reconnectMs: number): void {
     this.client.on('connect', (connack) => {
+      // A command must not wait behind our last small packet (Nagle's algorithm); a WebSocket stream has no such option.
+      noDelay(this.client);
       this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
       this.#subscribeAll();
@@ -131,10 +113,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
       this.#outage = true;
       this.emit('offline');
     });
-    this.client.on('message', (topic, payload) => {
+    // In MQTT 3.1.1 the retain flag of a delivered message is set only when the broker replays a stored retained message.
+    this.client.on('message', (topic, payload, packet) => {
       this.#stats?.mqttMessage('in');
       for (const { filter, handler } of this.#handlers) {
-        if (filterCovers(filter, topic)) handler(topic, payload);
+        if (filterCovers(filter, topic)) handler(topic, payload, packet.retain);
       }
     });
   }
@@ -196,15 +179,14 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> {
    * so a queue would only replay stale ones.
    */
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
-    const retain = options.retain ?? false;
-    const publishOptions: IClientPublishOptions = { retain, qos: options.qos ?? (retain ? 1 : 0) };
+    const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? this.#qos ?? publishQos(options) };
     if (!this.client.connected) return;
     this.#stats?.mqttMessage('out');
     await this.client.publishAsync(topic, payload, publishOptions);
   }
 
   /** Publishes `last` (if given) and disconnects cleanly; the will is not sent. */
-  async close(last?: { topic: string; payload: string; retain: boolean }): Promise<void> {
+  async close(last?: LastMessage): Promise<void> {
     this.#closing = true;
     if (last !== undefined && this.client.connected) {
       try {

@@ -85,8 +85,9 @@ export class Topics {
     const prefix = `${this.base}/`;
     if (!topic.startsWith(prefix)) return undefined;
     const levels = topic.slice(prefix.length).split('/');
-    if (levels[0] === 'bridge' && levels[1] === 'request' && levels.length > 2) {
-      return { kind: 'request', command: levels.slice(2).join('/') };
+    if (levels[0] === 'bridge') {
+      // The bridge's own level (a reserved chip name): `bridge/response/set` is a reply, never a line command.
+      return levels[1] === 'request' && levels.length > 2 ? { kind: 'request', command: levels.slice(2).join('/') } : undefined;
     }
     if (levels.length === 3 && levels[2] === 'set' && levels[0] !== undefined && levels[1] !== undefined) {
       return { kind: 'set', chip: levels[0], line: levels[1] };

@@ -26,7 +26,15 @@ export interface DrainResult {
   corrupt: boolean;
   /** Entries with a line past ngpio or an unknown kind, skipped. */
   invalid: number;
+  /** The guest's `dropped` counter moved by more than it can have (or backwards): not counted, resynchronise. */
+  implausibleDrop: number;
 }
+
+/**
+ * The most drops one drain can plausibly see: far more than a guest can
+ * produce between two polls, far less than a scribbled counter's jump.
+ */
+export const MAX_DROPS_PER_DRAIN = 1 << 20;
 
 const KINDS = new Set<number>([protocol.EV_OUTPUT, protocol.EV_DIRECTION, protocol.EV_IRQ_CONFIG, protocol.EV_INPUT_EDGE]);
 
@@ -59,7 +67,7 @@ export class EventRingReader {
   drain(): DrainResult {
     const head = this.#mem.load32(this.#ringOff + protocol.RING_HEAD);
     let tail = this.#mem.load32(this.#ringOff + protocol.RING_TAIL);
-    const result: DrainResult = { events: [], dropped: 0, corrupt: false, invalid: 0 };
+    const result: DrainResult = { events: [], dropped: 0, corrupt: false, invalid: 0, implausibleDrop: 0 };
 
     const available = (head - tail) >>> 0;
     if (available > this.#ringLen) {
@@ -83,8 +91,10 @@ export class EventRingReader {
     this.#mem.store32(this.#ringOff + protocol.RING_TAIL, tail);
 
     const dropped = this.#mem.load32(this.#ringOff + protocol.RING_DROPPED);
-    result.dropped = (dropped - this.#lastDropped) >>> 0;
+    const delta = (dropped - this.#lastDropped) >>> 0;
     this.#lastDropped = dropped;
+    if (delta > MAX_DROPS_PER_DRAIN) result.implausibleDrop = delta;
+    else result.dropped = delta;
     return result;
   }
 }

@@ -48,6 +48,11 @@ export class InputDriver {
     return this.#queues.get(line)?.length ?? 0;
   }
 
+  /** The level `line` will have once its queue drains: the last change waiting, else `in`. */
+  latest(line: number): Level {
+    return this.#queues.get(line)?.at(-1) ?? this.#lines.input(line);
+  }
+
   /** Lines with changes waiting. */
   get queuedLines(): number[] {
     return [...this.#queues.keys()];

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { report } from '../../bench/report.ts';
 import { runBench, type BenchCounts, type BenchResults } from '../../bench/run.ts';
 
-const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, idleMs: 200 };
+const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200 };
 
 describe('bench with tiny counts', { timeout: 600_000 }, () => {
   let results: BenchResults;
@@ -61,6 +61,9 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.equal(results.endToEnd.raw.n, TINY.e2eToggles);
     assert.equal(results.endToEnd.agentBridge.n, TINY.e2eToggles, 'reported by the guest agent');
     assert.equal(results.endToEnd.agentRaw.n, TINY.e2eToggles);
+    assert.equal(results.endToEnd.mosquittoPub.n, TINY.userToggles, 'timed with mosquitto_pub processes');
+    assert.deepEqual(results.chipSizes.map((z) => z.lines), [32, 1024]);
+    for (const z of results.chipSizes) assert.ok(z.answered > 0 && z.answered <= z.sent, JSON.stringify(z));
   });
 
   it('measures the same end to end in an arm64 guest', () => {
@@ -71,7 +74,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
 
   it('renders every section of the report with the machine and commit', () => {
     const text = report(results);
-    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory']) {
+    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory', '### 7. Per-command cost']) {
       assert.ok(text.includes(heading), heading);
     }
     assert.match(text, /Commit `[0-9a-f]{12}/);

@@ -330,7 +330,7 @@ chips:
     from = probe.mark;
     mem.store32(protocol.HDR_BANK_OFF, 0xdeadbeef);
     mem.store32(protocol.HDR_NGPIO, 5000);
-    await probe.waitFor(`${B}/bridge/event`, (p) => p.includes('header words were overwritten'), 5000, from);
+    await probe.waitFor(`${B}/bridge/event`, (p) => p.includes('host-owned words were overwritten'), 5000, from);
     assert.notEqual(mem.load32(protocol.HDR_BANK_OFF), 0xdeadbeef);
     assert.equal(mem.load32(protocol.HDR_NGPIO), 40);
     // Guest words full of ones on input lines change nothing the host drives.

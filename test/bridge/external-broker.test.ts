@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { userInfo } from 'node:os';
 import { SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
@@ -129,12 +130,26 @@ chips:
     assert.equal(mqtt.connected, false);
     await mosquitto.start(port);
     const probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/board/button`]);
-    assert.equal(mqtt.client.connected, false, 'the bridge has not reconnected yet');
+    assert.equal(mqtt.connected, false, 'the bridge has not reconnected yet');
     await probe.publish(`${B}/board/button/set`, 'ON');
     assert.equal(guest.input(0), 0);
     await probe.waitFor(`${B}/board/button`, (p) => p === 'ON', 8000);
     assert.equal(guest.input(0), 1, 'the queued command reached shared memory');
     await probe.close();
+  });
+
+  it('publishes its states with QoS 0 by default, so Mosquitto has no PUBACK to hold the next command behind', async () => {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    const qos: number[] = [];
+    client.on('message', (topic, _payload, packet) => {
+      if (topic === `${B}/board/button` && !packet.retain) qos.push(packet.qos);
+    });
+    await client.subscribeAsync(`${B}/board/button`, { qos: 1 });
+    await client.publishAsync(`${B}/board/button/set`, 'OFF', { qos: 1 });
+    await client.publishAsync(`${B}/board/button/set`, 'ON', { qos: 1 });
+    for (let i = 0; i < 250 && qos.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(qos, [0, 0], 'delivered with the QoS they were published with (a QoS 1 subscription keeps it)');
+    await client.endAsync();
   });
 
   it('publishes bridge/state offline (retained) when it stops', async () => {

@@ -1,0 +1,142 @@
+/**
+ * The bridge's MQTT side with the embedded broker: it subscribes and
+ * publishes through Aedes' own API in-process, so no packet is encoded or
+ * decoded and the bridge keeps no MQTT session in its own broker. Other
+ * clients see what an MQTT client of the bridge would give them: every
+ * publication goes through the broker's publish path (retained messages
+ * stored, QoS per subscriber, in order), and a subscription first replays
+ * the matching retained messages, flagged retained, as a broker does on
+ * SUBSCRIBE. There is no will: the broker lives and dies with this process,
+ * and `bridge/state` offline is the last thing published on stop.
+ *
+ * Each handler gets each message once, however many of the bridge's
+ * filters match it, and never gets the bridge's own publications (they
+ * are the only ones without a publishing client).
+ */
+import { EventEmitter } from 'node:events';
+import type { AedesPublishPacket, PublishPacket } from 'aedes';
+import type { EmbeddedBroker } from '../../broker/embedded.ts';
+import type { Logger } from '../log.ts';
+import type { Stats } from '../stats.ts';
+import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
+
+type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
+interface Outgoing {
+  packet: PublishPacket;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
+  readonly #broker: EmbeddedBroker;
+  readonly #log: Logger;
+  readonly #stats: Stats | undefined;
+  readonly #listeners: { filter: string; deliver: Deliver }[] = [];
+  /** Publications waiting for the one before them to be through the broker, from #next on (a shift() per message would be O(n)). */
+  #outgoing: Outgoing[] = [];
+  #next = 0;
+  #publishing = false;
+  #connected = false;
+  #closed = false;
+
+  constructor(broker: EmbeddedBroker, log: Logger, stats?: Stats) {
+    super();
+    this.#broker = broker;
+    this.#log = log;
+    this.#stats = stats;
+    // Asynchronously, as a client would: whoever listens for 'connect' is wired by then.
+    setImmediate(() => {
+      if (this.#closed) return;
+      this.#connected = true;
+      this.#log.info('connected to the embedded broker (in-process)');
+      this.#stats?.mqttConnected(true);
+      this.emit('connect');
+    });
+  }
+
+  get connected(): boolean {
+    return this.#connected && !this.#broker.aedes.closed;
+  }
+
+  subscribe(filter: string, handler: MessageHandler): void {
+    const deliver: Deliver = (packet, done) => {
+      // Aedes stamps each client's publication with its id (untyped); ours carry none, so the bridge never consumes its own.
+      if (!this.#closed && (packet as { clientId?: string }).clientId !== undefined) {
+        this.#stats?.mqttMessage('in');
+        handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), false);
+      }
+      done();
+    };
+    this.#listeners.push({ filter, deliver });
+    this.#broker.aedes.subscribe(filter, deliver, () => {
+      void this.#replayRetained(filter, handler);
+    });
+  }
+
+  async #replayRetained(filter: string, handler: MessageHandler): Promise<void> {
+    try {
+      for await (const message of this.#broker.retained(filter)) {
+        if (this.#closed) return;
+        this.#stats?.mqttMessage('in');
+        handler(message.topic, message.payload, true);
+      }
+    } catch (error) {
+      this.#log.error(`cannot read retained messages for ${filter}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Publishes through the broker, one message at a time and in order, as a
+   * client connection would. Overlapping them would reorder them (a
+   * retained message is stored before it is routed) and Aedes would then
+   * drop the later-numbered one at each subscriber as a duplicate.
+   */
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    if (!this.connected) return Promise.resolve();
+    this.#stats?.mqttMessage('out');
+    const packet: PublishPacket = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: publishQos(options), retain: options.retain ?? false, dup: false };
+    return new Promise((resolve, reject) => {
+      this.#outgoing.push({ packet, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (!this.#publishing) {
+      const next = this.#outgoing[this.#next];
+      if (next === undefined) {
+        this.#outgoing = [];
+        this.#next = 0;
+        return;
+      }
+      this.#next += 1;
+      this.#publishing = true;
+      let returned = false;
+      this.#broker.aedes.publish(next.packet, (error) => {
+        this.#publishing = false;
+        // Aedes calls back with null (not undefined, as it types it) on success.
+        if (error instanceof Error) next.reject(error);
+        else next.resolve();
+        // Called back synchronously, the loop goes on; later, the next one starts from here.
+        if (returned) this.#pump();
+      });
+      returned = true;
+    }
+  }
+
+  async close(last?: LastMessage): Promise<void> {
+    if (this.#closed) return;
+    if (last !== undefined) {
+      try {
+        await this.publish(last.topic, last.payload, { retain: last.retain, qos: 1 });
+      } catch (error) {
+        this.#log.warn(`could not publish ${last.topic} before closing: ${(error as Error).message}`);
+      }
+    }
+    this.#closed = true;
+    this.#connected = false;
+    if (!this.#broker.aedes.closed) {
+      for (const { filter, deliver } of this.#listeners) this.#broker.aedes.unsubscribe(filter, deliver, () => undefined);
+    }
+  }
+}
