@@ -4,7 +4,10 @@
  * ivshmem server as a real peer that binds and acknowledges like the
  * driver (clears pend bits, rings the host when ack_req asks), and an MQTT
  * probe. With `broker` set the bridge uses that external broker instead of
- * its embedded one.
+ * its embedded one. The embedded broker runs without its per-client
+ * publish rate limit (broker.max_publish_rate), which would otherwise cap
+ * both the bare hop and the commands at 1000 messages/s: the benchmark
+ * measures the bridge, not the limit.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,7 +70,7 @@ export class HostRig {
       const lines = [`      - { line: ${BUTTON}, name: button }`, `      - { line: ${LED}, name: led, direction: output }`].join('\n');
       const config = `base_topic: ${BASE}
 log_level: warn
-${options.broker === undefined ? `broker: { port: ${port} }` : `mqtt: { server: '${options.broker}', client_id: bench-bridge-${process.pid} }`}
+${options.broker === undefined ? `broker: { port: ${port}, max_publish_rate: null }` : `mqtt: { server: '${options.broker}', client_id: bench-bridge-${process.pid} }`}
 metrics: { port: ${await freePort()} }
 homeassistant: { enabled: false }
 chips:
