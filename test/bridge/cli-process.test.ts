@@ -55,7 +55,7 @@ chips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
-      await until('the bridge to connect', () => log.includes('connected to MQTT broker'), 30_000);
+      await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
       const refused = await failing('get', 'a', '1', '-c', config);
       assert.equal(refused.code, 1);
       const stderr = refused.stderr;
@@ -100,7 +100,7 @@ chips: [{ name: p, socket: ${socket}, shm: ${dir}/pipe.shm }]
     const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    await until('the bridge to connect', () => log.includes('connected to MQTT broker'), 30_000);
+    await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
     assert.ok(existsSync(socket));
     // What `| head -c 100` does once it has its 100 bytes: the reader goes away.
     bridge.stderr.destroy();
