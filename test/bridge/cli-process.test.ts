@@ -91,24 +91,33 @@ chips:
 
   it('keeps running when its log pipe closes, and still cleans up on SIGTERM', async () => {
     const port = await freePort();
-    const socket = join(dir, 'pipe.sock');
+    // The agent socket is the bridge's own (a server-mode socket belongs to the ivshmem server process, which outlives the bridge).
+    const socket = join(dir, 'pipe-agent.sock');
     const config = join(dir, 'pipe.yaml');
     writeFileSync(config, `broker: { port: ${port} }
 metrics: { port: null }
-chips: [{ name: p, socket: ${socket}, shm: ${dir}/pipe.shm }]
+chips: [{ name: p, mode: plain, shm: ${dir}/pipe.shm, agent_socket: ${socket} }]
 `);
     const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
-    assert.ok(existsSync(socket));
-    // What `| head -c 100` does once it has its 100 bytes: the reader goes away.
-    bridge.stderr.destroy();
-    bridge.stdout.destroy();
-    // Every later log line (the "SIGTERM: shutting down" first) now meets EPIPE.
-    bridge.kill('SIGTERM');
-    assert.equal(await exited(bridge), 0);
-    assert.equal(existsSync(socket), false, 'the socket is removed');
+    try {
+      await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
+      assert.ok(existsSync(socket));
+      // What `| head -c 100` does once it has its 100 bytes: the reader goes away.
+      bridge.stderr.destroy();
+      bridge.stdout.destroy();
+      // A request makes the bridge log (at debug it would; a refused one warns): it still answers.
+      const refused = await failing('set', 'p', '99', 'ON', '-c', config);
+      assert.match(refused.stderr, /no line "99"|has no line/);
+      assert.equal(bridge.exitCode, null, 'the bridge still runs after its log pipe closed');
+      // Every later log line (the "SIGTERM: shutting down" first) now meets EPIPE.
+      bridge.kill('SIGTERM');
+      assert.equal(await exited(bridge), 0);
+      assert.equal(existsSync(socket), false, 'the agent socket is removed');
+    } finally {
+      if (bridge.exitCode === null) bridge.kill('SIGKILL');
+    }
   });
 });
 
