@@ -86,8 +86,10 @@ export class Topics {
     if (!topic.startsWith(prefix)) return undefined;
     const levels = topic.slice(prefix.length).split('/');
     if (levels[0] === 'bridge') {
-      // The bridge's own level (a reserved chip name): `bridge/response/set` is a reply, never a line command.
-      return levels[1] === 'request' && levels.length > 2 ? { kind: 'request', command: levels.slice(2).join('/') } : undefined;
+      if (levels[1] === 'request' && levels.length > 2) return { kind: 'request', command: levels.slice(2).join('/') };
+      // `bridge/response/set` is a reply, never a line command. Any other `bridge/<x>/set` names a chip that
+      // cannot exist (the name is reserved) and is refused like every other unknown chip.
+      if (levels[1] === 'response') return undefined;
     }
     if (levels.length === 3 && levels[2] === 'set' && levels[0] !== undefined && levels[1] !== undefined) {
       return { kind: 'set', chip: levels[0], line: levels[1] };

@@ -257,7 +257,8 @@ describe(`fuzzing a bridge with a bound fake guest (seed ${SEED})`, { timeout: 1
     // Issue 16 items 1, 2 and 4 (core): requests and the bridge's own responses are not commands; QoS 1 on an empty level is answered.
     assert.deepEqual(wrong(expectEvents, gotEvents, 'events'), [], 'every /set message answered exactly once on bridge/event');
     assert.deepEqual(wrong(expectResponses, gotResponses, 'responses'), [], 'every request answered exactly once');
-    assert.deepEqual(events.filter((topic) => topic.startsWith(`${B}/bridge/`)), [], 'the bridge never answers its own topics');
+    // A fuzzed `bridge/<x>/set` is a command for a chip that cannot exist and is answered; the bridge's own replies never are.
+    assert.deepEqual(events.filter((topic) => topic.startsWith(`${B}/bridge/response/`)), [], 'the bridge never answers its own topics');
 
     const grew = rssBytes(pid) - rssAfterWarmUp;
     assert.ok(grew < 64 * MiB, `RSS grew by ${(grew / MiB).toFixed(1)} MiB over the run`);
