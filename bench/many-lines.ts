@@ -2,22 +2,26 @@
  * Stress mode for lost and invented edges with many lines at once, in a
  * real TCG guest through the real bridge (test/kernel/many-lines.ts): the
  * streams of test/kernel/many-lines.test.ts, repeated RUNS times on one
- * boot per vCPU count (1 and 2). Prints the Markdown rows for
+ * boot per guest of the test (x86_64 with 1 and 2 vCPUs, arm64 with 2), or
+ * only the guests of architecture ARCH. Prints the Markdown rows for
  * bench/RESULTS.md and, with a failing run, its mismatches.
  *
- *   node --import tsx bench/many-lines.ts [RUNS]     (default 10)
+ *   node --import tsx bench/many-lines.ts [RUNS [ARCH]]     (default 10, all)
  */
 import process from 'node:process';
-import { ManyLinesRig, STREAMS } from '../test/kernel/many-lines.ts';
+import { parseGuestArch } from '../test/support/arch.ts';
+import { GUESTS, ManyLinesRig, STREAMS } from '../test/kernel/many-lines.ts';
 import { machine } from './machine.ts';
 
 const runs = Number(process.argv[2] ?? 10);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`RUNS must be a positive integer, got ${process.argv[2] ?? ''}`);
 
+const only = process.argv[3] === undefined ? undefined : parseGuestArch(process.argv[3]);
+
 const m = machine();
 const rows: string[] = [];
-for (const cpus of [1, 2]) {
-  const rig = await ManyLinesRig.start(cpus);
+for (const { arch, cpus } of GUESTS.filter((g) => only === undefined || g.arch === only)) {
+  const rig = await ManyLinesRig.start(cpus, arch);
   try {
     let streams = 0;
     let bad = 0;
@@ -35,12 +39,12 @@ for (const cpus of [1, 2]) {
         refused += result.refused;
         if (result.mismatches.length > 0) {
           bad += 1;
-          process.stderr.write(`-smp ${cpus} run ${run}, ${name}: ${result.lost} lost, ${result.invented} invented\n  ${result.mismatches.join('\n  ')}\n`);
+          process.stderr.write(`${arch} -smp ${cpus} run ${run}, ${name}: ${result.lost} lost, ${result.invented} invented\n  ${result.mismatches.join('\n  ')}\n`);
         }
-        process.stderr.write(`-smp ${cpus} run ${run}/${runs}, ${name}: ${result.changes} changes, ${result.lost} lost, ${result.invented} invented\n`);
+        process.stderr.write(`${arch} -smp ${cpus} run ${run}/${runs}, ${name}: ${result.changes} changes, ${result.lost} lost, ${result.invented} invented\n`);
       }
     }
-    rows.push(`| \`-smp ${cpus}\` | ${streams} | ${bad} | ${changes} | ${refused} | **${lost}** | **${invented}** |`);
+    rows.push(`| ${arch} \`-smp ${cpus}\` | ${streams} | ${bad} | ${changes} | ${refused} | **${lost}** | **${invented}** |`);
   } finally {
     await rig.close();
   }

@@ -1,8 +1,8 @@
 /**
  * No lost and no invented edges when many lines of one chip move at once,
- * through the real bridge into vgpio.ko in a 6.1 TCG guest, with one vCPU
- * (QEMU's default) and with two. One boot per vCPU count serves every test
- * of it (see many-lines.ts for the rig).
+ * through the real bridge into vgpio.ko in a 6.1 TCG guest: x86_64 with one
+ * vCPU (QEMU's default) and with two, and arm64 with two. One boot per
+ * guest serves every test of it (see many-lines.ts for the rig).
  *
  * Also the fact the protocol is built around (docs/protocol.md): under TCG
  * with one vCPU a guest's atomic read-modify-write of shared memory is not
@@ -11,7 +11,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManyLinesRig, STREAMS } from './many-lines.ts';
+import { GUESTS, ManyLinesRig, STREAMS } from './many-lines.ts';
 
 /** Adds by the guest per attempt: about a second of a TCG vCPU. */
 const GUEST_ADDS = 2_000_000;
@@ -23,12 +23,12 @@ const GUEST_ADDS = 2_000_000;
  */
 const ATTEMPTS = 5;
 
-for (const cpus of [1, 2]) {
-  describe(`many lines at once, -smp ${cpus}`, { timeout: 900_000 }, () => {
+for (const { arch, cpus } of GUESTS) {
+  describe(`many lines at once, ${arch} -smp ${cpus}`, { timeout: 900_000 }, () => {
     let rig: ManyLinesRig;
 
     before(async () => {
-      rig = await ManyLinesRig.start(cpus);
+      rig = await ManyLinesRig.start(cpus, arch);
     });
 
     after(async () => {

@@ -21,6 +21,7 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { SharedMemory } from '../../native/index.ts';
 import { BridgeProcess } from '../../bench/bridge-process.ts';
+import { archProfile, type GuestArch } from '../support/arch.ts';
 import { Guest } from '../support/guest.ts';
 import { guestKernel } from '../support/kernel.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
@@ -31,6 +32,17 @@ import { buildEdgemon, chipByLabel, GPIOD_TOOLS, plainDeviceArgs, until } from '
 const BASE = 'many';
 const CHIP = 'multi';
 export const NGPIO = 64;
+/**
+ * The guests held to it: x86_64 with one vCPU (QEMU's default) and with
+ * two, and a weakly ordered arm64 guest (`-cpu max`, two vCPUs run in
+ * parallel by TCG, so a missing barrier in the driver shows up as a lost or
+ * stale edge).
+ */
+export const GUESTS: readonly { arch: GuestArch; cpus: number }[] = [
+  { arch: 'x86_64', cpus: 1 },
+  { arch: 'x86_64', cpus: 2 },
+  { arch: 'aarch64', cpus: 2 },
+];
 /** ivshmem-plain's smallest sensible size; atomadd uses three words of it. */
 const ATOM_SIZE = 1 << 20;
 
@@ -133,19 +145,21 @@ export class ManyLinesRig {
     this.#cleanup = init.cleanup;
   }
 
-  /** Starts the bridge, boots a guest with `cpus` vCPUs on it and binds vgpio.ko. */
-  static async start(cpus: number, kernelVersion?: string): Promise<ManyLinesRig> {
+  /** Starts the bridge, boots a guest of `arch` with `cpus` vCPUs on it and binds vgpio.ko. */
+  static async start(cpus: number, arch: GuestArch = 'x86_64', kernelVersion?: string): Promise<ManyLinesRig> {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-many-lines-'));
     const cleanup: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
     try {
-      const kernel = guestKernel(kernelVersion);
-      const vgpio: ModuleBuild = buildVgpio(kernel.headersDir);
+      const kernel = guestKernel(kernelVersion, arch);
+      const vgpio: ModuleBuild = buildVgpio(kernel.headersDir, arch);
       cleanup.push(vgpio.remove);
       const atomSource = join(import.meta.dirname, 'atomadd', 'atomadd.c');
       const hostAtomadd = join(dir, 'atomadd-host');
       const guestAtomadd = join(dir, 'atomadd-guest');
       compile('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', hostAtomadd, atomSource]);
-      compile('musl-gcc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', guestAtomadd, atomSource]);
+      // Static: musl on the host's x86_64, the cross toolchain's glibc for aarch64 (as edgemon).
+      const { crossCompile } = archProfile(arch);
+      compile(crossCompile === '' ? 'musl-gcc' : `${crossCompile}gcc`, ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', guestAtomadd, atomSource]);
 
       const { bridge, url } = await startBridge(dir);
       cleanup.push(() => bridge.stop());
@@ -155,11 +169,12 @@ export class ManyLinesRig {
       const atomPath = join(dir, 'atom.shm');
       SharedMemory.open(atomPath, { size: ATOM_SIZE, create: true }).close();
       const guest = await Guest.boot({
+        arch,
         cpus,
         binaries: GPIOD_TOOLS,
         files: [
           { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
-          { dest: '/usr/bin/edgemon', src: buildEdgemon(dir), mode: 0o755 },
+          { dest: '/usr/bin/edgemon', src: buildEdgemon(dir, arch), mode: 0o755 },
           { dest: '/usr/bin/atomadd', src: guestAtomadd, mode: 0o755 },
         ],
         qemuArgs: [...qemuArgs(chipConfig), ...plainDeviceArgs('atom', atomPath, ATOM_SIZE)],
