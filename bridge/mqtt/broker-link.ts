@@ -48,7 +48,7 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
     setImmediate(() => {
       if (this.#closed) return;
       this.#connected = true;
-      this.#log.info('connected to the embedded broker (in-process)');
+      this.#log.info('connected to MQTT broker embedded (in-process)');
       this.#stats?.mqttConnected(true);
       this.emit('connect');
     });
