@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChipConfig, LineConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import type { CommandResult, RejectReason, Stats } from '../stats.ts';
+import type { CommandResult, RejectReason } from '../metrics/metrics.ts';
 import type { IrqConfig, Level, LineState } from '../shm/line-registers.ts';
 import type { InputResult } from '../shm/input-driver.ts';
 import { logical, type LineCommand } from '../payload.ts';
@@ -51,12 +51,17 @@ export interface LineStatus extends LineView {
 }
 
 export interface ChipEvents {
-  state: [line: LineConfig, level: Level];
+  /** `replay`: republished as it was (after a reconnect), not a change. */
+  state: [line: LineConfig, level: Level, replay: boolean];
   edge: [edge: EdgeEvent];
   config: [view: LineView];
   availability: [online: boolean];
   /** Something in shared memory or from a peer made no sense; already logged and counted. */
   problem: [message: string];
+  /** A command was accepted; `startedAt` (process.hrtime.bigint()) is when it arrived, so the time to the doorbell can be taken. */
+  command: [result: CommandResult, startedAt: bigint];
+  /** A change was refused because the line's queue is full. */
+  overflow: [line: LineConfig];
 }
 
 export type CommandOutcome = { ok: true; result: CommandResult } | { ok: false; error: string; reason: RejectReason };
@@ -77,20 +82,15 @@ export class Chip extends EventEmitter<ChipEvents> {
   readonly config: ChipConfig;
   readonly monitor: ShmMonitor;
   readonly #log: Logger;
-  readonly #stats: Stats;
   readonly #tracked: Tracked[] = [];
   readonly #byName = new Map<string, LineConfig>();
   #hostSeq = 0;
-  /** When the first doorbell since the last publication rang (for doorbell-to-publish latency). */
-  #rangAt: bigint | undefined;
-  #published = false;
 
-  private constructor(monitor: ShmMonitor, log: Logger, stats: Stats) {
+  private constructor(monitor: ShmMonitor, log: Logger) {
     super();
     this.config = monitor.config;
     this.monitor = monitor;
     this.#log = log;
-    this.#stats = stats;
     for (const line of this.config.lines) {
       this.#byName.set(line.name, line);
       this.#tracked.push({ published: undefined, seen: 0, debounce: undefined, pulse: undefined, view: undefined });
@@ -117,43 +117,20 @@ export class Chip extends EventEmitter<ChipEvents> {
       if (config !== undefined && tracked !== undefined) this.#publishLevel(config, tracked, logical(state.level, config), state.isOutput);
     });
     monitor.on('availability', (online) => {
-      this.#stats.guestBound(this.config.name, online);
       this.emit('availability', online);
     });
-    monitor.on('problem', (message) => this.emit('problem', message));
-    monitor.on('doorbell', () => {
-      this.#stats.doorbellReceived(this.config.name);
-      this.#rangAt ??= process.hrtime.bigint();
-    });
-    monitor.on('scanned', () => {
-      if (this.#published && this.#rangAt !== undefined) {
-        this.#stats.doorbellToPublish(this.config.name, Number(process.hrtime.bigint() - this.#rangAt) / 1e9);
-        this.#rangAt = undefined;
-      }
-      this.#published = false;
-    });
-    monitor.on('doorbell-rung', () => { this.#stats.doorbellRung(this.config.name); });
-    monitor.on('interrupt', () => { this.#stats.interruptRaised(this.config.name); });
-    monitor.on('guest-event', (kind) => { this.#stats.guestEvent(this.config.name, kind); });
-    monitor.on('ring-resync', () => { this.#stats.ringResync(this.config.name); });
-    monitor.on('ring-invalid', (count) => { this.#stats.ringInvalid(this.config.name, count); });
-    monitor.on('ring-dropped', (count) => { this.#stats.ringDropped(this.config.name, count); });
-    monitor.on('header-overwritten', (words) => { this.#stats.headerOverwritten(this.config.name, words); });
-    monitor.on('peers', (count) => { this.#stats.guestPeers(this.config.name, count); });
-    monitor.on('queue', (index, depth) => {
-      const config = line(index);
-      if (config?.configured === true) this.#stats.queueDepth(this.config.name, config.name, depth);
+    monitor.on('problem', (message) => {
+      this.emit('problem', message);
     });
   }
 
   /** Opens the chip's transport and region; emits nothing until start(). */
-  static async open(config: ChipConfig, log: Logger, stats: Stats): Promise<Chip> {
-    return new Chip(await ShmMonitor.open(config, log), log, stats);
+  static async open(config: ChipConfig, log: Logger): Promise<Chip> {
+    return new Chip(await ShmMonitor.open(config, log), log);
   }
 
   /** Emits every line's current state and configuration, then follows doorbells and the poll timer. */
   start(): void {
-    this.#stats.declareChip(this.config.name, this.config.lines.filter((l) => l.configured).map((l) => l.name));
     this.monitor.start();
   }
 
@@ -237,7 +214,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     const result = this.#request(line, target);
     if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
     if (result === 'overflow') {
-      this.#stats.queueOverflow(this.config.name, line.name);
+      this.emit('overflow', line);
       return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
     }
     if (command.pulseMs !== null && tracked !== undefined && result !== 'unchanged') {
@@ -248,8 +225,7 @@ export class Chip extends EventEmitter<ChipEvents> {
         if (this.#request(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
       }, command.pulseMs);
     }
-    if (result === 'interrupt') this.#stats.commandToDoorbell(this.config.name, Number(process.hrtime.bigint() - started) / 1e9);
-    this.#stats.commandApplied(this.config.name, result);
+    this.emit('command', result, started);
     return { ok: true, result };
   }
 
@@ -270,8 +246,6 @@ export class Chip extends EventEmitter<ChipEvents> {
   #edge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): void {
     this.#hostSeq = (this.#hostSeq + 1) >>> 0;
     const level = logical(electrical, line);
-    this.#stats.edgePublished(this.config.name, source);
-    this.#published = true;
     this.emit('edge', {
       line,
       edge: level === 1 ? 'rising' : 'falling',
@@ -308,9 +282,7 @@ export class Chip extends EventEmitter<ChipEvents> {
   }
 
   #emitState(line: LineConfig, level: Level): void {
-    this.#published = true;
-    if (line.configured) this.#stats.lineLevel(this.config.name, line.name, level);
-    this.emit('state', line, level);
+    this.emit('state', line, level, false);
   }
 
   /** Current state of every line, for republishing (e.g. after an MQTT reconnect). */
@@ -318,7 +290,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     for (const [index, tracked] of this.#tracked.entries()) {
       const line = this.config.lines[index];
       if (line === undefined || tracked.published === undefined || tracked.view === undefined) continue;
-      this.emit('state', line, tracked.published);
+      this.emit('state', line, tracked.published, true);
       this.emit('config', tracked.view);
     }
     this.emit('availability', this.monitor.online);

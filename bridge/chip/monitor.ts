@@ -35,8 +35,8 @@ export interface MonitorEvents {
   availability: [online: boolean];
   /** Something in shared memory or from a peer made no sense; already logged. */
   problem: [message: string];
-  /** A guest rang the bridge (before the scan it causes). */
-  doorbell: [];
+  /** A guest rang the bridge, at `at` (process.hrtime.bigint()), before the scan it causes. */
+  doorbell: [at: bigint];
   /** The bridge rang the guest. */
   'doorbell-rung': [];
   /** An input change raised the line's interrupt. */
@@ -156,7 +156,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     const endpoint = this.#transport.endpoint;
     if (endpoint !== null) {
       endpoint.on('ring', () => {
-        this.emit('doorbell');
+        this.emit('doorbell', process.hrtime.bigint());
         this.#scheduleScan();
       });
       endpoint.on('join', (peer) => {
