@@ -56,7 +56,7 @@ export interface ChipEvents {
   edge: [edge: EdgeEvent];
   config: [view: LineView];
   availability: [online: boolean];
-  /** Something in shared memory or from a peer made no sense; already logged and counted. */
+  /** Something in shared memory or from a peer made no sense; already logged. */
   problem: [message: string];
   /** A command was accepted; `startedAt` (process.hrtime.bigint()) is when it arrived, so the time to the doorbell can be taken. */
   command: [result: CommandResult, startedAt: bigint];
