@@ -8,6 +8,7 @@
  * (their servers remove their sockets; shared memory stays so the next run
  * re-attaches keeping every level), broker.
  */
+import { EventEmitter } from 'node:events';
 import { EmbeddedBroker } from '../broker/embedded.ts';
 import { preparePrivatePath } from '../native/index.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
@@ -27,13 +28,12 @@ import { nameProblem, Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
 import { healthReport } from './health.ts';
 import { BridgeMetrics } from './metrics/metrics.ts';
+import { MetricsCollector, type Counters, type ExtensionSignals } from './metrics/collect.ts';
 import { MetricsServer } from './metrics/http-server.ts';
-import { Stats } from './stats.ts';
 import { VERSION } from './version.ts';
 
 export interface ControllerOptions {
   log?: Logger;
-  stats?: Stats;
 }
 
 function listenersOf(broker: EmbeddedBroker): Record<string, string> {
@@ -48,7 +48,8 @@ function listenersOf(broker: EmbeddedBroker): Record<string, string> {
 export class Controller {
   readonly settings: Settings;
   readonly topics: Topics;
-  readonly stats: Stats;
+  /** Running totals of what the bridge counts (bridge/request/health shows them). */
+  readonly counters: Counters;
   readonly chips = new Map<string, Chip>();
   /** Per chip with an `agent_socket`: where its guest agent connects. */
   readonly agentSockets = new Map<string, AgentSocket>();
@@ -59,20 +60,24 @@ export class Controller {
   metricsServer: MetricsServer | undefined;
   readonly #extensions: Extension[] = [];
   #stopping: Promise<void> | undefined;
+  /** The Prometheus metrics, unless metrics.port is null. */
+  readonly #metrics: BridgeMetrics | undefined;
+  readonly #collector: MetricsCollector;
 
   private constructor(settings: Settings, options: ControllerOptions) {
     this.settings = settings;
     this.topics = new Topics(settings.baseTopic);
     this.log = options.log ?? new Logger(settings.logLevel);
-    this.stats = options.stats ?? new Stats();
+    this.#metrics = settings.metrics.port === null ? undefined : new BridgeMetrics(VERSION);
+    this.#collector = new MetricsCollector(this.#metrics);
+    this.counters = this.#collector.counters;
   }
 
-  /** Prometheus metrics fed by every Stats call, served over HTTP. */
+  /** The Prometheus metrics the collector records, served over HTTP. */
   async #startMetrics(): Promise<void> {
     const { host, port } = this.settings.metrics;
-    if (port === null) return;
-    const metrics = new BridgeMetrics(VERSION);
-    this.stats.attach(metrics);
+    const metrics = this.#metrics;
+    if (port === null || metrics === undefined) return;
     this.metricsServer = await MetricsServer.start({
       host,
       port,
@@ -118,20 +123,16 @@ export class Controller {
           log.warn(`embedded MQTT broker: ${reason}`);
         },
       });
-      const broker = this.broker;
-      const clients = (): void => {
-        this.stats.mqttClients(broker.connectedClients);
-      };
-      broker.aedes.on('client', clients);
-      broker.aedes.on('clientDisconnect', clients);
+      this.#collector.broker(this.broker);
       const where = Object.entries(listenersOf(this.broker)).map(([k, v]) => `${k} ${v}`).join(', ');
       log.info(`embedded MQTT broker listening on ${where === '' ? 'no network listener (in-process only)' : where}`);
     }
 
     await startChipServers(settings.chips, log);
     for (const config of settings.chips) {
-      const chip = await Chip.open(config, log.child(`chip ${config.name}`), this.stats);
+      const chip = await Chip.open(config, log.child(`chip ${config.name}`));
       this.chips.set(config.name, chip);
+      this.#collector.chip(chip);
       log.info(
         `chip ${config.name}: ${config.mode} mode, ${config.ngpio} lines, ${chip.reattached ? 're-attached to' : 'initialised'} shared memory${config.shm === null ? '' : ` ${config.shm}`}`,
       );
@@ -142,16 +143,20 @@ export class Controller {
 
     const broker = this.broker;
     // The embedded broker is reached through its own API, an external one through an MQTT client.
-    this.mqtt = broker !== undefined ? new BrokerLink(broker, log.child('mqtt'), this.stats) : await this.#externalConnection();
+    this.mqtt = broker !== undefined ? new BrokerLink(broker, log.child('mqtt')) : await this.#externalConnection();
+    this.#collector.link(this.mqtt);
 
     const mqtt = this.mqtt;
+    const signals = new EventEmitter<ExtensionSignals>();
+    this.#collector.extensions(signals);
     const ctx: ExtensionContext = {
       settings,
       topics: this.topics,
       mqtt,
       chips: this.chips,
       log,
-      stats: this.stats,
+      signals,
+      counters: this.counters,
       version: VERSION,
       broker: {
         mode: embedded ? 'embedded' : 'external',
@@ -195,7 +200,6 @@ export class Controller {
       rejectUnauthorized: settings.mqtt.rejectUnauthorized,
       will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
       log: log.child('mqtt'),
-      stats: this.stats,
     });
   }
 

@@ -14,10 +14,9 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { createWebSocketStream, WebSocketServer } from 'ws';
 import { duplexPair } from './duplex-pair.ts';
 import { filterCovers } from './topic-filter.ts';
-import { openPersistence, type Persistence } from './persistence.ts';
+import type { Persistence } from './persistence.ts';
 import { guardClient, type ClientLimits } from './frame-guard.ts';
 
 export interface ListenAddress {
@@ -124,7 +123,8 @@ export class EmbeddedBroker {
 
   /** Starts Aedes and every configured listener; on any failure, closes what was started and throws. */
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-    const persistence = options.persistenceDir === null ? undefined : await openPersistence(options.persistenceDir);
+    // LevelDB and ws are loaded only when configured: each costs resident memory an idle bridge need not hold.
+    const persistence = options.persistenceDir === null ? undefined : await (await import('./persistence.ts')).openPersistence(options.persistenceDir);
     const aedes = await Aedes.createBroker(persistence === undefined ? {} : { persistence: persistence.aedes });
     const broker = new EmbeddedBroker(aedes, options.users, persistence);
     broker.#installAuth();
@@ -182,6 +182,7 @@ export class EmbeddedBroker {
     }
     if (options.ws !== null) {
       const http = createHttpServer();
+      const { createWebSocketStream, WebSocketServer } = await import('ws');
       const wss = new WebSocketServer({ server: http });
       wss.on('connection', (socket, request) => {
         const stream = admit(createWebSocketStream(socket));

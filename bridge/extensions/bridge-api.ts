@@ -9,7 +9,7 @@
 import type { Chip } from '../chip/chip.ts';
 import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
-import type { RejectReason } from '../stats.ts';
+import type { RejectReason } from '../metrics/metrics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
 
 /** Longest request payload accepted, in bytes. */
@@ -40,7 +40,7 @@ export class BridgeApi implements Extension {
     },
     set: (request) => {
       const { chip, line } = this.#target(request, ['chip', 'line', 'state', 'pulse_ms']);
-      this.#ctx.stats.commandReceived(chip.config.name);
+      this.#ctx.signals.emit('command-received', chip.config.name);
       const command: Json = { state: request.state };
       if ('pulse_ms' in request) command.pulse_ms = request.pulse_ms;
       const parsed = parseCommand(JSON.stringify(command), line);
@@ -49,7 +49,7 @@ export class BridgeApi implements Extension {
       if (!result.ok) throw new RequestError(result.reason, result.error);
       return { chip: chip.config.name, result: result.result, ...chip.status(line) };
     },
-    health: () => ({ ...healthReport(this.#ctx.mqtt.connected, this.#ctx.chips.values()), counters: this.#ctx.stats.snapshot() }),
+    health: () => ({ ...healthReport(this.#ctx.mqtt.connected, this.#ctx.chips.values()), counters: this.#ctx.counters.snapshot() }),
   };
 
   constructor(ctx: ExtensionContext) {
@@ -62,7 +62,7 @@ export class BridgeApi implements Extension {
       if (target?.kind !== 'request') return;
       if (retained) {
         // Replayed on every (re)subscription: whoever sent it is not waiting for an answer, and a set must not run again.
-        this.#ctx.stats.request(this.#known(target.command), 'ignored');
+        this.#ctx.signals.emit('request', this.#known(target.command), 'ignored');
         this.#ctx.log.warn(`retained request on ${topic} ignored (a replay of an old request; clear it with an empty retained message)`);
         return;
       }
@@ -135,7 +135,7 @@ export class BridgeApi implements Extension {
     let transaction: unknown;
     let request: Json = {};
     const respond = (response: Json): void => {
-      this.#ctx.stats.request(this.#known(command), response.status === 'ok' ? 'ok' : 'error');
+      this.#ctx.signals.emit('request', this.#known(command), response.status === 'ok' ? 'ok' : 'error');
       this.#ctx.publish(this.#ctx.topics.response(command), JSON.stringify({ ...response, ...(transaction === undefined ? {} : { transaction }) }), false);
     };
     try {
@@ -160,7 +160,7 @@ export class BridgeApi implements Extension {
       this.#ctx.log.warn(`request ${command} refused: ${error.message}`);
       if (error.reason !== undefined && command === 'set') {
         const chip = typeof request.chip === 'string' && this.#ctx.chips.has(request.chip) ? request.chip : '';
-        this.#ctx.stats.commandRejected(chip, error.reason);
+        this.#ctx.signals.emit('command-rejected', chip, error.reason);
       }
       respond({ status: 'error', data: {}, error: error.message });
     }

@@ -8,7 +8,7 @@ import type { Chip, EdgeEvent, LineView } from '../chip/chip.ts';
 import type { LineConfig } from '../config/types.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
 import type { Level } from '../shm/line-registers.ts';
-import type { RejectReason } from '../stats.ts';
+import type { RejectReason } from '../metrics/metrics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
 
 /** The JSON published on `.../edge`. */
@@ -89,7 +89,7 @@ export class ChipPublisher implements Extension {
   }
 
   #reject(topic: string, chip: string | undefined, reason: RejectReason, error: string): void {
-    this.#ctx.stats.commandRejected(chip ?? '', reason);
+    this.#ctx.signals.emit('command-rejected', chip ?? '', reason);
     this.#ctx.log.warn(`command on ${topic} refused: ${error}`);
     this.#ctx.event({ type: 'command_rejected', topic, reason, message: error });
   }
@@ -107,7 +107,7 @@ export class ChipPublisher implements Extension {
       this.#reject(topic, undefined, 'bad_topic', `no chip ${quote(target.chip)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
       return;
     }
-    this.#ctx.stats.commandReceived(chip.config.name);
+    this.#ctx.signals.emit('command-received', chip.config.name);
     const line = chip.line(target.line);
     if (line === undefined) {
       this.#reject(topic, chip.config.name, 'unknown_line', `chip ${chip.config.name} has no line ${quote(target.line)} (lines are named in the configuration, or numbered 0..${chip.config.ngpio - 1})`);

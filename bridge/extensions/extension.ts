@@ -9,7 +9,8 @@ import type { Settings } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { MqttLink } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
-import type { Stats } from '../stats.ts';
+import type { EventEmitter } from 'node:events';
+import type { Counters, ExtensionSignals } from '../metrics/collect.ts';
 
 export interface BridgeEvent {
   type: string;
@@ -23,7 +24,10 @@ export interface ExtensionContext {
   mqtt: MqttLink;
   chips: ReadonlyMap<string, Chip>;
   log: Logger;
-  stats: Stats;
+  /** What extensions report for metrics (bridge/metrics/collect.ts listens). */
+  signals: EventEmitter<ExtensionSignals>;
+  /** The running totals, for bridge/request/health. */
+  counters: Counters;
   version: string;
   /** What the broker side looks like, for bridge/info. */
   broker: { mode: 'embedded' | 'external'; server: string; listeners: Record<string, string> };

@@ -17,8 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { AedesPublishPacket, PublishPacket } from 'aedes';
 import type { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Logger } from '../log.ts';
-import type { Stats } from '../stats.ts';
-import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
+import { publishQos, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
 interface Outgoing {
@@ -27,10 +26,9 @@ interface Outgoing {
   reject: (error: Error) => void;
 }
 
-export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
+export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
   readonly #broker: EmbeddedBroker;
   readonly #log: Logger;
-  readonly #stats: Stats | undefined;
   readonly #listeners: { filter: string; deliver: Deliver }[] = [];
   /** Publications waiting for the one before them to be through the broker, from #next on (a shift() per message would be O(n)). */
   #outgoing: Outgoing[] = [];
@@ -39,17 +37,15 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
   #connected = false;
   #closed = false;
 
-  constructor(broker: EmbeddedBroker, log: Logger, stats?: Stats) {
+  constructor(broker: EmbeddedBroker, log: Logger) {
     super();
     this.#broker = broker;
     this.#log = log;
-    this.#stats = stats;
     // Asynchronously, as a client would: whoever listens for 'connect' is wired by then.
     setImmediate(() => {
       if (this.#closed) return;
       this.#connected = true;
-      this.#log.info('connected to the embedded broker (in-process)');
-      this.#stats?.mqttConnected(true);
+      this.#log.info('connected to MQTT broker embedded (in-process)');
       this.emit('connect');
     });
   }
@@ -62,7 +58,7 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
     const deliver: Deliver = (packet, done) => {
       // Aedes stamps each client's publication with its id (untyped); ours carry none, so the bridge never consumes its own.
       if (!this.#closed && (packet as { clientId?: string }).clientId !== undefined) {
-        this.#stats?.mqttMessage('in');
+        this.emit('traffic', 'in');
         handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), false);
       }
       done();
@@ -77,7 +73,7 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
     try {
       for await (const message of this.#broker.retained(filter)) {
         if (this.#closed) return;
-        this.#stats?.mqttMessage('in');
+        this.emit('traffic', 'in');
         handler(message.topic, message.payload, true);
       }
     } catch (error) {
@@ -93,7 +89,7 @@ export class BrokerLink extends EventEmitter<{ connect: []; offline: [] }> imple
    */
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     if (!this.connected) return Promise.resolve();
-    this.#stats?.mqttMessage('out');
+    this.emit('traffic', 'out');
     const packet: PublishPacket = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: publishQos(options), retain: options.retain ?? false, dup: false };
     return new Promise((resolve, reject) => {
       this.#outgoing.push({ packet, resolve, reject });

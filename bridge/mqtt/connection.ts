@@ -13,10 +13,9 @@ import { createConnection } from 'node:net';
 import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import { filterCovers } from '../../broker/topic-filter.ts';
 import type { Logger } from '../log.ts';
-import type { Stats } from '../stats.ts';
 import { noDelay } from './no-delay.ts';
 import { describeServer, readTls } from './server.ts';
-import { publishQos, type LastMessage, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
+import { publishQos, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 export interface ConnectionOptions {
   /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
@@ -36,13 +35,11 @@ export interface ConnectionOptions {
   rejectUnauthorized?: boolean;
   will?: { topic: string; payload: string; retain: boolean };
   log: Logger;
-  stats?: Stats;
 }
 
-export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> implements MqttLink {
+export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink {
   readonly client: MqttClient;
   readonly #log: Logger;
-  readonly #stats: Stats | undefined;
   readonly #handlers: { filter: string; handler: MessageHandler }[] = [];
   readonly #where: string;
   readonly #qos: 0 | 1 | undefined;
@@ -52,7 +49,6 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
   constructor(options: ConnectionOptions) {
     super();
     this.#log = options.log;
-    this.#stats = options.stats;
     this.#where = describeServer(options.server);
     this.#qos = options.qos;
     const clientOptions: IClientOptions = {
@@ -96,7 +92,6 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
       this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
       this.#subscribeAll();
-      this.#stats?.mqttConnected(true);
       this.emit('connect');
     });
     this.client.on('error', (error) => {
@@ -108,14 +103,13 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
     });
     this.client.on('offline', () => {
       if (this.#closing) return;
-      this.#stats?.mqttConnected(false);
       if (!this.#outage) this.#log.warn(`lost MQTT broker ${this.#where}; reconnecting every ${reconnectMs} ms`);
       this.#outage = true;
       this.emit('offline');
     });
     // In MQTT 3.1.1 the retain flag of a delivered message is set only when the broker replays a stored retained message.
     this.client.on('message', (topic, payload, packet) => {
-      this.#stats?.mqttMessage('in');
+      this.emit('traffic', 'in');
       for (const { filter, handler } of this.#handlers) {
         if (filterCovers(filter, topic)) handler(topic, payload, packet.retain);
       }
@@ -181,7 +175,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; offline: [] }> i
   async publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? this.#qos ?? publishQos(options) };
     if (!this.client.connected) return;
-    this.#stats?.mqttMessage('out');
+    this.emit('traffic', 'out');
     await this.client.publishAsync(topic, payload, publishOptions);
   }
 

@@ -22,7 +22,14 @@ export interface LastMessage {
   retain: boolean;
 }
 
-export interface MqttLink extends EventEmitter<{ connect: []; offline: [] }> {
+/** What a link reports: (re)connected, lost, and each message it received (in) or published (out). */
+export interface LinkEvents {
+  connect: [];
+  offline: [];
+  traffic: [direction: 'in' | 'out'];
+}
+
+export interface MqttLink extends EventEmitter<LinkEvents> {
   readonly connected: boolean;
   /**
    * Routes messages on topics matching `filter` to `handler`, once per

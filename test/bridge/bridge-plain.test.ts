@@ -58,12 +58,12 @@ describe('bridge with the embedded broker, plain-mode chip', () => {
   /** Publishes a bad command and checks it was refused on bridge/event, counted, and changed nothing. */
   const refused = async (topic: string, payload: string, reason: RegExp): Promise<void> => {
     const before = guest.mem.load32(guest.bankOff + protocol.BANK_IN);
-    const rejected = controller.stats.total('commandRejected');
+    const rejected = controller.counters.total('commandRejected');
     const from = probe.mark;
     await probe.publish(topic, payload);
     const event = await probe.waitFor(`${B}/bridge/event`, (p) => p.includes('command_rejected'), 5000, from);
     assert.match(event.payload, reason);
-    assert.equal(controller.stats.total('commandRejected'), rejected + 1);
+    assert.equal(controller.counters.total('commandRejected'), rejected + 1);
     assert.equal(guest.mem.load32(guest.bankOff + protocol.BANK_IN), before, 'a refused command changed nothing');
   };
 
@@ -125,7 +125,7 @@ chips:
 
   it('refuses commands while no guest driver is bound, changing nothing', async () => {
     await refused(`${B}/board/button/set`, 'ON', /no guest with a bound driver/);
-    assert.equal(controller.stats.total('commandRejected', 'board', 'chip_offline'), 1);
+    assert.equal(controller.counters.total('commandRejected', 'board', 'chip_offline'), 1);
   });
 
   it('follows the guest driver binding (guest_gen odd) to availability online', async () => {
@@ -253,7 +253,7 @@ chips:
     guest.setDirection(5, true);
     await new Promise((r) => setTimeout(r, 30));
     await refused(`${B}/board/5/set`, 'ON', /an output in the guest/);
-    assert.equal(controller.stats.total('commandRejected', 'board', 'not_host_driven'), 2);
+    assert.equal(controller.counters.total('commandRejected', 'board', 'not_host_driven'), 2);
   });
 
   it('refuses unknown chips and lines, malformed, mistyped and oversized payloads', async () => {
@@ -268,8 +268,8 @@ chips:
     await refused(`${B}/board/button/set`, '{"state":"ON","colour":"red"}', /unknown JSON field/);
     await refused(`${B}/board/button/set`, '["ON"]', /must be an object/);
     await refused(`${B}/board/button/set`, 'ON'.padEnd(300, ' x'), /300 bytes; at most 256/);
-    assert.equal(controller.stats.total('commandRejected', 'board', 'bad_payload'), 8);
-    assert.equal(controller.stats.total('commandRejected', 'board', 'unknown_line'), 2);
+    assert.equal(controller.counters.total('commandRejected', 'board', 'bad_payload'), 8);
+    assert.equal(controller.counters.total('commandRejected', 'board', 'unknown_line'), 2);
   });
 
   it('answers bridge requests with the transaction echoed', async () => {
@@ -338,8 +338,8 @@ chips:
     mem.store32(bank1 + protocol.BANK_OUT, 0xffffffff);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(await retained(`${B}/board/far`), 'ON');
-    assert.equal(controller.stats.total('ringResync', 'board'), 1);
-    assert.equal(controller.stats.total('ringInvalid', 'board'), 2);
+    assert.equal(controller.counters.total('ringResync', 'board'), 1);
+    assert.equal(controller.counters.total('ringInvalid', 'board'), 2);
     const health = await probe.request(B, 'health', {});
     assert.equal(health.status, 'ok', 'still answering');
   });

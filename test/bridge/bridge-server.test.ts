@@ -131,11 +131,11 @@ chips:
   });
 
   it('stays responsive under a doorbell flood', async () => {
-    const before = controller.stats.total('doorbellReceived', 'board');
+    const before = controller.counters.total('doorbellReceived', 'board');
     for (let i = 0; i < 20000; i++) guest.ringHost();
     const health = await probe.request(B, 'health', {});
     assert.equal(health.status, 'ok');
-    const received = controller.stats.total('doorbellReceived', 'board') - before;
+    const received = controller.counters.total('doorbellReceived', 'board') - before;
     assert.ok(received >= 1 && received <= 20000, `rings coalesce: ${received} wake-ups for 20000 rings`);
     const from = probe.mark;
     guest.setOutput(1, 0);

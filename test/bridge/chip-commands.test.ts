@@ -15,7 +15,6 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import type { ChipConfig, LineConfig } from '../../bridge/config/types.ts';
 import { Logger } from '../../bridge/log.ts';
 import { parseCommand } from '../../bridge/payload.ts';
-import { Stats } from '../../bridge/stats.ts';
 import { FakeGuest } from '../support/fake-guest.ts';
 
 const QUEUE_LIMIT = 4;
@@ -54,7 +53,7 @@ describe('chip commands resolve against the latest requested level', () => {
 
   beforeEach(async () => {
     rmSync(join(dir, 'board.shm'), { force: true });
-    chip = await Chip.open(config, new Logger('error'), new Stats());
+    chip = await Chip.open(config, new Logger('error'));
     mem = SharedMemory.open(join(dir, 'board.shm'));
     guest = new FakeGuest(mem);
     hostEdges = [];

@@ -54,7 +54,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
     };
     /** `lines` published one message per line by one mosquitto_pub -l process with QoS 1. */
     const burst = (topic: string, lines: string[]): Promise<void> => pub(['-q', '1', '-t', topic, '-l'], lines.map((l) => `${l}\n`).join(''));
-    const total = (name: string, ...labels: string[]): number => controller.stats.total(name, ...labels);
+    const total = (name: string, ...labels: string[]): number => controller.counters.total(name, ...labels);
 
     before(async () => {
       dir = mkdtempSync('/dev/shm/vgpio-exactly-once-');

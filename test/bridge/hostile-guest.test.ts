@@ -17,7 +17,7 @@ import { Chip } from '../../bridge/chip/chip.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import type { ChipConfig } from '../../bridge/config/types.ts';
 import { Logger } from '../../bridge/log.ts';
-import { Stats } from '../../bridge/stats.ts';
+import { MetricsCollector, type Counters } from '../../bridge/metrics/collect.ts';
 import { FakeGuest } from '../support/fake-guest.ts';
 
 describe('a hostile guest and a pulled shared-memory file', () => {
@@ -25,7 +25,7 @@ describe('a hostile guest and a pulled shared-memory file', () => {
   let shm: string;
   let config: ChipConfig;
   let chip: Chip;
-  let stats: Stats;
+  let counters: Counters;
   let mem: SharedMemory;
   let guest: FakeGuest;
   let problems: string[];
@@ -59,8 +59,10 @@ describe('a hostile guest and a pulled shared-memory file', () => {
 
   beforeEach(async () => {
     rmSync(shm, { force: true });
-    stats = new Stats();
-    chip = await Chip.open(config, new Logger('error', 'chip', (line) => logs.push(line)), stats);
+    chip = await Chip.open(config, new Logger('error', 'chip', (line) => logs.push(line)));
+    const collector = new MetricsCollector();
+    collector.chip(chip);
+    counters = collector.counters;
     mem = SharedMemory.open(shm);
     guest = new FakeGuest(mem);
     problems = [];
@@ -94,7 +96,7 @@ describe('a hostile guest and a pulled shared-memory file', () => {
       assert.equal(inWord(1), 0);
     }
     assert.deepEqual(states, [], 'no line was published ON from the guest\'s scribble');
-    assert.equal(stats.total('headerOverwritten', 'board'), 6, 'every restore counted');
+    assert.equal(counters.total('headerOverwritten', 'board'), 6, 'every restore counted');
     assert.equal(problems.length, 1, 'one report for the episode');
     assert.match(problems[0] ?? '', /host-owned words were overwritten by the guest \(in of bank 0=0xffffffff, in of bank 1=0x5a5a5a5a\); restored/);
     chip.scan();
@@ -120,13 +122,13 @@ describe('a hostile guest and a pulled shared-memory file', () => {
     const ringOff = mem.load32(protocol.HDR_RING_OFF);
     mem.store32(ringOff + protocol.RING_DROPPED, 0xfffffff0);
     chip.scan();
-    assert.equal(stats.total('ringDropped', 'board'), 0);
-    assert.equal(stats.total('ringResync', 'board'), 1);
+    assert.equal(counters.total('ringDropped', 'board'), 0);
+    assert.equal(counters.total('ringResync', 'board'), 1);
     assert.match(problems.join('\n'), /dropped counter jumped by 4294967280/);
     // A real drop still counts.
     mem.store32(ringOff + protocol.RING_DROPPED, 0xfffffff3);
     chip.scan();
-    assert.equal(stats.total('ringDropped', 'board'), 3);
+    assert.equal(counters.total('ringDropped', 'board'), 3);
   });
 
   it('fails the chip, logged, instead of dying of SIGBUS when the file is truncated', () => {
@@ -153,7 +155,7 @@ describe('a file at the shared-memory path that is not a vgpio region', () => {
       writeFileSync(shm, contents);
       writeFileSync(join(dir, 'config.yaml'), `chips:\n  - { name: board, mode: plain, shm: ${shm}, ngpio: 8 }\n`);
       const config = loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }).chips[0] ?? assert.fail('no chip');
-      await assert.rejects(Chip.open(config, new Logger('error'), new Stats()), /board\.shm holds data that is not a vgpio region .*refusing to overwrite it/);
+      await assert.rejects(Chip.open(config, new Logger('error')), /board\.shm holds data that is not a vgpio region .*refusing to overwrite it/);
       assert.ok(readFileSync(shm).equals(contents), 'the file is untouched');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,434 @@
+/**
+ * The mechanism half of a chip: it opens the shared-memory region and
+ * its transport, guards the host-owned words, follows the guest's
+ * availability, drains the event ring, diffs the banks and writes input
+ * levels through the queue. It speaks electrical levels and line numbers
+ * only and emits what shared memory says; what a level means (inversion,
+ * toggles, pulses, debounce, payload words) is the line layer's (chip.ts).
+ * Counts and timings are events too, for bridge/metrics to follow.
+ * Shared memory is untrusted: a guest that scribbles over host-owned
+ * words or the event ring gets a 'problem' event, nothing more.
+ */
+import { EventEmitter } from 'node:events';
+import { protocol } from '../../native/index.ts';
+import type { ChipConfig } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import type { GuestEventKind } from '../metrics/metrics.ts';
+import { VgpioRegion } from '../shm/region.ts';
+import { LineRegisters, type BankWords, type Level, type LineState } from '../shm/line-registers.ts';
+import { InputDriver, type InputResult } from '../shm/input-driver.ts';
+import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
+import { HostWords } from './host-words.ts';
+import { checkNotForeign, truncation, vanished } from './mapping.ts';
+import { openTransport, type Transport } from './transport.ts';
+import { guestAvailability, readEvidence } from './availability.ts';
+
+export interface MonitorEvents {
+  /** The host wrote a new electrical level to a line's `in`: one per change the guest sees. */
+  'input-written': [line: number, level: Level];
+  /** A guest-driven output changed; `seq` and `guestNs` when the event ring reported it. */
+  output: [line: number, level: Level, seq: number | undefined, guestNs: number | undefined];
+  /** A line's registers after a change may have reached it (a scan that found its bank changed, or a command). */
+  level: [line: number, state: LineState];
+  /** A line's direction or trigger bits changed (and once per line at the first scan). */
+  config: [line: number, state: LineState];
+  availability: [online: boolean];
+  /** Something in shared memory or from a peer made no sense; already logged. */
+  problem: [message: string];
+  /** A guest rang the bridge, at `at` (process.hrtime.bigint()), before the scan it causes. */
+  doorbell: [at: bigint];
+  /** The bridge rang the guest. */
+  'doorbell-rung': [];
+  /** An input change raised the line's interrupt. */
+  interrupt: [];
+  'guest-event': [kind: GuestEventKind];
+  /** The bridge rebuilt line state from the banks instead of the ring. */
+  'ring-resync': [];
+  'ring-invalid': [entries: number];
+  'ring-dropped': [entries: number];
+  'header-overwritten': [words: number];
+  peers: [count: number];
+  /** The number of changes waiting on a line changed. */
+  queue: [line: number, depth: number];
+  /** A scan finished: every change it found has been emitted. */
+  scanned: [];
+}
+
+/** What the monitor remembers of a line to tell what changed. */
+interface Seen {
+  in: Level;
+  out: Level;
+  isOutput: boolean;
+  /** Direction and trigger bits, -1 before the first scan. */
+  viewBits: number;
+}
+
+/** Direction and trigger bits of a line: what `.../config` says, as one number. */
+function viewBits(state: LineState): number {
+  const { irq } = state;
+  return [state.isOutput, irq.enabled, irq.rising, irq.falling, irq.high, irq.low].reduce((bits, on, i) => bits | (on ? 1 << i : 0), 0);
+}
+
+/** Bank words that decide what is published (pend and ack_req bits do not). */
+function sameBank(a: BankWords, b: BankWords): boolean {
+  return a.in === b.in && a.out === b.out && a.dir === b.dir && a.irqEn === b.irqEn && a.irqRise === b.irqRise && a.irqFall === b.irqFall && a.irqHigh === b.irqHigh && a.irqLow === b.irqLow;
+}
+
+const EVENT_KINDS = new Map<number, GuestEventKind>([
+  [protocol.EV_OUTPUT, 'output'],
+  [protocol.EV_DIRECTION, 'direction'],
+  [protocol.EV_IRQ_CONFIG, 'irq_config'],
+  [protocol.EV_INPUT_EDGE, 'input_edge'],
+]);
+
+export class ShmMonitor extends EventEmitter<MonitorEvents> {
+  readonly config: ChipConfig;
+  readonly region: VgpioRegion;
+  readonly reattached: boolean;
+  readonly #transport: Transport;
+  readonly #lines: LineRegisters;
+  readonly #inputs: InputDriver;
+  readonly #ring: EventRingReader;
+  readonly #log: Logger;
+  readonly #hostWords: HostWords;
+  readonly #seen: Seen[] = [];
+  #online = false;
+  /** Set once the shared memory can no longer be touched safely; the chip then stays offline. */
+  #failure: string | undefined;
+  /** A guest is overwriting host-owned words: reported once, until a check finds them intact again. */
+  #tampering = false;
+  #vanishReported = false;
+  #guestGen: number;
+  #peerCount = -1;
+  #scanQueued = false;
+  #poll: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #queueDepths = new Map<number, number>();
+  /** Each bank's words at the last scan: a scan looks at the lines of a bank only when they changed. */
+  readonly #banks: (BankWords | undefined)[] = [];
+
+  private constructor(config: ChipConfig, transport: Transport, log: Logger) {
+    super();
+    this.config = config;
+    this.#transport = transport;
+    this.#log = log;
+    checkNotForeign(transport.mem, `chip ${config.name}: shared memory ${transport.mem.path ?? 'from the ivshmem server'}`);
+    const opened = VgpioRegion.open(transport.mem, {
+      ngpio: config.ngpio,
+      label: config.label,
+      names: config.lines.map((l) => (l.configured ? l.name : undefined)),
+      doorbell: config.mode !== 'plain',
+      hostPeer: transport.hostPeer,
+      ringLen: config.ringLen,
+    });
+    this.region = opened.region;
+    this.reattached = opened.reattached;
+    this.#hostWords = new HostWords(this.region, transport.hostPeer);
+    this.#lines = new LineRegisters(transport.mem, this.region.layout.bankOff, config.ngpio);
+    this.#inputs = new InputDriver(this.#lines, {
+      queueLimit: config.queueLimit,
+      ringGuest: () => {
+        this.#ringGuest();
+      },
+      onApplied: (line, level, result) => {
+        this.#hostWords.wroteInput(line, level);
+        if (result === 'interrupt') this.emit('interrupt');
+        this.#hostWrote(line, level);
+      },
+    });
+    this.#ring = new EventRingReader(transport.mem, this.region.layout.ringOff, this.region.layout.ringLen, config.ngpio);
+    this.#guestGen = this.region.guestGen;
+  }
+
+  /** Opens the chip's transport and region; emits nothing until start(). */
+  static async open(config: ChipConfig, log: Logger): Promise<ShmMonitor> {
+    const transport = await openTransport(config, log);
+    try {
+      return new ShmMonitor(config, transport, log);
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
+  }
+
+  /** Emits every line's current registers, then follows doorbells and the poll timer. */
+  start(): void {
+    const endpoint = this.#transport.endpoint;
+    if (endpoint !== null) {
+      endpoint.on('ring', () => {
+        this.emit('doorbell', process.hrtime.bigint());
+        this.#scheduleScan();
+      });
+      endpoint.on('join', (peer) => {
+        this.#log.info(`ivshmem peer ${peer.id} joined with ${peer.vectors} vector(s)`);
+        this.#scheduleScan();
+      });
+      endpoint.on('leave', (id) => {
+        this.#log.info(`ivshmem peer ${id} left`);
+        this.#scheduleScan();
+      });
+      endpoint.on('error', (error) => {
+        this.#problem(`ivshmem: ${error.message}`);
+        // A lost server connection leaves no peers: the guest is offline.
+        this.#scheduleScan();
+      });
+    }
+    this.#ring.drain(); // entries from before this run describe a past the banks already show
+    for (const state of this.#lines.snapshot()) this.#seen.push({ in: state.input, out: state.output, isOutput: state.isOutput, viewBits: -1 });
+    this.#poll = setInterval(() => {
+      this.scan();
+    }, this.config.pollMs);
+    this.scan();
+  }
+
+  get online(): boolean {
+    return this.#online;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Why the chip stopped (its shared memory cannot be touched safely), or undefined. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** Peers on the chip's ivshmem server (server/client mode). */
+  get peers(): number[] {
+    return this.#transport.endpoint?.peers().map((p) => p.id) ?? [];
+  }
+
+  /** A line's registers now. */
+  state(line: number): LineState {
+    return this.#lines.state(line);
+  }
+
+  /** Changes waiting for `line`. */
+  queued(line: number): number {
+    return this.#inputs.queued(line);
+  }
+
+  /** The electrical level `line` will have once its queue drains. */
+  latest(line: number): Level {
+    return this.#inputs.latest(line);
+  }
+
+  /**
+   * Writes `level` (electrical) to a host-driven line through its queue
+   * and emits what that line shows: one bank read, no scan.
+   */
+  write(line: number, level: Level): InputResult | 'closed' {
+    if (this.#closed || !this.usable()) return 'closed';
+    const result = this.#inputs.set(line, level);
+    this.#diff(line, this.#lines.state(line));
+    this.#trackQueue(line);
+    return result;
+  }
+
+  #ringGuest(): void {
+    const endpoint = this.#transport.endpoint;
+    if (endpoint === null || !this.#online) return;
+    const guest = this.region.guestPeer;
+    try {
+      endpoint.ring(guest, protocol.VECTOR_GUEST);
+      this.emit('doorbell-rung');
+    } catch (error) {
+      // The guest left between the availability check and the ring: it rescans when it comes back.
+      this.#log.debug(`cannot ring guest peer ${guest}: ${(error as Error).message}`);
+    }
+  }
+
+  #scheduleScan(): void {
+    if (this.#scanQueued || this.#closed) return;
+    // Rings coalesce: however many arrive before the next turn of the event loop, one scan answers them.
+    this.#scanQueued = true;
+    setImmediate(() => {
+      this.#scanQueued = false;
+      this.scan(false);
+    });
+  }
+
+  #problem(message: string): void {
+    this.#log.warn(message);
+    this.emit('problem', message);
+  }
+
+  /**
+   * Re-reads shared memory and emits what changed. Safe to call at any
+   * time. `identity`: also check the label and names table (the poll timer
+   * does; a doorbell need not).
+   */
+  scan(identity = true): void {
+    if (this.#closed || this.#seen.length === 0 || !this.usable()) return;
+    if (identity) this.#checkVanished();
+    this.#guardHostWords(identity);
+    this.checkAvailability();
+    this.#inputs.acknowledged();
+    const drained = this.#ring.drain();
+    if (drained.corrupt) {
+      this.emit('ring-resync');
+      this.#problem('event ring head is further ahead than the ring holds; skipped to it and resynchronised from the banks');
+    }
+    if (drained.invalid > 0) {
+      this.emit('ring-invalid', drained.invalid);
+      this.#problem(`${drained.invalid} event-ring entr${drained.invalid === 1 ? 'y' : 'ies'} with an unknown line or kind ignored`);
+    }
+    if (drained.implausibleDrop > 0) {
+      this.emit('ring-resync');
+      this.#problem(`the event ring's dropped counter jumped by ${drained.implausibleDrop}, more than a guest can drop; not counted, resynchronised from the banks`);
+    }
+    if (drained.dropped > 0) {
+      this.emit('ring-dropped', drained.dropped);
+      this.emit('ring-resync');
+      this.#log.warn(`the guest dropped ${drained.dropped} event-ring entries (ring full); resynchronised from the banks`);
+    }
+    for (const event of drained.events) this.#ringEvent(event);
+    this.#diffBanks();
+    this.#trackQueues();
+    this.emit('scanned');
+  }
+
+  #diffBanks(): void {
+    for (let bank = 0; bank < this.#lines.banks; bank++) {
+      const words = this.#lines.bank(bank);
+      const before = this.#banks[bank];
+      if (before !== undefined && sameBank(before, words)) continue;
+      this.#banks[bank] = words;
+      const last = Math.min(this.config.ngpio, (bank + 1) * protocol.BANK_LINES);
+      for (let line = bank * protocol.BANK_LINES; line < last; line++) this.#diff(line, LineRegisters.lineFromBank(words, line));
+    }
+  }
+
+  #trackQueues(): void {
+    for (const index of new Set([...this.#queueDepths.keys(), ...this.#inputs.queuedLines])) this.#trackQueue(index);
+  }
+
+  #trackQueue(index: number): void {
+    const depth = this.#inputs.queued(index);
+    if ((this.#queueDepths.get(index) ?? 0) === depth) return;
+    if (depth === 0) this.#queueDepths.delete(index);
+    else this.#queueDepths.set(index, depth);
+    this.emit('queue', index, depth);
+  }
+
+  /** A removed or replaced file does not hurt the mapping, but a guest started now would not share it. */
+  #checkVanished(): void {
+    const mem = this.#transport.mem;
+    if (this.#vanishReported || !vanished(mem)) return;
+    this.#vanishReported = true;
+    this.#problem(`the shared-memory file ${mem.path ?? ''} was removed or replaced; this chip keeps the region it has mapped, but a guest started now would not see it`);
+  }
+
+  #guardHostWords(identity: boolean): void {
+    const restored = this.#hostWords.restore(identity);
+    if (restored.length === 0) {
+      this.#tampering = false;
+      return;
+    }
+    this.emit('header-overwritten', restored.length);
+    if (this.#tampering) return;
+    this.#tampering = true;
+    this.#problem(`host-owned words were overwritten by the guest (${restored.join(', ')}); restored (reported once until they stay intact)`);
+  }
+
+  /** False once the mapping is unsafe (the file was truncated): the chip then fails, logged once, instead of the process dying of SIGBUS. */
+  usable(): boolean {
+    if (this.#failure !== undefined) return false;
+    const problem = truncation(this.#transport.mem);
+    if (problem === undefined) return true;
+    this.#failure = `${problem}; the chip is stopped (restart the bridge once the file is sound)`;
+    this.#log.error(this.#failure);
+    this.emit('problem', this.#failure);
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    if (this.#online) {
+      this.#online = false;
+      this.emit('availability', false);
+    }
+    return false;
+  }
+
+  /** Re-reads whether a guest is online; a command calls it so a guest that just bound (or left) counts before the poll timer sees it. */
+  checkAvailability(): void {
+    const endpoint = this.#transport.endpoint;
+    const peers = endpoint?.peers() ?? [];
+    const evidence = readEvidence(this.#transport.mem, endpoint === null ? null : peers.map((p) => p.id));
+    const availability = guestAvailability(evidence);
+    const { guestGen: gen, guestPeer: peer } = evidence;
+    const online = availability.online;
+    const rebound = gen !== this.#guestGen;
+    if (peers.length !== this.#peerCount) {
+      this.#peerCount = peers.length;
+      this.emit('peers', peers.length);
+    }
+    this.#guestGen = gen;
+    if (online === this.#online && !rebound) return;
+    if (!online || rebound) {
+      // A new or departed driver restarts its view from `in`: queued changes are void.
+      this.#inputs.clear();
+    }
+    if (online !== this.#online) {
+      this.#online = online;
+      this.#log.info(availability.online ? `guest online (peer ${endpoint === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}: ${availability.why})`);
+      this.emit('availability', online);
+    }
+  }
+
+  #ringEvent(event: RingEvent): void {
+    const seen = this.#seen[event.line];
+    if (seen === undefined || event.line >= this.config.lines.length) return;
+    const kind = EVENT_KINDS.get(event.kind);
+    if (kind !== undefined) this.emit('guest-event', kind);
+    if (event.kind === protocol.EV_OUTPUT) {
+      const level: Level = event.value === 0 ? 0 : 1;
+      if (level !== seen.out) {
+        seen.out = level;
+        this.emit('output', event.line, level, event.seq, Number(event.guestNs));
+      }
+    } else if (event.kind === protocol.EV_INPUT_EDGE) {
+      this.#log.debug(`line ${this.config.lines[event.line]?.name ?? event.line}: the guest consumed an input edge (level ${event.value})`);
+    }
+  }
+
+  /**
+   * One event per change the input driver writes to `in`. Diffing `in` at
+   * scan time is not enough: a queue can move on more than once between
+   * two scans (a guest acking fast, or changes without an interrupt), and
+   * the guest sees every one of them. The one place a host edge is found.
+   */
+  #hostWrote(index: number, electrical: Level): void {
+    const seen = this.#seen[index];
+    if (seen === undefined || index >= this.config.lines.length || electrical === seen.in) return;
+    seen.in = electrical;
+    if (!seen.isOutput) this.emit('input-written', index, electrical);
+  }
+
+  #diff(index: number, state: LineState): void {
+    const seen = this.#seen[index];
+    if (seen === undefined || index >= this.config.lines.length) return;
+    // Host edges come from #hostWrote alone: only the host writes `in` (the guard restores a guest's scribble first).
+    seen.in = state.input;
+    if (state.output !== seen.out) {
+      seen.out = state.output;
+      // A change the ring did not report (ring full, corrupt, or not yet appended).
+      if (state.isOutput) this.emit('output', index, state.output, undefined, undefined);
+    }
+    const bits = viewBits(state);
+    if (bits !== seen.viewBits) {
+      seen.viewBits = bits;
+      this.emit('config', index, state);
+    }
+    seen.isOutput = state.isOutput;
+    this.emit('level', index, state);
+  }
+
+  /** Stops the poll timer and doorbells, voids the queues and leaves or closes the transport (a server-mode chip's ivshmem server stays for its guests). Shared memory stays for the next run. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    // Clearing the queues writes ack_req bits: not into a truncated file.
+    if (this.#failure === undefined) this.#inputs.clear();
+    await this.#transport.close();
+  }
+}
