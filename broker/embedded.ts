@@ -3,9 +3,10 @@
  * command is not held back waiting for more bytes), optional WebSocket and
  * TLS listeners, optional username/password authentication with per-user
  * publish/subscribe topic filters, optional on-disk persistence of
- * retained messages and sessions. The bridge's own client reaches it
- * through an in-process stream, so the bridge works with every network
- * listener turned off and is never subject to user ACLs.
+ * retained messages and sessions. The bridge itself publishes and
+ * subscribes through Aedes' own API (bridge/mqtt/broker-link.ts), so it
+ * works with every network listener turned off and is never subject to
+ * user ACLs.
  */
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
@@ -14,7 +15,6 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { duplexPair } from './duplex-pair.ts';
 import { filterCovers } from './topic-filter.ts';
 import type { Persistence } from './persistence.ts';
 import { guardClient, type ClientLimits } from './frame-guard.ts';
@@ -44,7 +44,7 @@ export interface EmbeddedBrokerOptions {
   users: BrokerUser[];
   /** Directory for retained messages and sessions that survive restarts; `null` keeps them in memory. */
   persistenceDir: string | null;
-  /** Limits for network clients (the bridge's own in-process client and guest agents are exempt); default DEFAULT_BROKER_LIMITS. */
+  /** Limits for network clients (the bridge itself, through Aedes' API, and guest agents are exempt); default DEFAULT_BROKER_LIMITS. */
   limits?: BrokerLimits;
   /** Told each time a network client is refused or dropped for breaking a limit. */
   refused?: (reason: string) => void;
@@ -107,7 +107,6 @@ export class EmbeddedBroker {
   readonly aedes: Aedes;
   readonly addresses: BrokerAddresses = {};
   readonly #servers: (NetServer | HttpServer)[] = [];
-  readonly #internal = new WeakSet<object>();
   readonly #users: Map<string, BrokerUser>;
   readonly #persistence: Persistence | undefined;
   /** Open network connections (the sockets, not the guarded streams), ended gracefully on close. */
@@ -201,10 +200,11 @@ export class EmbeddedBroker {
   #installAuth(): void {
     const userOf = (client: Client | null): BrokerUser | undefined =>
       client === null ? undefined : this.#clientUsers.get(client);
-    const trusted = (client: Client | null): boolean => client === null || this.#internal.has(client.conn);
+    // The bridge publishes and subscribes through Aedes' own API, with no client: only it is trusted.
+    const trusted = (client: Client | null): boolean => client === null;
 
     this.aedes.authenticate = (client, username, password, done) => {
-      if (this.#internal.has(client.conn) || this.#users.size === 0) {
+      if (this.#users.size === 0) {
         done(null, true);
         return;
       }
@@ -235,14 +235,6 @@ export class EmbeddedBroker {
       // A refused subscription is answered with a SUBACK failure code (null), not a disconnect.
       callback(null, allowed ? subscription : null);
     };
-  }
-
-  /** A trusted in-process connection for the bridge's own MQTT client. */
-  connectInternal(): Connection {
-    const [ours, theirs] = duplexPair();
-    this.#internal.add(theirs);
-    this.aedes.handle(theirs);
-    return ours;
   }
 
   /** Retained messages on topics matching `filter`, as the broker replays them to a new subscription. */

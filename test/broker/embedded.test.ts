@@ -61,24 +61,6 @@ describe('embedded broker', () => {
     }
   });
 
-  it('gives the bridge an in-process connection that needs no login and no listener', async () => {
-    const broker = await EmbeddedBroker.start({ ...base, tcp: null, users: [{ username: 'u', password: 'p', publish: [] }] });
-    try {
-      assert.equal(broker.addresses.tcp, undefined);
-      const a = new MqttClient(() => broker.connectInternal(), { reconnectPeriod: 0 });
-      const b = new MqttClient(() => broker.connectInternal(), { reconnectPeriod: 0 });
-      await Promise.all([a, b].map((c) => new Promise((resolve) => c.once('connect', resolve))));
-      const got = nextMessage(b, 'x/y');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      await a.publishAsync('x/y', 'internal');
-      assert.equal(await got, 'internal');
-      assert.equal(broker.connectedClients, 2);
-      await Promise.all([a.endAsync(), b.endAsync()]);
-    } finally {
-      await broker.close();
-    }
-  });
-
   it('requires a login when users are configured and enforces their topic filters', async () => {
     const broker = await EmbeddedBroker.start({
       ...base,
