@@ -3,8 +3,8 @@
  * process, embedded broker) -> vgpio.ko -> `gpiomon` in the guest prints
  * the edge on the serial console -> the host reads it. The raw baseline, in
  * the same boot: a second vgpio device whose region this process owns
- * (test/kernel/vgpio-host.ts's HostRegion), the host writing `in` and the
- * pend bit and ringing the guest directly through the addon, no MQTT, and
+ * (test/kernel/vgpio-host.ts's HostRegion), the host writing `in`, raising
+ * the line and ringing the guest directly through the addon, no MQTT, and
  * a second gpiomon. Both paths are sampled alternately.
  *
  * The same again with the guest agent reporting instead of the console:

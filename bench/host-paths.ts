@@ -40,7 +40,7 @@ export interface Throughput {
 
 /**
  * Commands per second over `seconds`, round-robin over the spare lines,
- * each one a change (so each must end as one acknowledged pend bit), with at
+ * each one a change (so each must end as one acknowledged interrupt), with at
  * most `window` commands published but not yet acknowledged by the guest.
  */
 export async function commandThroughput(rig: HostRig, seconds: number, window: number): Promise<Throughput> {
@@ -89,7 +89,7 @@ export async function guestOutputLatency(rig: HostRig, count: number): Promise<S
 
 export interface EdgeCount {
   sent: number;
-  /** Host -> guest: pend bits the guest acknowledged; guest -> host: edge messages with source guest. */
+  /** Host -> guest: raised interrupts the guest acknowledged; guest -> host: edge messages with source guest. */
   delivered: number;
   /** Host -> guest: edge messages the bridge published for the line. */
   published: number;

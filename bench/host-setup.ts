@@ -2,7 +2,7 @@
  * The host-side benchmark rig: the bridge in its own process (server-mode
  * chip, doorbells only: poll_ms is a minute), a fake guest joined to its
  * ivshmem server as a real peer that binds and acknowledges like the
- * driver (clears pend bits, rings the host when ack_req asks), and an MQTT
+ * driver (acknowledges raised lines in irq_ack, rings the host when ack_req asks), and an MQTT
  * probe. With `broker` set the bridge uses that external broker instead of
  * its embedded one. The embedded broker runs without its per-client
  * publish rate limit (broker.max_publish_rate), which would otherwise cap

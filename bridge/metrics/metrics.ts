@@ -75,7 +75,7 @@ export class BridgeMetrics {
     this.#commandsRejected = counter('commands_rejected_total', 'Line commands refused without changing anything, by reason.', ['chip', 'reason']);
     this.#doorbellsRung = counter('doorbells_rung_total', 'Doorbells the bridge rang on guests.', ['chip']);
     this.#doorbellsReceived = counter('doorbells_received_total', 'Doorbells guests rang on the bridge (coalesced wake-ups).', ['chip']);
-    this.#edgesDelivered = counter('guest_interrupts_raised_total', 'Input changes raised as interrupts to the guest (pend bit set).', ['chip']);
+    this.#edgesDelivered = counter('guest_interrupts_raised_total', 'Input changes raised as interrupts to the guest (irq_raise bit flipped).', ['chip']);
     this.#guestEvents = counter('guest_events_total', 'Events the guest reported through its event ring, by kind.', ['chip', 'kind']);
     this.#queueDepth = gauge('line_queue_depth', 'Input changes waiting behind a pending interrupt.', ['chip', 'line']);
     this.#queueOverflows = counter('line_queue_overflows_total', 'Input changes refused because the line queue was full.', ['chip', 'line']);
