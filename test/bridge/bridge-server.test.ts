@@ -18,6 +18,7 @@ import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../support/fake-guest.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
+import { bridgeConnected } from '../support/bridge-log.ts';
 
 const B = 'vs';
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -183,7 +184,7 @@ chips:
       let log = '';
       daemon.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));
-      for (let i = 0; i < 200 && !/connected to (MQTT broker|the embedded broker)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && !bridgeConnected(log); i++) await new Promise((r) => setTimeout(r, 50));
       assert.match(log, /attach QEMU with: -chardev socket,id=vgpio-lab,path=\S+chip\.sock -device ivshmem-doorbell,chardev=vgpio-lab,vectors=1/);
       assert.ok(existsSync(socket), 'the ivshmem socket exists while running');
       const watcher = await MqttProbe.connect(`mqtt://127.0.0.1:${cliPort}`, ['vgpio2mqtt/bridge/state']);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../support/ports.ts';
 import { until } from '../kernel/vgpio-host.ts';
+import { bridgeConnected } from '../support/bridge-log.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -55,7 +56,7 @@ chips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
-      await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
+      await until('the bridge to connect', () => bridgeConnected(log), 30_000);
       const refused = await failing('get', 'a', '1', '-c', config);
       assert.equal(refused.code, 1);
       const stderr = refused.stderr;
@@ -102,7 +103,7 @@ chips: [{ name: p, mode: plain, shm: ${dir}/pipe.shm, agent_socket: ${socket} }]
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
-      await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
+      await until('the bridge to connect', () => bridgeConnected(log), 30_000);
       assert.ok(existsSync(socket));
       // What `| head -c 100` does once it has its 100 bytes: the reader goes away.
       bridge.stderr.destroy();

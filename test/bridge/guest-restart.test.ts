@@ -28,6 +28,7 @@ import { buildGuestModules, chipByLabel, GPIOD_TOOLS, until, type GuestModules }
 import { Guest } from '../support/guest.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
+import { bridgeConnected } from '../support/bridge-log.ts';
 
 const run = promisify(execFile);
 const B = 'vr';
@@ -46,7 +47,7 @@ class Bridge {
     this.process = spawn(process.execPath, ['--import', 'tsx', CLI, '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.process.stderr?.setEncoding('utf8').on('data', (text: string) => {
       this.log += text;
-      if (this.connectedAt === undefined && this.log.includes('connected to MQTT broker')) this.connectedAt = performance.now();
+      if (this.connectedAt === undefined && bridgeConnected(this.log)) this.connectedAt = performance.now();
     });
   }
 
@@ -110,7 +111,7 @@ chips:
     probe = await MqttProbe.connect(mosquitto.url, [`${B}/#`]);
     modules = buildGuestModules();
     bridge = new Bridge(config);
-    await until('the bridge to start its ivshmem server', () => existsSync(`${socket}.pid`) && bridge.log.includes('connected to MQTT broker'), 60_000).catch((error: unknown) => {
+    await until('the bridge to start its ivshmem server', () => existsSync(`${socket}.pid`) && bridgeConnected(bridge.log), 60_000).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\n${bridge.log}`);
     });
     const chip = loadSettings({ args: ['-c', config], env: {} }).chips[0] ?? assert.fail('no chip');
@@ -197,7 +198,7 @@ chips:
 
     const from = probe.mark;
     bridge = new Bridge(config);
-    await until('the new bridge and server', () => bridge.log.includes('connected to MQTT broker'), 60_000).catch((error: unknown) => {
+    await until('the new bridge and server', () => bridgeConnected(bridge.log), 60_000).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\n${bridge.log}`);
     });
     const chip = loadSettings({ args: ['-c', config], env: {} }).chips[0] ?? assert.fail('no chip');

@@ -18,6 +18,7 @@ import { Logger } from '../../bridge/log.ts';
 import { binding } from '../../native/addon.ts';
 import { SharedMemory } from '../../native/index.ts';
 import { until } from '../kernel/vgpio-host.ts';
+import { bridgeConnected } from '../support/bridge-log.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 /** `nobody`: the other local user of these tests. */
@@ -157,7 +158,7 @@ describe('runtime files are private', { timeout: 120_000 }, () => {
       let log = '';
       bridge.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
       const exit = new Promise<number | null>((resolve) => bridge.once('exit', resolve));
-      await until('the bridge to run', () => /connected to (MQTT broker|the embedded broker)/.test(log) || bridge.exitCode !== null, 60_000);
+      await until('the bridge to run', () => bridgeConnected(log) || bridge.exitCode !== null, 60_000);
       const stats = statSync(runtime);
       assert.deepEqual([stats.uid, stats.mode & 0o777], [NOBODY, 0o700], log);
       assert.ok(lstatSync(join(runtime, 'n1.sock')).isSocket(), log);

@@ -19,6 +19,7 @@ import { EmbeddedBroker, type BrokerLimits } from '../../broker/embedded.ts';
 import { freePort } from '../support/ports.ts';
 import { rssBytes } from '../support/rss.ts';
 import { until } from '../kernel/vgpio-host.ts';
+import { bridgeConnected } from '../support/bridge-log.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -88,7 +89,7 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
-      await until('the bridge to connect', () => /connected to (MQTT broker|the embedded broker)/.test(log), 30_000);
+      await until('the bridge to connect', () => bridgeConnected(log), 30_000);
       const pid = bridge.pid ?? assert.fail('no pid');
       const before = rssBytes(pid);
       const { written, closedEarly } = await oversizedPublish(port, 128 * MiB);
