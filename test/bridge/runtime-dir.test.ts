@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { defaultRuntimeDir } from '../../bridge/config/runtime-dir.ts';
 import { Controller } from '../../bridge/controller.ts';
@@ -21,6 +21,26 @@ import { until } from '../kernel/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
+
+/**
+ * `nobody` runs the bridge from this checkout, which CI may clone into a
+ * 0700 folder (`mktemp -d`). Grants search permission (o+x, not read) on
+ * every folder from `path` up that lacks it, and returns how to take it back.
+ */
+function letNobodyReach(path: string): () => void {
+  const changed: [string, number][] = [];
+  for (let dir = path; ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      changed.push([dir, mode]);
+    }
+    if (dir === dirname(dir)) break;
+  }
+  return () => {
+    for (const [dir, mode] of changed.reverse()) chmodSync(dir, mode);
+  };
+}
 /** `nobody`: the other local user of these tests. */
 const NOBODY = 65534;
 const SIZE = 8192;
@@ -144,6 +164,7 @@ describe('runtime files are private', { timeout: 120_000 }, () => {
   it('gives a non-root user\'s bridge a private folder of its own, and refuses one squatted by someone else', async () => {
     const runtime = `/tmp/vgpio2mqtt-${NOBODY}`;
     rmSync(runtime, { recursive: true, force: true });
+    const unreach = letNobodyReach(join(import.meta.dirname, '../..'));
     chmodSync(dir, 0o755);
     const file = config('nobody.yaml', `chips: [{ name: n1, shm: ${runtime}/n1.shm }]\n`);
     chmodSync(file, 0o644);
@@ -175,6 +196,7 @@ describe('runtime files are private', { timeout: 120_000 }, () => {
       assert.match(refusal, /cannot start: .*refusing the runtime folder \/tmp\/vgpio2mqtt-65534: it belongs to another user \(owner uid 0, mode 0700; this process runs as uid 65534\)/);
     } finally {
       rmSync(runtime, { recursive: true, force: true });
+      unreach();
     }
   });
 });
