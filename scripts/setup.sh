@@ -26,6 +26,10 @@ packages=(
   openssl           # test certificates for the TLS listener
   perl              # the kernel's checkpatch.pl
   systemd           # systemd-analyze checks contrib/vgpio2mqtt.service
+  chromium          # headless browser for the web view's tests (puppeteer-core)
+  fonts-dejavu-core # a font for chromium's screenshots
+  sigrok-cli        # reads back the VCD captures
+  libvirt-clients   # virt-xml-validate checks `qemu-args --format libvirt`
   # arm64 guests (scripts/setup-arm64.sh caches the rest):
   gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
   libc6-dev-arm64-cross # static glibc for the agent and the test programs
