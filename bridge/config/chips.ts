@@ -7,15 +7,21 @@
 import { protocol } from '../../native/index.ts';
 import { VgpioRegion } from '../shm/region.ts';
 import { nameProblem } from '../mqtt/topics.ts';
+import { chipSlug, discoveryId, lineSlug } from '../homeassistant/ids.ts';
 import { Fields, Problems } from './fields.ts';
 import type { ChipConfig, ChipMode, LineConfig, LineDirection } from './types.ts';
 
 const MODES: readonly ChipMode[] = ['server', 'client', 'plain'];
 const DIRECTIONS: readonly LineDirection[] = ['input', 'output'];
-/** Chip names that would clash with the bridge's own topics. */
+/** Chip names that would clash with the bridge's own topics (`<base>/bridge/...`). */
 const RESERVED_CHIP_NAMES = new Set(['bridge']);
-/** Line names that would clash with a chip's own topics. */
-const RESERVED_LINE_NAMES = new Set(['availability', 'agent']);
+/**
+ * Line names that are also the fixed leaves of a chip's or a line's topics
+ * (`<chip>/availability`, `<chip>/agent`, `<line>/set`, `<line>/edge`, ...):
+ * a line with such a name would make `watch` output and subscriptions
+ * ambiguous to read.
+ */
+const RESERVED_LINE_NAMES = new Set(['availability', 'agent', 'edge', 'set', 'config', 'received', 'lineinfo']);
 export const NAME_RULE = 'a non-empty name without +, #, /, NUL or surrounding white space';
 const MAX_SHM_SIZE = 1 << 30;
 const MAX_PAYLOAD = 64;
@@ -143,6 +149,7 @@ function readChip(raw: unknown, path: string, runtimeDir: string, problems: Prob
   }
 
   const seenNames = new Map<string, number>();
+  const seenSlugs = new Map<string, LineConfig>();
   f.list('lines').forEach((rawLine, index) => {
     const linePath = `${f.path('lines')}[${index}]`;
     const line = readLine(rawLine, linePath, ngpio, problems);
@@ -156,6 +163,14 @@ function readChip(raw: unknown, path: string, runtimeDir: string, problems: Prob
       problems.add(`${linePath}.name`, line.name, `a name unique in the chip (line ${other} has it)`);
       return;
     }
+    // Entity ids are built from line names (homeassistant/ids.ts): two names Home Assistant cannot tell apart are refused.
+    const slug = lineSlug(line.name, line.line);
+    const twin = seenSlugs.get(slug);
+    if (twin !== undefined) {
+      problems.add(`${linePath}.name`, line.name, `a name Home Assistant can tell from line ${twin.line} ${JSON.stringify(twin.name)} (both give entity ids ending in "${chipSlug(name)}_${slug}")`);
+      return;
+    }
+    seenSlugs.set(slug, line);
     seenNames.set(line.name, line.line);
     config.lines[line.line] = line;
   });
@@ -167,6 +182,9 @@ function readChip(raw: unknown, path: string, runtimeDir: string, problems: Prob
 export function readChips(raw: unknown[], runtimeDir: string, problems: Problems): ChipConfig[] {
   const chips: ChipConfig[] = [];
   const names = new Set<string>();
+  /** Chips by the ids Home Assistant knows them by: two names that come out the same would overwrite each other there. */
+  const ids = new Map<string, string>();
+  const slugs = new Map<string, string>();
   const sockets = new Set<string>();
   const shms = new Set<string>();
   raw.forEach((entry, index) => {
@@ -177,6 +195,19 @@ export function readChips(raw: unknown[], runtimeDir: string, problems: Problems
       problems.add(`${path}.name`, chip.name, 'a chip name used once');
       return;
     }
+    const sameId = ids.get(discoveryId(chip.name));
+    const sameSlug = slugs.get(chipSlug(chip.name));
+    if (sameId !== undefined) {
+      problems.add(`${path}.name`, chip.name, `a name Home Assistant can tell from ${sameId} (both give the discovery id "${discoveryId(chip.name)}")`);
+      return;
+    }
+    if (sameSlug !== undefined) {
+      problems.add(`${path}.name`, chip.name, `a name Home Assistant can tell from ${sameSlug} (both give entity ids starting "${chipSlug(chip.name)}_")`);
+      return;
+    }
+    const self = `${path}.name ${JSON.stringify(chip.name)}`;
+    ids.set(discoveryId(chip.name), self);
+    slugs.set(chipSlug(chip.name), self);
     if (chip.mode === 'server' && chip.socket !== null) {
       if (sockets.has(chip.socket)) problems.add(`${path}.socket`, chip.socket, 'a socket path no other chip uses');
       sockets.add(chip.socket);

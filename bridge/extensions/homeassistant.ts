@@ -11,6 +11,7 @@
 import type { ChipConfig, LineConfig } from '../config/types.ts';
 import type { Topics } from '../mqtt/topics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
+import { bridgeId as bridgeIdOf, chipId } from '../homeassistant/ids.ts';
 
 type Json = Record<string, unknown>;
 
@@ -19,10 +20,6 @@ export interface Discovery {
   payload: Json;
 }
 
-/** Discovery topic levels allow [a-zA-Z0-9_-] only. */
-export function discoveryId(text: string): string {
-  return text.replace(/[^a-zA-Z0-9_-]/g, '_');
-}
 
 export interface DiscoveryInput {
   prefix: string;
@@ -33,7 +30,7 @@ export interface DiscoveryInput {
 
 /** Everything this bridge announces, for a configuration. */
 export function discoveryMessages({ prefix, topics, version, chips }: DiscoveryInput): Discovery[] {
-  const bridgeId = `vgpio2mqtt_${discoveryId(topics.base)}`;
+  const bridgeId = bridgeIdOf(topics.base);
   const origin = { name: 'vgpio2mqtt', sw_version: version };
   const bridgeDevice = { identifiers: [bridgeId], name: `vgpio2mqtt bridge (${topics.base})`, model: 'vgpio2mqtt bridge', sw_version: version };
   const bridgeAvailability = { topic: topics.bridgeState, value_template: '{{ value_json.state }}' };
@@ -55,7 +52,7 @@ export function discoveryMessages({ prefix, topics, version, chips }: DiscoveryI
     },
   ];
   for (const chip of chips) {
-    const node = `${bridgeId}_${discoveryId(chip.name)}`;
+    const node = chipId(topics.base, chip.name);
     const device = { identifiers: [node], name: chip.label, model: `vgpio ${chip.mode}-mode chip, ${chip.ngpio} lines`, via_device: bridgeId, sw_version: version };
     const availability = [bridgeAvailability, { topic: topics.availability(chip.name) }];
     const common = (line: LineConfig, kind: string): Json => ({

@@ -205,7 +205,7 @@ mqtt: { password: [5550128] }
         "chips[5].name: got \"dup\"; allowed: a chip name used once",
         "chips[6]: got 7; allowed: an object (key: value pairs)",
         "chips[7].lines[0].name: got \"3\"; allowed: a name that is not a number, or the line's own number 1 (numbers name lines)",
-        "chips[7].lines[1].name: got \"availability\"; allowed: any name but availability, agent (reserved for the bridge's own topics)",
+        "chips[7].lines[1].name: got \"availability\"; allowed: any name but availability, agent, edge, set, config, received, lineinfo (reserved for the bridge's own topics)",
         "chips[7].lines[1].direction: got \"up\"; allowed: input, output",
         "chips[7].lines[1].debounce_ms: got -1; allowed: an integer 0..60000",
         "chips[7].lines[1].payload_on: got \"\"; allowed: a non-empty string of at most 64 characters",
@@ -264,12 +264,38 @@ mqtt: { password: [5550128] }
         'chips[2].agent_socket: got "/tmp/x/c.sock"; allowed: a socket path no other chip or option uses',
         'chips[3].agent_socket: got "/dev/shm/x-d"; allowed: a socket path no other chip or option uses',
         'chips[5].agent_socket: got "/tmp/x/e.sock"; allowed: a socket path no other chip or option uses',
-        "chips[6].lines[0].name: got \"agent\"; allowed: any name but availability, agent (reserved for the bridge's own topics)",
+        "chips[6].lines[0].name: got \"agent\"; allowed: any name but availability, agent, edge, set, config, received, lineinfo (reserved for the bridge's own topics)",
       ],
     );
     assert.deepEqual(problems('chips: [{ name: a }, { name: b, agent_socket: /tmp/x/b.sock }]\n', ['--mqtt-server', 'ws://127.0.0.1:9001']), [
       'chips[1].agent_socket: got "/tmp/x/b.sock"; allowed: null while mqtt.server is a WebSocket URL (agent connections are relayed to mqtt://, mqtts:// or unix:// brokers, or served by the embedded one)',
     ]);
+  });
+  it('refuses names Home Assistant or the topic layout could not tell apart, naming both', () => {
+    assert.deepEqual(
+      problems(`chips:
+  - name: my board
+  - name: my_board
+  - name: My-Board
+  - name: x
+    lines:
+      - { line: 0, name: Button }
+      - { line: 1, name: button }
+      - { line: 2, name: "button!" }
+      - { line: 3, name: received }
+      - { line: 4, name: lineinfo }
+      - { line: 5, name: set }
+      - { line: 6, name: edge }
+      - { line: 7, name: config }
+`),
+      [
+        'chips[1].name: got "my_board"; allowed: a name Home Assistant can tell from chips[0].name "my board" (both give the discovery id "my_board")',
+        'chips[2].name: got "My-Board"; allowed: a name Home Assistant can tell from chips[0].name "my board" (both give entity ids starting "my_board_")',
+        'chips[3].lines[1].name: got "button"; allowed: a name Home Assistant can tell from line 0 "Button" (both give entity ids ending in "x_button")',
+        'chips[3].lines[2].name: got "button!"; allowed: a name Home Assistant can tell from line 0 "Button" (both give entity ids ending in "x_button")',
+        ...['received', 'lineinfo', 'set', 'edge', 'config'].map((name, i) => `chips[3].lines[${i + 3}].name: got "${name}"; allowed: any name but availability, agent, edge, set, config, received, lineinfo (reserved for the bridge's own topics)`),
+      ],
+    );
   });
 });
 
@@ -286,6 +312,23 @@ describe('the CLI and bad configuration', () => {
       assert.match(e.stderr, /VGPIO2MQTT_CHIPS_X: unknown environment variable/);
     }
     assert.equal(existsSync(socket), false);
+  });
+
+  it('refuses colliding chip names at start: exit 2, both names in the message, nothing opened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-collide-'));
+    try {
+      const config = join(dir, 'c.yaml');
+      writeFileSync(config, `chips:\n  - { name: my board, socket: ${join(dir, 'a.sock')} }\n  - { name: my_board, socket: ${join(dir, 'b.sock')} }\n`);
+      const failed = await run(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { env: { PATH: process.env.PATH } }).then(
+        () => assert.fail('the bridge started with colliding chip names'),
+        (error: unknown) => error as { code: number; stderr: string },
+      );
+      assert.equal(failed.code, 2);
+      assert.match(failed.stderr, /chips\[1\]\.name: got "my_board"; allowed: a name Home Assistant can tell from chips\[0\]\.name "my board"/);
+      assert.equal(existsSync(join(dir, 'a.sock')), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('documents every option in --help, with its flag and environment variable', async () => {

@@ -2,7 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadSettings } from '../../bridge/config/load.ts';
-import { announcedBy, discoveryId, discoveryMessages } from '../../bridge/extensions/homeassistant.ts';
+import { announcedBy, discoveryMessages } from '../../bridge/extensions/homeassistant.ts';
+import { bridgeId, chipId, discoveryId } from '../../bridge/homeassistant/ids.ts';
 import { Topics } from '../../bridge/mqtt/topics.ts';
 import { qemuArgs, shellWord } from '../../bridge/qemu-args.ts';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -82,6 +83,21 @@ describe('Home Assistant discovery', () => {
     assert.equal(announcedBy(Buffer.from('{"origin":{"name":"zigbee2mqtt"}}'), topics), false);
     assert.equal(announcedBy(Buffer.from('not json'), topics), false);
     assert.equal(discoveryId('a b/c+é'), 'a_b_c__');
+  });
+
+  it('gives every base topic its own ids, keeping the plain ones earlier versions announced', () => {
+    assert.equal(bridgeId('vgpio2mqtt'), 'vgpio2mqtt_vgpio2mqtt');
+    assert.equal(bridgeId('lab-gpio'), 'vgpio2mqtt_lab-gpio');
+    assert.equal(bridgeId('lab/gpio'), 'vgpio2mqtt__lab-2fgpio');
+    assert.equal(bridgeId('lab_gpio'), 'vgpio2mqtt__lab-5fgpio');
+    assert.equal(bridgeId('lab-/gpio'), 'vgpio2mqtt__lab---2fgpio');
+    assert.equal(bridgeId('é'), 'vgpio2mqtt__-c3-a9');
+    // Bases and chips that earlier versions ran together stay apart: the base part never holds a `_` after its first character.
+    const bases = ['a', 'a_b', 'a/b', 'a b', 'a-b', 'a--b', 'a-2fb', '_a', 'a/b/c', 'a_b_c'];
+    const chips = ['b', 'b_c', 'c', '_b', '2fb'];
+    const ids = bases.flatMap((base) => [bridgeId(base), ...chips.map((chip) => chipId(base, chip))]);
+    assert.equal(new Set(ids).size, ids.length, ids.join(' '));
+    for (const id of ids) assert.match(id, /^[a-zA-Z0-9_-]+$/);
   });
 });
 
