@@ -10,6 +10,7 @@ import { joinNegativeValues, unknownFlags, type FlagSpec } from './config/flags.
 import type { Settings } from './config/types.ts';
 import { Controller } from './controller.ts';
 import { Logger, surviveClosedOutput } from './log.ts';
+import { LibvirtError, libvirtXml } from './libvirt-xml.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
 import { VERSION } from './version.ts';
 
@@ -17,7 +18,9 @@ const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
 
 Usage:
   vgpio2mqtt [start] [options]            run the bridge (the default)
-  vgpio2mqtt qemu-args <chip> [options]   print the QEMU options that attach a guest to <chip>
+  vgpio2mqtt qemu-args <chip> [--format qemu|libvirt] [options]
+                                          print what attaches a guest to <chip>: QEMU options (the
+                                          default), or libvirt domain XML for <devices>
   vgpio2mqtt get <chip> <line> [options]  print a line's state, as a running bridge reads it
   vgpio2mqtt set <chip> <line> <payload> [options]
                                           set a host-driven line: ON OFF 1 0 true false high low
@@ -36,7 +39,7 @@ ${optionsHelp()}
 
 const COMMANDS: Record<string, { min: number; max: number; usage: string }> = {
   start: { min: 0, max: 0, usage: 'vgpio2mqtt start [options]' },
-  'qemu-args': { min: 1, max: 1, usage: 'vgpio2mqtt qemu-args <chip> [options]' },
+  'qemu-args': { min: 1, max: 1, usage: 'vgpio2mqtt qemu-args <chip> [--format qemu|libvirt] [options]' },
   get: { min: 2, max: 2, usage: 'vgpio2mqtt get <chip> <line> [options]' },
   set: { min: 3, max: 3, usage: 'vgpio2mqtt set <chip> <line> <payload> [options]' },
   watch: { min: 0, max: 2, usage: 'vgpio2mqtt watch [<chip> [<line>]] [options]' },
@@ -44,9 +47,32 @@ const COMMANDS: Record<string, { min: number; max: number; usage: string }> = {
 
 class UsageError extends Error {}
 
+const FORMATS = ['qemu', 'libvirt'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** qemu-args' own `--format` flag, taken out of the words loadSettings checks. */
+function takeFormat(flags: string[]): { format: Format; rest: string[] } {
+  let format = 'qemu';
+  const rest: string[] = [];
+  for (let i = 0; i < flags.length; i++) {
+    const word = flags[i] ?? '';
+    if (word === '--format') {
+      format = flags[i + 1] ?? '';
+      i += 1;
+    } else if (word.startsWith('--format=')) {
+      format = word.slice('--format='.length);
+    } else {
+      rest.push(word);
+    }
+  }
+  if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format ${JSON.stringify(format)}; allowed: ${FORMATS.join(', ')}`);
+  return { format: format as Format, rest };
+}
+
 /** Splits the words into positionals and the flag words loadSettings checks. */
-function split(words: string[]): { positionals: string[]; flags: string[] } {
+function split(words: string[], command: string): { positionals: string[]; flags: string[] } {
   const spec: FlagSpec = { ...flagSpec(), help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } };
+  if (command === 'qemu-args') spec.format = { type: 'string' };
   const args = joinNegativeValues(words, spec);
   // Before counting positionals: the value of a misspelt flag would count as one.
   const [unknown] = unknownFlags(args, spec);
@@ -126,7 +152,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const spec = COMMANDS[command];
   if (spec === undefined || !Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: ${Object.keys(COMMANDS).join(', ')} (see vgpio2mqtt --help)`);
-  const { positionals, flags } = split(rest);
+  const { positionals, flags: words } = split(rest, command);
+  const { format, rest: flags } = command === 'qemu-args' ? takeFormat(words) : { format: 'qemu', rest: words };
   if (positionals.length < spec.min || positionals.length > spec.max) {
     throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage}`);
   }
@@ -140,9 +167,21 @@ async function main(argv: string[]): Promise<void> {
     case 'start':
       await runStart(settings);
       return;
-    case 'qemu-args':
-      process.stdout.write(`${qemuArgs(chipOf(settings, need(a))).map(shellWord).join(' ')}\n`);
+    case 'qemu-args': {
+      const chip = chipOf(settings, need(a));
+      if (format === 'qemu') {
+        process.stdout.write(`${qemuArgs(chip).map(shellWord).join(' ')}\n`);
+        return;
+      }
+      try {
+        process.stdout.write(libvirtXml(chip));
+      } catch (error) {
+        // A chip libvirt cannot attach as configured is a usage problem, answered like a bad argument.
+        if (error instanceof LibvirtError) throw new UsageError(error.message);
+        throw error;
+      }
       return;
+    }
     case 'get': {
       const { checkName, request } = await remote();
       checkName('chip', need(a));

@@ -30,6 +30,7 @@ packages=(
   fonts-dejavu-core # a font for chromium's screenshots
   sigrok-cli        # reads back the VCD captures
   libvirt-clients   # virt-xml-validate checks `qemu-args --format libvirt`
+  libxml2-utils     # xmllint, which virt-xml-validate runs
   # arm64 guests (scripts/setup-arm64.sh caches the rest):
   gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
   libc6-dev-arm64-cross # static glibc for the agent and the test programs
