@@ -20,6 +20,7 @@ import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
 import { ChipPublisher } from './extensions/chip-publisher.ts';
 import type { BridgeEvent, Extension, ExtensionContext } from './extensions/extension.ts';
 import { HomeAssistant } from './extensions/homeassistant.ts';
+import { HomeAssistantCleanup } from './extensions/homeassistant-cleanup.ts';
 import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
 import type { MqttLink } from './mqtt/link.ts';
@@ -173,7 +174,7 @@ export class Controller {
       },
     };
     this.#extensions.push(new BridgeApi(ctx), new ChipPublisher(ctx));
-    if (settings.homeassistant.enabled) this.#extensions.push(new HomeAssistant(ctx));
+    this.#extensions.push(settings.homeassistant.enabled ? new HomeAssistant(ctx) : new HomeAssistantCleanup(ctx));
     for (const extension of this.#extensions) extension.start();
     mqtt.on('connect', () => {
       for (const extension of this.#extensions) extension.connected();

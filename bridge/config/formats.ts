@@ -97,6 +97,12 @@ export const formats: Record<string, convict.Format> = {
       check(typeof value === 'string', 'a string');
     },
   },
+  'optional-url': {
+    validate: (value: unknown) => {
+      check(value === null || (typeof value === 'string' && /^https?:\/\/\S+$/.test(value) && URL.canParse(value)), 'an http:// or https:// URL, or null');
+    },
+    coerce: nullable((text) => text),
+  },
   'optional-path': {
     validate: (value: unknown) => {
       check(value === null || (typeof value === 'string' && value !== ''), 'a file or folder path, or null');

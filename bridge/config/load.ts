@@ -67,7 +67,7 @@ interface RawOptions {
     max_publish_rate: number | null;
     users: unknown;
   };
-  homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string };
+  homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string; support_url: string | null };
   metrics: { host: string; port: number | null };
   chips: unknown;
 }
@@ -227,6 +227,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       enabled: o.homeassistant.enabled,
       discoveryPrefix: o.homeassistant.discovery_prefix,
       statusTopic: o.homeassistant.status_topic,
+      supportUrl: o.homeassistant.support_url,
     },
     metrics: { host: o.metrics.host, port: o.metrics.port },
     chips,

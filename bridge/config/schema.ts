@@ -97,6 +97,12 @@ const tree: SchemaTree = {
     enabled: { doc: 'Publish Home Assistant discovery messages.', format: 'flag', default: true },
     discovery_prefix: { doc: 'Home Assistant discovery topic prefix.', format: 'topic-path', default: 'homeassistant' },
     status_topic: { doc: 'Topic where Home Assistant says "online" when it (re)starts; discovery is re-announced then.', format: 'topic-path', default: 'homeassistant/status' },
+    support_url: {
+      doc: 'Where users of this installation get help (the support_url Home Assistant shows for the discovered devices\' origin); null: none.',
+      format: 'optional-url',
+      default: null,
+      nullable: true,
+    },
   },
   metrics: {
     host: { doc: 'Address the HTTP endpoint for Prometheus metrics (/metrics) and the health report (/health) listens on.', format: 'text', default: '127.0.0.1' },

@@ -81,6 +81,8 @@ export interface HomeAssistantSettings {
   enabled: boolean;
   discoveryPrefix: string;
   statusTopic: string;
+  /** The origin's support_url in discovery; null: none. */
+  supportUrl: string | null;
 }
 
 export interface MetricsSettings {

@@ -1,165 +1,128 @@
 /**
- * Home Assistant MQTT discovery (DESIGN §4): a `switch` per host-driven
- * input, a `binary_sensor` per guest-driven output, an `event` entity per
- * line for its edges, all for the lines the configuration names; one
- * device per chip with `via_device` the bridge (itself a device with a
- * connectivity sensor); availability = bridge state AND chip availability;
- * an origin block. Retained; re-announced when Home Assistant says
- * `online`; entities this bridge announced earlier that no longer exist are
- * removed with an empty retained config.
+ * Home Assistant device discovery (homeassistant/payloads.ts): announces the
+ * bridge's and each chip's device config, retained, on every (re)connect and
+ * when Home Assistant says `online`; and tidies what this bridge left on the
+ * broker before, which it reads back (homeassistant/retained.ts):
+ * - per-entity configs of earlier versions are migrated the way Home
+ *   Assistant documents it: `{"migrate_discovery": true}` on each old topic,
+ *   then the device configs, then the old topics cleared (an old entity
+ *   whose line or chip is gone is only cleared, which removes it);
+ * - device configs of chips no longer configured are cleared (Home Assistant
+ *   removes the device and its entities);
+ * - components a chip's device no longer has (a line removed) are announced
+ *   once as `{p}` only, which removes them, before the config without them.
+ *
+ * Retained messages arrive shortly after subscribing, with no end marker: the
+ * bridge waits until none has come for SETTLE_MS before announcing, so the
+ * migration messages go out before the device configs. One arriving later,
+ * or published live by someone else (an older bridge on the same base
+ * topic), starts the same sequence again.
  */
-import type { ChipConfig, LineConfig } from '../config/types.ts';
-import type { Topics } from '../mqtt/topics.ts';
+import { deviceConfigs, deviceTopic, withRemovals, type DeviceConfig } from '../homeassistant/payloads.ts';
+import { discoveryFilters, ownedConfig } from '../homeassistant/retained.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
-import { bridgeId as bridgeIdOf, chipId } from '../homeassistant/ids.ts';
 
-type Json = Record<string, unknown>;
-
-export interface Discovery {
-  topic: string;
-  payload: Json;
-}
-
-
-export interface DiscoveryInput {
-  prefix: string;
-  topics: Topics;
-  version: string;
-  chips: readonly ChipConfig[];
-}
-
-/** Everything this bridge announces, for a configuration. */
-export function discoveryMessages({ prefix, topics, version, chips }: DiscoveryInput): Discovery[] {
-  const bridgeId = bridgeIdOf(topics.base);
-  const origin = { name: 'vgpio2mqtt', sw_version: version };
-  const bridgeDevice = { identifiers: [bridgeId], name: `vgpio2mqtt bridge (${topics.base})`, model: 'vgpio2mqtt bridge', sw_version: version };
-  const bridgeAvailability = { topic: topics.bridgeState, value_template: '{{ value_json.state }}' };
-  const out: Discovery[] = [
-    {
-      topic: `${prefix}/binary_sensor/${bridgeId}/connection_state/config`,
-      payload: {
-        name: 'Connection state',
-        unique_id: `${bridgeId}_connection_state`,
-        device_class: 'connectivity',
-        entity_category: 'diagnostic',
-        state_topic: topics.bridgeState,
-        value_template: '{{ value_json.state }}',
-        payload_on: 'online',
-        payload_off: 'offline',
-        device: bridgeDevice,
-        origin,
-      },
-    },
-  ];
-  for (const chip of chips) {
-    const node = chipId(topics.base, chip.name);
-    const device = { identifiers: [node], name: chip.label, model: `vgpio ${chip.mode}-mode chip, ${chip.ngpio} lines`, via_device: bridgeId, sw_version: version };
-    const availability = [bridgeAvailability, { topic: topics.availability(chip.name) }];
-    const common = (line: LineConfig, kind: string): Json => ({
-      unique_id: `${node}_line${line.line}_${kind}`,
-      availability,
-      availability_mode: 'all',
-      device,
-      origin,
-    });
-    for (const line of chip.lines.filter((l) => l.configured)) {
-      const objectId = `line${line.line}`;
-      if (line.direction === 'input') {
-        out.push({
-          topic: `${prefix}/switch/${node}/${objectId}/config`,
-          payload: {
-            name: line.name,
-            state_topic: topics.state(chip.name, line.name),
-            command_topic: topics.set(chip.name, line.name),
-            payload_on: line.payloadOn,
-            payload_off: line.payloadOff,
-            state_on: line.payloadOn,
-            state_off: line.payloadOff,
-            ...common(line, 'switch'),
-          },
-        });
-      } else {
-        out.push({
-          topic: `${prefix}/binary_sensor/${node}/${objectId}/config`,
-          payload: {
-            name: line.name,
-            state_topic: topics.state(chip.name, line.name),
-            payload_on: line.payloadOn,
-            payload_off: line.payloadOff,
-            ...common(line, 'binary_sensor'),
-          },
-        });
-      }
-      out.push({
-        topic: `${prefix}/event/${node}/${objectId}_edge/config`,
-        payload: {
-          name: `${line.name} edge`,
-          state_topic: topics.edge(chip.name, line.name),
-          event_types: ['rising', 'falling'],
-          value_template: '{{ {"event_type": value_json.edge, "source": value_json.source, "seq": value_json.seq} | to_json }}',
-          ...common(line, 'edge'),
-        },
-      });
-    }
-  }
-  return out;
-}
-
-/** True when a retained discovery config was announced by the bridge on `topics` (this base topic). */
-export function announcedBy(payload: Buffer, topics: Topics): boolean {
-  try {
-    const data = JSON.parse(payload.toString('utf8')) as Json;
-    const origin = data.origin as Json | undefined;
-    if (origin?.name !== 'vgpio2mqtt') return false;
-    const state = data.state_topic;
-    const availability = data.availability as Json[] | undefined;
-    return state === topics.bridgeState || (Array.isArray(availability) && availability[0]?.topic === topics.bridgeState);
-  } catch {
-    return false;
-  }
-}
+const SETTLE_MS = 500;
+const MIGRATE = JSON.stringify({ migrate_discovery: true });
 
 export class HomeAssistant implements Extension {
   readonly #ctx: ExtensionContext;
-  readonly #messages: Discovery[];
+  readonly #configs: DeviceConfig[];
   readonly #current: Set<string>;
+  /** Per-entity configs of earlier versions read back since the last announcement. */
+  readonly #entities = new Set<string>();
+  /** This bridge's device configs read back since the last announcement, with their components' platforms. */
+  readonly #devices = new Map<string, Record<string, string>>();
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(ctx: ExtensionContext) {
     this.#ctx = ctx;
-    this.#messages = discoveryMessages({
+    this.#configs = deviceConfigs({
       prefix: ctx.settings.homeassistant.discoveryPrefix,
       topics: ctx.topics,
       version: ctx.version,
       chips: ctx.settings.chips,
+      supportUrl: ctx.settings.homeassistant.supportUrl,
     });
-    this.#current = new Set(this.#messages.map((m) => m.topic));
+    this.#current = new Set(this.#configs.map((c) => c.topic));
   }
 
   start(): void {
-    const { settings, mqtt, log } = this.#ctx;
+    const { settings, mqtt, log, topics } = this.#ctx;
+    const prefix = settings.homeassistant.discoveryPrefix;
     mqtt.subscribe(settings.homeassistant.statusTopic, (_topic, payload) => {
       if (payload.toString('utf8').trim() === 'online') {
         log.info('Home Assistant came online: announcing discovery again');
         this.#announce();
       }
     });
-    // Retained configs of earlier runs arrive here; those we no longer announce are removed.
-    mqtt.subscribe(`${settings.homeassistant.discoveryPrefix}/+/+/+/config`, (topic, payload) => {
-      if (payload.length === 0 || this.#current.has(topic) || !announcedBy(payload, this.#ctx.topics)) return;
-      log.info(`removing stale Home Assistant entity ${topic}`);
-      this.#ctx.publish(topic, '', true);
-    });
+    for (const filter of discoveryFilters(prefix)) {
+      mqtt.subscribe(filter, (topic, payload, retained) => {
+        // A live message on one of today's device topics is this bridge's own publication coming back.
+        if (payload.length === 0 || (!retained && this.#current.has(topic))) return;
+        const owned = ownedConfig(prefix, topic, payload, topics);
+        if (owned === undefined) return;
+        if (owned.kind === 'entity') this.#entities.add(topic);
+        else this.#devices.set(topic, owned.platforms);
+        this.#settle();
+      });
+    }
   }
 
   connected(): void {
-    this.#announce();
+    this.#settle();
   }
 
   stop(): void {
+    clearTimeout(this.#timer);
     // Discovery stays retained: entities show unavailable while the bridge is away.
   }
 
+  #settle(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#sync();
+    }, SETTLE_MS);
+  }
+
+  /** Migrates, announces and clears, in the order Home Assistant's migration asks for. */
+  #sync(): void {
+    const { log } = this.#ctx;
+    const publish = (topic: string, payload: string, retain: boolean): void => {
+      this.#ctx.publish(topic, payload, retain);
+    };
+    for (const topic of this.#entities) {
+      // An entity whose line or chip is gone is only cleared below, which removes it; the others move into their device.
+      if (!this.#succeeded(topic)) continue;
+      log.info(`migrating Home Assistant entity ${topic} to device discovery`);
+      publish(topic, MIGRATE, false);
+    }
+    for (const config of this.#configs) {
+      const before = this.#devices.get(config.topic) ?? {};
+      const current = config.payload.cmps as Record<string, unknown>;
+      const removed = Object.fromEntries(Object.entries(before).filter(([key]) => !Object.hasOwn(current, key)));
+      if (Object.keys(removed).length > 0) {
+        log.info(`removing Home Assistant components ${Object.keys(removed).join(', ')} from ${config.topic}`);
+        publish(config.topic, JSON.stringify(withRemovals(config, removed).payload), true);
+      }
+    }
+    this.#announce();
+    for (const topic of [...this.#entities, ...[...this.#devices.keys()].filter((t) => !this.#current.has(t))]) {
+      log.info(`clearing Home Assistant discovery config ${topic}`);
+      publish(topic, '', true);
+    }
+    this.#entities.clear();
+    this.#devices.clear();
+  }
+
+  /** Whether an earlier per-entity config (`<prefix>/<component>/<node>/<object>/config`) has a component in today's device `<node>`. */
+  #succeeded(topic: string): boolean {
+    const [, node = '', object = ''] = topic.slice(this.#ctx.settings.homeassistant.discoveryPrefix.length + 1).split('/');
+    const device = this.#configs.find((c) => c.topic === deviceTopic(this.#ctx.settings.homeassistant.discoveryPrefix, node));
+    return device !== undefined && Object.hasOwn(device.payload.cmps as object, object);
+  }
+
   #announce(): void {
-    for (const { topic, payload } of this.#messages) this.#ctx.publish(topic, JSON.stringify(payload), true);
+    for (const { topic, payload } of this.#configs) this.#ctx.publish(topic, JSON.stringify(payload), true);
   }
 }

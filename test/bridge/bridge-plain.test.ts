@@ -344,24 +344,27 @@ chips:
     assert.equal(health.status, 'ok', 'still answering');
   });
 
-  it('announces Home Assistant discovery, re-announces on homeassistant/status online and removes stale entities', async () => {
-    const sw = JSON.parse(await retained('homeassistant/switch/vgpio2mqtt_vt_board/line0/config')) as Record<string, unknown>;
-    assert.equal(sw.command_topic, `${B}/board/button/set`);
-    assert.equal(sw.state_topic, `${B}/board/button`);
-    const sensor = JSON.parse(await retained('homeassistant/binary_sensor/vgpio2mqtt_vt_board/line1/config')) as Record<string, unknown>;
-    assert.equal(sensor.state_topic, `${B}/board/led`);
-    assert.match(await retained('homeassistant/event/vgpio2mqtt_vt_board/line1_edge/config'), /"event_types":\["rising","falling"\]/);
+  it('announces Home Assistant device discovery, re-announces on homeassistant/status online and removes stale entities', async () => {
+    const device = 'homeassistant/device/vgpio2mqtt_vt_board/config';
+    const board = JSON.parse(await retained(device)) as { cmps: Record<string, Record<string, unknown>> };
+    assert.equal(board.cmps.line0?.p, 'switch');
+    assert.equal(board.cmps.line0?.command_topic, `${B}/board/button/set`);
+    assert.equal(board.cmps.line0?.state_topic, `${B}/board/button`);
+    assert.equal(board.cmps.line1?.p, 'binary_sensor');
+    assert.equal(board.cmps.line1?.state_topic, `${B}/board/led`);
+    assert.deepEqual(board.cmps.line1_edge?.event_types, ['rising', 'falling']);
 
     const from = probe.mark;
     await pub('homeassistant/status', 'online');
-    await probe.waitFor('homeassistant/switch/vgpio2mqtt_vt_board/line0/config', () => true, 5000, from);
+    await probe.waitFor(device, (p) => p !== '', 5000, from);
 
+    // A per-entity config of this bridge's earlier version for a line no longer there: removed.
     const stale = 'homeassistant/switch/vgpio2mqtt_vt_board/line9/config';
-    await probe.publish(stale, JSON.stringify({ ...sw, unique_id: 'old' }), true);
+    await probe.publish(stale, JSON.stringify({ name: 'x', unique_id: 'old', origin: { name: 'vgpio2mqtt' }, availability: [{ topic: `${B}/bridge/state` }] }), true);
     await probe.waitFor(stale, (p) => p === '', 5000, from);
     const foreign = 'homeassistant/switch/someone_else/x/config';
     await probe.publish(foreign, JSON.stringify({ name: 'x', origin: { name: 'other' } }), true);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
     assert.equal(probe.on(foreign, from).filter((m) => m.payload === '').length, 0, 'other tools\' entities are left alone');
     await probe.publish(foreign, '', true);
   });

@@ -120,6 +120,12 @@ describe('configuration', () => {
     ]);
     assert.deepEqual(problems('mqtt: { password: 5 }\n'), ['mqtt.password: got a number (value hidden); allowed: a string']);
     assert.deepEqual(problems('broker: { tls_port: 8883 }\n'), ['broker.tls_port: got a port without broker.tls_cert and broker.tls_key; allowed: null, or a port with both files set']);
+    assert.deepEqual(problems('homeassistant: { support_url: "ftp://x" }\n', ['--homeassistant-support-url', 'nope']), [
+      'homeassistant.support_url: got "nope"; allowed: an http:// or https:// URL, or null',
+    ]);
+    const url = loadSettings({ args: ['-c', file('ok.yaml', 'homeassistant: { support_url: "https://wiki.example/vgpio" }\n')], env: {} });
+    assert.equal(url.homeassistant.supportUrl, 'https://wiki.example/vgpio');
+    assert.equal(loadSettings({ args: ['-c', file('ok.yaml', '{}\n')], env: {} }).homeassistant.supportUrl, null);
   });
 
   it('refuses a mapping where a list belongs, instead of ignoring it', () => {

@@ -103,22 +103,27 @@ describe('three bridges on one Mosquitto', { timeout: 240_000 }, () => {
     }
   });
 
-  it('announces Home Assistant entities whose ids and topics never collide across bridges', async () => {
-    // Per bridge: its connection state, and per configured line a switch and an edge event.
-    const perBridge = 1 + CHIPS * LINES * 2;
-    await until('every discovery message', () => probe.on('homeassistant/+/+/+/config').filter((m) => m.payload !== '').length >= BRIDGES * perBridge || false, 30_000);
-    const configs = probe.on('homeassistant/+/+/+/config').filter((m) => m.payload !== '');
+  it('announces Home Assistant devices and entities whose ids and topics never collide across bridges', async () => {
+    // Per bridge: its own device (its connection state), and a device per chip with a switch and an edge event per configured line.
+    const devicesPerBridge = 1 + CHIPS;
+    const entitiesPerBridge = 1 + CHIPS * LINES * 2;
+    const announced = (): Map<string, string> => new Map(probe.on('homeassistant/device/+/config').filter((m) => m.payload !== '').map((m) => [m.topic, m.payload]));
+    await until('every device config', () => announced().size >= BRIDGES * devicesPerBridge || false, 30_000);
     const ids = new Map<string, string>();
-    const topics = new Set<string>();
-    for (const message of configs) {
-      const id = (JSON.parse(message.payload) as { unique_id: string }).unique_id;
-      const owner = ids.get(id);
-      assert.ok(owner === undefined || owner === message.topic, `${id} is announced on ${owner ?? ''} and ${message.topic}`);
-      ids.set(id, message.topic);
-      topics.add(message.topic);
+    const devices = new Set<string>();
+    for (const [topic, payload] of announced()) {
+      const config = JSON.parse(payload) as { dev: { identifiers: string[] }; cmps: Record<string, { unique_id: string }> };
+      const device = config.dev.identifiers[0] ?? '';
+      assert.ok(!devices.has(device), `device ${device} is announced twice`);
+      devices.add(device);
+      for (const { unique_id: id } of Object.values(config.cmps)) {
+        const owner = ids.get(id);
+        assert.ok(owner === undefined, `${id} is announced on ${owner ?? ''} and ${topic}`);
+        ids.set(id, topic);
+      }
     }
-    assert.equal(ids.size, BRIDGES * perBridge);
-    assert.equal(topics.size, BRIDGES * perBridge);
+    assert.equal(devices.size, BRIDGES * devicesPerBridge);
+    assert.equal(ids.size, BRIDGES * entitiesPerBridge);
   });
 
   it('publishes the will of a bridge killed with SIGKILL, and leaves the others untouched', async () => {
