@@ -92,7 +92,7 @@ export class HomeAssistant implements Extension {
       this.#ctx.publish(topic, payload, retain);
     };
     for (const topic of this.#entities) {
-      // An entity whose line or chip is gone is only cleared below, which removes it; the others move into their device.
+      // An entity whose line or chip is gone (or changed platform) is only cleared below, which removes it; the others move into their device.
       if (!this.#succeeded(topic)) continue;
       log.info(`migrating Home Assistant entity ${topic} to device discovery`);
       publish(topic, MIGRATE, false);
@@ -115,11 +115,16 @@ export class HomeAssistant implements Extension {
     this.#devices.clear();
   }
 
-  /** Whether an earlier per-entity config (`<prefix>/<component>/<node>/<object>/config`) has a component in today's device `<node>`. */
+  /**
+   * Whether an earlier per-entity config (`<prefix>/<component>/<node>/<object>/config`) lives on as the same
+   * platform in today's device `<node>` (a line whose direction changed is a different entity).
+   */
   #succeeded(topic: string): boolean {
-    const [, node = '', object = ''] = topic.slice(this.#ctx.settings.homeassistant.discoveryPrefix.length + 1).split('/');
-    const device = this.#configs.find((c) => c.topic === deviceTopic(this.#ctx.settings.homeassistant.discoveryPrefix, node));
-    return device !== undefined && Object.hasOwn(device.payload.cmps as object, object);
+    const prefix = this.#ctx.settings.homeassistant.discoveryPrefix;
+    const [component = '', node = '', object = ''] = topic.slice(prefix.length + 1).split('/');
+    const device = this.#configs.find((c) => c.topic === deviceTopic(prefix, node));
+    const cmps = (device?.payload.cmps ?? {}) as Record<string, { p?: string }>;
+    return Object.hasOwn(cmps, object) && cmps[object]?.p === component;
   }
 
   #announce(): void {

@@ -39,10 +39,11 @@ const CHIPS_NOW = (dir: string): string => `chips:
     shm: ${dir}/board.shm
     lines:
       - { line: 0, name: button }
+      - { line: 2, name: relay, direction: output }
       - { line: 7, name: led, direction: output }
 `;
 
-/** What an earlier version ran with: one more line on the board and a chip since removed. */
+/** What an earlier version ran with: one more line on the board, line 2 driven by the host (a switch then), and a chip since removed. */
 function earlierChips(dir: string): ReturnType<typeof loadSettings>['chips'] {
   const file = join(dir, 'earlier.yaml');
   writeFileSync(file, `chips:
@@ -51,6 +52,7 @@ function earlierChips(dir: string): ReturnType<typeof loadSettings>['chips'] {
     shm: ${dir}/old-board.shm
     lines:
       - { line: 0, name: button }
+      - { line: 2, name: relay }
       - { line: 3, name: old }
       - { line: 7, name: led, direction: output }
   - { name: gone, mode: plain, shm: ${dir}/gone.shm, lines: [{ line: 1, name: x }] }
@@ -92,7 +94,8 @@ async function preload(url: string, dir: string): Promise<{ kept: string[]; remo
   await probe.publish(STALE_DEVICE, device('vgpio2mqtt_vgpio2mqtt_gone2', { line0: { p: 'switch', unique_id: 'u0', state_topic: 's' } }), true);
   await probe.publish(BOARD, device('vgpio2mqtt_vgpio2mqtt_board', { line0: { p: 'switch', unique_id: 'vgpio2mqtt_vgpio2mqtt_board_line0_switch', state_topic: 's' }, line5: { p: 'switch', unique_id: 'u5', state_topic: 's' } }), true);
   await probe.close();
-  const stays = /\/(line0|line0_edge|line7|line7_edge|connection_state)\/config$/;
+  // The switch of line 2 is a binary_sensor now: a different entity, so it is removed rather than migrated.
+  const stays = /\/(line0|line0_edge|line2_edge|line7|line7_edge|connection_state)\/config$/;
   const all = legacy.map((l) => l.topic);
   return { kept: all.filter((t) => stays.test(t)), removed: all.filter((t) => !stays.test(t)) };
 }
@@ -113,7 +116,8 @@ async function settled(url: string, expected: string[], logs: string[]): Promise
 function checkEndState(held: Map<string, string>): void {
   for (const [topic, payload] of Object.entries(FOREIGN)) assert.equal(held.get(topic), payload);
   const board = JSON.parse(held.get(BOARD) ?? '{}') as { cmps: Record<string, { p: string; unique_id: string }>; o: { name: string } };
-  assert.deepEqual(Object.keys(board.cmps).sort(), ['line0', 'line0_edge', 'line7', 'line7_edge']);
+  assert.deepEqual(Object.keys(board.cmps).sort(), ['line0', 'line0_edge', 'line2', 'line2_edge', 'line7', 'line7_edge']);
+  assert.equal(board.cmps.line2?.p, 'binary_sensor');
   assert.equal(board.o.name, 'vgpio2mqtt');
 }
 
