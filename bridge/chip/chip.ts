@@ -25,11 +25,12 @@ export interface EdgeEvent {
   source: EdgeSource;
   /** The guest's ring sequence number for guest edges seen in the ring, the chip's own count otherwise. */
   seq: number;
-  /** Host wall clock, milliseconds since the epoch. */
-  ts: number;
+  /** Host wall clock when the bridge saw the change, milliseconds since the epoch. */
+  tsMs: number;
   /** Guest monotonic clock of the change, when the guest reported it through the ring. */
   guestNs?: number;
 }
+
 
 /** The guest's view of a line, as published on `.../config`. */
 export interface LineView {
@@ -251,7 +252,7 @@ export class Chip extends EventEmitter<ChipEvents> {
       edge: level === 1 ? 'rising' : 'falling',
       source,
       seq: seq ?? this.#hostSeq,
-      ts: Date.now(),
+      tsMs: Date.now(),
       ...(guestNs === undefined ? {} : { guestNs }),
     });
   }

@@ -17,7 +17,7 @@ export function edgePayload(edge: EdgeEvent): string {
     edge: edge.edge,
     source: edge.source,
     seq: edge.seq,
-    ts: edge.ts,
+    ts_ms: edge.tsMs,
     ...(edge.guestNs === undefined ? {} : { guest_ns: edge.guestNs }),
   });
 }

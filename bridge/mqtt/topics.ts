@@ -54,7 +54,7 @@ export class Topics {
     return `${this.base}/${chip}/availability`;
   }
 
-  /** A chip's guest agent: `online` / `offline`, retained (published by the agent, `offline` also by the bridge). */
+  /** A chip's guest agent: `online` / `offline`, retained; the agent alone publishes it (its will covers a dropped connection). */
   agent(chip: string): string {
     return `${this.base}/${chip}/agent`;
   }

@@ -139,9 +139,11 @@ chips:
     await probe.waitFor(`${B}/board/button`, (p) => p === 'ON', 5000, from);
     assert.deepEqual(line(0), { in: 1, pending: false }, 'no interrupt: the guest asked for none');
     const edge = JSON.parse((await probe.waitFor(`${B}/board/button/edge`, () => true, 5000, from)).payload) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(edge).sort(), ['edge', 'seq', 'source', 'ts_ms']);
     assert.equal(edge.edge, 'rising');
     assert.equal(edge.source, 'host');
     assert.equal(typeof edge.seq, 'number');
+    assert.ok(Math.abs((edge.ts_ms as number) - Date.now()) < 3_600_000, 'ts_ms: milliseconds since the epoch');
     assert.equal(await retained(`${B}/board/button`), 'ON');
     for (const payload of ['off', 'true', '0', 'HIGH', 'low']) await pub(`${B}/board/button/set`, payload);
     await probe.waitFor(`${B}/board/button`, (p) => p === 'OFF', 5000, probe.mark - 1);
