@@ -71,6 +71,11 @@ export class Topics {
     return `${this.base}/${chip}/${line}/edge`;
   }
 
+  /** The guest's confirmation that its driver handed an input edge on (the event ring's EV_INPUT_EDGE). */
+  received(chip: string, line: string): string {
+    return `${this.base}/${chip}/${line}/received`;
+  }
+
   config(chip: string, line: string): string {
     return `${this.base}/${chip}/${line}/config`;
   }

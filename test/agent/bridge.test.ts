@@ -4,10 +4,13 @@
  * started with exactly the options `qemuArgs(chip)` prints (ivshmem-plain
  * on the chip's shared memory, the virtio-serial port on the agent
  * socket), running vgpio.ko and the agent, on x86_64 and on arm64. One
- * press is exactly one message on each of the state, `edge` and
- * `agent/edge` topics, each in its documented shape; host commands
+ * press is exactly one message on each of the state, `edge`, `received`
+ * and `agent/edge` topics, each in its documented shape; host commands
  * published with mosquitto_pub come back as the agent's edges with
- * consecutive sequence numbers; the guest's outputs become the lines' retained states; the agent's availability has
+ * consecutive sequence numbers; the driver's confirmations (`received`)
+ * come for edges a guest consumer (the agent, edgemon) took and never for a
+ * line nobody requested, and `vgpio2mqtt watch` shows them; the guest's
+ * outputs become the lines' retained states; the agent's availability has
  * one producer, the agent (its will covers a dropped connection, the
  * bridge never publishes it); the socket is 0600, replaces a stale file,
  * refuses a second owner and is removed on shutdown.
@@ -24,7 +27,10 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { watch } from '../../bridge/remote.ts';
+import type { Settings } from '../../bridge/config/types.ts';
 import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
+import { buildEdgemon, chipByLabel } from '../kernel/vgpio-host.ts';
 import { buildAgent, MqttSend } from '../support/agent.ts';
 import { GUEST_ARCHES } from '../support/arch.ts';
 import { ConsoleLog } from '../support/console.ts';
@@ -65,6 +71,7 @@ for (const arch of GUEST_ARCHES) describe(`vgpio-agent through the bridge's agen
   let guest: Guest;
   let probe: MqttProbe;
   let mqttSend: string;
+  let settings: Settings;
   const logs: string[] = [];
   /** Every publication on the chip's agent topic the broker handled: who published it (null: the bridge itself, through Aedes' API). */
   const agentTopicPublishers: (string | null)[] = [];
@@ -97,6 +104,8 @@ chips:
     ngpio: 8
     lines:
       - { line: 0, name: button }
+      - { line: 1, name: free }
+      - { line: 2, name: mon }
       - { line: 7, name: relay }
 `,
     );
@@ -104,7 +113,7 @@ chips:
     execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', agentPath]);
     assert.ok(lstatSync(agentPath).isSocket());
 
-    const settings = loadSettings({ args: ['-c', config], env: {} });
+    settings = loadSettings({ args: ['-c', config], env: {} });
     controller = await Controller.start(settings, { log: new Logger('debug', 'bridge', (line) => logs.push(line)) });
     const broker = controller.broker ?? assert.fail('the embedded broker runs');
     broker.aedes.on('publish', (packet, client) => {
@@ -119,14 +128,15 @@ chips:
     guest = await Guest.boot({
       arch,
       modules: ['virtio_pci', 'virtio_console'],
-      binaries: ['/usr/bin/gpioset'],
+      binaries: ['/usr/bin/gpioset', '/usr/bin/gpiodetect'],
       files: [
         { dest: '/lib/vgpio.ko', src: vgpio.ko, mode: 0o644 },
         { dest: '/usr/bin/vgpio-agent', src: built.agent, mode: 0o755 },
+        { dest: '/usr/bin/edgemon', src: buildEdgemon(dir, arch), mode: 0o755 },
       ],
       initCommands: [
         'insmod /lib/vgpio.ko poll_ms=1',
-        // The button only: the other lines stay free for the guest's own outputs.
+        // The button only: the other lines stay free for edgemon, the guest's own outputs, and nobody.
         `vgpio-agent --base ${B} --watch ${CHIP}:button --reconnect-max 2 --keepalive 5 > /tmp/agent.log 2>&1 &`,
       ],
       // Exactly what `vgpio2mqtt qemu-args board` prints.
@@ -166,7 +176,7 @@ chips:
     assert.ok(logs.some((l) => l.includes('guest agent connected')));
   });
 
-  it('turns one press into exactly one message on each of the state, edge and agent/edge topics, each in its documented shape', async (t) => {
+  it('turns one press into exactly one message on each of the state, edge, received and agent/edge topics, each in its documented shape', async (t) => {
     const from = probe.mark;
     // The next test starts from OFF whatever happens here.
     t.after(async () => {
@@ -175,7 +185,7 @@ chips:
     });
     await pub(`${B}/${CHIP}/button/set`, 'ON');
     const line = `${B}/${CHIP}/button`;
-    const wanted = [line, `${line}/edge`, `${line}/agent/edge`];
+    const wanted = [line, `${line}/edge`, `${line}/received`, `${line}/agent/edge`];
     for (const topic of wanted) {
       await probe.waitFor(topic, () => true, 60_000, from).catch(async (error: unknown) => {
         throw new Error(`${(error as Error).message}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
@@ -191,15 +201,21 @@ chips:
     const only = (topic: string): string => probe.on(topic, from)[0]?.payload ?? assert.fail(topic);
     assert.equal(only(line), 'ON');
     assert.deepEqual(shape(only(`${line}/edge`)), ['edge:string', 'seq:number', 'source:string', 'ts_ms:number']);
+    assert.deepEqual(shape(only(`${line}/received`)), ['edge:string', 'guest_ns:number', 'ts_ms:number']);
     assert.deepEqual(shape(only(`${line}/agent/edge`)), ['clock:string', 'edge:string', 'guest_ns:number', 'line:number', 'request_seq:number', 'seq:number']);
     const edge = JSON.parse(only(`${line}/edge`)) as { edge: string; source: string; ts_ms: number };
+    const received = JSON.parse(only(`${line}/received`)) as { edge: string; guest_ns: number; ts_ms: number };
     const agent = JSON.parse(only(`${line}/agent/edge`)) as AgentEdge;
     assert.deepEqual([edge.edge, edge.source], ['rising', 'host']);
+    assert.equal(received.edge, 'rising');
     assert.deepEqual([agent.edge, agent.clock, agent.line], ['rising', 'monotonic', 0]);
-    assert.ok(Math.abs(edge.ts_ms - Date.now()) < 3_600_000, 'ts_ms is milliseconds since the epoch');
+    // ts_ms is the host's wall clock in milliseconds; guest_ns the guest's monotonic nanoseconds, the same clock for the driver and the agent.
+    assert.ok(Math.abs(edge.ts_ms - Date.now()) < 3_600_000 && Math.abs(received.ts_ms - Date.now()) < 3_600_000, 'ts_ms is milliseconds since the epoch');
+    assert.ok(received.ts_ms >= edge.ts_ms, 'the confirmation comes after the command');
+    assert.ok(received.guest_ns >= agent.guest_ns, 'the driver makes its entry once the consumer\'s handler (whose timestamp the agent reports) has run');
   });
 
-  it(`turns ${TOGGLES} host commands (mosquitto_pub .../set) into as many host edges and agent edges, in order`, async () => {
+  it(`turns ${TOGGLES} host commands (mosquitto_pub .../set) into as many host edges, confirmations and agent edges, in order`, async () => {
     const seen = new ConsoleLog();
     const sub: ChildProcess = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(port), '-d', '-v', '-t', `${B}/${CHIP}/button/#`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
@@ -216,7 +232,7 @@ chips:
         // QoS 1 is at-least-once: one kernel event (same seq and timestamp) may arrive twice after a reconnect; an invented edge has its own seq.
         (on('agent/edge') as unknown as AgentEdge[]).filter((e, i, all) => all.findIndex((o) => o.seq === e.seq && o.guest_ns === e.guest_ns) === i);
       const deadline = Date.now() + 60_000;
-      while (agentEdges().length < TOGGLES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while ((agentEdges().length < TOGGLES || on('received').length < TOGGLES) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await settle();
       const edges = agentEdges();
       assert.equal(edges.length, TOGGLES, `agent edges seen by mosquitto_sub:\n${seen.tail(3000)}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
@@ -227,10 +243,51 @@ chips:
         assert.deepEqual([e.line, e.clock], [0, 'monotonic']);
       });
       assert.deepEqual(edges.map((e) => e.edge), expected);
-      // The bridge's own topic: one host edge per command, never an agent's message.
+      // The bridge's own topics: one host edge and one guest confirmation per command, never an agent's message.
       assert.deepEqual(on('edge').map((e) => [e.edge, e.source]), expected.map((e) => [e, 'host']));
+      assert.deepEqual(on('received').map((e) => e.edge), expected);
+      const guestNs = on('received').map((e) => e.guest_ns as number);
+      assert.deepEqual(guestNs, [...guestNs].sort((a, b) => a - b), 'confirmations in the guest\'s order');
     } finally {
       sub.kill();
+    }
+  });
+
+  it('confirms the edges edgemon took, never those of a line nobody requested, and `watch` shows the confirmations', async () => {
+    const printed: string[] = [];
+    const stopWatch = new AbortController();
+    const watching = watch(settings, CHIP, undefined, (text) => printed.push(text), stopWatch.signal);
+    try {
+      // edgemon prints "<line_seqno> <level>" per edge it read and exits after two.
+      await guest.exec(`( edgemon /dev/${await chipByLabel(guest, CHIP)} 2 2 both > /tmp/mon 2>&1 & )`);
+      await guest.untilWaitingForInput('edgemon');
+      await probe.waitFor(`${B}/${CHIP}/mon/config`, (p) => p.includes('"trigger":"both"'), 20_000);
+      // watch subscribes to the states last: a retained state printed means it sees everything after it.
+      const deadline = Date.now() + 20_000;
+      while (!printed.some((l) => l.startsWith(`${B}/${CHIP}/mon `)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const from = probe.mark;
+      // Nobody requested `free`: the host changes it, no guest handler takes the edge.
+      await pub(`${B}/${CHIP}/free/set`, 'ON');
+      await probe.waitFor(`${B}/${CHIP}/free/edge`, () => true, 10_000, from);
+      for (const payload of ['ON', 'OFF']) await pub(`${B}/${CHIP}/mon/set`, payload);
+      await probe.waitFor(`${B}/${CHIP}/mon/received`, (p) => p.includes('"falling"'), 60_000, from);
+      const monitored = async (): Promise<string[]> => (await guest.exec('cat /tmp/mon')).trim().split('\n');
+      const edgemonDone = Date.now() + 20_000;
+      while ((await monitored()).length < 2 && Date.now() < edgemonDone) await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual((await monitored()).map((l) => l.split(' ')[1]), ['1', '0'], 'edgemon read the rise and the fall');
+      // The ring is read in order and both lines share a bank: a confirmation for `free` would have come before mon's.
+      await settle();
+      assert.deepEqual(probe.on(`${B}/${CHIP}/free/received`, from), [], 'no confirmation for a line nobody requested');
+      assert.deepEqual(probe.on(`${B}/${CHIP}/mon/received`, from).map((m) => (JSON.parse(m.payload) as { edge: string }).edge), ['rising', 'falling']);
+      const counted = controller.counters.total('guestReceived', CHIP, 'mon');
+      assert.equal(counted, 2, 'counted per line for vgpio2mqtt_guest_received_edges_total');
+      assert.equal(controller.counters.total('guestReceived', CHIP, 'free'), 0);
+      const shown = printed.filter((l) => l.startsWith(`${B}/${CHIP}/mon/received {`));
+      assert.equal(shown.length, 2, printed.join('\n'));
+      assert.match(shown[0] ?? '', /"edge":"rising","guest_ns":\d+,"ts_ms":\d+/);
+    } finally {
+      stopWatch.abort();
+      await watching;
     }
   });
 

@@ -219,6 +219,28 @@ chips:
     assert.equal(guest.input(4), 0);
   });
 
+  it('publishes the guest\'s confirmations of input edges (EV_INPUT_EDGE) on .../received, in logical terms, and counts them', async () => {
+    const from = probe.mark;
+    const before = controller.counters.total('guestReceived', 'board', 'relay');
+    // relay is inverted: electrical 1 after the edge is a falling edge to MQTT users.
+    guest.append(2, protocol.EV_INPUT_EDGE, 1);
+    guest.append(2, protocol.EV_INPUT_EDGE, 0);
+    const seen = async (): Promise<Record<string, unknown>[]> => {
+      await probe.waitFor(`${B}/board/relay/received`, (p) => p.includes('"rising"'), 5000, from);
+      return probe.on(`${B}/board/relay/received`, from).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+    };
+    const received = await seen();
+    assert.deepEqual(received.map((r) => r.edge), ['falling', 'rising']);
+    for (const r of received) {
+      assert.deepEqual(Object.keys(r).sort(), ['edge', 'guest_ns', 'ts_ms']);
+      assert.equal(typeof r.guest_ns, 'number');
+      assert.equal(typeof r.ts_ms, 'number');
+    }
+    assert.equal(probe.on(`${B}/board/relay/received`, from).some((m) => m.retain), false, 'not retained');
+    assert.equal(probe.on(`${B}/board/relay/edge`, from).length, 0, 'a confirmation is not an edge');
+    assert.equal(controller.counters.total('guestReceived', 'board', 'relay') - before, 2);
+  });
+
   it('publishes guest-driven outputs from the event ring and the banks, with guest edges', async () => {
     const from = probe.mark;
     guest.setDirection(1, true);
