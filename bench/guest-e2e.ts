@@ -171,7 +171,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const agentBridge: number[] = [];
     const agentRaw: number[] = [];
     const agentEdge = (chip: string, line: string, level: 0 | 1, from: number): Promise<unknown> =>
-      probe.waitFor(`${BASE}/${chip}/${line}/edge`, (p) => p.includes('"source":"guest"') && p.includes(level === 1 ? '"rising"' : '"falling"'), TIMEOUT_MS, from);
+      probe.waitFor(`${BASE}/${chip}/${line}/agent/edge`, (p) => p.includes(level === 1 ? '"rising"' : '"falling"'), TIMEOUT_MS, from);
     for (let i = -WARMUP; i < toggles; i++) {
       const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
       let from = probe.mark;

@@ -4,9 +4,9 @@
  * an MQTT client of the external broker with `bridge/state` as its will),
  * and runs the extensions (chips <-> MQTT, bridge requests, Home
  * Assistant). stop() takes it all down in order: extensions, agent sockets
- * (each dropped agent `offline`), `bridge/state` offline, MQTT, chips
- * (their servers remove their sockets; shared memory stays so the next run
- * re-attaches keeping every level), broker.
+ * (the broker publishes each dropped agent's will), `bridge/state`
+ * offline, MQTT, chips (their servers remove their sockets; shared memory
+ * stays so the next run re-attaches keeping every level), broker.
  */
 import { EventEmitter } from 'node:events';
 import { EmbeddedBroker } from '../broker/embedded.ts';
@@ -25,7 +25,7 @@ import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
 import type { MqttLink } from './mqtt/link.ts';
 import { describeServer } from './mqtt/server.ts';
-import { nameProblem, Topics } from './mqtt/topics.ts';
+import { Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
 import { healthReport } from './health.ts';
 import { BridgeMetrics } from './metrics/metrics.ts';
@@ -207,9 +207,10 @@ export class Controller {
   /**
    * Listens on every chip's agent socket. Each connection is one agent's
    * MQTT stream: served by the embedded broker, else relayed to the
-   * external one. One connection carries one will (the agent's first
-   * chip), so when it closes the bridge itself marks this chip's agent
-   * offline.
+   * external one. The bridge never publishes on the agent's topics: when a
+   * connection closes, the broker's session for it ends without a
+   * DISCONNECT (Aedes sees its stream end; the relay half-closes the
+   * upstream), so the broker publishes the agent's own will.
    */
   async #startAgentSockets(): Promise<void> {
     const { settings } = this;
@@ -234,8 +235,7 @@ export class Controller {
             else if (upstream !== undefined) relay(stream, upstream, where, log);
           },
           closed: () => {
-            log.info('guest agent connection closed; agent offline');
-            this.#agentOffline(config.label);
+            log.info('guest agent connection closed (the broker publishes its will unless it disconnected cleanly)');
           },
         });
       } catch (error) {
@@ -244,16 +244,6 @@ export class Controller {
       this.agentSockets.set(config.name, socket);
       this.log.info(`chip ${config.name}: guest agent socket ${path} (${broker === undefined ? `relayed to ${where}` : 'served by the embedded broker'})`);
     }
-  }
-
-  /** The agent names a chip by the gpiochip label the guest sees (the chip's `label`, by default its name). */
-  #agentOffline(label: string): void {
-    // The agent refuses a label that cannot be a topic level, so it never said online there.
-    if (nameProblem(label) !== undefined) return;
-    const topic = this.topics.agent(label);
-    this.mqtt?.publish(topic, 'offline', { retain: true }).catch((error: unknown) => {
-      this.log.warn(`could not publish ${topic}: ${(error as Error).message}`);
-    });
   }
 
   /** Ordered shutdown; safe to call more than once. */
@@ -265,7 +255,7 @@ export class Controller {
   async #stop(): Promise<void> {
     for (const extension of this.#extensions) extension.stop();
     await this.metricsServer?.close();
-    // Before MQTT closes, so each dropped agent's offline still goes out.
+    // Before MQTT and the embedded broker close, so each dropped agent's will still goes out.
     await Promise.all([...this.agentSockets.values()].map((socket) => socket.close()));
     if (this.mqtt !== undefined) {
       await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true });

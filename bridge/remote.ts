@@ -109,7 +109,7 @@ export async function request(settings: Settings, command: string, body: Record<
   }
 }
 
-/** Prints `<topic> <payload>` for every state, availability and edge message of the chosen chips and lines until `signal` aborts. */
+/** Prints `<topic> <payload>` for every state, edge, guest confirmation (`received`) and line configuration message of the chosen chips and lines until `signal` aborts. */
 export async function watch(settings: Settings, chip: string | undefined, line: string | undefined, print: (text: string) => void, signal: AbortSignal, log = new Logger('error', 'cli')): Promise<void> {
   if (chip !== undefined) checkName('chip', chip);
   if (line !== undefined) checkName('line', line);
@@ -121,9 +121,10 @@ export async function watch(settings: Settings, chip: string | undefined, line: 
       print(`${topic} ${payload.toString('utf8')}`);
     };
     const base = `${topics.base}/${chip ?? '+'}/${line ?? '+'}`;
-    // Edges and config first, the states last: a state's retained message
-    // then means everything is subscribed, and nothing after it is missed.
+    // Edges, confirmations and config first, the states last: a state's retained
+    // message then means everything is subscribed, and nothing after it is missed.
     await mqtt.subscribeNow(`${base}/edge`, handler);
+    await mqtt.subscribeNow(`${base}/received`, handler);
     if (line === undefined) await mqtt.subscribeNow(`${base}/config`, handler);
     await mqtt.subscribeNow(base, handler);
     await new Promise<void>((resolve) => {

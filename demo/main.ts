@@ -86,7 +86,8 @@ its edges over MQTT, gpiomon watches line ${LINES.switch} (switch), and the gues
 every ${BLINK_S} s. In another terminal:
 
   mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
-  ${pub} -t ${base}/button/set -m ON                 # the agent's edge: "source":"guest"
+  ${pub} -t ${base}/button/set -m ON                 # button/edge (the bridge's), button/received
+                                                     # (the guest took it), button/agent/edge (the agent's)
   ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'
   ${pub} -t ${base}/switch/set -m TOGGLE             # gpiomon below prints the edge
 

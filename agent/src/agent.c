@@ -60,13 +60,12 @@ static void on_edge(void *ctx, struct watched_chip *chip, struct watched_line *l
 	}
 	line->seen = true;
 	line->last_seq = ev->line_seqno;
-	line_topic(a, chip, line, "edge", topic);
+	line_topic(a, chip, line, "agent/edge", topic);
 	json_begin(&j);
 	json_string(&j, "edge", ev->id == GPIO_V2_LINE_EVENT_RISING_EDGE ? "rising" : "falling");
-	json_string(&j, "source", "guest");
 	json_uint(&j, "seq", ev->line_seqno);
 	json_uint(&j, "request_seq", ev->seqno);
-	json_uint(&j, "ts", ev->timestamp_ns);
+	json_uint(&j, "guest_ns", ev->timestamp_ns);
 	json_string(&j, "clock", a->o->realtime_clock ? "realtime" : "monotonic");
 	json_uint(&j, "line", line->offset);
 	publish(a, topic, &j, a->o->qos, false);
@@ -106,7 +105,7 @@ static const char *drive_of(uint64_t flags)
 }
 
 static void publish_info(struct agent *a, const struct watched_chip *chip, const struct watched_line *line,
-			 const char *event, const struct gpio_v2_line_info *info, uint64_t ts)
+			 const char *event, const struct gpio_v2_line_info *info, uint64_t guest_ns)
 {
 	char topic[TOPIC_MAX], consumer[GPIO_MAX_NAME_SIZE];
 	uint32_t debounce_us = 0;
@@ -117,7 +116,7 @@ static void publish_info(struct agent *a, const struct watched_chip *chip, const
 			debounce_us = info->attrs[i].debounce_period_us;
 	memcpy(consumer, info->consumer, sizeof(consumer));
 	consumer[sizeof(consumer) - 1] = '\0';
-	line_topic(a, chip, line, "lineinfo", topic);
+	line_topic(a, chip, line, "agent/lineinfo", topic);
 	json_begin(&j);
 	json_string(&j, "event", event);
 	json_string(&j, "source", "guest");
@@ -129,8 +128,8 @@ static void publish_info(struct agent *a, const struct watched_chip *chip, const
 	json_string(&j, "drive", drive_of(info->flags));
 	json_bool(&j, "active_low", (info->flags & GPIO_V2_LINE_FLAG_ACTIVE_LOW) != 0);
 	json_uint(&j, "debounce_us", debounce_us);
-	if (ts != 0)
-		json_uint(&j, "ts", ts);
+	if (guest_ns != 0)
+		json_uint(&j, "guest_ns", guest_ns);
 	json_uint(&j, "line", line->offset);
 	publish(a, topic, &j, a->o->qos, false);
 }

@@ -46,9 +46,10 @@ static const char usage[] =
 "  -h, --help               print this help\n"
 "  -V, --version            print the version\n"
 "\n"
-"Topics: <base>/<chip>/<line>/edge, <base>/<chip>/<line>/lineinfo,\n"
-"<base>/<chip>/agent (retained online/offline, the will). <chip> is the chip's\n"
-"label (set by the host), <line> the line's name, else its offset.\n"
+"Topics: <base>/<chip>/<line>/agent/edge, <base>/<chip>/<line>/agent/lineinfo\n"
+"(guest_ns: kernel nanoseconds, edges on --clock), <base>/<chip>/agent\n"
+"(retained online/offline, the will). <chip> is the chip's label (set by the\n"
+"host), <line> the line's name, else its offset.\n"
 "The agent never exits because the broker went away; it reconnects.\n";
 
 enum {

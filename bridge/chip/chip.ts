@@ -25,10 +25,21 @@ export interface EdgeEvent {
   source: EdgeSource;
   /** The guest's ring sequence number for guest edges seen in the ring, the chip's own count otherwise. */
   seq: number;
-  /** Host wall clock, milliseconds since the epoch. */
-  ts: number;
+  /** Host wall clock when the bridge saw the change, milliseconds since the epoch. */
+  tsMs: number;
   /** Guest monotonic clock of the change, when the guest reported it through the ring. */
   guestNs?: number;
+}
+
+/** The guest's confirmation (its event ring's EV_INPUT_EDGE) that its interrupt handler took an input edge of `line`. */
+export interface ReceivedEvent {
+  line: LineConfig;
+  /** From the level after the edge, in published (logical) terms. */
+  edge: 'rising' | 'falling';
+  /** Guest monotonic clock when the driver handed the edge on. */
+  guestNs: number;
+  /** Host wall clock when the bridge read the confirmation, milliseconds since the epoch. */
+  tsMs: number;
 }
 
 /** The guest's view of a line, as published on `.../config`. */
@@ -54,6 +65,7 @@ export interface ChipEvents {
   /** `replay`: republished as it was (after a reconnect), not a change. */
   state: [line: LineConfig, level: Level, replay: boolean];
   edge: [edge: EdgeEvent];
+  received: [received: ReceivedEvent];
   config: [view: LineView];
   availability: [online: boolean];
   /** Something in shared memory or from a peer made no sense; already logged. */
@@ -103,6 +115,10 @@ export class Chip extends EventEmitter<ChipEvents> {
     monitor.on('output', (index, level, seq, guestNs) => {
       const config = line(index);
       if (config !== undefined) this.#edge(config, level, 'guest', seq, guestNs);
+    });
+    monitor.on('input-received', (index, level, guestNs) => {
+      const config = line(index);
+      if (config !== undefined) this.emit('received', { line: config, edge: logical(level, config) === 1 ? 'rising' : 'falling', guestNs, tsMs: Date.now() });
     });
     monitor.on('config', (index, state) => {
       const config = line(index);
@@ -251,7 +267,7 @@ export class Chip extends EventEmitter<ChipEvents> {
       edge: level === 1 ? 'rising' : 'falling',
       source,
       seq: seq ?? this.#hostSeq,
-      ts: Date.now(),
+      tsMs: Date.now(),
       ...(guestNs === undefined ? {} : { guestNs }),
     });
   }

@@ -28,6 +28,8 @@ export interface MonitorEvents {
   'input-written': [line: number, level: Level];
   /** A guest-driven output changed; `seq` and `guestNs` when the event ring reported it. */
   output: [line: number, level: Level, seq: number | undefined, guestNs: number | undefined];
+  /** The guest's driver handed an input edge to the line's interrupt handler (EV_INPUT_EDGE): `level` after it, at `guestNs`. */
+  'input-received': [line: number, level: Level, guestNs: number];
   /** A line's registers after a change may have reached it (a scan that found its bank changed, or a command). */
   level: [line: number, state: LineState];
   /** A line's direction or trigger bits changed (and once per line at the first scan). */
@@ -386,7 +388,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
         this.emit('output', event.line, level, event.seq, Number(event.guestNs));
       }
     } else if (event.kind === protocol.EV_INPUT_EDGE) {
-      this.#log.debug(`line ${this.config.lines[event.line]?.name ?? event.line}: the guest consumed an input edge (level ${event.value})`);
+      this.emit('input-received', event.line, event.value === 0 ? 0 : 1, Number(event.guestNs));
     }
   }
 

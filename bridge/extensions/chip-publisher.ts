@@ -1,10 +1,11 @@
 /**
  * Chips <-> MQTT: publishes each chip's line states (retained), edges,
- * line configuration (retained) and availability (retained), and applies
+ * the guest's confirmations of received input edges, line configuration
+ * (retained) and availability (retained), and applies
  * `<base>/<chip>/<line>/set` commands. A bad command changes nothing: it is
  * logged, answered on `<base>/bridge/event` and counted.
  */
-import type { Chip, EdgeEvent, LineView } from '../chip/chip.ts';
+import type { Chip, EdgeEvent, LineView, ReceivedEvent } from '../chip/chip.ts';
 import type { LineConfig } from '../config/types.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
 import type { Level } from '../shm/line-registers.ts';
@@ -17,9 +18,14 @@ export function edgePayload(edge: EdgeEvent): string {
     edge: edge.edge,
     source: edge.source,
     seq: edge.seq,
-    ts: edge.ts,
+    ts_ms: edge.tsMs,
     ...(edge.guestNs === undefined ? {} : { guest_ns: edge.guestNs }),
   });
+}
+
+/** The JSON published on `.../received`. */
+export function receivedPayload(received: ReceivedEvent): string {
+  return JSON.stringify({ edge: received.edge, guest_ns: received.guestNs, ts_ms: received.tsMs });
 }
 
 function trigger(view: LineView): string {
@@ -76,6 +82,9 @@ export class ChipPublisher implements Extension {
     });
     chip.on('edge', (edge) => {
       this.#ctx.publish(topics.edge(name, edge.line.name), edgePayload(edge), false);
+    });
+    chip.on('received', (received) => {
+      this.#ctx.publish(topics.received(name, received.line.name), receivedPayload(received), false);
     });
     chip.on('config', (view) => {
       this.#ctx.publish(topics.config(name, view.name), configPayload(view), true);

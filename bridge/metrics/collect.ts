@@ -129,6 +129,10 @@ export class MetricsCollector {
       m?.edgePublished(name, edge.source);
       published = true;
     });
+    chip.on('received', (received) => {
+      c.add(1, 'guestReceived', name, received.line.name);
+      m?.guestReceived(name, received.line.name);
+    });
     chip.on('state', (line, level, replay) => {
       if (replay) return;
       published = true;

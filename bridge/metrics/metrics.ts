@@ -51,6 +51,7 @@ export class BridgeMetrics {
   readonly #mqttMessages;
   readonly #headerOverwrites;
   readonly #edgesPublished;
+  readonly #guestReceived;
   readonly #requests;
 
   constructor(version: string) {
@@ -92,6 +93,7 @@ export class BridgeMetrics {
     this.#mqttMessages = counter('mqtt_messages_total', 'MQTT messages the bridge received (in) and published (out).', ['direction']);
     this.#headerOverwrites = counter('header_overwrites_total', 'Host-owned header words a guest overwrote (the bridge restored them).', ['chip']);
     this.#edgesPublished = counter('edges_published_total', 'Edge events published over MQTT, by who drove the line.', ['chip', 'source']);
+    this.#guestReceived = counter('guest_received_edges_total', 'Input edges the guest confirmed its interrupt handler took (EV_INPUT_EDGE), published on .../received.', ['chip', 'line']);
     this.#requests = counter('requests_total', 'bridge/request commands answered, by command and status.', ['command', 'status']);
   }
 
@@ -113,6 +115,7 @@ export class BridgeMetrics {
     for (const line of lines) {
       this.#queueDepth.set({ chip, line }, 0);
       this.#queueOverflows.inc({ chip, line }, 0);
+      this.#guestReceived.inc({ chip, line }, 0);
     }
   }
 
@@ -202,6 +205,10 @@ export class BridgeMetrics {
 
   edgePublished(chip: string, source: 'host' | 'guest'): void {
     this.#edgesPublished.inc({ chip, source });
+  }
+
+  guestReceived(chip: string, line: string): void {
+    this.#guestReceived.inc({ chip, line });
   }
 
   request(command: string, status: RequestStatus): void {

@@ -54,7 +54,7 @@ export class Topics {
     return `${this.base}/${chip}/availability`;
   }
 
-  /** A chip's guest agent: `online` / `offline`, retained (published by the agent, `offline` also by the bridge). */
+  /** A chip's guest agent: `online` / `offline`, retained; the agent alone publishes it (its will covers a dropped connection). */
   agent(chip: string): string {
     return `${this.base}/${chip}/agent`;
   }
@@ -69,6 +69,11 @@ export class Topics {
 
   edge(chip: string, line: string): string {
     return `${this.base}/${chip}/${line}/edge`;
+  }
+
+  /** The guest's confirmation that its driver handed an input edge on (the event ring's EV_INPUT_EDGE). */
+  received(chip: string, line: string): string {
+    return `${this.base}/${chip}/${line}/received`;
   }
 
   config(chip: string, line: string): string {

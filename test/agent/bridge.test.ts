@@ -3,12 +3,17 @@
  * broker and a plain-mode chip that has an agent socket, and a TCG guest
  * started with exactly the options `qemuArgs(chip)` prints (ivshmem-plain
  * on the chip's shared memory, the virtio-serial port on the agent
- * socket), running vgpio.ko and the agent, on x86_64 and on arm64. Host
- * commands published with mosquitto_pub come back as the agent's edge
- * messages (seen by mosquitto_sub) with consecutive sequence numbers; the
- * guest's outputs become the lines' retained states; a closed agent
- * connection makes the chip's agent offline; the socket is 0600, replaces
- * a stale file, refuses a second owner and is removed on shutdown.
+ * socket), running vgpio.ko and the agent, on x86_64 and on arm64. One
+ * press is exactly one message on each of the state, `edge`, `received`
+ * and `agent/edge` topics, each in its documented shape; host commands
+ * published with mosquitto_pub come back as the agent's edges with
+ * consecutive sequence numbers; the driver's confirmations (`received`)
+ * come for edges a guest consumer (the agent, edgemon) took and never for a
+ * line nobody requested, and `vgpio2mqtt watch` shows them; the guest's
+ * outputs become the lines' retained states; the agent's availability has
+ * one producer, the agent (its will covers a dropped connection, the
+ * bridge never publishes it); the socket is 0600, replaces a stale file,
+ * refuses a second owner and is removed on shutdown.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +27,10 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { watch } from '../../bridge/remote.ts';
+import type { Settings } from '../../bridge/config/types.ts';
 import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
+import { buildEdgemon, chipByLabel } from '../kernel/vgpio-host.ts';
 import { buildAgent, MqttSend } from '../support/agent.ts';
 import { GUEST_ARCHES } from '../support/arch.ts';
 import { ConsoleLog } from '../support/console.ts';
@@ -38,13 +46,21 @@ const TOGGLES = 12;
 
 interface AgentEdge {
   edge: string;
-  source: string;
   seq: number;
-  ts: number;
+  guest_ns: number;
   request_seq: number;
   clock: string;
   line: number;
 }
+
+/** Each key of a message and the type of its value, sorted: the documented shape. */
+const shape = (payload: string): string[] =>
+  Object.entries(JSON.parse(payload) as Record<string, unknown>)
+    .map(([key, value]) => `${key}:${typeof value}`)
+    .sort();
+
+/** Long enough for a duplicate to show up behind a message under TCG and load; never a timing assertion. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 3000));
 
 for (const arch of GUEST_ARCHES) describe(`vgpio-agent through the bridge's agent socket (embedded broker, ${arch} guest)`, () => {
   let dir: string;
@@ -55,7 +71,10 @@ for (const arch of GUEST_ARCHES) describe(`vgpio-agent through the bridge's agen
   let guest: Guest;
   let probe: MqttProbe;
   let mqttSend: string;
+  let settings: Settings;
   const logs: string[] = [];
+  /** Every publication on the chip's agent topic the broker handled: who published it (null: the bridge itself, through Aedes' API). */
+  const agentTopicPublishers: (string | null)[] = [];
 
   const pub = async (topic: string, payload: string): Promise<void> => {
     await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', payload]);
@@ -85,6 +104,8 @@ chips:
     ngpio: 8
     lines:
       - { line: 0, name: button }
+      - { line: 1, name: free }
+      - { line: 2, name: mon }
       - { line: 7, name: relay }
 `,
     );
@@ -92,8 +113,12 @@ chips:
     execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', agentPath]);
     assert.ok(lstatSync(agentPath).isSocket());
 
-    const settings = loadSettings({ args: ['-c', config], env: {} });
+    settings = loadSettings({ args: ['-c', config], env: {} });
     controller = await Controller.start(settings, { log: new Logger('debug', 'bridge', (line) => logs.push(line)) });
+    const broker = controller.broker ?? assert.fail('the embedded broker runs');
+    broker.aedes.on('publish', (packet, client) => {
+      if (packet.topic === `${B}/${CHIP}/agent`) agentTopicPublishers.push(client?.id ?? null);
+    });
     probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]);
 
     const built = buildAgent(arch);
@@ -103,14 +128,15 @@ chips:
     guest = await Guest.boot({
       arch,
       modules: ['virtio_pci', 'virtio_console'],
-      binaries: ['/usr/bin/gpioset'],
+      binaries: ['/usr/bin/gpioset', '/usr/bin/gpiodetect'],
       files: [
         { dest: '/lib/vgpio.ko', src: vgpio.ko, mode: 0o644 },
         { dest: '/usr/bin/vgpio-agent', src: built.agent, mode: 0o755 },
+        { dest: '/usr/bin/edgemon', src: buildEdgemon(dir, arch), mode: 0o755 },
       ],
       initCommands: [
         'insmod /lib/vgpio.ko poll_ms=1',
-        // The button only: the other lines stay free for the guest's own outputs.
+        // The button only: the other lines stay free for edgemon, the guest's own outputs, and nobody.
         `vgpio-agent --base ${B} --watch ${CHIP}:button --reconnect-max 2 --keepalive 5 > /tmp/agent.log 2>&1 &`,
       ],
       // Exactly what `vgpio2mqtt qemu-args board` prints.
@@ -150,35 +176,118 @@ chips:
     assert.ok(logs.some((l) => l.includes('guest agent connected')));
   });
 
-  it(`turns ${TOGGLES} host commands (mosquitto_pub .../set) into the agent's edges with consecutive sequence numbers`, async () => {
+  it('turns one press into exactly one message on each of the state, edge, received and agent/edge topics, each in its documented shape', async (t) => {
+    const from = probe.mark;
+    // The next test starts from OFF whatever happens here.
+    t.after(async () => {
+      await pub(`${B}/${CHIP}/button/set`, 'OFF');
+      await probe.waitFor(`${B}/${CHIP}/button/agent/edge`, (p) => p.includes('"falling"'), 60_000, from);
+    });
+    await pub(`${B}/${CHIP}/button/set`, 'ON');
+    const line = `${B}/${CHIP}/button`;
+    const wanted = [line, `${line}/edge`, `${line}/received`, `${line}/agent/edge`];
+    for (const topic of wanted) {
+      await probe.waitFor(topic, () => true, 60_000, from).catch(async (error: unknown) => {
+        throw new Error(`${(error as Error).message}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
+      });
+    }
+    await settle();
+    // `<line>/#` covers the state topic `<line>` too.
+    const under = probe.on(`${line}/#`, from);
+    for (const topic of wanted) assert.equal(under.filter((m) => m.topic === topic).length, 1, `${topic}: ${JSON.stringify(under)}`);
+    // `config` may flap: the driver masks the line's interrupt while its handler runs, and a scan can catch that in irq_en.
+    const others = under.filter((m) => ![...wanted, `${line}/set`, `${line}/config`].includes(m.topic));
+    assert.deepEqual(others, [], 'the press (its command on .../set aside) makes nothing else');
+    const only = (topic: string): string => probe.on(topic, from)[0]?.payload ?? assert.fail(topic);
+    assert.equal(only(line), 'ON');
+    assert.deepEqual(shape(only(`${line}/edge`)), ['edge:string', 'seq:number', 'source:string', 'ts_ms:number']);
+    assert.deepEqual(shape(only(`${line}/received`)), ['edge:string', 'guest_ns:number', 'ts_ms:number']);
+    assert.deepEqual(shape(only(`${line}/agent/edge`)), ['clock:string', 'edge:string', 'guest_ns:number', 'line:number', 'request_seq:number', 'seq:number']);
+    const edge = JSON.parse(only(`${line}/edge`)) as { edge: string; source: string; ts_ms: number };
+    const received = JSON.parse(only(`${line}/received`)) as { edge: string; guest_ns: number; ts_ms: number };
+    const agent = JSON.parse(only(`${line}/agent/edge`)) as AgentEdge;
+    assert.deepEqual([edge.edge, edge.source], ['rising', 'host']);
+    assert.equal(received.edge, 'rising');
+    assert.deepEqual([agent.edge, agent.clock, agent.line], ['rising', 'monotonic', 0]);
+    // ts_ms is the host's wall clock in milliseconds; guest_ns the guest's monotonic nanoseconds, the same clock for the driver and the agent.
+    assert.ok(Math.abs(edge.ts_ms - Date.now()) < 3_600_000 && Math.abs(received.ts_ms - Date.now()) < 3_600_000, 'ts_ms is milliseconds since the epoch');
+    assert.ok(received.ts_ms >= edge.ts_ms, 'the confirmation comes after the command');
+    assert.ok(received.guest_ns >= agent.guest_ns, 'the driver makes its entry once the consumer\'s handler (whose timestamp the agent reports) has run');
+  });
+
+  it(`turns ${TOGGLES} host commands (mosquitto_pub .../set) into as many host edges, confirmations and agent edges, in order`, async () => {
     const seen = new ConsoleLog();
-    const sub: ChildProcess = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(port), '-d', '-v', '-t', `${B}/${CHIP}/button/edge`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sub: ChildProcess = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(port), '-d', '-v', '-t', `${B}/${CHIP}/button/#`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       if (sub.stdout === null) assert.fail('no stdout');
       seen.attach(sub.stdout);
       await seen.waitFor(/received SUBACK/, 5000);
       for (let i = 0; i < TOGGLES; i++) await pub(`${B}/${CHIP}/button/set`, 'TOGGLE');
-      const agentEdges = (): AgentEdge[] =>
+      const on = (leaf: string): Record<string, unknown>[] =>
         seen.text
           .split('\n')
-          .filter((l) => l.startsWith(`${B}/${CHIP}/button/edge {`))
-          .map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as Partial<AgentEdge>)
-          // The bridge publishes its own host-source edges on the same topic; the agent's carry the kernel's clock.
-          .filter((e): e is AgentEdge => e.clock !== undefined)
-          // QoS 1 is at-least-once: one kernel event (same seq and timestamp) may arrive twice after a reconnect; an invented edge has its own seq.
-          .filter((e, i, all) => all.findIndex((o) => o.seq === e.seq && o.ts === e.ts) === i);
+          .filter((l) => l.startsWith(`${B}/${CHIP}/button/${leaf} {`))
+          .map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as Record<string, unknown>);
+      const agentEdges = (): AgentEdge[] =>
+        // QoS 1 is at-least-once: one kernel event (same seq and timestamp) may arrive twice after a reconnect; an invented edge has its own seq.
+        (on('agent/edge') as unknown as AgentEdge[]).filter((e, i, all) => all.findIndex((o) => o.seq === e.seq && o.guest_ns === e.guest_ns) === i);
       const deadline = Date.now() + 60_000;
-      while (agentEdges().length < TOGGLES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while ((agentEdges().length < TOGGLES || on('received').length < TOGGLES) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await settle();
       const edges = agentEdges();
       assert.equal(edges.length, TOGGLES, `agent edges seen by mosquitto_sub:\n${seen.tail(3000)}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
       const first = edges[0]?.seq ?? 0;
+      const expected = Array.from({ length: TOGGLES }, (_, i) => (i % 2 === 0 ? 'rising' : 'falling'));
       edges.forEach((e, i) => {
         assert.equal(e.seq, first + i, `edge ${i}: sequence gap (dropped events)`);
-        assert.equal(e.edge, i % 2 === 0 ? 'rising' : 'falling');
-        assert.deepEqual([e.source, e.line, e.clock], ['guest', 0, 'monotonic']);
+        assert.deepEqual([e.line, e.clock], [0, 'monotonic']);
       });
+      assert.deepEqual(edges.map((e) => e.edge), expected);
+      // The bridge's own topics: one host edge and one guest confirmation per command, never an agent's message.
+      assert.deepEqual(on('edge').map((e) => [e.edge, e.source]), expected.map((e) => [e, 'host']));
+      assert.deepEqual(on('received').map((e) => e.edge), expected);
+      const guestNs = on('received').map((e) => e.guest_ns as number);
+      assert.deepEqual(guestNs, [...guestNs].sort((a, b) => a - b), 'confirmations in the guest\'s order');
     } finally {
       sub.kill();
+    }
+  });
+
+  it('confirms the edges edgemon took, never those of a line nobody requested, and `watch` shows the confirmations', async () => {
+    const printed: string[] = [];
+    const stopWatch = new AbortController();
+    const watching = watch(settings, CHIP, undefined, (text) => printed.push(text), stopWatch.signal);
+    try {
+      // edgemon prints "<line_seqno> <level>" per edge it read and exits after two.
+      await guest.exec(`( edgemon /dev/${await chipByLabel(guest, CHIP)} 2 2 both > /tmp/mon 2>&1 & )`);
+      await guest.untilWaitingForInput('edgemon');
+      await probe.waitFor(`${B}/${CHIP}/mon/config`, (p) => p.includes('"trigger":"both"'), 20_000);
+      // watch subscribes to the states last: a retained state printed means it sees everything after it.
+      const deadline = Date.now() + 20_000;
+      while (!printed.some((l) => l.startsWith(`${B}/${CHIP}/mon `)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const from = probe.mark;
+      // Nobody requested `free`: the host changes it, no guest handler takes the edge.
+      await pub(`${B}/${CHIP}/free/set`, 'ON');
+      await probe.waitFor(`${B}/${CHIP}/free/edge`, () => true, 10_000, from);
+      for (const payload of ['ON', 'OFF']) await pub(`${B}/${CHIP}/mon/set`, payload);
+      await probe.waitFor(`${B}/${CHIP}/mon/received`, (p) => p.includes('"falling"'), 60_000, from);
+      const monitored = async (): Promise<string[]> => (await guest.exec('cat /tmp/mon')).trim().split('\n');
+      const edgemonDone = Date.now() + 20_000;
+      while ((await monitored()).length < 2 && Date.now() < edgemonDone) await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual((await monitored()).map((l) => l.split(' ')[1]), ['1', '0'], 'edgemon read the rise and the fall');
+      // The ring is read in order and both lines share a bank: a confirmation for `free` would have come before mon's.
+      await settle();
+      assert.deepEqual(probe.on(`${B}/${CHIP}/free/received`, from), [], 'no confirmation for a line nobody requested');
+      assert.deepEqual(probe.on(`${B}/${CHIP}/mon/received`, from).map((m) => (JSON.parse(m.payload) as { edge: string }).edge), ['rising', 'falling']);
+      const counted = controller.counters.total('guestReceived', CHIP, 'mon');
+      assert.equal(counted, 2, 'counted per line for vgpio2mqtt_guest_received_edges_total');
+      assert.equal(controller.counters.total('guestReceived', CHIP, 'free'), 0);
+      const shown = printed.filter((l) => l.startsWith(`${B}/${CHIP}/mon/received {`));
+      assert.equal(shown.length, 2, printed.join('\n'));
+      assert.match(shown[0] ?? '', /"edge":"rising","guest_ns":\d+,"ts_ms":\d+/);
+    } finally {
+      stopWatch.abort();
+      await watching;
     }
   });
 
@@ -191,22 +300,33 @@ chips:
     }
   });
 
-  it('marks the chip\'s agent offline when an agent connection closes, will or not', async () => {
-    // A second agent-like client on the same socket, with no will: only the bridge can say it went away.
+  it('never publishes the agent\'s topic itself: a client that disconnects cleanly without a will leaves it as it was', async () => {
     const from = probe.mark;
     const client = new MqttSend(mqttSend, ['--broker', `unix:${agentPath}`, '--client-id', 'no-will']);
     await client.output.waitFor(/^connected 1$/m, 10_000);
-    const tag = await client.publish(`${B}/${CHIP}/agent`, 'online', 1, true);
-    await client.output.waitFor(new RegExp(`^acked ${tag}$`, 'm'), 10_000);
+    assert.equal(controller.agentSockets.get(CHIP)?.connections, 2);
     assert.equal(await client.end(), 0, 'a clean DISCONNECT: no will');
-    await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'offline', 5000, from);
-    assert.equal(await retained(`${B}/${CHIP}/agent`), 'offline');
+    const deadline = Date.now() + 10_000;
+    while (controller.agentSockets.get(CHIP)?.connections !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(controller.agentSockets.get(CHIP)?.connections, 1, 'the connection closed');
+    await settle();
+    assert.deepEqual(probe.on(`${B}/${CHIP}/agent`, from), [], 'nobody said anything about the agent');
+    assert.equal(await retained(`${B}/${CHIP}/agent`), 'online', 'the guest\'s agent is still there');
+  });
 
-    // QEMU goes away: the guest agent's connection closes.
-    const beforeQuit = probe.mark;
+  it('goes offline exactly once, by the agent\'s will, when QEMU quits and the agent\'s connection drops', async () => {
+    const from = probe.mark;
     await guest.close();
-    await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'offline', 10_000, beforeQuit);
+    await probe.waitFor(`${B}/${CHIP}/agent`, (p) => p === 'offline', 20_000, from);
+    const deadline = Date.now() + 10_000;
+    while (controller.agentSockets.get(CHIP)?.connections !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(controller.agentSockets.get(CHIP)?.connections, 0);
+    await settle();
+    assert.deepEqual(probe.on(`${B}/${CHIP}/agent`, from).map((m) => m.payload), ['offline']);
+    assert.equal(await retained(`${B}/${CHIP}/agent`), 'offline');
+    // Everything on the topic came from the agent's own session (its online, and its will); none from the bridge.
+    assert.deepEqual([...new Set(agentTopicPublishers)], [`vgpio-agent-${CHIP}`]);
+    assert.ok(agentTopicPublishers.length >= 2, JSON.stringify(agentTopicPublishers));
   });
 
   it('removes the agent socket on shutdown', async () => {

@@ -34,6 +34,8 @@ describe('vgpio-agent command line', () => {
     for (const option of ['--broker', '--watch', '--config', '--edge', '--debounce', '--qos', '--keepalive']) {
       assert.ok(help.stdout.includes(option), `--help does not mention ${option}`);
     }
+    // The agent's own topics: never the bridge's `.../edge`, and timestamps that name their unit.
+    assert.match(help.stdout, /<base>\/<chip>\/<line>\/agent\/edge, <base>\/<chip>\/<line>\/agent\/lineinfo\n\(guest_ns: /);
     assert.match(run('--version').stdout, /^vgpio-agent \d+\.\d+\.\d+\n$/);
   });
 

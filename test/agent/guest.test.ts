@@ -31,6 +31,7 @@ const TOGGLES = 200;
 
 interface LineInfo {
   event: string;
+  guest_ns?: number;
   consumer: string;
   direction: string;
   used: boolean;
@@ -170,32 +171,33 @@ describe('vgpio-agent in a guest, over virtio-serial', () => {
   });
 
   it(`publishes all ${TOGGLES} edges of a run of host toggles, in order, with consecutive sequence numbers`, async () => {
-    const topic = `vgpio2mqtt/${CHIP}/button0/edge`;
+    const topic = `vgpio2mqtt/${CHIP}/button0/agent/edge`;
     for (let i = 0; i < TOGGLES; i++) {
       const result = inputs.set(0, ((i + 1) % 2) as Level);
       assert.notEqual(result, 'overflow');
       assert.notEqual(result, 'unchanged');
     }
     const all = (await waitMessages((m) => m.topic === topic, TOGGLES, 120_000)).map(
-      (m) => JSON.parse(m.payload) as { edge: string; source: string; seq: number; ts: number; line: number },
+      (m) => JSON.parse(m.payload) as { edge: string; seq: number; request_seq: number; guest_ns: number; clock: string; line: number },
     );
     // QoS 1 is at-least-once: after a reconnect the agent resends what the
     // broker had not acknowledged, so one kernel event (same seq and
     // timestamp) may arrive twice. An invented edge would carry its own seq.
-    const edges = all.filter((e, i) => all.findIndex((o) => o.seq === e.seq && o.ts === e.ts) === i);
+    const edges = all.filter((e, i) => all.findIndex((o) => o.seq === e.seq && o.guest_ns === e.guest_ns) === i);
     assert.equal(edges.length, TOGGLES, `more edges than toggles: invented edges:\n${edges.map((e) => JSON.stringify(e)).join('\n')}`);
     const first = edges[0]?.seq ?? 0;
     edges.forEach((e, i) => {
       assert.equal(e.seq, first + i, `edge ${i}: sequence gap (dropped events)`);
       assert.equal(e.edge, i % 2 === 0 ? 'rising' : 'falling');
-      assert.equal(e.source, 'guest');
+      assert.deepEqual(Object.keys(e).sort(), ['clock', 'edge', 'guest_ns', 'line', 'request_seq', 'seq']);
+      assert.equal(e.clock, 'monotonic');
       assert.equal(e.line, 0);
-      if (i > 0) assert.ok(e.ts >= (edges[i - 1]?.ts ?? 0), 'timestamps go backwards');
+      if (i > 0) assert.ok(e.guest_ns >= (edges[i - 1]?.guest_ns ?? 0), 'timestamps go backwards');
     });
   });
 
   it("publishes another program's requests and releases as line-info events", async () => {
-    const topic = `vgpio2mqtt/${CHIP}/relay/lineinfo`;
+    const topic = `vgpio2mqtt/${CHIP}/relay/agent/lineinfo`;
     const info = (m: Received): LineInfo => JSON.parse(m.payload) as LineInfo;
     const only = async (event: string, count: number): Promise<LineInfo> => {
       const got = await waitMessages((m) => m.topic === topic && info(m).event === event, count, 20_000);
@@ -206,9 +208,12 @@ describe('vgpio-agent in a guest, over virtio-serial', () => {
     // Held through sysfs since boot: reported when the agent connected.
     const current = await only('current', 1);
     assert.deepEqual([current.consumer, current.used], ['sysfs', true]);
+    assert.equal(current.guest_ns, undefined, 'a line held already has no change time');
     await guest.exec('echo $(( $(cat /sys/class/gpio/gpiochip*/base) + 7 )) > /sys/class/gpio/unexport');
     const released = await only('released', 1);
     assert.equal(released.used, false);
+    assert.equal(typeof released.guest_ns, 'number');
+    assert.deepEqual(Object.keys(released).sort(), ['active_low', 'bias', 'consumer', 'debounce_us', 'direction', 'drive', 'edge', 'event', 'guest_ns', 'line', 'source', 'used']);
     // Another program takes the line, drives it, and lets it go.
     await guest.exec(`gpioset ${CHIP} 7=1`);
     const requested = await only('requested', 1);
@@ -237,7 +242,7 @@ describe('vgpio-agent in a guest, over virtio-serial', () => {
     await closed;
     await waitMessages((m) => m.topic === agentTopic && m.payload === 'offline', 1, 20_000);
 
-    const topic = `vgpio2mqtt/${CHIP}/button1/edge`;
+    const topic = `vgpio2mqtt/${CHIP}/button1/agent/edge`;
     for (let i = 0; i < 20; i++) inputs.set(1, ((i + 1) % 2) as Level);
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(received.filter((m) => m.topic === topic).length, 0, 'edges arrived with no broker');
@@ -249,7 +254,7 @@ describe('vgpio-agent in a guest, over virtio-serial', () => {
     assert.deepEqual(edges.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => first + i));
     assert.match(await guest.exec('cat /tmp/agent.log'), /retrying in/);
     // Each connect reports again the line that is still held.
-    const spare = received.filter((m) => m.topic === `vgpio2mqtt/${CHIP}/spare/lineinfo`).map((m) => JSON.parse(m.payload) as LineInfo);
+    const spare = received.filter((m) => m.topic === `vgpio2mqtt/${CHIP}/spare/agent/lineinfo`).map((m) => JSON.parse(m.payload) as LineInfo);
     assert.equal(spare.filter((i) => i.event === 'current' && i.consumer === 'sysfs' && i.used).length, 2, JSON.stringify(spare));
   });
 });

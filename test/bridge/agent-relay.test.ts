@@ -4,8 +4,9 @@
  * that has an agent socket; the agent's own MQTT client (agent/build/
  * mqtt-send, the code vgpio-agent runs) connects through that socket and
  * is a client of Mosquitto in its own right: its publishes arrive, its will
- * is published when it dies, the bridge marks the chip's agent offline
- * (under the chip's label, where the agent publishes), and
+ * (under the chip's label, where the agent publishes) is published once
+ * when it dies, by Mosquitto alone (the bridge never publishes the agent's
+ * topic), a clean exit leaves nothing behind, and
  * while Mosquitto is down the bridge drops agent connections (the agent
  * retries) without going down itself; over mqtts:// to Aedes' TLS
  * listener, verified with mqtt.ca, and refused when it does not verify. Also the start-up errors: a missing
@@ -29,7 +30,7 @@ import { MqttProbe } from '../support/mqtt-probe.ts';
 const run = promisify(execFile);
 const B = 'relay';
 const CHIP = 'board';
-/** The agent names chips by the gpiochip label the guest sees; the bridge's offline must land on the same topic. */
+/** The agent names chips by the gpiochip label the guest sees. */
 const LABEL = 'board-label';
 const { mqttSend } = buildAgent();
 
@@ -84,22 +85,36 @@ chips:
       const from = probe.mark;
       const tag = await s.publish(`${B}/${LABEL}/agent`, 'online', 1, true);
       await s.output.waitFor(new RegExp(`^acked ${tag}$`, 'm'), 10_000);
-      await s.publish(`${B}/${LABEL}/button/edge`, '{"edge":"rising","source":"guest","seq":1}', 0);
+      await s.publish(`${B}/${LABEL}/button/agent/edge`, '{"edge":"rising","seq":1}', 0);
       assert.equal((await probe.waitFor(`${B}/${LABEL}/agent`, (p) => p === 'online', 5000, from)).payload, 'online');
-      await probe.waitFor(`${B}/${LABEL}/button/edge`, (p) => p.includes('"seq":1'), 5000, from);
+      await probe.waitFor(`${B}/${LABEL}/button/agent/edge`, (p) => p.includes('"seq":1'), 5000, from);
       assert.equal(controller.agentSockets.get(CHIP)?.connections, 1);
     });
 
-    it('marks the agent offline when its connection dies (its will and the bridge)', async () => {
+    it('marks the agent offline exactly once when its connection dies: its will, published by Mosquitto', async () => {
       const s = senders[0] ?? assert.fail('no agent from the test before');
       const from = probe.mark;
       await s.kill();
       await probe.waitFor(`${B}/${LABEL}/agent`, (p) => p === 'offline', 10_000, from);
-      // Both Mosquitto (the will, once the relay closes upstream) and the bridge say so.
-      const deadline = Date.now() + 5000;
-      while (probe.on(`${B}/${LABEL}/agent`, from).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(probe.on(`${B}/${LABEL}/agent`, from).map((m) => m.payload), ['offline', 'offline']);
+      const deadline = Date.now() + 10_000;
+      while (controller.agentSockets.get(CHIP)?.connections !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(controller.agentSockets.get(CHIP)?.connections, 0);
+      // Long enough for a second producer to show up; not a timing assertion.
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.deepEqual(probe.on(`${B}/${LABEL}/agent`, from).map((m) => m.payload), ['offline']);
+    });
+
+    it('publishes nothing on the agent\'s topic for a clean exit without a will', async () => {
+      const s = agent('--client-id', `clean-${scheme}`);
+      await s.output.waitFor(/^connected 1$/m, 10_000);
+      const from = probe.mark;
+      assert.equal(await s.end(), 0);
+      const deadline = Date.now() + 10_000;
+      while (controller.agentSockets.get(CHIP)?.connections !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(controller.agentSockets.get(CHIP)?.connections, 0);
+      assert.ok(logs.some((l) => l.includes('guest agent connection closed')));
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.deepEqual(probe.on(`${B}/${LABEL}/agent`, from), []);
     });
 
     it('drops agent connections while Mosquitto is down; the agent gets through once it is back', async () => {

@@ -139,9 +139,11 @@ chips:
     await probe.waitFor(`${B}/board/button`, (p) => p === 'ON', 5000, from);
     assert.deepEqual(line(0), { in: 1, pending: false }, 'no interrupt: the guest asked for none');
     const edge = JSON.parse((await probe.waitFor(`${B}/board/button/edge`, () => true, 5000, from)).payload) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(edge).sort(), ['edge', 'seq', 'source', 'ts_ms']);
     assert.equal(edge.edge, 'rising');
     assert.equal(edge.source, 'host');
     assert.equal(typeof edge.seq, 'number');
+    assert.ok(Math.abs((edge.ts_ms as number) - Date.now()) < 3_600_000, 'ts_ms: milliseconds since the epoch');
     assert.equal(await retained(`${B}/board/button`), 'ON');
     for (const payload of ['off', 'true', '0', 'HIGH', 'low']) await pub(`${B}/board/button/set`, payload);
     await probe.waitFor(`${B}/board/button`, (p) => p === 'OFF', 5000, probe.mark - 1);
@@ -215,6 +217,28 @@ chips:
     await probe.waitFor(`${B}/board/bell`, (p) => p === 'OFF', 5000, probe.mark);
     assert.deepEqual(probe.on(`${B}/board/bell`, from).map((m) => m.payload), ['ON', 'OFF'], 'pulse_ms in the line config makes ON a pulse');
     assert.equal(guest.input(4), 0);
+  });
+
+  it('publishes the guest\'s confirmations of input edges (EV_INPUT_EDGE) on .../received, in logical terms, and counts them', async () => {
+    const from = probe.mark;
+    const before = controller.counters.total('guestReceived', 'board', 'relay');
+    // relay is inverted: electrical 1 after the edge is a falling edge to MQTT users.
+    guest.append(2, protocol.EV_INPUT_EDGE, 1);
+    guest.append(2, protocol.EV_INPUT_EDGE, 0);
+    const seen = async (): Promise<Record<string, unknown>[]> => {
+      await probe.waitFor(`${B}/board/relay/received`, (p) => p.includes('"rising"'), 5000, from);
+      return probe.on(`${B}/board/relay/received`, from).map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+    };
+    const received = await seen();
+    assert.deepEqual(received.map((r) => r.edge), ['falling', 'rising']);
+    for (const r of received) {
+      assert.deepEqual(Object.keys(r).sort(), ['edge', 'guest_ns', 'ts_ms']);
+      assert.equal(typeof r.guest_ns, 'number');
+      assert.equal(typeof r.ts_ms, 'number');
+    }
+    assert.equal(probe.on(`${B}/board/relay/received`, from).some((m) => m.retain), false, 'not retained');
+    assert.equal(probe.on(`${B}/board/relay/edge`, from).length, 0, 'a confirmation is not an edge');
+    assert.equal(controller.counters.total('guestReceived', 'board', 'relay') - before, 2);
   });
 
   it('publishes guest-driven outputs from the event ring and the banks, with guest edges', async () => {

@@ -77,8 +77,9 @@ for (const arch of ['x86_64', 'arm64']) describe(`npm run demo -- --arch ${arch}
   it('reports a toggled line back through the guest agent over virtio-serial', async () => {
     const from = probe.mark;
     await probe.publish('vgpio2mqtt/demo/button/set', 'ON');
-    const edge = await probe.waitFor('vgpio2mqtt/demo/button/edge', (p) => p.includes('"source":"guest"'), 20_000, from);
-    assert.match(edge.payload, /"edge":"rising".*"clock":"monotonic"/);
+    const edge = await probe.waitFor('vgpio2mqtt/demo/button/agent/edge', () => true, 20_000, from);
+    assert.match(edge.payload, /"edge":"rising".*"guest_ns":\d+,"clock":"monotonic"/);
+    await probe.waitFor('vgpio2mqtt/demo/button/received', (p) => p.includes('"edge":"rising"'), 20_000, from);
   });
 
   it('publishes the guest\'s blinking LED', async () => {
