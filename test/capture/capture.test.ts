@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,18 +18,10 @@ import { FakeGuest } from '../support/fake-guest.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { CLI, startCapture, type CaptureProcess } from '../support/capture-cli.ts';
 
 const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const B = 'cap';
-
-interface CaptureProcess {
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-  kill: (signal: NodeJS.Signals) => void;
-}
 
 describe('vgpio2mqtt capture', () => {
   let dir: string;
@@ -39,18 +31,7 @@ describe('vgpio2mqtt capture', () => {
   let guest: FakeGuest;
   let probe: MqttProbe;
 
-  const capture = async (...args: string[]): Promise<CaptureProcess> => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'capture', ...args, '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    // Generous: the CLI loads under tsx on a shared, busy machine.
-    await until('the capture to start recording', () => err.includes('capture: recording') || child.exitCode !== null, 60_000);
-    assert.equal(child.exitCode, null, `capture ended early: ${err}`);
-    return { stdout: () => out, stderr: () => err, exited, kill: (s) => child.kill(s) };
-  };
+  const capture = (...args: string[]): Promise<CaptureProcess> => startCapture(config, args);
   const cliFails = async (...args: string[]): Promise<{ code: number; stderr: string }> => {
     try {
       await run(process.execPath, ['--import', 'tsx', CLI, 'capture', ...args, '-c', config]);
