@@ -177,3 +177,51 @@ chips:
     assert.equal(existsSync(file), false);
   });
 });
+
+describe('vgpio2mqtt capture with broker users', () => {
+  let dir: string;
+  let config: string;
+  let controller: Controller;
+
+  before(async () => {
+    dir = mkdtempSync('/dev/shm/vgpio-capture-login-');
+    config = join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      `base_topic: ${B}
+broker:
+  port: ${await freePort()}
+  users:
+    - { username: viewer, password: s3cret, publish: [], subscribe: ["${B}/#"] }
+metrics: { port: 0 }
+homeassistant: { enabled: false }
+chips:
+  - { name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }
+`,
+    );
+    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge') });
+  });
+
+  after(async () => {
+    await controller.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says how to log in when the broker refuses it, and records with --mqtt-username/--mqtt-password', async () => {
+    const file = join(dir, 'login.vcd');
+    try {
+      await run(process.execPath, ['--import', 'tsx', CLI, 'capture', '--chip', 'board', '--count', '1', '--out', file, '-c', config]);
+      assert.fail('capture without a login succeeded');
+    } catch (error) {
+      const e = error as { code: number; stderr: string };
+      assert.equal(e.code, 1, e.stderr);
+      assert.match(e.stderr, /the MQTT broker refused the login .*pass --mqtt-username and --mqtt-password/);
+    }
+    assert.equal(existsSync(file), false, 'a failed capture leaves no file');
+
+    const cap = await startCapture(config, ['--chip', 'board', '--duration', '200ms', '--out', file, '--mqtt-username', 'viewer', '--mqtt-password', 's3cret']);
+    assert.equal(await cap.exited, 0, cap.stderr());
+    assert.doesNotMatch(cap.stderr(), /s3cret/);
+    assert.deepEqual(parseVcd(readFileSync(file, 'utf8')).initial, { button: '0', 1: '0' }, 'the retained states, read with the login');
+  });
+});
