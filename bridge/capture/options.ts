@@ -15,7 +15,7 @@ export const CAPTURE_FLAGS = {
   lines: { type: 'string' },
   duration: { type: 'string' },
   count: { type: 'string' },
-  out: { type: 'string', short: 'o' },
+  out: { type: 'string' },
 } as const;
 
 export type CaptureFlagValues = Partial<Record<keyof typeof CAPTURE_FLAGS, string>>;

@@ -136,6 +136,8 @@ chips:
     await hostEdge('button', 'ON');
     await guestEdge(0);
     await hostEdge('button', 'OFF');
+    // The capture is a subscriber of its own: give it ample time to receive what the probe did before stopping it.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     cap.kill('SIGINT');
     assert.equal(await cap.exited, 0, cap.stderr());
     assert.match(cap.stderr(), /wrote 3 edge\(s\) on 8 line\(s\) .* to stdout \(stopped by signal\)/);

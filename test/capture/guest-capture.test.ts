@@ -94,8 +94,8 @@ chips:
       await guest.exec(`gpioset ${CHIP} 7=0`);
       await wait('relay', 2 * i);
     }
-    // The capture is a subscriber of its own: give it time to receive what the probe did before stopping it.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The capture is a subscriber of its own: give it ample time to receive what the probe did before stopping it.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     cap.kill('SIGINT');
     assert.equal(await cap.exited, 0, cap.stderr());
 
