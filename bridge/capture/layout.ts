@@ -23,6 +23,7 @@ export class CaptureTopics {
   readonly edges: string;
   readonly states: string;
   readonly bridgeState: string;
+  readonly availability: string;
   readonly #edgeLine = new Map<string, number>();
   readonly #stateLine = new Map<string, number>();
 
@@ -31,6 +32,7 @@ export class CaptureTopics {
     this.edges = topics.edge(chip, '+');
     this.states = topics.state(chip, '+');
     this.bridgeState = topics.bridgeState;
+    this.availability = topics.availability(chip);
     lines.forEach((line, index) => {
       this.#edgeLine.set(topics.edge(chip, line.name), index);
       this.#stateLine.set(topics.state(chip, line.name), index);

@@ -24,17 +24,35 @@ export interface Recording {
   stopped: StopReason;
 }
 
-/** Resolves when the bridge's retained `bridge/state` says online; a missing or offline bridge is an error. */
-function bridgeUp(mqtt: ReturnType<typeof connect>, topic: string, base: string): Promise<void> {
+/** What a capture tells its user while it runs. */
+export interface RecordEvents {
+  /** Recording runs (for the "Ctrl-C to stop" hint). */
+  started: () => void;
+  /** Something that explains missing edges: the bridge or the chip went offline, or came back. */
+  note: (text: string) => void;
+}
+
+/**
+ * Resolves when the bridge's retained `bridge/state` says online; a missing
+ * or offline bridge is an error. Later changes are noted.
+ */
+function bridgeUp(mqtt: ReturnType<typeof connect>, topic: string, base: string, note: (text: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
+    let up: boolean | undefined;
     const timer = setTimeout(() => {
       reject(new RemoteError(`no bridge state on ${topic} within ${REMOTE_TIMEOUT_MS} ms (is vgpio2mqtt running with base topic ${base}?)`));
     }, REMOTE_TIMEOUT_MS);
     mqtt
       .subscribeNow(topic, (_topic, payload) => {
         clearTimeout(timer);
-        if (bridgeOnline(payload)) resolve();
-        else reject(new RemoteError(`the bridge is offline (${topic}: ${payload.toString('utf8')}); start vgpio2mqtt first`));
+        const online = bridgeOnline(payload);
+        if (up === undefined) {
+          if (online) resolve();
+          else reject(new RemoteError(`the bridge is offline (${topic}: ${payload.toString('utf8')}); start vgpio2mqtt first`));
+        } else if (online !== up) {
+          note(online ? 'the bridge is back online' : 'the bridge went offline: no edges until it is back');
+        }
+        up = online;
       })
       .catch((error: unknown) => {
         clearTimeout(timer);
@@ -45,10 +63,9 @@ function bridgeUp(mqtt: ReturnType<typeof connect>, topic: string, base: string)
 
 /**
  * Records until `signal` aborts, `options.durationMs` has passed since the
- * bridge was found online, or `options.count` edges arrived. `started` is
- * called once recording runs (for the "Ctrl-C to stop" hint).
+ * bridge was found online, or `options.count` edges arrived.
  */
-export async function record(settings: Settings, options: CaptureOptions, signal: AbortSignal, started: () => void, log = new Logger('error', 'cli')): Promise<Recording> {
+export async function record(settings: Settings, options: CaptureOptions, signal: AbortSignal, events: RecordEvents, log = new Logger('error', 'cli')): Promise<Recording> {
   const { chip, lines } = options;
   const topics = new CaptureTopics(settings.baseTopic, chip.name, lines);
   const initial: (0 | 1 | undefined)[] = lines.map(() => undefined);
@@ -87,13 +104,23 @@ export async function record(settings: Settings, options: CaptureOptions, signal
       initial[signalIndex] = level;
       current[signalIndex] = level;
     });
-    await bridgeUp(mqtt, topics.bridgeState, settings.baseTopic);
+    let chipOnline: boolean | undefined;
+    await mqtt.subscribeNow(topics.availability, (_topic, payload) => {
+      const online = payload.toString('utf8') === 'online';
+      if (online === chipOnline || (online && chipOnline === undefined)) {
+        chipOnline = online;
+        return;
+      }
+      chipOnline = online;
+      events.note(online ? `chip ${chip.name} is online` : `chip ${chip.name} is offline (no guest with its driver bound): no edges until it is online`);
+    });
+    await bridgeUp(mqtt, topics.bridgeState, settings.baseTopic, events.note);
 
     const onAbort = (): void => stop?.('signal');
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort);
     const timer = options.durationMs === undefined ? undefined : setTimeout(() => stop?.('duration'), options.durationMs);
-    started();
+    events.started();
     const why = await stopped;
     const endMs = Date.now();
     clearTimeout(timer);

@@ -49,8 +49,13 @@ export async function runCapture(settings: Settings, options: CaptureOptions, si
       .filter((x) => x !== undefined)
       .concat('Ctrl-C')
       .join(' or ');
-    const recording = await record(settings, options, signal, () => {
-      tell(`capture: recording ${options.lines.length} line(s) of chip ${options.chip.name} until ${until}`);
+    const recording = await record(settings, options, signal, {
+      started: () => {
+        tell(`capture: recording ${options.lines.length} line(s) of chip ${options.chip.name} until ${until}`);
+      },
+      note: (text) => {
+        tell(`capture: ${text}`);
+      },
     });
     const timeline = toTimeline(recording.edges, recording.startMs, recording.endMs);
     const vcd = recordingVcd(options, recording, timeline);

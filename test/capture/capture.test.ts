@@ -136,10 +136,14 @@ chips:
     await hostEdge('button', 'ON');
     await guestEdge(0);
     await hostEdge('button', 'OFF');
+    // What a bridge's will and its restart publish: the capture says why edges may be missing.
+    await probe.publish(`${B}/bridge/state`, '{"state":"offline"}', true);
+    await probe.publish(`${B}/bridge/state`, '{"state":"online"}', true);
     // The capture is a subscriber of its own: give it ample time to receive what the probe did before stopping it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     cap.kill('SIGINT');
     assert.equal(await cap.exited, 0, cap.stderr());
+    assert.match(cap.stderr(), /capture: the bridge went offline: no edges until it is back\ncapture: the bridge is back online\n/);
     assert.match(cap.stderr(), /wrote 3 edge\(s\) on 8 line\(s\) .* to stdout \(stopped by signal\)/);
     const file = join(dir, 'stdout.vcd');
     writeFileSync(file, cap.stdout());
@@ -224,6 +228,7 @@ chips:
     const cap = await startCapture(config, ['--chip', 'board', '--duration', '200ms', '--out', file, '--mqtt-username', 'viewer', '--mqtt-password', 's3cret']);
     assert.equal(await cap.exited, 0, cap.stderr());
     assert.doesNotMatch(cap.stderr(), /s3cret/);
+    assert.match(cap.stderr(), /capture: chip board is offline \(no guest with its driver bound\): no edges until it is online/);
     assert.deepEqual(parseVcd(readFileSync(file, 'utf8')).initial, { button: '0', 1: '0' }, 'the retained states, read with the login');
   });
 });
