@@ -107,11 +107,10 @@ export async function record(settings: Settings, options: CaptureOptions, signal
     let chipOnline: boolean | undefined;
     await mqtt.subscribeNow(topics.availability, (_topic, payload) => {
       const online = payload.toString('utf8') === 'online';
-      if (online === chipOnline || (online && chipOnline === undefined)) {
-        chipOnline = online;
-        return;
-      }
+      const was = chipOnline;
       chipOnline = online;
+      // Said at the start only when offline; later, every change.
+      if (was === undefined ? online : was === online) return;
       events.note(online ? `chip ${chip.name} is online` : `chip ${chip.name} is offline (no guest with its driver bound): no edges until it is online`);
     });
     await bridgeUp(mqtt, topics.bridgeState, settings.baseTopic, events.note);
