@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `vgpio2mqtt` command: start (the default), qemu-args, get, set,
- * watch, --help, --version. Configuration problems are printed and end the
+ * watch, capture, --help, --version. Configuration problems are printed and end the
  * process with status 2 before anything is opened; runtime failures with 1.
  */
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { Controller } from './controller.ts';
 import { Logger, surviveClosedOutput } from './log.ts';
 import { LibvirtError, libvirtXml } from './libvirt-xml.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
+import { CAPTURE_FLAGS, CaptureArgsError, captureOptions } from './capture/options.ts';
 import { VERSION } from './version.ts';
 
 const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
@@ -27,9 +28,14 @@ Usage:
                                           TOGGLE, or JSON {"state":"ON","pulse_ms":200}
   vgpio2mqtt watch [<chip> [<line>]] [options]
                                           print states and edges as the bridge publishes them
+  vgpio2mqtt capture --chip <chip> [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|->
+                                          record the chip's edges into a VCD file (GTKWave, PulseView,
+                                          sigrok) until the duration passed, N edges arrived or Ctrl-C;
+                                          --lines: names or numbers (default: every line); --duration:
+                                          ms, s, m or h (a bare number is seconds); --out -: stdout
   vgpio2mqtt --help | --version
 
-get, set and watch reach the bridge through its MQTT broker, as configured
+get, set, watch and capture reach the bridge through its MQTT broker, as configured
 (the embedded broker's broker.host and broker.port, or mqtt.server).
 
 Options (precedence: built-in default < config file < environment < flag):
@@ -43,36 +49,28 @@ const COMMANDS: Record<string, { min: number; max: number; usage: string }> = {
   get: { min: 2, max: 2, usage: 'vgpio2mqtt get <chip> <line> [options]' },
   set: { min: 3, max: 3, usage: 'vgpio2mqtt set <chip> <line> <payload> [options]' },
   watch: { min: 0, max: 2, usage: 'vgpio2mqtt watch [<chip> [<line>]] [options]' },
+  capture: { min: 0, max: 0, usage: 'vgpio2mqtt capture --chip <chip> [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|-> [options]' },
 };
 
 class UsageError extends Error {}
 
 const FORMATS = ['qemu', 'libvirt'] as const;
 type Format = (typeof FORMATS)[number];
+/** qemu-args' own flag. */
+const QEMU_ARGS_FLAGS: FlagSpec = { format: { type: 'string' } };
 
-/** qemu-args' own `--format` flag, taken out of the words loadSettings checks. */
-function takeFormat(flags: string[]): { format: Format; rest: string[] } {
-  let format = 'qemu';
-  const rest: string[] = [];
-  for (let i = 0; i < flags.length; i++) {
-    const word = flags[i] ?? '';
-    if (word === '--format') {
-      format = flags[i + 1] ?? '';
-      i += 1;
-    } else if (word.startsWith('--format=')) {
-      format = word.slice('--format='.length);
-    } else {
-      rest.push(word);
-    }
-  }
+function formatOf(value: string | undefined): Format {
+  const format = value ?? 'qemu';
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format ${JSON.stringify(format)}; allowed: ${FORMATS.join(', ')}`);
-  return { format: format as Format, rest };
+  return format as Format;
 }
 
-/** Splits the words into positionals and the flag words loadSettings checks. */
-function split(words: string[], command: string): { positionals: string[]; flags: string[] } {
-  const spec: FlagSpec = { ...flagSpec(), help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } };
-  if (command === 'qemu-args') spec.format = { type: 'string' };
+/**
+ * Splits the words into positionals, the flag words loadSettings checks and
+ * the values of the command's own flags (`own`, e.g. capture's --chip).
+ */
+function split(words: string[], own: FlagSpec = {}): { positionals: string[]; flags: string[]; values: Record<string, string> } {
+  const spec: FlagSpec = { ...flagSpec(), ...own, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } };
   const args = joinNegativeValues(words, spec);
   // Before counting positionals: the value of a misspelt flag would count as one.
   const [unknown] = unknownFlags(args, spec);
@@ -84,9 +82,19 @@ function split(words: string[], command: string): { positionals: string[]; flags
     throw new UsageError((error as Error).message);
   }
   const positionalIndexes = new Set(tokens.filter((t) => t.kind === 'positional').map((t) => t.index));
+  const ownIndexes = new Set<number>();
+  const values: Record<string, string> = {};
+  for (const token of tokens) {
+    if (token.kind !== 'option' || !Object.hasOwn(own, token.name)) continue;
+    if (token.value === undefined) throw new UsageError(`${token.rawName} needs a value (see vgpio2mqtt --help)`);
+    values[token.name] = token.value;
+    ownIndexes.add(token.index);
+    if (!token.inlineValue) ownIndexes.add(token.index + 1);
+  }
   return {
-    positionals: args.filter((_, i) => positionalIndexes.has(i)),
-    flags: args.filter((_, i) => !positionalIndexes.has(i)),
+    positionals: args.filter((_, i) => positionalIndexes.has(i) && !ownIndexes.has(i)),
+    flags: args.filter((_, i) => !positionalIndexes.has(i) && !ownIndexes.has(i)),
+    values,
   };
 }
 
@@ -134,6 +142,18 @@ async function runStart(settings: Settings): Promise<void> {
   });
 }
 
+/** Aborted by the first SIGINT or SIGTERM (a second one ends the process the default way). */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    controller.abort();
+  });
+  process.once('SIGTERM', () => {
+    controller.abort();
+  });
+  return controller.signal;
+}
+
 function chipOf(settings: Settings, name: string): Settings['chips'][number] {
   const chip = settings.chips.find((c) => c.name === name);
   if (chip === undefined) throw new UsageError(`no chip ${JSON.stringify(name)} in the configuration; chips: ${settings.chips.map((c) => c.name).join(', ')}`);
@@ -152,8 +172,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const spec = COMMANDS[command];
   if (spec === undefined || !Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: ${Object.keys(COMMANDS).join(', ')} (see vgpio2mqtt --help)`);
-  const { positionals, flags: words } = split(rest, command);
-  const { format, rest: flags } = command === 'qemu-args' ? takeFormat(words) : { format: 'qemu', rest: words };
+  const own = command === 'capture' ? CAPTURE_FLAGS : command === 'qemu-args' ? QEMU_ARGS_FLAGS : {};
+  const { positionals, flags, values } = split(rest, own);
+  const format = formatOf(values.format);
   if (positionals.length < spec.min || positionals.length > spec.max) {
     throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage}`);
   }
@@ -209,14 +230,13 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'watch': {
       const { watch } = await remote();
-      const controller = new AbortController();
-      process.once('SIGINT', () => {
-        controller.abort();
-      });
-      process.once('SIGTERM', () => {
-        controller.abort();
-      });
-      await watch(settings, a, b, (text) => process.stdout.write(`${text}\n`), controller.signal);
+      await watch(settings, a, b, (text) => process.stdout.write(`${text}\n`), interruptSignal());
+      return;
+    }
+    case 'capture': {
+      const options = captureOptions(values, settings);
+      const { runCapture } = await import('./capture/run.ts');
+      await runCapture(settings, options, interruptSignal(), (text) => process.stderr.write(`${text}\n`));
       return;
     }
   }
@@ -224,5 +244,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`vgpio2mqtt: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof UsageError ? 2 : 1);
+  process.exit(error instanceof UsageError || error instanceof CaptureArgsError ? 2 : 1);
 });

@@ -30,7 +30,8 @@ export function checkName(what: string, name: string): void {
   if (problem !== undefined) throw new RemoteError(`${what} ${JSON.stringify(name)} ${problem}`);
 }
 
-function connect(settings: Settings, log: Logger): MqttConnection {
+/** A CLI client of the broker these settings name (get, set, watch, capture). */
+export function connect(settings: Settings, log: Logger): MqttConnection {
   return new MqttConnection({
     server: remoteServer(settings),
     clientId: `vgpio2mqtt-cli-${randomUUID().slice(0, 8)}`,
@@ -54,7 +55,7 @@ const LOGIN_REFUSED = new Set([4, 5]);
  * Resolves once connected. A refused login fails at once, with a hint,
  * instead of being retried until the timeout.
  */
-async function connected(mqtt: MqttConnection, settings: Settings): Promise<void> {
+export async function connected(mqtt: MqttConnection, settings: Settings): Promise<void> {
   let onError: ((error: Error & { code?: unknown }) => void) | undefined;
   const refused = new Promise<never>((_, reject) => {
     onError = (error) => {

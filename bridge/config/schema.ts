@@ -41,8 +41,8 @@ const tree: SchemaTree = {
       format: 'text',
       default: 'vgpio2mqtt',
     },
-    username: { doc: 'User name at an external broker; with the embedded broker, the login get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '' },
-    password: { doc: 'Password at an external broker; with the embedded broker, the password get, set and watch use when broker.users is set (empty: none).', format: 'text', default: '', sensitive: true },
+    username: { doc: 'User name at an external broker; with the embedded broker, the login get, set, watch and capture use when broker.users is set (empty: none).', format: 'text', default: '' },
+    password: { doc: 'Password at an external broker; with the embedded broker, the password get, set, watch and capture use when broker.users is set (empty: none).', format: 'text', default: '', sensitive: true },
     keepalive: { doc: 'MQTT keep-alive in seconds.', format: 'positive-int', default: 30 },
     qos: {
       doc: 'QoS (0 or 1) of what the bridge publishes to an external broker (states, edges, configs, availability, events, responses). 0 keeps the broker from sending a PUBACK per publication, which a broker with Nagle on (Mosquitto by default) makes the next command to the bridge wait for (~40 ms); 1 has the broker acknowledge each one.',
