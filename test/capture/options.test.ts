@@ -47,12 +47,11 @@ describe('capture payloads', () => {
   it('reads the bridge\'s edge payload, guest_ns when present', () => {
     assert.deepEqual(parseEdge(Buffer.from('{"edge":"rising","source":"host","seq":3,"ts_ms":1700000000123}')), { level: 1, source: 'host', hostMs: 1700000000123 });
     assert.deepEqual(parseEdge(Buffer.from('{"edge":"falling","source":"guest","seq":4,"ts_ms":5,"guest_ns":81234567890}')), { level: 0, source: 'guest', hostMs: 5, guestNs: 81234567890 });
-    assert.deepEqual(parseEdge(Buffer.from('{"edge":"falling","source":"guest","seq":4,"ts":7}')), { level: 0, source: 'guest', hostMs: 7 }, 'the host time under its name before ts_ms');
   });
 
-  it('skips the agent\'s edges and anything malformed', () => {
+  it('skips anything malformed', () => {
     for (const bad of [
-      '{"edge":"rising","source":"guest","seq":7,"request_seq":12,"ts":81234567890,"clock":"monotonic","line":0}',
+      '{"edge":"falling","source":"guest","seq":4,"ts":7}',
       '{"edge":"up","source":"host","ts_ms":1}',
       '{"edge":"rising","source":"bridge","ts_ms":1}',
       '{"edge":"rising","source":"host"}',
