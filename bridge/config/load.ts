@@ -69,6 +69,7 @@ interface RawOptions {
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string };
   metrics: { host: string; port: number | null };
+  web: { enabled: boolean; host: string; port: number; mqtt_url: string | null };
   chips: unknown;
 }
 
@@ -229,6 +230,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       statusTopic: o.homeassistant.status_topic,
     },
     metrics: { host: o.metrics.host, port: o.metrics.port },
+    web: { enabled: o.web.enabled, host: o.web.host, port: o.web.port, mqttUrl: o.web.mqtt_url },
     chips,
   };
 }
