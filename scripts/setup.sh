@@ -29,6 +29,7 @@ packages=(
   chromium          # headless browser for the web view's tests (puppeteer-core)
   fonts-dejavu-core # a font for chromium's screenshots
   sigrok-cli        # reads back the VCD captures
+  gtkwave           # vcd2fst and fst2vcd: GTKWave reads back the VCD captures
   libvirt-clients   # virt-xml-validate checks `qemu-args --format libvirt`
   # arm64 guests (scripts/setup-arm64.sh caches the rest):
   gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
