@@ -121,7 +121,6 @@ chips:
       return n;
     })()`);
     assert.ok(typeof orange === 'number' && orange > 0, `guest-edge pixels in the led lane: ${String(orange)}`);
-    await screenshot(page, 'web-page');
   });
 
   it('shows the bridge\'s reason when it refuses a command, and nothing changes', async () => {
@@ -155,7 +154,7 @@ chips:
     assert.equal(xs.xs.length, 2, 'two level changes of the button');
     const box = await (await page.$('canvas.trace[data-chip="board"]'))?.boundingBox() ?? assert.fail('no canvas');
     for (const x of xs.xs) await page.mouse.click(box.x + x, box.y + 22 + 14);
-    assert.match(await textOf(page, '.readout') ?? '', /Δ /);
+    await pageUntil(page, 'the readout of both cursors', `document.querySelector('.readout')?.textContent?.includes('Δ') === true`);
     const cursors = await page.evaluate(`globalThis.vgpio.waveforms.get('board').cursors`) as number[];
     assert.equal(cursors.length, 2);
     assert.ok(Math.abs((cursors[1] ?? 0) - (cursors[0] ?? 0) - xs.delta) < 1e-6, `cursor Δ ${String(cursors)} = the edges' Δ ${xs.delta}`);
@@ -169,6 +168,19 @@ chips:
     const changes = body.slice(body.indexOf('$end') + 4);
     assert.deepEqual(changes.match(/^[01]!$/gm), ['1!', '0!'], vcd);
     assert.deepEqual(changes.match(/^1"$/gm), ['1"'], vcd);
+  });
+
+  it('resumes following the clock and keeps up with the guest blinking an output: one guest edge per change', async () => {
+    await page.click('button[data-action="pause"]');
+    assert.equal(await textOf(page, 'button[data-action="pause"]'), 'Pause');
+    await page.click('button[data-action="zoom in"]');
+    await page.click('button[data-action="zoom in"]');
+    for (let i = 0; i < 20; i += 1) {
+      guest.setOutput(LED, i % 2 === 0 ? 0 : 1);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    await pageUntil(page, 'every blink', `${line('led')}.counts.guest === 21`);
+    await screenshot(page, 'web-page');
   });
 
   it('serves only the page\'s files, with a content security policy, and no page error happened', async () => {
