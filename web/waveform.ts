@@ -6,7 +6,7 @@
  * many edges are buffered; a column holding more than one edge is drawn as
  * a full-height bar, as logic analyzers do. Markers tell sources apart:
  * host edges (blue, below the trace), guest edges (orange, above),
- * `received` confirmations (green ticks), agent edges (purple dots).
+ * `received` confirmations (green ticks), agent edges (purple squares).
  *
  * Live: the window's right edge follows the clock. Wheel zooms around the
  * pointer, dragging pans (and pauses), Pause/Resume freezes and follows
@@ -15,6 +15,7 @@
  */
 import { el, setText } from './dom.ts';
 import type { ChipModel, LineModel } from './model.ts';
+import { forEachColumn } from './columns.ts';
 import { Kind, type TraceBuffer } from './trace-buffer.ts';
 
 const LABEL_W = 130;
@@ -36,6 +37,8 @@ const COLORS = {
   [Kind.AGENT_EDGE]: '#6a1b9a',
   cursor: '#c62828',
 } as const;
+
+type MarkerPaths = Record<typeof Kind.HOST_EDGE | typeof Kind.GUEST_EDGE | typeof Kind.RECEIVED | typeof Kind.AGENT_EDGE, Path2D>;
 
 export interface Window {
   startMs: number;
@@ -88,10 +91,10 @@ export class Waveform {
     const legend = el(
       'span',
       { class: 'legend' },
-      el('i', { style: `color:${COLORS[Kind.HOST_EDGE]}` }, '▲ host edge (below)'),
-      el('i', { style: `color:${COLORS[Kind.GUEST_EDGE]}` }, '▼ guest edge (above)'),
+      el('i', { style: `color:${COLORS[Kind.HOST_EDGE]}` }, '▮ host edge (below)'),
+      el('i', { style: `color:${COLORS[Kind.GUEST_EDGE]}` }, '▮ guest edge (above)'),
       el('i', { style: `color:${COLORS[Kind.RECEIVED]}` }, '| received'),
-      el('i', { style: `color:${COLORS[Kind.AGENT_EDGE]}` }, '● agent edge'),
+      el('i', { style: `color:${COLORS[Kind.AGENT_EDGE]}` }, '■ agent edge'),
     );
     this.root = el(
       'div',
@@ -222,6 +225,9 @@ export class Waveform {
     const xOf = (t: number): number => LABEL_W + ((t - w.startMs) / this.#spanMs) * plotW;
     this.#axis(ctx, w, plotW, height, xOf);
     ctx.font = '12px sans-serif';
+    // One path per colour for the whole chip: a fill or stroke per shape would cost more than the rest of the frame.
+    const traces = new Path2D();
+    const markers: MarkerPaths = { [Kind.HOST_EDGE]: new Path2D(), [Kind.GUEST_EDGE]: new Path2D(), [Kind.RECEIVED]: new Path2D(), [Kind.AGENT_EDGE]: new Path2D() };
     lines.forEach((line, lane) => {
       const top = AXIS_H + lane * LANE_H;
       ctx.fillStyle = COLORS.text;
@@ -231,9 +237,17 @@ export class Waveform {
       ctx.moveTo(LABEL_W, top + LANE_H - 0.5);
       ctx.lineTo(width, top + LANE_H - 0.5);
       ctx.stroke();
-      this.#trace(ctx, line.trace, top, plotW, w, now);
-      this.#markers(ctx, line.trace, top, w, plotW);
+      this.#trace(traces, line.trace, top, plotW, w, now);
+      this.#markers(markers, line.trace, top, w, plotW);
     });
+    ctx.strokeStyle = COLORS.trace;
+    ctx.lineWidth = 1.5;
+    ctx.stroke(traces);
+    ctx.lineWidth = 1;
+    for (const kind of [Kind.HOST_EDGE, Kind.GUEST_EDGE, Kind.RECEIVED, Kind.AGENT_EDGE] as const) {
+      ctx.fillStyle = COLORS[kind];
+      ctx.fill(markers[kind]);
+    }
     ctx.strokeStyle = COLORS.cursor;
     for (const c of this.#cursors) {
       const x = xOf(c);
@@ -269,83 +283,48 @@ export class Waveform {
     ctx.fillText(`span ${formatDuration(this.#spanMs)}${this.paused ? ' (paused)' : ' (live)'}`, 4, 12);
   }
 
-  /** The stepped trace: one binary search per pixel column. */
-  #trace(ctx: CanvasRenderingContext2D, trace: TraceBuffer, top: number, plotW: number, w: Window, now: number): void {
+  /** The stepped trace: a vertex per level change, a full-height bar where a column holds several changes. */
+  #trace(ctx: Path2D, trace: TraceBuffer, top: number, plotW: number, w: Window, now: number): void {
     const hi = top + 5;
     const lo = top + LANE_H - 6;
     const msPerPx = this.#spanMs / plotW;
-    const limit = Math.min(w.endMs, now);
-    let previous = trace.indexAt(w.startMs);
-    let y: number | undefined = previous < 0 ? undefined : trace.level(previous) === 1 ? hi : lo;
-    ctx.strokeStyle = COLORS.trace;
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
+    const columns = Math.max(0, Math.min(plotW, Math.floor((Math.min(w.endMs, now) - w.startMs) / msPerPx)));
+    const before = trace.indexAt(w.startMs);
+    let y: number | undefined = before < 0 ? undefined : trace.level(before) === 1 ? hi : lo;
     if (y !== undefined) ctx.moveTo(LABEL_W, y);
-    for (let px = 1; px <= plotW; px += 1) {
-      const t = w.startMs + px * msPerPx;
-      if (t > limit) break;
-      const index = trace.indexAt(t);
-      if (index === previous) {
-        if (y !== undefined) ctx.lineTo(LABEL_W + px, y);
-        continue;
-      }
-      const x = LABEL_W + px;
-      const ny = trace.level(index) === 1 ? hi : lo;
-      let changes = 0;
-      for (let j = Math.max(previous + 1, 1); j <= index && changes < 2; j += 1) if (trace.level(j) !== trace.level(j - 1)) changes += 1;
-      if (changes >= 2) {
-        // Several edges in one pixel: a full-height bar.
+    forEachColumn(trace, w.startMs, msPerPx, columns, (column, first, last) => {
+      const x = LABEL_W + column;
+      const ny = trace.level(last) === 1 ? hi : lo;
+      if (y === undefined) {
+        ctx.moveTo(x, ny);
+      } else if (last > first && (trace.level(first) !== trace.level(first - 1) || trace.level(last) !== trace.level(first))) {
+        // Several events, level changes among them: a full-height bar, as logic analyzers draw a busy line.
+        ctx.lineTo(x, y);
         ctx.moveTo(x, hi);
         ctx.lineTo(x, lo);
         ctx.moveTo(x, ny);
-      } else if (y === undefined) {
-        ctx.moveTo(x, ny);
-      } else {
+      } else if (ny !== y) {
         ctx.lineTo(x, y);
         ctx.lineTo(x, ny);
       }
       y = ny;
-      previous = index;
-    }
-    ctx.stroke();
-    ctx.lineWidth = 1;
+    });
+    if (y !== undefined) ctx.lineTo(LABEL_W + columns, y);
   }
 
-  /** Edge markers, at most one per kind per pixel column (at most 16 events looked at per column). */
-  #markers(ctx: CanvasRenderingContext2D, trace: TraceBuffer, top: number, w: Window, plotW: number): void {
+  /** Edge markers: per pixel column, one of each kind found among its first 16 events, added to that kind's path. */
+  #markers(paths: MarkerPaths, trace: TraceBuffer, top: number, w: Window, plotW: number): void {
     const msPerPx = this.#spanMs / plotW;
-    let previous = trace.indexAt(w.startMs);
-    for (let px = 0; px <= plotW; px += 1) {
-      const index = trace.indexAt(w.startMs + (px + 1) * msPerPx);
-      const kinds = new Set<Kind>();
-      for (let j = previous + 1; j <= index && j <= previous + 16; j += 1) kinds.add(trace.kind(j));
-      previous = index;
-      const x = LABEL_W + px;
-      for (const kind of kinds) {
-        if (kind === Kind.STATE) continue;
-        ctx.fillStyle = COLORS[kind];
-        ctx.strokeStyle = COLORS[kind];
-        ctx.beginPath();
-        if (kind === Kind.HOST_EDGE) {
-          ctx.moveTo(x - 3, top + LANE_H - 2);
-          ctx.lineTo(x + 3, top + LANE_H - 2);
-          ctx.lineTo(x, top + LANE_H - 6);
-          ctx.fill();
-        } else if (kind === Kind.GUEST_EDGE) {
-          ctx.moveTo(x - 3, top);
-          ctx.lineTo(x + 3, top);
-          ctx.lineTo(x, top + 4);
-          ctx.fill();
-        } else if (kind === Kind.RECEIVED) {
-          ctx.moveTo(x + 0.5, top + 2);
-          ctx.lineTo(x + 0.5, top + LANE_H - 2);
-          ctx.stroke();
-        } else {
-          ctx.arc(x, top + LANE_H / 2, 2.5, 0, 2 * Math.PI);
-          ctx.fill();
-        }
-      }
-    }
+    forEachColumn(trace, w.startMs, msPerPx, plotW, (column, first, last) => {
+      let kinds = 0;
+      for (let j = first; j <= last && j < first + 16; j += 1) kinds |= 1 << trace.kind(j);
+      const x = LABEL_W + column;
+      // Rectangles only: closing a triangle per edge in a shared path cost more than the whole rest of a frame.
+      if ((kinds & (1 << Kind.HOST_EDGE)) !== 0) paths[Kind.HOST_EDGE].rect(x - 1, top + LANE_H - 5, 3, 4);
+      if ((kinds & (1 << Kind.GUEST_EDGE)) !== 0) paths[Kind.GUEST_EDGE].rect(x - 1, top, 3, 4);
+      if ((kinds & (1 << Kind.RECEIVED)) !== 0) paths[Kind.RECEIVED].rect(x, top + 2, 1, LANE_H - 4);
+      if ((kinds & (1 << Kind.AGENT_EDGE)) !== 0) paths[Kind.AGENT_EDGE].rect(x - 2, top + LANE_H / 2 - 2, 5, 5);
+    });
   }
 
   /** The chip this view draws. */

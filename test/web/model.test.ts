@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { PageModel } from '../../web/model.ts';
 import { Kind, TraceBuffer } from '../../web/trace-buffer.ts';
 import { chipVcd } from '../../web/vcd-export.ts';
+import { forEachColumn } from '../../web/columns.ts';
 
 describe('TraceBuffer', () => {
   it('grows while busy, never past its capacity, and drops the oldest events', () => {
@@ -31,6 +32,26 @@ describe('TraceBuffer', () => {
     trace.push(5, 0, Kind.GUEST_EDGE);
     assert.equal(trace.time(1), 10);
     assert.throws(() => new TraceBuffer(1000), /power of two/);
+  });
+});
+
+describe('forEachColumn', () => {
+  it('visits each pixel column holding events once, with all of its events, and jumps over busy columns', () => {
+    const trace = new TraceBuffer(1 << 16);
+    // 10 events in column 2, one in column 5, 50,000 in column 7, one before and one after the window.
+    trace.push(-1, 1, Kind.HOST_EDGE);
+    for (let i = 0; i < 10; i += 1) trace.push(2 + i / 20, (i % 2) as 0 | 1, Kind.HOST_EDGE);
+    trace.push(5.5, 1, Kind.GUEST_EDGE);
+    for (let i = 0; i < 50_000; i += 1) trace.push(7 + i / 60_000, (i % 2) as 0 | 1, Kind.GUEST_EDGE);
+    trace.push(20, 0, Kind.HOST_EDGE);
+    const seen: [number, number][] = [];
+    let calls = 0;
+    forEachColumn(trace, 0, 1, 10, (column, first, last) => {
+      calls += 1;
+      seen.push([column, last - first + 1]);
+    });
+    assert.deepEqual(seen, [[2, 10], [5, 1], [7, 50_000]]);
+    assert.equal(calls, 3);
   });
 });
 
