@@ -103,6 +103,33 @@ async function listenOn(server: NetServer | HttpServer, address: ListenAddress, 
   return { host: bound.address, port: bound.port };
 }
 
+/**
+ * ws sends every write() as a WebSocket frame of its own, and Aedes
+ * (mqtt-packet) writes one MQTT packet in several pieces, about eight for a
+ * PUBLISH: a browser then handles eight messages per packet, which capped
+ * the web view near 2,000 packets/s (bench/web.ts). Here the writes made
+ * in one tick leave as one frame; MQTT over WebSocket lets a frame carry
+ * several packets or part of one.
+ */
+function oneFramePerTick(stream: Duplex): Duplex {
+  const internals = stream as unknown as { _write(chunk: Buffer, encoding: string, callback: (error?: Error | null) => void): void };
+  const writeOne = internals._write.bind(stream);
+  stream._writev = (chunks, callback) => {
+    writeOne(Buffer.concat(chunks.map(({ chunk }) => chunk as Buffer)), 'buffer', callback);
+  };
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  stream.write = ((...args: unknown[]): boolean => {
+    if (stream.writableCorked === 0) {
+      stream.cork();
+      process.nextTick(() => {
+        stream.uncork();
+      });
+    }
+    return write(...args);
+  }) as Duplex['write'];
+  return stream;
+}
+
 export class EmbeddedBroker {
   readonly aedes: Aedes;
   readonly addresses: BrokerAddresses = {};
@@ -163,7 +190,7 @@ export class EmbeddedBroker {
     const { createWebSocketStream, WebSocketServer } = await import('ws');
     const wss = new WebSocketServer(path === undefined ? { server } : { server, path });
     wss.on('connection', (socket, request) => {
-      const stream = this.#admit(createWebSocketStream(socket));
+      const stream = this.#admit(oneFramePerTick(createWebSocketStream(socket)));
       if (stream !== undefined) this.aedes.handle(stream, request);
     });
     return () => {
