@@ -47,6 +47,8 @@ export interface WebHeapRow {
   boundEvents: number;
   bufferLength: number;
   dropped: number;
+  /** Edges this process saw on the line by the time the buffer was read. */
+  published: number;
   heapAtBoundMiB: number;
   heapAfterMiB: number;
   seconds: number;
@@ -133,6 +135,7 @@ export async function webBench(build: BridgeBuild, log: (line: string) => void):
     ];
 
     await open(`?buffer=${BOUND}`);
+    arrivals.clear();
     log(`web: heap with the trace bounded at ${BOUND} events, 1 line at 1,000 edges/s`);
     const running = toggle(guest, 1, 1000, 85);
     await sleep(25_000);
@@ -140,8 +143,9 @@ export async function webBench(build: BridgeBuild, log: (line: string) => void):
     await sleep(60_000);
     const heapAfterMiB = await heapMiB(page);
     const [bufferLength, dropped] = (await page.evaluate(`(() => { const t = globalThis.vgpio.model.chips.get('c').lines.get('0').trace; return [t.length, t.overwritten]; })()`)) as [number, number];
+    const published = arrivals.size;
     await running;
-    return { lag, heap: { boundEvents: BOUND, bufferLength, dropped, heapAtBoundMiB, heapAfterMiB, seconds: 60 } };
+    return { lag, heap: { boundEvents: BOUND, bufferLength, dropped, published, heapAtBoundMiB, heapAfterMiB, seconds: 60 } };
   } finally {
     await browser?.close();
     await client.endAsync();
@@ -164,7 +168,7 @@ Lag = page frame drawn after the edge arrived − the same edge's arrival at a T
 |---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Memory, trace bounded at ${h.boundEvents} events, 1 line at 1,000 edges/s: buffer ${h.bufferLength} events (${h.dropped} oldest dropped); JS heap after GC ${h.heapAtBoundMiB.toFixed(1)} MiB once full, ${h.heapAfterMiB.toFixed(1)} MiB ${h.seconds} s later (${(h.heapAfterMiB - h.heapAtBoundMiB >= 0 ? '+' : '')}${(h.heapAfterMiB - h.heapAtBoundMiB).toFixed(2)} MiB).
+Memory, trace bounded at ${h.boundEvents} events, 1 line at 1,000 edges/s: ${h.published} edges published, the buffer holds ${h.bufferLength} events (${h.dropped} oldest dropped); JS heap after GC ${h.heapAtBoundMiB.toFixed(1)} MiB once full, ${h.heapAfterMiB.toFixed(1)} MiB ${h.seconds} s later (${(h.heapAfterMiB - h.heapAtBoundMiB >= 0 ? '+' : '')}${(h.heapAfterMiB - h.heapAtBoundMiB).toFixed(2)} MiB).
 `;
 }
 
