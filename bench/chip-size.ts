@@ -27,7 +27,7 @@ export async function refusedRate(lines: number, seconds: number, window: number
   try {
     const port = await freePort();
     // poll_ms: a minute, so the poll timer does not scan the chip during the run either.
-    const config = `base_topic: ${BASE}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - { name: c, mode: plain, ngpio: ${lines}, poll_ms: 60000, shm: ${dir}/c.shm }\n`;
+    const config = `base_topic: ${BASE}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: ${await freePort()} }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\nchips:\n  - { name: c, mode: plain, ngpio: ${lines}, poll_ms: 60000, shm: ${dir}/c.shm }\n`;
     const url = `mqtt://127.0.0.1:${port}`;
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
     const probe = await MqttProbe.connect(url, []);

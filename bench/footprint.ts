@@ -21,7 +21,7 @@ export async function footprint(chips: number, idleMs: number, build: BridgeBuil
   try {
     const port = await freePort();
     const list = Array.from({ length: chips }, (_, i) => `  - { name: c${i}, ngpio: 32, socket: ${dir}/c${i}.sock, shm: ${dir}/c${i}.shm }`).join('\n');
-    const config = `base_topic: rss\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nchips:\n${list}\n`;
+    const config = `base_topic: rss\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nweb: { port: 0 }\nchips:\n${list}\n`;
     const bridge = await BridgeProcess.start({ config, dir, url: `mqtt://127.0.0.1:${port}`, baseTopic: 'rss', build });
     try {
       await new Promise((resolve) => setTimeout(resolve, idleMs));

@@ -107,7 +107,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const chip = mode === 'doorbell'
       ? `{ name: guest, label: bridged, socket: ${dir}/bridge.sock, shm: ${dir}/bridge.shm, agent_socket: ${dir}/agent.sock, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`
       : `{ name: guest, label: bridged, mode: plain, shm: ${dir}/bridge.shm, agent_socket: ${dir}/agent.sock, poll_ms: ${POLL_MS}, lines: [{ line: 0, name: button }, { line: 1, name: button2 }] }`;
-    const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
+    const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
     const url = `mqtt://127.0.0.1:${port}`;
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
     cleanup.push(() => bridge.stop());

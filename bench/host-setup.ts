@@ -72,6 +72,7 @@ export class HostRig {
 log_level: warn
 ${options.broker === undefined ? `broker: { port: ${port}, max_publish_rate: null }` : `mqtt: { server: '${options.broker}', client_id: bench-bridge-${process.pid} }`}
 metrics: { port: ${await freePort()} }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: ${CHIP}

@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: the full benchmark run (about four minutes on two
- * cores), appended to bench/RESULTS.md. Run it on an idle machine; the
- * figures are only comparable within one run.
+ * cores, and three more for the web view's rows, bench/web.ts), appended
+ * to bench/RESULTS.md. Run it on an idle machine; the figures are only
+ * comparable within one run.
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { report } from './report.ts';
 import { FULL, runBench } from './run.ts';
+import { webBench, webReport } from './web.ts';
 
 const RESULTS = join(import.meta.dirname, 'RESULTS.md');
 const HEADER = `# Benchmark results
@@ -21,7 +23,7 @@ const log = (line: string): void => {
 };
 
 const results = await runBench({ counts: FULL, build: 'dist', log });
-const text = report(results);
+const text = report(results) + webReport(await webBench('dist', log));
 if (!existsSync(RESULTS)) writeFileSync(RESULTS, HEADER);
 appendFileSync(RESULTS, `${text}\n`);
 process.stdout.write(text);

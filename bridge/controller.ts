@@ -31,6 +31,7 @@ import { healthReport } from './health.ts';
 import { BridgeMetrics } from './metrics/metrics.ts';
 import { MetricsCollector, type Counters, type ExtensionSignals } from './metrics/collect.ts';
 import { MetricsServer } from './metrics/http-server.ts';
+import { MQTT_PATH, WebServer } from './web/server.ts';
 import { VERSION } from './version.ts';
 
 export interface ControllerOptions {
@@ -59,6 +60,8 @@ export class Controller {
   mqtt: MqttLink | undefined;
   /** The /metrics and /health endpoint, unless metrics.port is null. */
   metricsServer: MetricsServer | undefined;
+  /** The web view, unless web.enabled is false. */
+  webServer: WebServer | undefined;
   readonly #extensions: Extension[] = [];
   #stopping: Promise<void> | undefined;
   /** The Prometheus metrics, unless metrics.port is null. */
@@ -87,6 +90,21 @@ export class Controller {
     });
     const bound = this.metricsServer.address;
     this.log.info(`metrics on http://${bound.host}:${bound.port}/metrics, health on /health`);
+  }
+
+  /** The web view; with the embedded broker it also carries MQTT over WebSocket on /mqtt. */
+  async #startWeb(): Promise<void> {
+    const { web, baseTopic, mqtt } = this.settings;
+    if (!web.enabled) return;
+    const embedded = this.broker !== undefined;
+    this.webServer = await WebServer.start({
+      host: web.host,
+      port: web.port,
+      broker: this.broker,
+      page: { base_topic: baseTopic, version: VERSION, mqtt: embedded ? MQTT_PATH : web.mqttUrl },
+    });
+    const live = embedded ? `MQTT over WebSocket on ${MQTT_PATH}` : web.mqttUrl === null ? `no live view: set web.mqtt_url to the WebSocket listener of ${describeServer(mqtt.server)}` : `live view through ${web.mqttUrl}`;
+    this.log.info(`web view on ${this.webServer.url} (${live})`);
   }
 
   /** Starts everything; on failure logs why, closes what was started and throws. */
@@ -129,6 +147,8 @@ export class Controller {
       log.info(`embedded MQTT broker listening on ${where === '' ? 'no network listener (in-process only)' : where}`);
     }
 
+    await this.#startWeb();
+
     await startChipServers(settings.chips, log);
     for (const config of settings.chips) {
       const chip = await Chip.open(config, log.child(`chip ${config.name}`));
@@ -164,6 +184,7 @@ export class Controller {
         server: embedded ? 'embedded' : describeServer(settings.mqtt.server),
         listeners: broker === undefined ? {} : listenersOf(broker),
       },
+      web: this.webServer?.url ?? null,
       event: (event: BridgeEvent) => {
         ctx.publish(this.topics.bridgeEvent, JSON.stringify(event), false);
       },
@@ -267,7 +288,9 @@ export class Controller {
         this.log.error(`chip ${name}: closing failed: ${(error as Error).message}`);
       }
     }
+    // After the broker, which ends the page's WebSocket gracefully so it sees bridge/state offline.
     if (this.broker !== undefined) await this.broker.close();
+    await this.webServer?.close();
     this.log.info('stopped');
   }
 }

@@ -103,6 +103,33 @@ async function listenOn(server: NetServer | HttpServer, address: ListenAddress, 
   return { host: bound.address, port: bound.port };
 }
 
+/**
+ * ws sends every write() as a WebSocket frame of its own, and Aedes
+ * (mqtt-packet) writes one MQTT packet in several pieces, about eight for a
+ * PUBLISH: a browser then handles eight messages per packet, which capped
+ * the web view near 2,000 packets/s (bench/web.ts). Here the writes made
+ * in one tick leave as one frame; MQTT over WebSocket lets a frame carry
+ * several packets or part of one.
+ */
+function oneFramePerTick(stream: Duplex): Duplex {
+  const internals = stream as unknown as { _write(chunk: Buffer, encoding: string, callback: (error?: Error | null) => void): void };
+  const writeOne = internals._write.bind(stream);
+  stream._writev = (chunks, callback) => {
+    writeOne(Buffer.concat(chunks.map(({ chunk }) => chunk as Buffer)), 'buffer', callback);
+  };
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  stream.write = ((...args: unknown[]): boolean => {
+    if (stream.writableCorked === 0) {
+      stream.cork();
+      process.nextTick(() => {
+        stream.uncork();
+      });
+    }
+    return write(...args);
+  }) as Duplex['write'];
+  return stream;
+}
+
 export class EmbeddedBroker {
   readonly aedes: Aedes;
   readonly addresses: BrokerAddresses = {};
@@ -113,9 +140,12 @@ export class EmbeddedBroker {
   readonly #network = new Set<Duplex>();
   /** Which user each client logged in as. */
   readonly #clientUsers = new WeakMap<Client, BrokerUser>();
+  readonly #limits: { limits: BrokerLimits; refused: (reason: string) => void };
 
-  private constructor(aedes: Aedes, users: BrokerUser[], persistence: Persistence | undefined) {
+  private constructor(aedes: Aedes, options: EmbeddedBrokerOptions, persistence: Persistence | undefined) {
+    const { users } = options;
     this.aedes = aedes;
+    this.#limits = { limits: options.limits ?? DEFAULT_BROKER_LIMITS, refused: options.refused ?? ((): void => undefined) };
     this.#users = new Map(users.map((u) => [u.username, u]));
     this.#persistence = persistence;
   }
@@ -125,7 +155,7 @@ export class EmbeddedBroker {
     // LevelDB and ws are loaded only when configured: each costs resident memory an idle bridge need not hold.
     const persistence = options.persistenceDir === null ? undefined : await (await import('./persistence.ts')).openPersistence(options.persistenceDir);
     const aedes = await Aedes.createBroker(persistence === undefined ? {} : { persistence: persistence.aedes });
-    const broker = new EmbeddedBroker(aedes, options.users, persistence);
+    const broker = new EmbeddedBroker(aedes, options, persistence);
     broker.#installAuth();
     try {
       await broker.#listen(options);
@@ -136,23 +166,41 @@ export class EmbeddedBroker {
     return broker;
   }
 
-  async #listen(options: EmbeddedBrokerOptions): Promise<void> {
-    const limits = options.limits ?? DEFAULT_BROKER_LIMITS;
-    const refused = options.refused ?? ((): void => undefined);
-    /** Counts the connection, refuses it over the limit, or hands Aedes the guarded stream. */
-    const admit = (socket: Duplex): Connection | undefined => {
-      if (this.#network.size >= limits.maxConnections) {
-        refused(`connection refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`);
-        socket.destroy();
-        return undefined;
-      }
-      this.#track(socket);
-      return guardClient(socket, limits, (reason) => {
-        refused(`client dropped: ${reason}`);
-      });
+  /** Counts the connection, refuses it over the limit, or hands Aedes the guarded stream. */
+  #admit(socket: Duplex): Connection | undefined {
+    const { limits, refused } = this.#limits;
+    if (this.#network.size >= limits.maxConnections) {
+      refused(`connection refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`);
+      socket.destroy();
+      return undefined;
+    }
+    this.#track(socket);
+    return guardClient(socket, limits, (reason) => {
+      refused(`client dropped: ${reason}`);
+    });
+  }
+
+  /**
+   * Serves MQTT over WebSocket on `path` of an HTTP server someone else
+   * owns (the web view's, so the page needs no port of its own). Its clients
+   * are network clients like any other: same logins, rules and limits.
+   * Returns a function that stops accepting and closes them.
+   */
+  async serveWebSocket(server: HttpServer, path?: string): Promise<() => void> {
+    const { createWebSocketStream, WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer(path === undefined ? { server } : { server, path });
+    wss.on('connection', (socket, request) => {
+      const stream = this.#admit(oneFramePerTick(createWebSocketStream(socket)));
+      if (stream !== undefined) this.aedes.handle(stream, request);
+    });
+    return () => {
+      wss.close();
     };
+  }
+
+  async #listen(options: EmbeddedBrokerOptions): Promise<void> {
     const handle = (socket: Duplex): void => {
-      const stream = admit(socket);
+      const stream = this.#admit(socket);
       if (stream !== undefined) this.aedes.handle(stream);
     };
     if (options.tcp !== null) {
@@ -181,12 +229,7 @@ export class EmbeddedBroker {
     }
     if (options.ws !== null) {
       const http = createHttpServer();
-      const { createWebSocketStream, WebSocketServer } = await import('ws');
-      const wss = new WebSocketServer({ server: http });
-      wss.on('connection', (socket, request) => {
-        const stream = admit(createWebSocketStream(socket));
-        if (stream !== undefined) this.aedes.handle(stream, request);
-      });
+      await this.serveWebSocket(http);
       this.#servers.push(http);
       this.addresses.ws = await listenOn(http, options.ws, 'MQTT over WebSocket');
     }

@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --port N] [--host ADDR] [--arch arm64]`: a whole
+ * `npm run demo [-- --port N] [--web-port N] [--host ADDR] [--arch arm64]`: a whole
  * vgpio2mqtt setup in one command (see docs/quickstart.md). Prints what to type in another
  * terminal, then the guest's console (gpiomon's events) until Ctrl-C,
  * which stops everything and leaves nothing behind.
@@ -10,14 +10,15 @@ import { surviveClosedOutput } from '../bridge/log.ts';
 import { READY_MARKER } from '../test/support/initramfs.ts';
 import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
 
-const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--host <address, default 127.0.0.1>] [--arch <x86_64 (default) or arm64>]';
+const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--web-port <web view port, default 8080, 0: any>] [--host <address, default 127.0.0.1>] [--arch <x86_64 (default) or arm64>]';
 
-function options(): { host: string; port: number; arch: GuestArch } {
+function options(): { host: string; port: number; webPort: number; arch: GuestArch } {
   let values;
   try {
     ({ values } = parseArgs({
       options: {
         port: { type: 'string', default: '1883' },
+        'web-port': { type: 'string', default: '8080' },
         host: { type: 'string', default: '127.0.0.1' },
         arch: { type: 'string', default: 'x86_64' },
         help: { type: 'boolean', short: 'h' },
@@ -36,6 +37,11 @@ function options(): { host: string; port: number; arch: GuestArch } {
     process.stderr.write(`demo: --port must be a TCP port (1..65535), got ${values.port}\n${USAGE}\n`);
     process.exit(2);
   }
+  const webPort = Number(values['web-port']);
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535) {
+    process.stderr.write(`demo: --web-port must be a TCP port (0..65535, 0 picks a free one), got ${values['web-port']}\n${USAGE}\n`);
+    process.exit(2);
+  }
   let arch: GuestArch;
   try {
     arch = parseGuestArch(values.arch);
@@ -43,7 +49,7 @@ function options(): { host: string; port: number; arch: GuestArch } {
     process.stderr.write(`demo: --arch: ${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
-  return { host: values.host, port, arch };
+  return { host: values.host, port, webPort, arch };
 }
 
 const say = (text: string): void => {
@@ -52,7 +58,7 @@ const say = (text: string): void => {
 
 // `npm run demo 2>&1 | tee log` then Ctrl-C: tee is gone before we clean up.
 surviveClosedOutput();
-const { host, port, arch } = options();
+const { host, port, webPort, arch } = options();
 // Ctrl-C while starting: finish the current step, undo everything, exit.
 const starting = new AbortController();
 const abortStart = (signal: string): void => {
@@ -66,7 +72,7 @@ const abortStart = (signal: string): void => {
 process.on('SIGINT', abortStart).on('SIGTERM', abortStart);
 let session: DemoSession;
 try {
-  session = await DemoSession.start({ host, port, arch, logLevel: 'info' }, say, starting.signal);
+  session = await DemoSession.start({ host, port, webPort, arch, logLevel: 'info' }, say, starting.signal);
 } catch (error) {
   if (starting.signal.aborted) {
     say('stopped before the guest was ready; nothing left behind');
@@ -74,7 +80,7 @@ try {
   }
   const message = (error as Error).message;
   process.stderr.write(`demo: cannot start: ${message}\n`);
-  if (message.includes('EADDRINUSE')) process.stderr.write(`demo: port ${port} is taken (another MQTT broker?); try npm run demo -- --port 1884\n`);
+  if (message.includes('EADDRINUSE')) process.stderr.write(`demo: port ${port} or ${webPort} is taken (another MQTT broker or web server?); try npm run demo -- --port 1884 --web-port 8081\n`);
   process.exit(1);
 }
 
@@ -83,7 +89,11 @@ const base = `vgpio2mqtt/${CHIP}`;
 process.stdout.write(`
 The guest is up: vgpio.ko is loaded, vgpio-agent watches line ${LINES.button} (button) and reports
 its edges over MQTT, gpiomon watches line ${LINES.switch} (switch), and the guest blinks line ${LINES.led} (led)
-every ${BLINK_S} s. In another terminal:
+every ${BLINK_S} s.
+
+Watch it as a waveform in a browser: ${session.controller.webServer?.url ?? '(web view off)'}
+
+Or in another terminal:
 
   mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
   ${pub} -t ${base}/button/set -m ON                 # button/edge (the bridge's), button/received

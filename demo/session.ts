@@ -30,6 +30,8 @@ export const BLINK_S = 2;
 export interface DemoOptions {
   host: string;
   port: number;
+  /** Port of the web view (0: any free port; the URL is in controller.webServer). */
+  webPort: number;
   arch: GuestArch;
   logLevel: LogLevel;
 }
@@ -83,6 +85,8 @@ export class DemoSession {
 broker: { host: ${options.host}, port: ${options.port} }
 # Off: a second bridge (or demo) on this machine would want the same port.
 metrics: { port: null }
+# The live web view (docs/web.md): the URL is printed once the guest is up.
+web: { host: ${options.host}, port: ${options.webPort} }
 homeassistant: { enabled: false }
 chips:
   - name: ${CHIP}

@@ -49,6 +49,18 @@ export const formats: Record<string, convict.Format> = {
     },
     coerce: integerOf,
   },
+  'listen-port': {
+    validate: (value: unknown) => {
+      check(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535, 'an integer port 0..65535 (0 picks a free port)');
+    },
+    coerce: integerOf,
+  },
+  'optional-ws-url': {
+    validate: (value: unknown) => {
+      check(value === null || (typeof value === 'string' && /^wss?:\/\/[^/\s]+\S*$/.test(value)), 'a ws:// or wss:// URL, or null');
+    },
+    coerce: nullable((text) => text),
+  },
   'optional-port': {
     validate: (value: unknown) => {
       check(

@@ -69,6 +69,7 @@ interface RawOptions {
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string; support_url: string | null };
   metrics: { host: string; port: number | null };
+  web: { enabled: boolean; host: string; port: number; mqtt_url: string | null };
   chips: unknown;
 }
 
@@ -230,6 +231,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       supportUrl: o.homeassistant.support_url,
     },
     metrics: { host: o.metrics.host, port: o.metrics.port },
+    web: { enabled: o.web.enabled, host: o.web.host, port: o.web.port, mqttUrl: o.web.mqtt_url },
     chips,
   };
 }

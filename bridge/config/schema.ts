@@ -108,6 +108,17 @@ const tree: SchemaTree = {
     host: { doc: 'Address the HTTP endpoint for Prometheus metrics (/metrics) and the health report (/health) listens on.', format: 'text', default: '127.0.0.1' },
     port: { doc: 'Port of the metrics and health endpoint (null: off).', format: 'optional-port', default: 9464, nullable: true },
   },
+  web: {
+    enabled: { doc: 'Serve the live web view (lines, buttons, waveform) and MQTT over WebSocket on /mqtt for it.', format: 'flag', default: true },
+    host: { doc: 'Address the web view listens on.', format: 'text', default: '127.0.0.1' },
+    port: { doc: 'Port of the web view (0 picks a free port; the start-up log and bridge/info give the URL).', format: 'listen-port', default: 8080 },
+    mqtt_url: {
+      doc: 'With an external broker (mqtt.server not "embedded"): the ws:// or wss:// URL of its WebSocket listener the page connects to (null: the page shows no live view). Ignored with the embedded broker, whose WebSocket is /mqtt on the web listener.',
+      format: 'optional-ws-url',
+      default: null,
+      nullable: true,
+    },
+  },
   chips: {
     doc: 'The virtual GPIO chips (file only): see docs/configuration.md. Default: one server-mode chip "vgpio0" with 32 lines.',
     format: 'list',

@@ -91,6 +91,14 @@ export interface MetricsSettings {
   port: number | null;
 }
 
+export interface WebSettings {
+  enabled: boolean;
+  host: string;
+  port: number;
+  /** With an external broker: the WebSocket URL the page uses; null: no live view. */
+  mqttUrl: string | null;
+}
+
 export interface Settings {
   baseTopic: string;
   logLevel: LogLevel;
@@ -98,6 +106,7 @@ export interface Settings {
   broker: BrokerSettings;
   homeassistant: HomeAssistantSettings;
   metrics: MetricsSettings;
+  web: WebSettings;
   chips: ChipConfig[];
   /** The configuration file read, if any. */
   file: string | null;

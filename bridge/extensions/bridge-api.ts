@@ -85,6 +85,7 @@ export class BridgeApi implements Extension {
       version,
       base_topic: settings.baseTopic,
       broker,
+      web: this.#ctx.web,
       log_level: settings.logLevel,
       homeassistant: settings.homeassistant.enabled,
       chips: [...this.#ctx.chips.values()].map((chip) => this.#chipInfo(chip, false)),

@@ -31,6 +31,8 @@ export interface ExtensionContext {
   version: string;
   /** What the broker side looks like, for bridge/info. */
   broker: { mode: 'embedded' | 'external'; server: string; listeners: Record<string, string> };
+  /** The web view's URL, for bridge/info; null when web.enabled is false. */
+  web: string | null;
   /** Publishes on `<base>/bridge/event` (not retained). */
   event(event: BridgeEvent): void;
   /** Publishes, logging (never throwing) when it fails. */

@@ -94,6 +94,7 @@ for (const arch of GUEST_ARCHES) describe(`vgpio-agent through the bridge's agen
       `base_topic: ${B}
 broker: { port: ${port} }
 metrics: { port: null }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: ${CHIP}

@@ -59,6 +59,7 @@ for (const scheme of ['mqtt', 'unix'] as const) {
         `base_topic: ${B}
 mqtt: { server: "${server}", client_id: bridge-${scheme}, reconnect_ms: 200 }
 metrics: { port: null }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, label: ${LABEL}, agent_socket: ${agentPath}, ngpio: 8 }
@@ -160,6 +161,7 @@ describe('agent connections relayed over mqtts:// (Aedes with a TLS listener as 
       join(dir, 'config.yaml'),
       `mqtt: { server: "mqtts://127.0.0.1:${tlsBroker.addresses.tls?.port ?? 0}"${ca}, reconnect_ms: 200 }
 metrics: { port: null }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, agent_socket: ${dir}/agent.sock }
@@ -217,6 +219,7 @@ describe('agent socket start-up errors', () => {
       `mqtt: { server: "${server}"${extra} }
 broker: { port: null }
 metrics: { port: null }
+web: { enabled: false }
 chips:
   - { name: ${CHIP}, mode: plain, shm: ${dir}/board.shm, agent_socket: ${agentSocket} }
 `,

@@ -77,6 +77,7 @@ describe('bridge with the embedded broker, plain-mode chip', () => {
 broker:
   port: ${port}
 metrics: { port: 0 }
+web: { enabled: false }
 chips:
   - name: board
     mode: plain

@@ -48,6 +48,7 @@ describe('bridge with a server-mode chip and a fake guest peer', () => {
       `base_topic: ${B}
 broker: { port: ${port} }
 metrics: { port: 0 }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: board
@@ -178,7 +179,7 @@ chips:
     const cliPort = await freePort();
     const cliConfig = join(cliDir, 'config.yaml');
     const socket = join(cliDir, 'chip.sock');
-    writeFileSync(cliConfig, `broker: { port: ${cliPort} }\nmetrics: { port: 0 }\nchips:\n  - { name: lab, socket: ${socket}, shm: ${cliDir}/lab.shm }\n`);
+    writeFileSync(cliConfig, `broker: { port: ${cliPort} }\nmetrics: { port: 0 }\nweb: { enabled: false }\nchips:\n  - { name: lab, socket: ${socket}, shm: ${cliDir}/lab.shm }\n`);
     try {
       const daemon = spawn(process.execPath, ['--import', 'tsx', CLI, '-c', cliConfig], { stdio: ['ignore', 'pipe', 'pipe'] });
       let log = '';
@@ -223,7 +224,7 @@ describe('bridge with a client-mode chip on an external ivshmem server', () => {
     const port = await freePort();
     writeFileSync(
       join(dir, 'config.yaml'),
-      `base_topic: vc\nbroker: { port: ${port} }\nmetrics: { port: 0 }\nhomeassistant: { enabled: false }\nchips:\n  - { name: shared, mode: client, socket: ${dir}/ext.sock, poll_ms: 60000, lines: [{ line: 2, name: lamp, direction: output }] }\n`,
+      `base_topic: vc\nbroker: { port: ${port} }\nmetrics: { port: 0 }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\nchips:\n  - { name: shared, mode: client, socket: ${dir}/ext.sock, poll_ms: 60000, lines: [{ line: 2, name: lamp, direction: output }] }\n`,
     );
     controller = await Controller.start(loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }), { log: new Logger('error') });
     probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['vc/#']);

@@ -50,6 +50,7 @@ describe('the vgpio2mqtt process', { timeout: 120_000 }, () => {
     const config = join(dir, 'users.yaml');
     writeFileSync(config, `broker: { port: ${port}, users: [{ username: ha, password: s3cret }] }
 metrics: { port: null }
+web: { enabled: false }
 chips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]
 `);
     const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -77,6 +78,7 @@ chips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]
     const config = join(dir, 'nofolder.yaml');
     writeFileSync(config, `broker: { port: null }
 metrics: { port: null }
+web: { enabled: false }
 chips:
   - { name: ok, mode: plain, shm: ${dir}/ok.shm }
   - { name: bad, socket: ${dir}/missing/bad.sock, shm: ${dir}/bad.shm }
@@ -97,6 +99,7 @@ chips:
     const config = join(dir, 'pipe.yaml');
     writeFileSync(config, `broker: { port: ${port} }
 metrics: { port: null }
+web: { enabled: false }
 chips: [{ name: p, mode: plain, shm: ${dir}/pipe.shm, agent_socket: ${socket} }]
 `);
     const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });

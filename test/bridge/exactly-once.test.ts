@@ -71,6 +71,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
         `base_topic: ${B}
 ${mqtt}homeassistant: { enabled: false }
 metrics: { port: 0 }
+web: { enabled: false }
 chips:
   - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, ngpio: 8 }
 `,

@@ -103,6 +103,7 @@ mqtt:
   reconnect_ms: 1500
 homeassistant: { enabled: false }
 metrics: { port: 0 }
+web: { enabled: false }
 chips:
   - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, lines: [{ line: 0, name: button }] }
 `,

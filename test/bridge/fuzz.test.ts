@@ -188,7 +188,7 @@ describe(`fuzzing a bridge with a bound fake guest (seed ${SEED})`, { timeout: 1
     port = await freePort();
     const lines = [...INPUTS.map((name, i) => `{ line: ${i}, name: ${name} }`), ...OUTPUTS.map((name, i) => `{ line: ${i + 4}, name: ${name}, direction: output }`)];
     const config = join(dir, 'fuzz.yaml');
-    writeFileSync(config, `base_topic: ${B}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: null }\nchips:\n  - { name: ${CHIP}, mode: plain, shm: ${dir}/fz0.shm, ngpio: ${NGPIO}, poll_ms: 10, lines: [${lines.join(', ')}] }\n`);
+    writeFileSync(config, `base_topic: ${B}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: null }\nweb: { enabled: false }\nchips:\n  - { name: ${CHIP}, mode: plain, shm: ${dir}/fz0.shm, ngpio: ${NGPIO}, poll_ms: 10, lines: [${lines.join(', ')}] }\n`);
     bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     bridge.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
     probe = await until('the bridge\'s broker', () => MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]).catch(() => false as const), 30_000);

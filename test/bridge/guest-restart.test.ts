@@ -94,6 +94,7 @@ describe('a guest survives a bridge restart (real guest, real Mosquitto)', { tim
       `base_topic: ${B}
 mqtt: { server: '${mosquitto.url}', client_id: vgpio2mqtt-restart, reconnect_ms: 200 }
 metrics: { port: null }
+web: { enabled: false }
 homeassistant: { enabled: false }
 log_level: debug
 chips:

@@ -49,7 +49,7 @@ describe('runtime files are private', { timeout: 120_000 }, () => {
   let dir: string;
   const config = (name: string, text: string): string => {
     const path = join(dir, name);
-    writeFileSync(path, `broker: { port: null }\nmetrics: { port: null }\nhomeassistant: { enabled: false }\n${text}`);
+    writeFileSync(path, `broker: { port: null }\nmetrics: { port: null }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\n${text}`);
     return path;
   };
   /** Starts a bridge in-process; resolves with the refusal, fails if it started. */

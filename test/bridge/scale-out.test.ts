@@ -52,7 +52,7 @@ describe('three bridges on one Mosquitto', { timeout: 240_000 }, () => {
         return `  - { name: chip${c}, mode: plain, shm: ${dir}/${base}-chip${c}.shm, ngpio: 8, poll_ms: 10, lines: [${lines}] }`;
       });
       const config = join(dir, `${base}.yaml`);
-      writeFileSync(config, `base_topic: ${base}\nmqtt: { server: "${mosquitto.url}", client_id: vgpio2mqtt-${base}, keepalive: 5 }\nmetrics: { port: null }\nchips:\n${chips.join('\n')}\n`);
+      writeFileSync(config, `base_topic: ${base}\nmqtt: { server: "${mosquitto.url}", client_id: vgpio2mqtt-${base}, keepalive: 5 }\nmetrics: { port: null }\nweb: { enabled: false }\nchips:\n${chips.join('\n')}\n`);
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
       const site: Site = { base, process: child, log: '', guests: [], mems: [] };
       child.stderr.on('data', (chunk: Buffer) => (site.log += chunk.toString()));

@@ -84,7 +84,7 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
   it('drops a client announcing a 128 MiB PUBLISH before reading it; the bridge\'s memory stays bounded', async () => {
     const port = await freePort();
     const config = join(dir, 'bridge.yaml');
-    writeFileSync(config, `broker: { port: ${port} }\nmetrics: { port: null }\nchips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]\n`);
+    writeFileSync(config, `broker: { port: ${port} }\nmetrics: { port: null }\nweb: { enabled: false }\nchips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]\n`);
     const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));

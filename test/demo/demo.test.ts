@@ -42,7 +42,7 @@ for (const arch of ['x86_64', 'arm64']) describe(`npm run demo -- --arch ${arch}
 
   before(async () => {
     port = await freePort();
-    demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port), '--arch', arch], { stdio: ['ignore', 'pipe', 'pipe'] });
+    demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port), '--web-port', '0', '--arch', arch], { stdio: ['ignore', 'pipe', 'pipe'] });
     demo.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exited = new Promise((resolve) => demo.once('exit', resolve));
@@ -62,6 +62,14 @@ for (const arch of ['x86_64', 'arm64']) describe(`npm run demo -- --arch ${arch}
     assert.match(output, new RegExp(`mosquitto_pub -h 127\\.0\\.0\\.1 -p ${port} -t vgpio2mqtt/demo/button/set -m ON`));
     assert.match(output, new RegExp(`mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -v -t 'vgpio2mqtt/demo/#'`));
     assert.ok(existsSync(join(sessionDir, 'demo.sock')), `the chip's socket is in ${sessionDir}`);
+  });
+
+  it('prints the web view\'s URL, which serves the page', async () => {
+    const url = /Watch it as a waveform in a browser: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1];
+    assert.ok(url !== undefined, output);
+    const response = await fetch(url);
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /<title>vgpio2mqtt<\/title>/);
   });
 
   it('shows a line toggled over MQTT as a gpiomon event in the guest', async () => {
@@ -112,7 +120,7 @@ describe('npm run demo with a guest architecture it does not know', () => {
 describe('npm run demo, interrupted while starting', { timeout: 300_000 }, () => {
   it('stops after the current step and leaves nothing behind', async () => {
     const port = await freePort();
-    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port), '--web-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -137,7 +145,7 @@ describe('npm run demo 2>&1 | tee log, then Ctrl-C', { timeout: 300_000 }, () =>
     const port = await freePort();
     // The demo's own TMPDIR: its session folder and module build land there, and nothing else does.
     const tmp = mkdtempSync(join(tmpdir(), 'vgpio-demo-tmp-'));
-    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port)], {
+    const demo = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'demo/main.ts'), '--port', String(port), '--web-port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TMPDIR: tmp },
     });

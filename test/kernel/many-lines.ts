@@ -316,7 +316,7 @@ async function startBridge(dir: string): Promise<{ bridge: BridgeProcess; url: s
   for (let attempt = 1; attempt <= 2; attempt++) {
     const port = await freePort();
     const chip = `{ name: ${CHIP}, ngpio: ${NGPIO}, socket: ${dir}/bridge-${attempt}.sock, shm: ${dir}/bridge-${attempt}.shm, queue_limit: 1024 }`;
-    const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
+    const config = `base_topic: ${BASE}\nlog_level: warn\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\nchips:\n  - ${chip}\n`;
     const url = `mqtt://127.0.0.1:${port}`;
     try {
       return { bridge: await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build: 'source' }), url };

@@ -55,6 +55,7 @@ describe('metrics scraped by a real Prometheus', () => {
       `base_topic: ${B}
 broker: { port: ${brokerPort} }
 metrics: { port: ${metricsPort} }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: board

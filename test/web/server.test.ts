@@ -1,0 +1,72 @@
+/**
+ * The web view's listener on its own (no browser): with an external broker
+ * the page is told the configured WebSocket URL (and the content security
+ * policy lets it connect there) or that there is no live view; a page that
+ * was not built is a clear error; web.enabled false starts no listener and
+ * bridge/info says so.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSettings } from '../../bridge/config/load.ts';
+import { Controller } from '../../bridge/controller.ts';
+import { Logger } from '../../bridge/log.ts';
+import { WebServer } from '../../bridge/web/server.ts';
+
+describe('the web view\'s listener', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vgpio-web-server-'));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('tells the page an external broker\'s WebSocket URL and lets it connect only there', async () => {
+    const server = await WebServer.start({ host: '127.0.0.1', port: 0, broker: undefined, page: { base_topic: 'x', version: '1', mqtt: 'wss://broker.lan:9001/mqtt' } });
+    try {
+      const response = await fetch(new URL('/config.json', server.url));
+      assert.deepEqual(await response.json(), { base_topic: 'x', version: '1', mqtt: 'wss://broker.lan:9001/mqtt' });
+      assert.match(response.headers.get('content-security-policy') ?? '', /connect-src 'self' wss:\/\/broker\.lan:9001;/);
+      // No embedded broker: nothing answers WebSocket upgrades on /mqtt.
+      const upgrade = await fetch(new URL('/mqtt', server.url));
+      assert.equal(upgrade.status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('says the page is not built instead of serving nothing', async () => {
+    const server = await WebServer.start({ host: '127.0.0.1', port: 0, broker: undefined, page: { base_topic: 'x', version: '1', mqtt: null }, assets: join(dir, 'missing') });
+    try {
+      const response = await fetch(server.url);
+      assert.equal(response.status, 500);
+      assert.match(await response.text(), /the web view is not built \(index\.html missing in .*\): run npm run build/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses web.mqtt_url that is not a WebSocket URL', () => {
+    assert.throws(() => loadSettings({ args: ['--web-mqtt-url', 'mqtt://x:1883'], env: {} }), /web\.mqtt_url: got .*allowed: a ws:\/\/ or wss:\/\/ URL, or null/);
+    assert.throws(() => loadSettings({ args: ['--web-port', '70000'], env: {} }), /web\.port: got 70000; allowed: an integer port 0\.\.65535/);
+  });
+
+  it('starts no listener with web.enabled false, and bridge/info has "web": null', async () => {
+    const config = join(dir, 'off.yaml');
+    writeFileSync(config, `broker: { port: null }\nmetrics: { port: null }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\nchips: [{ name: off, mode: plain, shm: ${dir}/off.shm, ngpio: 2 }]\n`);
+    const logs: string[] = [];
+    const controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('info', 'bridge', (l) => logs.push(l)) });
+    try {
+      assert.equal(controller.webServer, undefined);
+      assert.ok(!logs.some((l) => l.includes('web view')));
+      const info = await new Promise<string>((resolve) => {
+        controller.mqtt?.subscribe('vgpio2mqtt/bridge/info', (_topic, payload) => {
+          resolve(payload.toString());
+        });
+      });
+      assert.equal((JSON.parse(info) as { web: unknown }).web, null);
+    } finally {
+      await controller.stop();
+    }
+  });
+});
