@@ -373,10 +373,10 @@ chips:
     const device = 'homeassistant/device/vgpio2mqtt_vt_board/config';
     const board = JSON.parse(await retained(device)) as { cmps: Record<string, Record<string, unknown>> };
     assert.equal(board.cmps.line0?.p, 'switch');
-    assert.equal(board.cmps.line0?.command_topic, `${B}/board/button/set`);
-    assert.equal(board.cmps.line0?.state_topic, `${B}/board/button`);
+    assert.equal(board.cmps.line0.command_topic, `${B}/board/button/set`);
+    assert.equal(board.cmps.line0.state_topic, `${B}/board/button`);
     assert.equal(board.cmps.line1?.p, 'binary_sensor');
-    assert.equal(board.cmps.line1?.state_topic, `${B}/board/led`);
+    assert.equal(board.cmps.line1.state_topic, `${B}/board/led`);
     assert.deepEqual(board.cmps.line1_edge?.event_types, ['rising', 'falling']);
 
     const from = probe.mark;
