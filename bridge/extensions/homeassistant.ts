@@ -43,6 +43,8 @@ export class HomeAssistant implements Extension {
       version: ctx.version,
       chips: ctx.settings.chips,
       supportUrl: ctx.settings.homeassistant.supportUrl,
+      // The devices' "Visit" link in Home Assistant: the web view, when it is on.
+      configurationUrl: ctx.web,
     });
     this.#current = new Set(this.#configs.map((c) => c.topic));
   }

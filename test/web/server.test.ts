@@ -3,7 +3,7 @@
  * the page is told the configured WebSocket URL (and the content security
  * policy lets it connect there) or that there is no live view; a page that
  * was not built is a clear error; web.enabled false starts no listener and
- * bridge/info says so.
+ * bridge/info says so; with it on, Home Assistant's devices link to the page.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,8 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { WebServer } from '../../bridge/web/server.ts';
+import { MqttProbe } from '../support/mqtt-probe.ts';
+import { freePort } from '../support/ports.ts';
 
 describe('the web view\'s listener', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-web-server-'));
@@ -66,6 +68,24 @@ describe('the web view\'s listener', () => {
       });
       assert.equal((JSON.parse(info) as { web: unknown }).web, null);
     } finally {
+      await controller.stop();
+    }
+  });
+
+  it('gives Home Assistant\'s devices the page as their configuration_url', async () => {
+    const config = join(dir, 'on.yaml');
+    const port = await freePort();
+    writeFileSync(config, `broker: { port: ${port} }\nmetrics: { port: null }\nweb: { port: 0 }\nchips: [{ name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }]\n`);
+    const controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error') });
+    const probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['homeassistant/device/+/config']);
+    try {
+      const url = controller.webServer?.url;
+      assert.match(url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const bridge = await probe.waitFor('homeassistant/device/vgpio2mqtt_vgpio2mqtt/config', () => true, 10_000);
+      const board = await probe.waitFor('homeassistant/device/vgpio2mqtt_vgpio2mqtt_board/config', () => true, 10_000);
+      for (const device of [bridge, board]) assert.equal((JSON.parse(device.payload) as { dev: { configuration_url?: string } }).dev.configuration_url, url);
+    } finally {
+      await probe.close();
       await controller.stop();
     }
   });
