@@ -131,6 +131,20 @@ chips:
     await probe.waitFor(`${B}/board/led`, (p) => p === 'ON', 2000, from);
   });
 
+  it('rings the guest once for interrupts raised on several lines in one run of commands', async () => {
+    const chip = controller.chips.get('board') ?? assert.fail('no chip');
+    for (const n of [2, 3]) guest.enableIrq(n, { rising: true, falling: true });
+    const lines = [chip.line('2') ?? assert.fail(), chip.line('3') ?? assert.fail()];
+    const before = controller.counters.total('doorbellRung', 'board');
+    // As a socket read of several commands is delivered: one synchronous run.
+    const outcomes = lines.map((line) => chip.command(line, { target: { kind: 'toggle' }, pulseMs: null }));
+    assert.deepEqual(outcomes.map((o) => (o.ok ? o.result : o.reason)), ['interrupt', 'interrupt']);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(controller.counters.total('doorbellRung', 'board') - before, 1);
+    assert.deepEqual([guest.pending(2), guest.pending(3)], [true, true]);
+    guest.ack();
+  });
+
   it('stays responsive under a doorbell flood', async () => {
     const before = controller.counters.total('doorbellReceived', 'board');
     for (let i = 0; i < 20000; i++) guest.ringHost();
