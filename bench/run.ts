@@ -10,6 +10,7 @@ import { refusedRate, type ChipSizeRate } from './chip-size.ts';
 import { footprint, type Footprint } from './footprint.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
+import { standInLatency } from './stand-in-latency.ts';
 import { commandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
 import { machine, type Machine } from './machine.ts';
 import type { BridgeBuild } from './bridge-process.ts';
@@ -48,6 +49,8 @@ export interface BrokerResults {
   broker: BrokerKind;
   hop: Summary;
   command: Summary;
+  /** The stand-in bridge's `.../set` -> doorbell (bench/stand-in.ts). */
+  standIn: Summary;
   guestOutput: Summary;
   hopRate: { sent: number; received: number; perSecond: number };
   throughput: Throughput;
@@ -83,6 +86,7 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: latency (${counts.latency} samples each)`);
     const hop = await hopLatency(rig.url, counts.latency);
     const command = await commandLatency(rig, counts.latency);
+    const standIn = await standInLatency(rig, counts.latency);
     const guestOutput = await guestOutputLatency(rig, counts.latency);
     log(`${broker}: throughput (${counts.throughputSeconds} s each)`);
     const rate = await hopRate(rig.url, counts.throughputSeconds, counts.window);
@@ -90,7 +94,7 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: lost edges (${counts.edges} each way)`);
     const hostToGuest = await hostToGuestEdges(rig, counts.edges);
     const guestToHost = await guestToHostEdges(rig, counts.edges);
-    return { broker, hop, command, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
+    return { broker, hop, command, standIn, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
   } finally {
     await rig.close();
   }

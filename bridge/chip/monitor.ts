@@ -101,7 +101,9 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   #guestGen: number;
   #peerCount = -1;
   #scanQueued = false;
-  #ringQueued = false;
+  /** The guest was rung in this turn of the event loop; further interrupts set #ringAgain. */
+  #ringTurn = false;
+  #ringAgain = false;
   /** The file behind the mapping was found sound in the current synchronous run. */
   #sound = false;
   #poll: NodeJS.Timeout | undefined;
@@ -235,17 +237,24 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   }
 
   /**
-   * Rings the guest once for every interrupt raised in the current
-   * synchronous run (a socket read of commands, a scan moving queues on):
-   * the guest's handler reads every pending line of a bank at once, so one
-   * ring serves them all, and an eventfd write is a system call. The ring
-   * leaves in a microtask, before the process goes back to the event loop.
+   * Rings the guest at once for the first interrupt raised in a turn of the
+   * event loop, and once more at the end of that turn for all the others (a
+   * socket read of many commands, a scan moving queues on): the guest's
+   * handler reads every pending line of a bank at once, so one ring serves
+   * them all, and an eventfd write is a system call. A lone command is
+   * rung as soon as it is written, before its state and edge are published.
    */
   #ringGuest(): void {
-    if (this.#ringQueued) return;
-    this.#ringQueued = true;
-    queueMicrotask(() => {
-      this.#ringQueued = false;
+    if (this.#ringTurn) {
+      this.#ringAgain = true;
+      return;
+    }
+    this.#ringNow();
+    this.#ringTurn = true;
+    setImmediate(() => {
+      this.#ringTurn = false;
+      if (!this.#ringAgain) return;
+      this.#ringAgain = false;
       this.#ringNow();
     });
   }

@@ -21,7 +21,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
   it('measures every latency figure with the samples asked for, against both brokers', () => {
     assert.deepEqual(results.brokers.map((b) => b.broker), ['embedded Aedes', 'Mosquitto (default config)', 'Mosquitto (set_tcp_nodelay true)']);
     for (const b of results.brokers) {
-      for (const s of [b.hop, b.command, b.guestOutput]) {
+      for (const s of [b.hop, b.command, b.standIn, b.guestOutput]) {
         assert.equal(s.n, TINY.latency);
         assert.ok(s.p50 > 0 && s.p99 >= s.p50, `${b.broker}: ${JSON.stringify(s)}`);
       }
