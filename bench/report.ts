@@ -86,7 +86,7 @@ export function report(r: BenchResults): string {
     '',
     'The ivshmem server of the server-mode chips is a process of its own, started by the bridge and shared by all its chips (it outlives the bridge for its guests); its RSS is a column of its own, not in the bridge\'s.',
     '',
-    `A second reading ${c.settledMs / 1000} s after the start: V8's memory reducer gives back the heap start-up grew about 8 s after the last full collection, so that is what an idle bridge holds for good.`,
+    `A second reading ${c.settledMs / 1000} s after the start shows whether V8's memory reducer has given back the heap start-up grew (it runs about 8 s after a full collection, when start-up ran one).`,
     '',
     `| chips × lines | start → \`bridge/state\` online | RSS idle | RSS ${c.settledMs / 1000} s after start | ivshmem server process RSS idle |`,
     '|---|---|---|---|---|',

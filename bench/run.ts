@@ -30,8 +30,8 @@ export interface BenchCounts {
   idleMs: number;
   /**
    * A second RSS reading this long after start-up: V8's memory reducer
-   * gives the heap start-up grew back about 8 s after the last full
-   * collection, so this is what an idle bridge holds for good.
+   * gives back the heap start-up grew about 8 s after a full collection,
+   * when start-up ran one.
    */
   settledMs: number;
 }
