@@ -255,7 +255,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       this.#ringTurn = false;
       if (!this.#ringAgain) return;
       this.#ringAgain = false;
-      this.#ringNow();
+      // Later than the command that asked for it: the guest peer is read from a mapping that must still be sound.
+      if (this.usable()) this.#ringNow();
     });
   }
 
