@@ -14,21 +14,31 @@ function setTopic(line: number | string): string {
   return `${BASE}/${CHIP}/${String(line)}/set`;
 }
 
-/** `.../set` published -> the guest's doorbell fires; one command at a time, toggling BUTTON. */
-export async function commandLatency(rig: HostRig, count: number): Promise<Summary> {
+/**
+ * `publish(i)` -> the guest's doorbell fires, one at a time, `count` times;
+ * milliseconds from the call to the ring.
+ */
+export async function timeToDoorbell(rig: HostRig, count: number, publish: (i: number) => Promise<void>): Promise<Summary> {
   const samples: number[] = [];
-  let level = rig.guest.input(BUTTON);
   for (let i = 0; i < count; i++) {
-    level = level === 1 ? 0 : 1;
     const rang = new Promise<bigint>((resolve) => (rig.onRing = resolve));
     const start = process.hrtime.bigint();
-    const published = rig.probe.publish(setTopic('button'), payload(level));
+    const published = publish(i);
     const at = await Promise.race([rang, new Promise<never>((_, reject) => setTimeout(() => { reject(new Error(`no doorbell within 5 s for command ${i}`)); }, 5000))]);
     samples.push(Number(at - start) / 1e6);
     await published;
   }
   rig.onRing = undefined;
   return summarize(samples);
+}
+
+/** `.../set` published -> the guest's doorbell fires; one command at a time, toggling BUTTON. */
+export async function commandLatency(rig: HostRig, count: number): Promise<Summary> {
+  let level = rig.guest.input(BUTTON);
+  return timeToDoorbell(rig, count, () => {
+    level = level === 1 ? 0 : 1;
+    return rig.probe.publish(setTopic('button'), payload(level));
+  });
 }
 
 export interface Throughput {

@@ -10,6 +10,7 @@ import { refusedRate, type ChipSizeRate } from './chip-size.ts';
 import { footprint, type Footprint } from './footprint.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
+import { standInLatency } from './stand-in-latency.ts';
 import { commandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
 import { machine, type Machine } from './machine.ts';
 import type { BridgeBuild } from './bridge-process.ts';
@@ -27,9 +28,15 @@ export interface BenchCounts {
   /** Toggles timed as a user would: one mosquitto_pub process each. */
   userToggles: number;
   idleMs: number;
+  /**
+   * A second RSS reading this long after start-up: V8's memory reducer
+   * gives back the heap start-up grew about 8 s after a full collection,
+   * when start-up ran one.
+   */
+  settledMs: number;
 }
 
-export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000 };
+export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, settledMs: 15_000 };
 
 /**
  * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
@@ -48,6 +55,8 @@ export interface BrokerResults {
   broker: BrokerKind;
   hop: Summary;
   command: Summary;
+  /** The stand-in bridge's `.../set` -> doorbell (bench/stand-in.ts). */
+  standIn: Summary;
   guestOutput: Summary;
   hopRate: { sent: number; received: number; perSecond: number };
   throughput: Throughput;
@@ -83,6 +92,7 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: latency (${counts.latency} samples each)`);
     const hop = await hopLatency(rig.url, counts.latency);
     const command = await commandLatency(rig, counts.latency);
+    const standIn = await standInLatency(rig, counts.latency);
     const guestOutput = await guestOutputLatency(rig, counts.latency);
     log(`${broker}: throughput (${counts.throughputSeconds} s each)`);
     const rate = await hopRate(rig.url, counts.throughputSeconds, counts.window);
@@ -90,7 +100,7 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: lost edges (${counts.edges} each way)`);
     const hostToGuest = await hostToGuestEdges(rig, counts.edges);
     const guestToHost = await guestToHostEdges(rig, counts.edges);
-    return { broker, hop, command, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
+    return { broker, hop, command, standIn, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
   } finally {
     await rig.close();
   }
@@ -111,7 +121,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   log(`per-command cost against the chip's size (${counts.throughputSeconds} s each)`);
   const chipSizes = [await refusedRate(32, counts.throughputSeconds, counts.window, options.build), await refusedRate(1024, counts.throughputSeconds, counts.window, options.build)];
   log('memory and start-up');
-  const footprints = [await footprint(1, counts.idleMs, options.build), await footprint(16, counts.idleMs, options.build)];
+  const footprints = [await footprint(1, counts, options.build), await footprint(16, counts, options.build)];
   log(`end to end in a TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
   let doorbellFailure: string | undefined;
   let e2e: EndToEnd;

@@ -11,13 +11,13 @@
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { filterCovers } from './topic-filter.ts';
 import type { Persistence } from './persistence.ts';
-import { guardClient, type ClientLimits } from './frame-guard.ts';
+import { TokenBucket, watchPacketSizes, type ClientLimits } from './frame-guard.ts';
 
 export interface ListenAddress {
   host: string;
@@ -136,11 +136,13 @@ export class EmbeddedBroker {
   readonly #servers: (NetServer | HttpServer)[] = [];
   readonly #users: Map<string, BrokerUser>;
   readonly #persistence: Persistence | undefined;
-  /** Open network connections (the sockets, not the guarded streams), ended gracefully on close. */
+  /** Open network connections, ended gracefully on close. */
   readonly #network = new Set<Duplex>();
   /** Which user each client logged in as. */
   readonly #clientUsers = new WeakMap<Client, BrokerUser>();
   readonly #limits: { limits: BrokerLimits; refused: (reason: string) => void };
+  /** Each network client's PUBLISH budget under broker.max_publish_rate. */
+  readonly #rates = new WeakMap<Client, TokenBucket>();
 
   private constructor(aedes: Aedes, options: EmbeddedBrokerOptions, persistence: Persistence | undefined) {
     const { users } = options;
@@ -166,18 +168,20 @@ export class EmbeddedBroker {
     return broker;
   }
 
-  /** Counts the connection, refuses it over the limit, or hands Aedes the guarded stream. */
-  #admit(socket: Duplex): Connection | undefined {
+  /** Counts the connection and hands it to Aedes with its limits, or refuses it over broker.max_connections. */
+  #admit(socket: Duplex, request?: IncomingMessage): void {
     const { limits, refused } = this.#limits;
     if (this.#network.size >= limits.maxConnections) {
       refused(`connection refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`);
       socket.destroy();
-      return undefined;
+      return;
     }
     this.#track(socket);
-    return guardClient(socket, limits, (reason) => {
+    const client = this.aedes.handle(socket, request);
+    watchPacketSizes(socket, limits.maxPacketBytes, (reason) => {
       refused(`client dropped: ${reason}`);
     });
+    if (limits.publishRate !== null) this.#rates.set(client, new TokenBucket(limits.publishRate));
   }
 
   /**
@@ -190,8 +194,7 @@ export class EmbeddedBroker {
     const { createWebSocketStream, WebSocketServer } = await import('ws');
     const wss = new WebSocketServer(path === undefined ? { server } : { server, path });
     wss.on('connection', (socket, request) => {
-      const stream = this.#admit(oneFramePerTick(createWebSocketStream(socket)));
-      if (stream !== undefined) this.aedes.handle(stream, request);
+      this.#admit(oneFramePerTick(createWebSocketStream(socket)), request);
     });
     return () => {
       wss.close();
@@ -200,8 +203,7 @@ export class EmbeddedBroker {
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
     const handle = (socket: Duplex): void => {
-      const stream = this.#admit(socket);
-      if (stream !== undefined) this.aedes.handle(stream);
+      this.#admit(socket);
     };
     if (options.tcp !== null) {
       const server = createNetServer({ noDelay: true }, handle);
@@ -259,14 +261,18 @@ export class EmbeddedBroker {
       this.#clientUsers.set(client, user);
       done(null, true);
     };
-    this.aedes.authorizePublish = (client, packet, callback) => {
+    const allowed = (client: Client | null, topic: string): Error | null => {
       const user = userOf(client);
-      if (trusted(client) || user?.publish === undefined) {
-        callback(null);
-        return;
-      }
-      if (user.publish.some((filter) => filterCovers(filter, packet.topic))) callback(null);
-      else callback(new Error(`user ${user.username} may not publish to ${packet.topic}`));
+      if (trusted(client) || user?.publish === undefined) return null;
+      if (user.publish.some((filter) => filterCovers(filter, topic))) return null;
+      return new Error(`user ${user.username} may not publish to ${topic}`);
+    };
+    this.aedes.authorizePublish = (client, packet, callback) => {
+      const verdict = allowed(client, packet.topic);
+      // A client over its rate is answered late, not refused: Aedes reads no more of it meanwhile.
+      const wait = (client === null ? undefined : this.#rates.get(client)?.take()) ?? 0;
+      if (wait <= 0) callback(verdict);
+      else setTimeout(callback, wait, verdict);
     };
     this.aedes.authorizeSubscribe = (client, subscription, callback) => {
       const user = userOf(client);

@@ -1,20 +1,24 @@
 /**
- * Limits for one network client of the embedded broker, enforced on its
- * byte stream before Aedes parses it (Aedes has no such options, and its
- * parser buffers a whole packet before looking at it: one 128 MiB PUBLISH
- * took the process from 92 to 340 MB):
+ * Limits for one network client of the embedded broker, enforced without
+ * standing between the socket and Aedes (an earlier Transform + Duplex.from
+ * in the stream's path halved the broker's message rate):
  *
- * - maximum packet size: the MQTT fixed header announces a packet's length
- *   before its body; a packet announced larger than the limit closes the
- *   connection before its body is read, so memory stays bounded;
- * - publish rate: a token bucket of PUBLISH packets per second. A client
- *   over its rate is not dropped but slowed down: its bytes are passed on
- *   only when it has tokens again, so TCP back-pressure holds it while the
- *   other clients keep being served.
- *
- * The bytes pass through unchanged; only packet boundaries are tracked.
+ * - maximum packet size: Aedes has no such option, and its parser buffers
+ *   a whole packet before looking at it (one 128 MiB PUBLISH took the
+ *   process from 92 to 340 MB). The MQTT fixed header announces a packet's
+ *   length before its body, so `watchPacketSizes` follows packet boundaries
+ *   in the bytes Aedes reads (a 'data' listener beside Aedes' 'readable'
+ *   one sees each chunk as Aedes reads it) and closes the connection at the
+ *   first packet announced larger than the limit, before its body is read:
+ *   memory stays bounded by one read.
+ * - publish rate: a token bucket of PUBLISH packets per second, checked in
+ *   Aedes' authorizePublish hook. A client over its rate is not dropped but
+ *   slowed down: its PUBLISH is authorised only when it has tokens again,
+ *   and Aedes reads nothing more from a client until every packet of its
+ *   last read is handled, so TCP back-pressure holds it while the other
+ *   clients keep being served.
  */
-import { Duplex, Transform, type TransformCallback } from 'node:stream';
+import type { Duplex } from 'node:stream';
 
 export interface ClientLimits {
   /** Largest packet accepted, in bytes (fixed header included). */
@@ -23,16 +27,11 @@ export interface ClientLimits {
   publishRate: number | null;
 }
 
-const PUBLISH = 3;
 /** The remaining-length field is 1..4 bytes of 7 bits each. */
 const MAX_LENGTH_BYTES = 4;
 
-export class LimitError extends Error {
-  override readonly name = 'LimitError';
-}
-
 /** Tokens refill at `rate` per second up to `rate` (one second's burst). */
-class TokenBucket {
+export class TokenBucket {
   readonly #rate: number;
   #tokens: number;
   #at = performance.now();
@@ -42,38 +41,35 @@ class TokenBucket {
     this.#tokens = rate;
   }
 
-  /** Takes `n` tokens; returns how many ms to wait until the debt is paid (0: none). */
-  take(n: number): number {
+  /** Takes one token; returns how many ms to wait until the debt is paid (0: none). */
+  take(): number {
     const now = performance.now();
     this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#at) * this.#rate) / 1000);
     this.#at = now;
-    this.#tokens -= n;
+    this.#tokens -= 1;
     return this.#tokens >= 0 ? 0 : (-this.#tokens * 1000) / this.#rate;
   }
 }
 
-class FrameGuard extends Transform {
-  readonly #limits: ClientLimits;
-  readonly #bucket: TokenBucket | undefined;
-  /** Body bytes of the current packet still to pass. */
+/** Follows MQTT packet boundaries through a byte stream, looking only at fixed headers. */
+class PacketSizes {
+  readonly #max: number;
+  /** Body bytes of the current packet still to come. */
   #body = 0;
   /** Bytes of the current fixed header seen: 0 (none), 1 (type byte), then length bytes. */
   #header = 0;
-  #type = 0;
   #length = 0;
-  #timer: NodeJS.Timeout | undefined;
 
-  constructor(limits: ClientLimits) {
-    super();
-    this.#limits = limits;
-    this.#bucket = limits.publishRate === null ? undefined : new TokenBucket(limits.publishRate);
+  constructor(max: number) {
+    this.#max = max;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    let publishes = 0;
+  /** Returns why the stream must be closed, or undefined while every packet is within the limit. */
+  feed(chunk: Buffer): string | undefined {
     let i = 0;
     while (i < chunk.length) {
       if (this.#body > 0) {
+        // Skip the body without looking at it: this is what keeps the cost near nothing.
         const n = Math.min(this.#body, chunk.length - i);
         this.#body -= n;
         i += n;
@@ -81,7 +77,6 @@ class FrameGuard extends Transform {
       }
       const byte = chunk[i++] ?? 0;
       if (this.#header === 0) {
-        this.#type = byte >> 4;
         this.#length = 0;
         this.#header = 1;
         continue;
@@ -89,48 +84,32 @@ class FrameGuard extends Transform {
       this.#length += (byte & 0x7f) * 128 ** (this.#header - 1);
       this.#header += 1;
       if ((byte & 0x80) !== 0) {
-        if (this.#header > MAX_LENGTH_BYTES) {
-          done(new LimitError('malformed packet length'));
-          return;
-        }
+        if (this.#header > MAX_LENGTH_BYTES) return 'malformed packet length';
         continue;
       }
       const size = this.#header + this.#length;
-      if (size > this.#limits.maxPacketBytes) {
-        done(new LimitError(`packet of ${size} bytes is larger than the limit of ${this.#limits.maxPacketBytes} (broker.max_packet_bytes)`));
-        return;
-      }
-      if (this.#type === PUBLISH) publishes += 1;
+      if (size > this.#max) return `packet of ${size} bytes is larger than the limit of ${this.#max} (broker.max_packet_bytes)`;
       this.#body = this.#length;
       this.#header = 0;
     }
-    this.push(chunk);
-    const wait = this.#bucket?.take(publishes) ?? 0;
-    if (wait <= 0) {
-      done();
-      return;
-    }
-    this.#timer = setTimeout(done, wait);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    clearTimeout(this.#timer);
-    callback(error);
+    return undefined;
   }
 }
 
 /**
- * The stream to hand to Aedes instead of `socket`: reads go through the
- * guard, writes go straight to the socket. A broken limit destroys the
- * socket and calls `refused` with the reason.
+ * Watches the packets Aedes reads from `stream` (call it after
+ * `aedes.handle(stream)`, so Aedes' 'readable' listener keeps control of
+ * the reads and this 'data' listener only sees them); a packet over
+ * `maxPacketBytes` destroys the stream and calls `refused` with the reason.
  */
-export function guardClient(socket: Duplex, limits: ClientLimits, refused: (reason: string) => void): Duplex {
-  const guard = new FrameGuard(limits);
-  guard.on('error', (error) => {
-    refused(error.message);
-    socket.destroy();
-  });
-  socket.on('close', () => guard.destroy());
-  socket.pipe(guard);
-  return Duplex.from({ readable: guard, writable: socket });
+export function watchPacketSizes(stream: Duplex, maxPacketBytes: number, refused: (reason: string) => void): void {
+  const sizes = new PacketSizes(maxPacketBytes);
+  const onData = (chunk: Buffer): void => {
+    const reason = sizes.feed(chunk);
+    if (reason === undefined) return;
+    stream.off('data', onData);
+    refused(reason);
+    stream.destroy();
+  };
+  stream.on('data', onData);
 }

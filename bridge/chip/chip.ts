@@ -213,7 +213,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
-    if (this.monitor.state(line.line).isOutput) {
+    if (this.monitor.isOutput(line.line)) {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
     }
     this.monitor.checkAvailability();

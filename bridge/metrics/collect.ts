@@ -27,7 +27,9 @@ export class Counters {
   readonly #totals = new Map<string, number>();
 
   add(by: number, name: string, ...labels: string[]): void {
-    const key = [name, ...labels].join('/');
+    // Several times per command: concatenation, not an array joined (3% of the bridge's time under load).
+    let key = name;
+    for (const label of labels) key += `/${label}`;
     this.#totals.set(key, (this.#totals.get(key) ?? 0) + by);
   }
 

@@ -102,9 +102,7 @@ export class InputDriver {
   #write(line: number, level: Level): InputResult {
     const previous = this.#lines.setInput(line, level);
     if (previous === level) return 'unchanged';
-    const { irq } = this.#lines.state(line);
-    const wanted = irq.enabled && (level === 1 ? irq.rising || irq.high : irq.falling || irq.low);
-    if (!wanted) {
+    if (!this.#lines.wantsInterrupt(line, level)) {
       this.#options.onApplied?.(line, level, 'applied');
       return 'applied';
     }

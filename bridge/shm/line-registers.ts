@@ -108,6 +108,19 @@ export class LineRegisters {
     return this.#setBit(line, protocol.BANK_IN, level === 1) ? 1 : 0;
   }
 
+  /** Whether the guest drives `line` (its direction bit): one word read, where state() reads the bank. */
+  isOutput(line: number): boolean {
+    return this.#readBit(line, protocol.BANK_DIR);
+  }
+
+  /** Whether the guest asked for an interrupt on `line` changing to `level` (an edge or a level trigger): at most three words read. */
+  wantsInterrupt(line: number, level: Level): boolean {
+    if (!this.#readBit(line, protocol.BANK_IRQ_EN)) return false;
+    return level === 1
+      ? this.#readBit(line, protocol.BANK_IRQ_RISE) || this.#readBit(line, protocol.BANK_IRQ_HIGH)
+      : this.#readBit(line, protocol.BANK_IRQ_FALL) || this.#readBit(line, protocol.BANK_IRQ_LOW);
+  }
+
   pending(line: number): boolean {
     this.#check(line);
     const raise = this.#mem.load32(this.#word(line, protocol.BANK_IRQ_RAISE));

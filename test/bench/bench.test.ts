@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { report } from '../../bench/report.ts';
 import { runBench, type BenchCounts, type BenchResults } from '../../bench/run.ts';
 
-const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200 };
+const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200, settledMs: 400 };
 
 describe('bench with tiny counts', { timeout: 600_000 }, () => {
   let results: BenchResults;
@@ -21,7 +21,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
   it('measures every latency figure with the samples asked for, against both brokers', () => {
     assert.deepEqual(results.brokers.map((b) => b.broker), ['embedded Aedes', 'Mosquitto (default config)', 'Mosquitto (set_tcp_nodelay true)']);
     for (const b of results.brokers) {
-      for (const s of [b.hop, b.command, b.guestOutput]) {
+      for (const s of [b.hop, b.command, b.standIn, b.guestOutput]) {
         assert.equal(s.n, TINY.latency);
         assert.ok(s.p50 > 0 && s.p99 >= s.p50, `${b.broker}: ${JSON.stringify(s)}`);
       }
@@ -51,7 +51,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
 
   it('measures memory and start-up with 1 and 16 chips', () => {
     assert.deepEqual(results.footprints.map((f) => f.chips), [1, 16]);
-    for (const f of results.footprints) assert.ok(f.rssMiB > 10 && f.startMs > 0, JSON.stringify(f));
+    for (const f of results.footprints) assert.ok(f.rssMiB > 10 && f.settledRssMiB > 10 && f.serverRssMiB > 10 && f.startMs > 0, JSON.stringify(f));
   });
 
   it('measures end to end in a real guest in doorbell mode, against the raw path, through gpiomon and the agent', () => {

@@ -132,6 +132,26 @@ chips:
     await probe.waitFor(`${B}/board/led`, (p) => p === 'ON', 2000, from);
   });
 
+  it('rings the guest at once for the first command of a burst and once more for all the others', async () => {
+    const chip = controller.chips.get('board') ?? assert.fail('no chip');
+    const numbers = [2, 3, 4];
+    for (const n of numbers) guest.enableIrq(n, { rising: true, falling: true });
+    const lines = numbers.map((n) => chip.line(String(n)) ?? assert.fail());
+    const rung = (): number => controller.counters.total('doorbellRung', 'board');
+    const before = rung();
+    // As a socket read of several commands is delivered: one synchronous run.
+    const outcomes = lines.map((line, i) => {
+      const outcome = chip.command(line, { target: { kind: 'toggle' }, pulseMs: null });
+      if (i === 0) assert.equal(rung() - before, 1, 'the first command rings at once');
+      return outcome;
+    });
+    assert.deepEqual(outcomes.map((o) => (o.ok ? o.result : o.reason)), ['interrupt', 'interrupt', 'interrupt']);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(rung() - before, 2, 'one more ring for the rest');
+    assert.deepEqual(numbers.map((n) => guest.pending(n)), [true, true, true]);
+    guest.ack();
+  });
+
   it('stays responsive under a doorbell flood', async () => {
     const before = controller.counters.total('doorbellReceived', 'board');
     for (let i = 0; i < 20000; i++) guest.ringHost();
