@@ -63,6 +63,15 @@ interface Seen {
   isOutput: boolean;
   /** Direction and trigger bits, -1 before the first scan. */
   viewBits: number;
+  /**
+   * Whether the guest's interrupt is enabled, as its driver last reported
+   * in the event ring (EV_IRQ_CONFIG); undefined until a report, and again
+   * after a resynchronisation or a new driver, when the bank's irq_en is
+   * all there is. irq_en alone also drops while the flow handler masks the
+   * line around each interrupt it handles, which is no change of the
+   * guest's configuration: `.../config` would flap at every edge.
+   */
+  enabled: boolean | undefined;
 }
 
 /** Direction and trigger bits of a line: what `.../config` says, as one number. */
@@ -181,7 +190,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       });
     }
     this.#ring.drain(); // entries from before this run describe a past the banks already show
-    for (const state of this.#lines.snapshot()) this.#seen.push({ in: state.input, out: state.output, isOutput: state.isOutput, viewBits: -1 });
+    for (const state of this.#lines.snapshot()) this.#seen.push({ in: state.input, out: state.output, isOutput: state.isOutput, viewBits: -1, enabled: undefined });
     this.#poll = setInterval(() => {
       this.scan();
     }, this.config.pollMs);
@@ -319,6 +328,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       this.emit('ring-resync');
       this.#log.warn(`the guest dropped ${drained.dropped} event-ring entries (ring full); resynchronised from the banks`);
     }
+    if (drained.corrupt || drained.implausibleDrop > 0 || drained.dropped > 0) this.#forgetReportedEnables();
     for (const event of drained.events) this.#ringEvent(event);
     this.#diffBanks();
     this.#trackQueues();
@@ -416,6 +426,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     if (!online || rebound) {
       // A new or departed driver restarts its view from `in`: queued changes are void.
       this.#inputs.clear();
+      this.#forgetReportedEnables();
     }
     if (online !== this.#online) {
       this.#online = online;
@@ -437,6 +448,10 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       }
     } else if (event.kind === protocol.EV_INPUT_EDGE) {
       this.emit('input-received', event.line, event.value === 0 ? 0 : 1, Number(event.guestNs));
+    } else if (event.kind === protocol.EV_IRQ_CONFIG) {
+      seen.enabled = (event.value & protocol.IRQ_ENABLED) !== 0;
+      // Diff the line's bank again even if its words look as before: they may already hold the change.
+      this.#banks[Math.floor(event.line / protocol.BANK_LINES)] = undefined;
     }
   }
 
@@ -453,9 +468,15 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     if (!seen.isOutput) this.emit('input-written', index, electrical);
   }
 
-  #diff(index: number, state: LineState): void {
+  /** The bank's irq_en is the truth again until the guest's driver reports. */
+  #forgetReportedEnables(): void {
+    for (const seen of this.#seen) seen.enabled = undefined;
+  }
+
+  #diff(index: number, bankState: LineState): void {
     const seen = this.#seen[index];
     if (seen === undefined || index >= this.config.lines.length) return;
+    const state = seen.enabled === undefined || seen.enabled === bankState.irq.enabled ? bankState : { ...bankState, irq: { ...bankState.irq, enabled: seen.enabled } };
     // Host edges come from #hostWrote alone: only the host writes `in` (the guard restores a guest's scribble first).
     seen.in = state.input;
     if (state.output !== seen.out) {

@@ -242,6 +242,29 @@ chips:
     assert.equal(controller.counters.total('guestReceived', 'board', 'relay') - before, 2);
   });
 
+  it('publishes config when the guest enables or disables an interrupt, not when its flow handler masks the line around an interrupt', async () => {
+    const topic = `${B}/board/button/config`;
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 100)); // 20 polls
+    guest.disableIrq(0);
+    await settle();
+    let from = probe.mark;
+    guest.enableIrq(0, { rising: true });
+    await probe.waitFor(topic, (p) => p.includes('"enabled":true'), 5000, from);
+    from = probe.mark;
+    for (let i = 0; i < 3; i++) {
+      guest.maskIrq(0, true);
+      await settle();
+      guest.maskIrq(0, false);
+      await settle();
+    }
+    assert.deepEqual(probe.on(topic, from).map((m) => m.payload), [], 'a transient mask is no change of configuration');
+    guest.disableIrq(0);
+    await probe.waitFor(topic, (p) => p.includes('"enabled":false'), 5000, from);
+    await settle();
+    assert.equal(probe.on(topic, from).length, 1, 'one config for the disable');
+    assert.match(await retained(topic), /"enabled":false/);
+  });
+
   it('publishes guest-driven outputs from the event ring and the banks, with guest edges', async () => {
     const from = probe.mark;
     guest.setDirection(1, true);

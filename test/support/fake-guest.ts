@@ -72,11 +72,35 @@ export class FakeGuest {
     if (log) this.append(line, protocol.EV_DIRECTION, output ? 1 : 0);
   }
 
-  /** Enables an edge interrupt on an input line, as a gpiomon would. */
+  /** Enables an edge interrupt on an input line, as a gpiomon would, and reports it in the ring as the driver does. */
   enableIrq(line: number, edges: { rising?: boolean; falling?: boolean }): void {
     this.#set(line, protocol.BANK_IRQ_RISE, edges.rising ?? false);
     this.#set(line, protocol.BANK_IRQ_FALL, edges.falling ?? false);
     this.#set(line, protocol.BANK_IRQ_EN, true);
+    this.#reportIrq(line);
+  }
+
+  /** Disables the line's interrupt (its consumer freed it) and reports it in the ring. */
+  disableIrq(line: number): void {
+    this.#set(line, protocol.BANK_IRQ_EN, false);
+    this.#reportIrq(line);
+  }
+
+  /** Masks or unmasks the line's interrupt as the driver's flow handler does around each interrupt: no ring entry. */
+  maskIrq(line: number, masked: boolean): void {
+    this.#set(line, protocol.BANK_IRQ_EN, !masked);
+  }
+
+  /** EV_IRQ_CONFIG with the line's trigger and enable bits, as the driver posts at enable, disable and a trigger change. */
+  #reportIrq(line: number): void {
+    const bits: [number, number][] = [
+      [protocol.BANK_IRQ_RISE, protocol.IRQ_RISE],
+      [protocol.BANK_IRQ_FALL, protocol.IRQ_FALL],
+      [protocol.BANK_IRQ_HIGH, protocol.IRQ_HIGH],
+      [protocol.BANK_IRQ_LOW, protocol.IRQ_LOW],
+      [protocol.BANK_IRQ_EN, protocol.IRQ_ENABLED],
+    ];
+    this.append(line, protocol.EV_IRQ_CONFIG, bits.reduce((value, [field, flag]) => (this.#get(line, field) ? value | flag : value), 0));
   }
 
   /** Drives an output line and reports it in the ring. */
