@@ -18,6 +18,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { filterCovers } from './topic-filter.ts';
 import type { Persistence } from './persistence.ts';
 import { TokenBucket, watchPacketSizes, type ClientLimits } from './frame-guard.ts';
+import { skipNumberCache } from './number-cache.ts';
 
 export interface ListenAddress {
   host: string;
@@ -156,6 +157,7 @@ export class EmbeddedBroker {
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     // LevelDB and ws are loaded only when configured: each costs resident memory an idle bridge need not hold.
     const persistence = options.persistenceDir === null ? undefined : await (await import('./persistence.ts')).openPersistence(options.persistenceDir);
+    skipNumberCache();
     const aedes = await Aedes.createBroker(persistence === undefined ? {} : { persistence: persistence.aedes });
     const broker = new EmbeddedBroker(aedes, options, persistence);
     broker.#installAuth();
