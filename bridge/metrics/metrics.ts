@@ -57,11 +57,15 @@ export class BridgeMetrics {
   constructor(version: string) {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const registers = [this.prometheus, this.openMetrics];
-    for (const register of registers) {
-      collectDefaultMetrics({ register, prefix: METRIC_PREFIX });
-      // prom-client names these gauges `_total`, which breaks the convention
-      // (promtool rejects them); the totals without `_total` carry the same counts.
-      for (const name of MISNAMED_DEFAULT_GAUGES) register.removeSingleMetric(METRIC_PREFIX + name);
+    // Collected once and registered in both: a second collection would run a
+    // second event-loop delay monitor and GC observer for the same figures.
+    collectDefaultMetrics({ register: this.prometheus, prefix: METRIC_PREFIX });
+    // prom-client names these gauges `_total`, which breaks the convention
+    // (promtool rejects them); the totals without `_total` carry the same counts.
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.prometheus.removeSingleMetric(METRIC_PREFIX + name);
+    for (const { name } of this.prometheus.getMetricsAsArray()) {
+      const metric = this.prometheus.getSingleMetric(name);
+      if (metric !== undefined) this.openMetrics.registerMetric(metric);
     }
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
       new Counter({ name: METRIC_PREFIX + name, help, labelNames, registers });

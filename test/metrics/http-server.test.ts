@@ -1,6 +1,7 @@
 /**
  * The metrics endpoint on its own: Debian's promtool accepts what
- * /metrics serves, OpenMetrics is served when asked for, /health maps
+ * /metrics serves, OpenMetrics is served when asked for (the same metric
+ * objects, the process ones collected once), /health maps
  * healthy to 200 and unhealthy to 503.
  */
 import { after, before, describe, it } from 'node:test';
@@ -62,6 +63,16 @@ describe('metrics endpoint', () => {
     const text = await response.text();
     assert.match(text, /# EOF\n?$/);
     assert.match(text, /^vgpio2mqtt_commands_received_total\{chip="board"\} 1$/m);
+  });
+
+  it('serves the same metrics in both formats, the process ones collected once for both', () => {
+    const names = (registry: typeof metrics.prometheus): string[] => registry.getMetricsAsArray().map((m) => m.name);
+    assert.deepEqual(names(metrics.openMetrics), names(metrics.prometheus));
+    const lag = 'vgpio2mqtt_nodejs_eventloop_lag_seconds';
+    assert.ok(metrics.prometheus.getSingleMetric(lag) !== undefined);
+    // One event-loop monitor and GC observer, not one per format.
+    for (const name of names(metrics.prometheus)) assert.equal(metrics.openMetrics.getSingleMetric(name), metrics.prometheus.getSingleMetric(name), name);
+    assert.ok(!names(metrics.openMetrics).includes('vgpio2mqtt_nodejs_active_handles_total'));
   });
 
   it('answers /health with 200 when healthy and 503 when not', async () => {
