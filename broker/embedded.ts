@@ -18,6 +18,8 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { filterCovers } from './topic-filter.ts';
 import type { Persistence } from './persistence.ts';
 import { TokenBucket, watchPacketSizes, type ClientLimits } from './frame-guard.ts';
+import { skipNumberCache } from './number-cache.ts';
+import type { WebSocketServer } from 'ws';
 
 export interface ListenAddress {
   host: string;
@@ -154,8 +156,9 @@ export class EmbeddedBroker {
 
   /** Starts Aedes and every configured listener; on any failure, closes what was started and throws. */
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-    // LevelDB and ws are loaded only when configured: each costs resident memory an idle bridge need not hold.
+    // LevelDB is loaded only when configured, ws at the first WebSocket client: each costs resident memory an idle bridge need not hold.
     const persistence = options.persistenceDir === null ? undefined : await (await import('./persistence.ts')).openPersistence(options.persistenceDir);
+    skipNumberCache();
     const aedes = await Aedes.createBroker(persistence === undefined ? {} : { persistence: persistence.aedes });
     const broker = new EmbeddedBroker(aedes, options, persistence);
     broker.#installAuth();
@@ -189,16 +192,47 @@ export class EmbeddedBroker {
    * owns (the web view's, so the page needs no port of its own). Its clients
    * are network clients like any other: same logins, rules and limits.
    * Returns a function that stops accepting and closes them.
+   *
+   * ws is loaded at the first upgrade request, not before: a bridge whose
+   * page nobody opens never holds it (about 1 MiB of resident memory).
    */
-  async serveWebSocket(server: HttpServer, path?: string): Promise<() => void> {
+  serveWebSocket(server: HttpServer, path?: string): () => void {
+    let wss: Promise<WebSocketServer> | undefined;
+    let closed = false;
+    const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      // Node has taken its error listener off an upgraded socket; until ws adds its own, a reset would be unhandled.
+      const drop = (): void => {
+        socket.destroy();
+      };
+      socket.on('error', drop);
+      wss ??= this.#webSocketServer(path);
+      wss.then(
+        (ready) => {
+          socket.off('error', drop);
+          if (closed) socket.destroy();
+          // A path other than `path` is answered 400 by handleUpgrade, as ws does for a server it owns.
+          else ready.handleUpgrade(request, socket, head, (ws) => ready.emit('connection', ws, request));
+        },
+        drop,
+      );
+    };
+    server.on('upgrade', upgrade);
+    return () => {
+      closed = true;
+      server.off('upgrade', upgrade);
+      void wss?.then((ready) => {
+        ready.close();
+      });
+    };
+  }
+
+  async #webSocketServer(path: string | undefined): Promise<WebSocketServer> {
     const { createWebSocketStream, WebSocketServer } = await import('ws');
-    const wss = new WebSocketServer(path === undefined ? { server } : { server, path });
+    const wss = new WebSocketServer(path === undefined ? { noServer: true } : { noServer: true, path });
     wss.on('connection', (socket, request) => {
       this.#admit(oneFramePerTick(createWebSocketStream(socket)), request);
     });
-    return () => {
-      wss.close();
-    };
+    return wss;
   }
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
@@ -231,7 +265,7 @@ export class EmbeddedBroker {
     }
     if (options.ws !== null) {
       const http = createHttpServer();
-      await this.serveWebSocket(http);
+      this.serveWebSocket(http);
       this.#servers.push(http);
       this.addresses.ws = await listenOn(http, options.ws, 'MQTT over WebSocket');
     }

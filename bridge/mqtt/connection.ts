@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import { createConnection } from 'node:net';
 import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import { filterCovers } from '../../broker/topic-filter.ts';
+import { skipNumberCache } from '../../broker/number-cache.ts';
 import type { Logger } from '../log.ts';
 import { noDelay } from './no-delay.ts';
 import { describeServer, readTls } from './server.ts';
@@ -48,6 +49,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
 
   constructor(options: ConnectionOptions) {
     super();
+    skipNumberCache();
     this.#log = options.log;
     this.#where = describeServer(options.server);
     this.#qos = options.qos;

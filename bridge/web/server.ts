@@ -71,7 +71,7 @@ export class WebServer {
 
   static async start(options: WebServerOptions): Promise<WebServer> {
     const server = new WebServer(options);
-    if (options.broker !== undefined) server.#closeWebSocket = await options.broker.serveWebSocket(server.#server, MQTT_PATH);
+    if (options.broker !== undefined) server.#closeWebSocket = options.broker.serveWebSocket(server.#server, MQTT_PATH);
     await new Promise<void>((resolve, reject) => {
       server.#server.once('error', (error: NodeJS.ErrnoException) => {
         reject(new Error(`cannot listen for the web view on ${options.host}:${options.port}: ${error.code ?? error.message}`));

@@ -1,11 +1,14 @@
 /**
  * The metrics endpoint on its own: Debian's promtool accepts what
- * /metrics serves, OpenMetrics is served when asked for, /health maps
+ * /metrics serves, OpenMetrics is served when asked for (the same metric
+ * objects, the process ones collected once; only the parts of prom-client
+ * it uses are loaded), /health maps
  * healthy to 200 and unhealthy to 503.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
 import { MetricsServer, type HealthStatus } from '../../bridge/metrics/http-server.ts';
 
@@ -62,6 +65,23 @@ describe('metrics endpoint', () => {
     const text = await response.text();
     assert.match(text, /# EOF\n?$/);
     assert.match(text, /^vgpio2mqtt_commands_received_total\{chip="board"\} 1$/m);
+  });
+
+  it('serves the same metrics in both formats, the process ones collected once for both', () => {
+    const names = (registry: { getMetricsAsArray(): { name: string }[] }): string[] => registry.getMetricsAsArray().map((m) => m.name);
+    assert.deepEqual(names(metrics.openMetrics), names(metrics.prometheus));
+    const lag = 'vgpio2mqtt_nodejs_eventloop_lag_seconds';
+    assert.ok(metrics.prometheus.getSingleMetric(lag) !== undefined);
+    // One event-loop monitor and GC observer, not one per format.
+    for (const name of names(metrics.prometheus)) assert.equal(metrics.openMetrics.getSingleMetric(name), metrics.prometheus.getSingleMetric(name), name);
+    assert.ok(!names(metrics.openMetrics).includes('vgpio2mqtt_nodejs_active_handles_total'));
+  });
+
+  it('loads only the parts of prom-client it uses', () => {
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((file) => file.includes('/node_modules/prom-client/'));
+    assert.ok(loaded.some((file) => file.endsWith('/lib/registry.js')), loaded.join('\n'));
+    const unused = loaded.filter((file) => /\/prom-client\/(index|lib\/(cluster|pushgateway|summary))\.js$/.test(file));
+    assert.deepEqual(unused, []);
   });
 
   it('answers /health with 200 when healthy and 503 when not', async () => {
