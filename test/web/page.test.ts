@@ -152,8 +152,13 @@ chips:
       return { xs: edges.map((e) => 130 + ((e - startMs) / (endMs - startMs)) * plot), delta: edges[1] - edges[0] };
     })()`) as { xs: number[]; delta: number };
     assert.equal(xs.xs.length, 2, 'two level changes of the button');
-    const box = await (await page.$('canvas.trace[data-chip="board"]'))?.boundingBox() ?? assert.fail('no canvas');
-    for (const x of xs.xs) await page.mouse.click(box.x + x, box.y + 22 + 14);
+    const canvasBox = async (): Promise<{ x: number; y: number }> => await (await page.$('canvas.trace[data-chip="board"]'))?.boundingBox() ?? assert.fail('no canvas');
+    const box = await canvasBox();
+    for (const x of xs.xs) {
+      await page.mouse.click(box.x + x, box.y + 22 + 14);
+      // The readout's text changes with each click; the canvas must stay where the user aimed.
+      assert.deepEqual(await canvasBox(), box, 'the canvas did not move when a cursor was placed');
+    }
     await pageUntil(page, 'the readout of both cursors', `document.querySelector('.readout')?.textContent?.includes('Δ') === true`);
     const cursors = await page.evaluate(`globalThis.vgpio.waveforms.get('board').cursors`) as number[];
     assert.equal(cursors.length, 2);
