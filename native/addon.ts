@@ -12,11 +12,8 @@ import type { ShmLayout } from './layout.ts';
 export interface NativeSharedMemory {
   readonly size: number;
   readonly fd: number;
-  load32(offset: number): number;
-  store32(offset: number, value: number): void;
-  fetchOr32(offset: number, bits: number): number;
-  fetchAnd32(offset: number, bits: number): number;
-  compareExchange32(offset: number, expected: number, desired: number): number;
+  /** The mapping itself (one ArrayBuffer per mapping; detached by close()). */
+  words(): ArrayBuffer;
   read(offset: number, length: number): Buffer;
   write(offset: number, data: Uint8Array): void;
   close(): void;

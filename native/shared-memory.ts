@@ -1,7 +1,10 @@
 /**
  * A mapped shared-memory region with the 32-bit atomic accesses the
- * protocol needs. Every offset is bounds- and alignment-checked in the
- * addon before any access (RangeError), so a bad offset never touches memory.
+ * protocol needs. The addon maps the file; the word accesses are Atomics on
+ * a Uint32Array over the mapping, which the JIT inlines (a native call per
+ * word cost ~120 ns against ~9 ns, and a command touches tens of words).
+ * Every offset and value is checked before any access (RangeError,
+ * TypeError), so a bad call never touches memory.
  */
 import { binding, type NativeSharedMemory } from './addon.ts';
 
@@ -18,9 +21,12 @@ export class SharedMemory {
   readonly size: number;
   readonly path: string | undefined;
   #native: NativeSharedMemory | undefined;
+  /** The mapping as 32-bit words; dropped (and detached by the addon) at close. */
+  #words: Uint32Array | undefined;
 
   private constructor(native: NativeSharedMemory, path: string | undefined) {
     this.#native = native;
+    this.#words = new Uint32Array(native.words());
     this.size = native.size;
     this.path = path;
   }
@@ -63,29 +69,44 @@ export class SharedMemory {
     return this.#native;
   }
 
-  /** Atomic 32-bit load with acquire ordering; unsigned. */
-  load32(offset: number): number {
-    return this.#open().load32(offset);
+  /** The words, once `offset` is checked (closed, type, range, alignment): nothing is touched before. */
+  #at(offset: number): Uint32Array {
+    const words = this.#words;
+    if (words === undefined) throw new Error('shared memory is closed');
+    if (typeof offset !== 'number') throw new TypeError('offset must be a number');
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`offset must be an integer in [0, ${Number.MAX_SAFE_INTEGER}], got ${String(offset)}`);
+    if (offset > this.size - 4) throw new RangeError(`offset ${offset} + 4 is outside the ${this.size}-byte shared memory`);
+    if (offset % 4 !== 0) throw new RangeError(`offset ${offset} is not 4-byte aligned`);
+    return words;
   }
 
-  /** Atomic 32-bit store with release ordering; value is taken modulo 2^32. */
+  /** Atomic 32-bit load (sequentially consistent, so at least acquire); unsigned. */
+  load32(offset: number): number {
+    return Atomics.load(this.#at(offset), offset / 4);
+  }
+
+  /** Atomic 32-bit store (sequentially consistent, so at least release); value is taken modulo 2^32. */
   store32(offset: number, value: number): void {
-    this.#open().store32(offset, value);
+    const words = this.#at(offset);
+    Atomics.store(words, offset / 4, bits32(value, 'value'));
   }
 
   /** Atomic OR; returns the previous value. */
   fetchOr32(offset: number, bits: number): number {
-    return this.#open().fetchOr32(offset, bits);
+    const words = this.#at(offset);
+    return Atomics.or(words, offset / 4, bits32(bits, 'bits'));
   }
 
   /** Atomic AND (pass ~bits to clear bits); returns the previous value. */
   fetchAnd32(offset: number, bits: number): number {
-    return this.#open().fetchAnd32(offset, bits);
+    const words = this.#at(offset);
+    return Atomics.and(words, offset / 4, bits32(bits, 'bits'));
   }
 
   /** Atomic compare-and-swap; returns the previous value (=== expected when it swapped). */
   compareExchange32(offset: number, expected: number, desired: number): number {
-    return this.#open().compareExchange32(offset, expected, desired);
+    const words = this.#at(offset);
+    return Atomics.compareExchange(words, offset / 4, bits32(expected, 'expected'), bits32(desired, 'desired'));
   }
 
   /** A copy of length bytes at offset (a snapshot: later changes do not show). */
@@ -100,7 +121,21 @@ export class SharedMemory {
 
   /** Unmaps the region and closes its fd; any later access throws. Idempotent. */
   close(): void {
+    this.#words = undefined;
     this.#native?.close();
     this.#native = undefined;
   }
+}
+
+/**
+ * A 32-bit pattern from a number in [-2^31, 2^32), as the protocol's words
+ * take them (~bits of a mask is negative in JavaScript); anything else is an
+ * error, not a silently wrapped value.
+ */
+function bits32(value: number, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(value) || value < -2147483648 || value > 4294967295) {
+    throw new RangeError(`${name} must be an integer in [-2147483648, 4294967295], got ${String(value)}`);
+  }
+  return value >>> 0;
 }

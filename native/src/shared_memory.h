@@ -8,9 +8,9 @@
 
 namespace vgpio {
 
-// A MAP_SHARED mapping of a shared-memory file or received fd, with checked
-// 32-bit atomic access. It owns the fd (kept open so a server can pass it to
-// peers) and the mapping; close() or garbage collection releases both.
+// A MAP_SHARED mapping of a shared-memory file or received fd. It owns the fd (kept open so a server can pass it to
+// peers) and the mapping; close() or garbage collection releases both. The
+// 32-bit atomics run in JavaScript over words() (native/shared-memory.ts).
 class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
@@ -23,23 +23,19 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
 
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
-  Napi::Value Load32(const Napi::CallbackInfo& info);
-  Napi::Value Store32(const Napi::CallbackInfo& info);
-  Napi::Value FetchOr32(const Napi::CallbackInfo& info);
-  Napi::Value FetchAnd32(const Napi::CallbackInfo& info);
-  Napi::Value CompareExchange32(const Napi::CallbackInfo& info);
+  Napi::Value Words(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void Release();
   void CheckOpen(Napi::Env env) const;
-  uint32_t* Word(const Napi::CallbackInfo& info);  // checked offset argument 0
   size_t CheckedRange(const Napi::CallbackInfo& info, size_t length);  // checked offset argument 0
 
   int fd_ = -1;
   uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  Napi::Reference<Napi::ArrayBuffer> words_;  // the one ArrayBuffer over base_, once asked for
 };
 
 }  // namespace vgpio

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory, protocol } from '../../native/index.ts';
+import { binding } from '../../native/addon.ts';
 
 const SIZE = 2 * protocol.SHM_SIZE_MIN;
 
@@ -162,5 +163,20 @@ describe('SharedMemory', () => {
     assert.throws(() => region.read(0, 4), /shared memory is closed/);
     assert.throws(() => { region.write(0, Buffer.alloc(4)); }, /shared memory is closed/);
     assert.throws(() => region.fd, /shared memory is closed/);
+  });
+
+  it('gives one ArrayBuffer per mapping for the word accesses, and detaches it at close', () => {
+    const native = binding.NativeSharedMemory.openFile(join(dir, 'words'), SIZE, true, 0o600);
+    const words = native.words();
+    assert.equal(native.words(), words, 'V8 must not see two ArrayBuffers over one mapping');
+    const view = new Uint32Array(words);
+    Atomics.store(view, 3, 0xdeadbeef);
+    assert.equal(native.read(12, 4).readUInt32LE(0), 0xdeadbeef, 'the buffer is the mapping itself');
+    native.close();
+    // A view left over the buffer refuses to read instead of reaching the unmapped pages.
+    assert.equal(words.byteLength, 0);
+    assert.equal(view.length, 0);
+    assert.throws(() => Atomics.load(view, 3), /detached ArrayBuffer/);
+    assert.throws(() => native.words(), /shared memory is closed/);
   });
 });
