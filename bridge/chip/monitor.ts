@@ -115,6 +115,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   /** The guest was rung in this turn of the event loop; further interrupts set #ringAgain. */
   #ringTurn = false;
   #ringAgain = false;
+  /** Changes written to `in` so far (write() diffs a line only when it wrote one). */
+  #written = 0;
   /** The file behind the mapping was found sound in the current synchronous run. */
   #sound = false;
   #poll: NodeJS.Timeout | undefined;
@@ -147,6 +149,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
         this.#ringGuest();
       },
       onApplied: (line, level, result) => {
+        this.#written += 1;
         this.#hostWords.wroteInput(line, level);
         if (result === 'interrupt') this.emit('interrupt');
         this.#hostWrote(line, level);
@@ -237,12 +240,15 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
 
   /**
    * Writes `level` (electrical) to a host-driven line through its queue
-   * and emits what that line shows: one bank read, no scan.
+   * and emits what that line shows: no scan, and a bank read only when `in`
+   * moved (a change queued behind a pending interrupt, the common case in a
+   * burst, changes nothing the guest can see yet).
    */
   write(line: number, level: Level): InputResult | 'closed' {
     if (this.#closed || !this.usable()) return 'closed';
+    const before = this.#written;
     const result = this.#inputs.set(line, level);
-    this.#diff(line, this.#lines.state(line));
+    if (this.#written !== before) this.#diff(line, this.#lines.state(line));
     this.#trackQueue(line);
     return result;
   }
