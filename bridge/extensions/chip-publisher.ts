@@ -5,12 +5,11 @@
  * `<base>/<chip>/<line>/set` commands. A bad command changes nothing: it is
  * logged, answered on `<base>/bridge/event` and counted.
  */
-import type { Chip, EdgeEvent, LineView, ReceivedEvent } from '../chip/chip.ts';
-import type { LineConfig } from '../config/types.ts';
+import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent } from '../chip/chip.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
-import type { Level } from '../shm/line-registers.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
+import { StateCoalescer } from './state-coalescer.ts';
 
 /** The JSON published on `.../edge`. */
 export function edgePayload(edge: EdgeEvent): string {
@@ -53,9 +52,14 @@ export function configPayload(view: LineView): string {
 
 export class ChipPublisher implements Extension {
   readonly #ctx: ExtensionContext;
+  readonly #states: StateCoalescer;
+  readonly #unfollow: (() => void)[] = [];
 
   constructor(ctx: ExtensionContext) {
     this.#ctx = ctx;
+    this.#states = new StateCoalescer((topic, payload, retain) => {
+      ctx.publish(topic, payload, retain);
+    });
   }
 
   start(): void {
@@ -71,28 +75,38 @@ export class ChipPublisher implements Extension {
   }
 
   stop(): void {
-    for (const chip of this.#ctx.chips.values()) chip.removeAllListeners();
+    this.#states.flush();
+    // Only this extension's listeners: the metrics collector follows the same chips.
+    for (const off of this.#unfollow.splice(0)) off();
   }
 
   #follow(chip: Chip): void {
     const { topics } = this.#ctx;
     const name = chip.config.name;
-    chip.on('state', (line: LineConfig, level: Level) => {
-      this.#ctx.publish(topics.state(name, line.name), statePayload(level, line), line.retain);
+    const listen = <E extends keyof ChipEvents>(event: E, listener: (...args: ChipEvents[E]) => void): void => {
+      // TypeScript cannot narrow EventEmitter's conditional listener type for a generic event name.
+      chip.on(event, listener as never);
+      this.#unfollow.push(() => chip.off(event, listener as never));
+    };
+    listen('state', (line, level, replay) => {
+      const topic = topics.state(name, line.name);
+      const payload = statePayload(level, line);
+      if (replay) this.#states.replay(topic, payload, line.retain);
+      else this.#states.state(topic, payload, line.retain);
     });
-    chip.on('edge', (edge) => {
+    listen('edge', (edge) => {
       this.#ctx.publish(topics.edge(name, edge.line.name), edgePayload(edge), false);
     });
-    chip.on('received', (received) => {
+    listen('received', (received) => {
       this.#ctx.publish(topics.received(name, received.line.name), receivedPayload(received), false);
     });
-    chip.on('config', (view) => {
+    listen('config', (view) => {
       this.#ctx.publish(topics.config(name, view.name), configPayload(view), true);
     });
-    chip.on('availability', (online) => {
+    listen('availability', (online) => {
       this.#ctx.publish(topics.availability(name), online ? 'online' : 'offline', true);
     });
-    chip.on('problem', (message) => {
+    listen('problem', (message) => {
       this.#ctx.event({ type: 'shared_memory_problem', chip: name, message });
     });
   }

@@ -195,6 +195,24 @@ chips:
     guest.enableIrq(0, { rising: true, falling: true });
   });
 
+  it('coalesces the states of one turn to each line\'s last level, and still publishes every edge', async () => {
+    // Four changes of a line with no interrupt enabled, in one synchronous run (as a socket read of many commands is).
+    const chip = controller.chips.get('board') ?? assert.fail('no chip');
+    const far = chip.line('far') ?? assert.fail('no line far');
+    const from = probe.mark;
+    for (const level of [1, 0, 1, 0] as const) {
+      const outcome = chip.command(far, { target: { kind: 'level', level }, pulseMs: null });
+      assert.ok(outcome.ok && outcome.result === 'applied', JSON.stringify(outcome));
+    }
+    await probe.waitFor(`${B}/board/far`, (p) => p === 'OFF', 5000, from);
+    await probe.request(B, 'health', {}); // a round trip: anything the bridge published before its answer has arrived
+    const edges = probe.on(`${B}/board/far/edge`, from).map((m) => (JSON.parse(m.payload) as { edge: string }).edge);
+    assert.deepEqual(edges, ['rising', 'falling', 'rising', 'falling'], 'one edge per change');
+    // The first state of the turn at once, then the line's last level at the turn's end.
+    assert.deepEqual(probe.on(`${B}/board/far`, from).map((m) => m.payload), ['ON', 'OFF']);
+    assert.equal(await retained(`${B}/board/far`), 'OFF');
+  });
+
   it('toggles, honours inverted lines and pulses', async () => {
     let from = probe.mark;
     await probe.publish(`${B}/board/button/set`, 'TOGGLE');
