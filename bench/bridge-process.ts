@@ -48,7 +48,9 @@ export class BridgeProcess {
       ? [join(repoRoot, 'dist/bridge/cli.js'), 'start', '-c', configPath]
       : ['--import', 'tsx', join(repoRoot, 'bridge/cli.ts'), 'start', '-c', configPath];
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: repoRoot });
+    // VGPIO_BENCH_BRIDGE_ARGS: Node options for the bridge alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes.
+    const nodeArgs = process.env.VGPIO_BENCH_BRIDGE_ARGS?.split(' ').filter((arg) => arg !== '') ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], cwd: repoRoot });
     let log = '';
     child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     const exited = once(child, 'exit').then(([code]) => {
