@@ -72,12 +72,12 @@ export class Controller {
     this.settings = settings;
     this.topics = new Topics(settings.baseTopic);
     this.log = options.log ?? new Logger(settings.logLevel);
-    this.#metrics = settings.metrics.port === null ? undefined : new BridgeMetrics(VERSION);
-    this.#collector = new MetricsCollector(this.#metrics);
+    this.#collector = new MetricsCollector();
+    this.#metrics = settings.metrics.port === null ? undefined : new BridgeMetrics(VERSION, this.#collector.recorded);
     this.counters = this.#collector.counters;
   }
 
-  /** The Prometheus metrics the collector records, served over HTTP. */
+  /** The Prometheus metrics, read from what the collector records, served over HTTP. */
   async #startMetrics(): Promise<void> {
     const { host, port } = this.settings.metrics;
     const metrics = this.#metrics;

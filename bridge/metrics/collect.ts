@@ -1,16 +1,20 @@
 /**
  * The one place metrics are taken: it listens to the events of each part
  * (a chip's monitor and line layer, the MQTT link, the embedded broker,
- * the bridge's extensions) and records them as running totals (for
- * `bridge/request/health` and tests) and, when the exporter runs, as
- * Prometheus metrics. No part calls a metric: to add one, define it in
- * metrics.ts and record it from an event here.
+ * the bridge's extensions) and records them in slots (recorded.ts) that
+ * the running totals (for `bridge/request/health` and tests) and, when the
+ * exporter runs, the Prometheus metrics read. No part calls a metric: to
+ * add one, define it in metrics.ts and record it from an event here.
  */
 import type { EventEmitter } from 'node:events';
 import type { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Chip } from '../chip/chip.ts';
 import type { MqttLink } from '../mqtt/link.ts';
-import type { BridgeMetrics, RejectReason, RequestStatus } from './metrics.ts';
+import type { RejectReason, RequestStatus } from './metrics.ts';
+import { Recorded } from './recorded.ts';
+import type { Slot } from './slots.ts';
+
+export { Counters } from './slots.ts';
 
 /** What the extensions report (on ExtensionContext.signals). */
 export interface ExtensionSignals {
@@ -22,160 +26,129 @@ export interface ExtensionSignals {
   request: [command: string, status: RequestStatus];
 }
 
-/** Running totals keyed `name/label/...`. */
-export class Counters {
-  readonly #totals = new Map<string, number>();
-
-  add(by: number, name: string, ...labels: string[]): void {
-    // Several times per command: concatenation, not an array joined (3% of the bridge's time under load).
-    let key = name;
-    for (const label of labels) key += `/${label}`;
-    this.#totals.set(key, (this.#totals.get(key) ?? 0) + by);
-  }
-
-  /**
-   * A running total: `total('commandRejected')`, or narrowed by the leading
-   * label values, e.g. `total('commandRejected', 'board', 'bad_payload')`.
-   */
-  total(name: string, ...labels: string[]): number {
-    const prefix = [name, ...labels].join('/');
-    let sum = 0;
-    for (const [key, value] of this.#totals) if (key === prefix || key.startsWith(`${prefix}/`)) sum += value;
-    return sum;
-  }
-
-  /** Every total, keyed `name/label/...`. */
-  snapshot(): Record<string, number> {
-    return Object.fromEntries(this.#totals);
-  }
-}
-
 const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
 
 export class MetricsCollector {
-  readonly counters = new Counters();
-  readonly #metrics: BridgeMetrics | undefined;
-
-  /** `metrics`: the Prometheus exporter's, when it runs; the totals are kept either way. */
-  constructor(metrics?: BridgeMetrics) {
-    this.#metrics = metrics;
-  }
+  /** What was recorded; BridgeMetrics reads it at scrape time. */
+  readonly recorded = new Recorded();
+  readonly counters = this.recorded.counters;
 
   /** Follows a chip; call before chip.start() so its series are declared before its first event. */
   chip(chip: Chip): void {
-    const name = chip.config.name;
-    const m = this.#metrics;
-    const c = this.counters;
+    const s = this.recorded.chip(chip.config.name, chip.config.lines);
     const monitor = chip.monitor;
-    m?.declareChip(name, chip.config.lines.filter((l) => l.configured).map((l) => l.name));
     /** When the first doorbell since the last publication rang, and whether the line layer published since the last scan. */
     let rangAt: bigint | undefined;
     let published = false;
     monitor.on('doorbell', (at) => {
-      c.add(1, 'doorbellReceived', name);
-      m?.doorbellReceived(name);
+      s.doorbellReceived.value += 1;
       rangAt ??= at;
     });
     monitor.on('scanned', () => {
       if (published && rangAt !== undefined) {
-        m?.doorbellToPublish(name, seconds(rangAt));
+        s.doorbellToPublish.observe(seconds(rangAt));
         rangAt = undefined;
       }
       published = false;
     });
     monitor.on('doorbell-rung', () => {
-      c.add(1, 'doorbellRung', name);
-      m?.doorbellRung(name);
+      s.doorbellRung.value += 1;
     });
     monitor.on('interrupt', () => {
-      c.add(1, 'interruptRaised', name);
-      m?.interruptRaised(name);
+      s.interruptRaised.value += 1;
     });
     monitor.on('guest-event', (kind) => {
-      c.add(1, 'guestEvent', name, kind);
-      m?.guestEvent(name, kind);
+      s.guestEvent[kind].value += 1;
     });
     monitor.on('ring-resync', () => {
-      c.add(1, 'ringResync', name);
-      m?.ringResync(name);
+      s.ringResync.value += 1;
     });
     monitor.on('ring-invalid', (entries) => {
-      c.add(entries, 'ringInvalid', name);
-      m?.ringInvalid(name, entries);
+      s.ringInvalid.value += entries;
     });
     monitor.on('ring-dropped', (entries) => {
-      c.add(entries, 'ringDropped', name);
-      m?.ringDropped(name, entries);
+      s.ringDropped.value += entries;
     });
     monitor.on('header-overwritten', (words) => {
-      c.add(words, 'headerOverwritten', name);
-      m?.headerOverwritten(name, words);
+      s.headerOverwritten.value += words;
     });
-    monitor.on('peers', (count) => m?.guestPeers(name, count));
-    monitor.on('availability', (online) => m?.guestBound(name, online));
+    monitor.on('peers', (count) => {
+      s.guestPeers.value = count;
+    });
+    monitor.on('availability', (online) => {
+      s.guestBound.value = online ? 1 : 0;
+    });
     monitor.on('queue', (index, depth) => {
-      const line = chip.config.lines[index];
-      if (line?.configured === true) m?.queueDepth(name, line.name, depth);
+      if (chip.config.lines[index]?.configured !== true) return;
+      const line = s.lines[index];
+      if (line !== undefined) line.queueDepth.value = depth;
     });
     chip.on('command', (result, startedAt) => {
-      if (result === 'interrupt') m?.commandToDoorbell(name, seconds(startedAt));
-      c.add(1, 'commandApplied', name, result);
-      m?.commandApplied(name, result);
+      if (result === 'interrupt') s.commandToDoorbell.observe(seconds(startedAt));
+      s.commandApplied[result].value += 1;
     });
     chip.on('overflow', (line) => {
-      c.add(1, 'queueOverflow', name, line.name);
-      m?.queueOverflow(name, line.name);
+      const slots = s.lines[line.line];
+      if (slots !== undefined) slots.queueOverflow.value += 1;
     });
     chip.on('edge', (edge) => {
-      c.add(1, 'edgePublished', name, edge.source);
-      m?.edgePublished(name, edge.source);
+      s.edgePublished[edge.source].value += 1;
       published = true;
     });
     chip.on('received', (received) => {
-      c.add(1, 'guestReceived', name, received.line.name);
-      m?.guestReceived(name, received.line.name);
+      const slots = s.lines[received.line.line];
+      if (slots !== undefined) slots.guestReceived.value += 1;
     });
     chip.on('state', (line, level, replay) => {
       if (replay) return;
       published = true;
-      if (line.configured) m?.lineLevel(name, line.name, level);
+      const slot = line.configured ? s.lines[line.line]?.lineLevel : undefined;
+      if (slot === undefined) return;
+      slot.value = level;
+      slot.shown = true;
     });
   }
 
   /** Follows the bridge's MQTT link. */
   link(link: MqttLink): void {
-    const m = this.#metrics;
-    link.on('connect', () => m?.mqttConnected(true));
-    link.on('offline', () => m?.mqttConnected(false));
+    const connected = this.recorded.gauges.slot('mqttConnected', [], true);
+    const messages = { in: this.counters.slot('mqttMessage', ['in']), out: this.counters.slot('mqttMessage', ['out']) };
+    link.on('connect', () => {
+      connected.value = 1;
+    });
+    link.on('offline', () => {
+      connected.value = 0;
+    });
     link.on('traffic', (direction) => {
-      this.counters.add(1, 'mqttMessage', direction);
-      m?.mqttMessage(direction);
+      messages[direction].value += 1;
     });
   }
 
   /** Follows the embedded broker's clients. */
   broker(broker: EmbeddedBroker): void {
-    const clients = (): void => {
-      this.#metrics?.mqttClients(broker.connectedClients);
+    const clients = this.recorded.gauges.slot('mqttClients', [], true);
+    const count = (): void => {
+      clients.value = broker.connectedClients;
     };
-    broker.aedes.on('client', clients);
-    broker.aedes.on('clientDisconnect', clients);
+    broker.aedes.on('client', count);
+    broker.aedes.on('clientDisconnect', count);
   }
 
   /** Follows what the extensions report. */
   extensions(signals: EventEmitter<ExtensionSignals>): void {
-    const m = this.#metrics;
+    /** Slots by chip name: one lookup by the name the signal carries, no key built per command. */
+    const received = new Map<string, Slot>();
     signals.on('command-received', (chip) => {
-      this.counters.add(1, 'commandReceived', chip);
-      m?.commandReceived(chip);
+      let slot = received.get(chip);
+      if (slot === undefined) received.set(chip, (slot = this.counters.slot('commandReceived', [chip])));
+      slot.value += 1;
     });
+    // Refusals and requests are off the command path: their slots are looked up per event.
     signals.on('command-rejected', (chip, reason) => {
-      this.counters.add(1, 'commandRejected', chip, reason);
-      m?.commandRejected(chip, reason);
+      this.counters.slot('commandRejected', [chip, reason]).value += 1;
     });
     signals.on('request', (command, status) => {
-      this.counters.add(1, 'request', command, status);
-      m?.request(command, status);
+      this.counters.slot('request', [command, status]).value += 1;
     });
   }
 }

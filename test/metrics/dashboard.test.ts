@@ -6,6 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
+import { Recorded } from '../../bridge/metrics/recorded.ts';
 import { dashboardQueries, readDashboard } from '../support/dashboard.ts';
 
 describe('Grafana dashboard', () => {
@@ -30,8 +31,9 @@ describe('Grafana dashboard', () => {
   });
 
   it('names only metrics the bridge exports', async () => {
-    const metrics = new BridgeMetrics('test');
-    metrics.declareChip('c', ['l']);
+    const recorded = new Recorded();
+    const metrics = new BridgeMetrics('test', recorded);
+    recorded.chip('c', [{ name: 'l', configured: true }]);
     const exported = new Set(
       (await metrics.prometheus.getMetricsAsJSON()).flatMap((m) =>
         String(m.type) === 'histogram' ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
+import { Recorded } from '../../bridge/metrics/recorded.ts';
 import { MetricsServer, type HealthStatus } from '../../bridge/metrics/http-server.ts';
 
 /** Runs `promtool check metrics` on `text`; resolves with its exit code and output. */
@@ -30,14 +31,21 @@ describe('metrics endpoint', () => {
   let url: string;
 
   before(async () => {
-    metrics = new BridgeMetrics('0.0.0-test');
-    metrics.declareChip('board', ['button', 'led']);
-    metrics.commandReceived('board');
-    metrics.commandApplied('board', 'interrupt');
-    metrics.commandRejected('board', 'bad_payload');
-    metrics.commandToDoorbell('board', 0.0004);
-    metrics.lineLevel('board', 'led', 1);
-    metrics.mqttMessage('in');
+    const recorded = new Recorded();
+    metrics = new BridgeMetrics('0.0.0-test', recorded);
+    const board = recorded.chip('board', [
+      { name: 'button', configured: true },
+      { name: 'led', configured: true },
+    ]);
+    board.commandReceived.value += 1;
+    board.commandApplied.interrupt.value += 1;
+    recorded.counters.slot('commandRejected', ['board', 'bad_payload']).value += 1;
+    board.commandToDoorbell.observe(0.0004);
+    const led = board.lines[1];
+    assert.ok(led !== undefined);
+    led.lineLevel.value = 1;
+    led.lineLevel.shown = true;
+    recorded.counters.slot('mqttMessage', ['in']).value += 1;
     server = await MetricsServer.start({ host: '127.0.0.1', port: 0, metrics, health: () => health });
     url = `http://127.0.0.1:${server.address.port}`;
   });
