@@ -37,7 +37,7 @@ export async function commandLatency(rig: HostRig, count: number): Promise<Summa
   let level = rig.guest.input(BUTTON);
   return timeToDoorbell(rig, count, () => {
     level = level === 1 ? 0 : 1;
-    return rig.probe.publish(setTopic('button'), payload(level));
+    return rig.commander.publishAsync(setTopic('button'), payload(level), { qos: 1 }).then(() => undefined);
   });
 }
 
@@ -71,7 +71,7 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
     const line = SPARE_LINES[sent % SPARE_LINES.length] ?? 2;
     const level = levels.get(line) === 1 ? 0 : 1;
     levels.set(line, level);
-    rig.probe.client.publish(setTopic(line), payload(level), { qos: 1 });
+    rig.commander.publish(setTopic(line), payload(level), { qos: 1 });
     sent += 1;
     if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
@@ -133,7 +133,7 @@ export async function hostToGuestEdges(rig: HostRig, count: number): Promise<Edg
       continue;
     }
     level = level === 1 ? 0 : 1;
-    rig.probe.client.publish(setTopic('button'), payload(level), { qos: 1 });
+    rig.commander.publish(setTopic('button'), payload(level), { qos: 1 });
     sent += 1;
     if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }

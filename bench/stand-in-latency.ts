@@ -35,7 +35,7 @@ export async function standInLatency(rig: HostRig, count: number): Promise<Summa
         reject(new Error(`the stand-in bridge exited (${String(code)}):\n${err}`));
       });
     });
-    return await timeToDoorbell(rig, count, (i) => rig.probe.publish(TOPIC, i % 2 === 0 ? 'ON' : 'OFF'));
+    return await timeToDoorbell(rig, count, (i) => rig.commander.publishAsync(TOPIC, i % 2 === 0 ? 'ON' : 'OFF', { qos: 1 }).then(() => undefined));
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
