@@ -14,6 +14,7 @@ export interface NativeSharedMemory {
   readonly fd: number;
   /** The mapping itself (one ArrayBuffer per mapping; detached by close()). */
   words(): ArrayBuffer;
+  fileSize(): number;
   read(offset: number, length: number): Buffer;
   write(offset: number, data: Uint8Array): void;
   close(): void;

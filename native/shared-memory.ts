@@ -60,6 +60,11 @@ export class SharedMemory {
     return this.#open().fd;
   }
 
+  /** The size of the file behind the mapping now (an fstat); smaller than `size` once someone truncated it. */
+  fileSize(): number {
+    return this.#open().fileSize();
+  }
+
   get closed(): boolean {
     return this.#native === undefined;
   }

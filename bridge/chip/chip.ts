@@ -16,6 +16,13 @@ import type { InputResult } from '../shm/input-driver.ts';
 import { logical, type LineCommand } from '../payload.ts';
 import { ShmMonitor } from './monitor.ts';
 
+/**
+ * How old a check that found the shared-memory file sound (not truncated)
+ * may be for a command to go ahead (see ShmMonitor.usable): scans and the
+ * poll timer always check afresh.
+ */
+const COMMAND_CHECK_MS = 1;
+
 export type EdgeSource = 'host' | 'guest';
 
 export interface EdgeEvent {
@@ -209,7 +216,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.monitor.closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
-    if (!this.monitor.usable()) return refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
+    if (!this.monitor.usable(COMMAND_CHECK_MS)) return refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
@@ -250,7 +257,8 @@ export class Chip extends EventEmitter<ChipEvents> {
     if (this.monitor.closed || !this.monitor.usable()) return 'closed';
     if (logical(this.monitor.latest(line.line), line) === level) return 'unchanged';
     const result = this.monitor.write(line.line, logical(level, line));
-    this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
+    // Guarded: the message would otherwise be built for every command.
+    if (this.#log.enabled('debug')) this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
     return result;
   }
 

@@ -12,7 +12,7 @@ import { protocol, type SharedMemory } from '../../native/index.ts';
 export function truncation(mem: SharedMemory): string | undefined {
   let size: number;
   try {
-    size = fstatSync(mem.fd).size;
+    size = mem.fileSize();
   } catch (error) {
     return `cannot check the shared-memory file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
   }

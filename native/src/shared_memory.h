@@ -24,6 +24,7 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Words(const Napi::CallbackInfo& info);
+  Napi::Value FileSize(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory, protocol } from '../../native/index.ts';
@@ -163,6 +163,19 @@ describe('SharedMemory', () => {
     assert.throws(() => region.read(0, 4), /shared memory is closed/);
     assert.throws(() => { region.write(0, Buffer.alloc(4)); }, /shared memory is closed/);
     assert.throws(() => region.fd, /shared memory is closed/);
+  });
+
+  it('reports the size of the file behind the mapping now, truncated or not, without touching the mapping', () => {
+    const p = join(dir, 'shrinking');
+    const region = SharedMemory.open(p, { size: SIZE, create: true });
+    try {
+      assert.equal(region.fileSize(), SIZE);
+      truncateSync(p, 100);
+      assert.equal(region.fileSize(), 100);
+    } finally {
+      region.close();
+    }
+    assert.throws(() => region.fileSize(), /shared memory is closed/);
   });
 
   it('gives one ArrayBuffer per mapping for the word accesses, and detaches it at close', () => {
