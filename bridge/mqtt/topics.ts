@@ -1,6 +1,6 @@
 /**
  * Every MQTT topic the bridge uses, built and parsed in one place
- * (DESIGN §4), and the rules names must follow to be usable as topic
+ * (docs/topics.md lists them), and the rules names must follow to be usable as topic
  * levels: not empty, no `+`, `#` or `/`, no NUL.
  */
 

@@ -3,11 +3,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { logical, MAX_COMMAND_BYTES, parseCommand, statePayload } from '../../bridge/payload.ts';
 import { isValidTopicPath, nameProblem, Topics } from '../../bridge/mqtt/topics.ts';
+import { edgePayload } from '../../bridge/extensions/chip-publisher.ts';
+import type { LineConfig } from '../../bridge/config/types.ts';
 
 const line = { payloadOn: 'ON', payloadOff: 'OFF', pulseMs: null };
 
 describe('command payloads', () => {
-  it('accepts the words of DESIGN §4 in any case, and the line\'s own payloads', () => {
+  it('accepts the documented words (docs/topics.md) in any case, and the line\'s own payloads', () => {
     for (const word of ['ON', 'on', '1', 'true', 'TRUE', 'high', ' High\n']) {
       assert.deepEqual(parseCommand(word, line), { ok: true, value: { target: { kind: 'level', level: 1 }, pulseMs: null } }, word);
     }
@@ -66,7 +68,7 @@ describe('topics', () => {
     for (const bad of ['', 'a//b', '/a', 'a/', 'a/#', '+']) assert.equal(isValidTopicPath(bad), false, bad);
   });
 
-  it('builds and parses the topics of DESIGN §4', () => {
+  it('builds and parses the topics of docs/topics.md', () => {
     const t = new Topics('lab/vg');
     assert.equal(t.state('board', 'led'), 'lab/vg/board/led');
     assert.equal(t.set('board', 'led'), 'lab/vg/board/led/set');
@@ -79,5 +81,16 @@ describe('topics', () => {
     assert.equal(t.parse('lab/vg/board/led'), undefined);
     assert.equal(t.parse('other/board/led/set'), undefined);
     assert.equal(t.parse('lab/vg/board/led/extra/set'), undefined);
+  });
+});
+
+describe('edge payloads', () => {
+  it('are the documented JSON, with guest_ns only when the guest reported the change', () => {
+    const config = {} as LineConfig;
+    const host = edgePayload({ line: config, edge: 'rising', source: 'host', seq: 7, tsMs: 1764547200123 });
+    assert.deepEqual(JSON.parse(host), { edge: 'rising', source: 'host', seq: 7, ts_ms: 1764547200123 });
+    const guest = edgePayload({ line: config, edge: 'falling', source: 'guest', seq: 4294967295, tsMs: 1764547200124, guestNs: 81234567890123 });
+    assert.deepEqual(JSON.parse(guest), { edge: 'falling', source: 'guest', seq: 4294967295, ts_ms: 1764547200124, guest_ns: 81234567890123 });
+    assert.equal(guest, JSON.stringify(JSON.parse(guest)), 'compact, keys in the documented order');
   });
 });
