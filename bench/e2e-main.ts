@@ -28,7 +28,7 @@ const text = [
   '',
   `Commit \`${m.commit}\`; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Linux ${m.kernel}; Node.js ${m.node}; ${m.qemu}. The run took ${((Date.now() - started) / 1000).toFixed(0)} s; load average at its end ${m.load}.`,
   '',
-  `Section 4 of a full run, ${FULL.e2eToggles} toggles per path, in an x86_64 guest and in an arm64 guest (\`qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on\`, every instruction translated by TCG): latencies p50 / p99 in milliseconds, each ratio against the raw path in the same boot.`,
+  `Section 4 of a full run, ${FULL.e2eToggles} toggles per path, in an x86_64 guest and in an arm64 guest (\`qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on\`, every instruction translated by TCG), the stand-in bridge of bench/stand-in-device.ts as a third path in each: latencies p50 / p99 in milliseconds, each ratio against the raw path in the same boot.`,
   '',
   ...endToEndRows(guests),
   '',

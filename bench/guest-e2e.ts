@@ -5,7 +5,11 @@
  * the same boot: a second vgpio device whose region this process owns
  * (test/kernel/vgpio-host.ts's HostRegion), the host writing `in`, raising
  * the line and ringing the guest directly through the addon, no MQTT, and
- * a second gpiomon. Both paths are sampled alternately.
+ * a second gpiomon. In doorbell mode a third path, the stand-in bridge
+ * (bench/stand-in-device.ts): another process that owns a third device
+ * and drives it with the raw path's code for each MQTT message it gets
+ * from the bridge's broker, so that the MQTT hop into a process of its own
+ * is timed apart from the bridge's work. The paths are sampled in turn.
  *
  * The same again with the guest agent reporting instead of the console:
  * `vgpio-agent` watches a second line of each chip and publishes its edges
@@ -36,6 +40,7 @@ import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../test/kernel/
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
+import { startReadyChild } from './ready-child.ts';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -48,6 +53,8 @@ export interface EndToEnd {
   /** Reported back by gpiomon on the serial console. */
   bridge: Summary;
   raw: Summary;
+  /** MQTT -> the stand-in bridge process -> the guest (doorbell mode), reported by gpiomon. */
+  standIn: Summary | undefined;
   /** Reported back by vgpio-agent over MQTT. */
   agentBridge: Summary;
   agentRaw: Summary;
@@ -59,6 +66,8 @@ const BASE = 'e2e';
 const POLL_MS = 5;
 const TIMEOUT_MS = 10_000;
 const WARMUP = 4;
+/** Outside the bridge's base topic: only the stand-in bridge acts on it. */
+const STAND_IN_TOPIC = 'e2e-stand-in/set';
 
 /** The chip whose gpiodetect label is `label`. */
 async function chipNamed(guest: Guest, label: string): Promise<string> {
@@ -111,6 +120,12 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const url = `mqtt://127.0.0.1:${port}`;
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
     cleanup.push(() => bridge.stop());
+    let standInArgs: string[] = [];
+    if (mode === 'doorbell') {
+      const standIn = await startReadyChild('bench/stand-in-device.ts', [url, join(dir, 'stand-in.sock'), STAND_IN_TOPIC]);
+      cleanup.push(() => standIn.stop());
+      standInArgs = ['-chardev', `socket,id=standin,path=${join(dir, 'stand-in.sock')}`, '-device', 'ivshmem-doorbell,chardev=standin,vectors=1'];
+    }
     const chipConfig = loadSettings({ args: ['-c', join(dir, 'bridge.yaml')], env: {} }).chips[0];
     if (chipConfig === undefined) throw new Error('no chip in the generated configuration');
 
@@ -123,7 +138,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
         { dest: '/usr/bin/vgpio-agent', src: agent, mode: 0o755 },
       ],
       // qemuArgs: the bridged chip's device and the agent's virtio-serial port (served by the bridge).
-      qemuArgs: [...qemuArgs(chipConfig), ...rawArgs],
+      qemuArgs: [...qemuArgs(chipConfig), ...rawArgs, ...standInArgs],
     });
     cleanup.push(() => guest.close());
     await guest.exec(mode === 'doorbell' ? 'insmod /vgpio.ko' : `insmod /vgpio.ko poll_ms=${POLL_MS}`);
@@ -131,6 +146,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     if (!dmesg.includes(`${mode} mode`)) throw new Error(`the driver did not bind in ${mode} mode:\n${dmesg}`);
     const bridged = await chipNamed(guest, 'bridged');
     const rawChip = await chipNamed(guest, 'raw');
+    const standInChip = mode === 'doorbell' ? await chipNamed(guest, 'stand-in') : undefined;
 
     const probe = await MqttProbe.connect(url, [`${BASE}/guest/+/config`, `${BASE}/guest/availability`, `${BASE}/bridged/#`, `${BASE}/raw/#`]);
     noDelay(probe.client);
@@ -139,6 +155,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     // Line-buffered on the console: each edge is one line the moment gpiomon sees it.
     await guest.exec(`gpiomon -F 'BRIDGED %e' ${bridged} 0 > ${guest.tty} 2>&1 &`);
     await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > ${guest.tty} 2>&1 &`);
+    if (standInChip !== undefined) await guest.exec(`gpiomon -F 'STANDIN %e' ${standInChip} 0 > ${guest.tty} 2>&1 &`);
     await probe.waitFor(`${BASE}/guest/button/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
     await until('the raw gpiomon', () => raw.lines.state(0).irq.enabled, TIMEOUT_MS);
     // Both line requests complete (an edge inside one is lost): see Guest.untilWaitingForInput.
@@ -152,6 +169,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
 
     const bridgeSamples: number[] = [];
     const rawSamples: number[] = [];
+    const standInSamples: number[] = [];
     // The first toggles warm up both paths (JIT, page faults, the guest's caches); they are not counted.
     for (let i = -WARMUP; i < toggles; i++) {
       const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
@@ -166,6 +184,13 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
       raw.inputs.set(0, level);
       await seen;
       if (i >= 0) rawSamples.push(msSince(start));
+
+      if (standInChip === undefined) continue;
+      seen = guest.console.waitFor(new RegExp(`^STANDIN ${level}$`, 'm'), TIMEOUT_MS);
+      start = process.hrtime.bigint();
+      await probe.publish(STAND_IN_TOPIC, level === 1 ? 'ON' : 'OFF');
+      await seen;
+      if (i >= 0) standInSamples.push(msSince(start));
     }
 
     const agentBridge: number[] = [];
@@ -196,7 +221,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
       await seen;
       userSamples.push(msSince(start));
     }
-    return { arch, mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw), mosquittoPub: summarize(userSamples) };
+    return { arch, mode, bridge: summarize(bridgeSamples), raw: summarize(rawSamples), standIn: standInChip === undefined ? undefined : summarize(standInSamples), agentBridge: summarize(agentBridge), agentRaw: summarize(agentRaw), mosquittoPub: summarize(userSamples) };
   } finally {
     for (const step of cleanup.reverse()) await step();
   }

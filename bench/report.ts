@@ -12,14 +12,19 @@ function edgeRow(broker: string, direction: string, e: EdgeCount): string {
   return `| ${broker} | ${direction} | ${e.sent} | ${e.delivered} | ${e.published} | ${e.rejected} | ${e.ringDropped} | ${lost === 0 && e.published === e.sent ? '**0**' : `**${lost} (published ${e.sent - e.published} short)**`} |`;
 }
 
-/** The end-to-end table's rows, two per guest: reported by gpiomon and by the agent. */
+/**
+ * The end-to-end table's rows, two per guest: reported by gpiomon and by
+ * the agent. The stand-in bridge is timed on the gpiomon path only.
+ */
 export function endToEndRows(guests: EndToEnd[]): string[] {
+  const standIn = (g: EndToEnd): [string, string, string] =>
+    g.standIn === undefined ? ['—', '—', '—'] : [pair(g.standIn), ratios(g.standIn, g.raw), ratios(g.bridge, g.standIn)];
   return [
-    '| guest | mode | reported by | raw (addon → guest) | bridge (`.../set` → guest) | ratio |',
-    '|---|---|---|---|---|---|',
+    '| guest | mode | reported by | raw (addon → guest) | bridge (`.../set` → guest) | ratio | stand-in (MQTT → its own process → guest) | stand-in to raw | bridge to stand-in |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...guests.flatMap((g) => [
-      `| ${g.arch} | ${g.mode} | gpiomon, serial console | ${pair(g.raw)} | ${pair(g.bridge)} | ${ratios(g.bridge, g.raw)} |`,
-      `| ${g.arch} | ${g.mode} | vgpio-agent, MQTT | ${pair(g.agentRaw)} | ${pair(g.agentBridge)} | ${ratios(g.agentBridge, g.agentRaw)} |`,
+      `| ${g.arch} | ${g.mode} | gpiomon, serial console | ${pair(g.raw)} | ${pair(g.bridge)} | ${ratios(g.bridge, g.raw)} | ${standIn(g).join(' | ')} |`,
+      `| ${g.arch} | ${g.mode} | vgpio-agent, MQTT | ${pair(g.agentRaw)} | ${pair(g.agentBridge)} | ${ratios(g.agentBridge, g.agentRaw)} | — | — | — |`,
     ]),
   ];
 }
@@ -65,7 +70,7 @@ export function report(r: BenchResults): string {
     '',
     `### 4. End to end in a real TCG guest (${e.bridge.n} toggles per path, ${e.mode} mode; and an arm64 guest)`,
     '',
-    '`.../set` → bridge → vgpio.ko → the guest sees the edge → it comes back to the host, two ways: `gpiomon` printing it on the serial console, and `vgpio-agent` publishing it over virtio-serial (piped to the bridge\'s embedded broker), received as its MQTT edge message. Raw baseline, same boot: a second vgpio device whose region the benchmark owns, the host writing `in`, raising the line and ringing the guest through the addon (no MQTT on the way in), watched the same two ways. Each path has its own line; bridge and raw are sampled alternately.',
+    '`.../set` → bridge → vgpio.ko → the guest sees the edge → it comes back to the host, two ways: `gpiomon` printing it on the serial console, and `vgpio-agent` publishing it over virtio-serial (piped to the bridge\'s embedded broker), received as its MQTT edge message. Raw baseline, same boot: a second vgpio device whose region the benchmark owns, the host writing `in`, raising the line and ringing the guest through the addon (no MQTT on the way in), watched the same two ways. Each path has its own line; bridge and raw are sampled alternately. In doorbell mode a third device is driven the raw way by a stand-in bridge, a separate process of a few lines (bench/stand-in-device.ts) that gets each toggle as an MQTT message from the bridge\'s broker (mqtt.js, QoS 1): stand-in to raw is what the MQTT hop into another process costs in this guest, bridge to stand-in what the bridge\'s own work adds. The three are sampled in turn.',
     '',
     ...(r.doorbellFailure === undefined ? [] : [`**Doorbell mode failed in this run** (${r.doorbellFailure}); these figures are polling mode (driver poll_ms=5, bridge chip in plain mode polling every 5 ms).`, '']),
     'The arm64 guest is Debian\'s arm64 6.1 kernel on `qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on` under TCG: every guest instruction is translated, so its figures say what an emulated board costs, not what the bridge does; the ratio to the raw path in the same boot is what compares.',
