@@ -6,10 +6,10 @@
  * (test/kernel/vgpio-host.ts's HostRegion), the host writing `in`, raising
  * the line and ringing the guest directly through the addon, no MQTT, and
  * a second gpiomon. In doorbell mode a third path, the stand-in bridge
- * (bench/stand-in-device.ts): another process that owns a third device
- * and drives it with the raw path's code for each MQTT message it gets
- * from the bridge's broker, so that the MQTT hop into a process of its own
- * is timed apart from the bridge's work. The paths are sampled in turn.
+ * (bench/stand-in-device.ts): another process with an embedded broker of
+ * its own that owns a third device and drives it with the raw path's code
+ * for each MQTT message, so that the MQTT hop into another process is
+ * timed apart from the bridge's work. The paths are sampled in turn.
  *
  * The same again with the guest agent reporting instead of the console:
  * `vgpio-agent` watches a second line of each chip and publishes its edges
@@ -23,6 +23,7 @@
  * board (`arch`).
  */
 import { execFile } from 'node:child_process';
+import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,8 +122,10 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
     cleanup.push(() => bridge.stop());
     let standInArgs: string[] = [];
+    let standInPort: number | undefined;
     if (mode === 'doorbell') {
-      const standIn = await startReadyChild('bench/stand-in-device.ts', [url, join(dir, 'stand-in.sock'), STAND_IN_TOPIC]);
+      standInPort = await freePort();
+      const standIn = await startReadyChild('bench/stand-in-device.ts', [String(standInPort), join(dir, 'stand-in.sock'), STAND_IN_TOPIC]);
       cleanup.push(() => standIn.stop());
       standInArgs = ['-chardev', `socket,id=standin,path=${join(dir, 'stand-in.sock')}`, '-device', 'ivshmem-doorbell,chardev=standin,vectors=1'];
     }
@@ -147,6 +150,9 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const bridged = await chipNamed(guest, 'bridged');
     const rawChip = await chipNamed(guest, 'raw');
     const standInChip = mode === 'doorbell' ? await chipNamed(guest, 'stand-in') : undefined;
+    // The stand-in's own broker; a client like the probe.
+    const standInClient = standInPort === undefined ? undefined : noDelay(await mqtt.connectAsync(`mqtt://127.0.0.1:${standInPort}`, { reconnectPeriod: 0 }));
+    if (standInClient !== undefined) cleanup.push(() => standInClient.endAsync());
 
     const probe = await MqttProbe.connect(url, [`${BASE}/guest/+/config`, `${BASE}/guest/availability`, `${BASE}/bridged/#`, `${BASE}/raw/#`]);
     noDelay(probe.client);
@@ -185,10 +191,10 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
       await seen;
       if (i >= 0) rawSamples.push(msSince(start));
 
-      if (standInChip === undefined) continue;
+      if (standInChip === undefined || standInClient === undefined) continue;
       seen = guest.console.waitFor(new RegExp(`^STANDIN ${level}$`, 'm'), TIMEOUT_MS);
       start = process.hrtime.bigint();
-      await probe.publish(STAND_IN_TOPIC, level === 1 ? 'ON' : 'OFF');
+      await standInClient.publishAsync(STAND_IN_TOPIC, level === 1 ? 'ON' : 'OFF', { qos: 1 });
       await seen;
       if (i >= 0) standInSamples.push(msSince(start));
     }

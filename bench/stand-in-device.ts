@@ -1,28 +1,29 @@
 /**
- * The stand-in bridge of the end-to-end figure: a separate process that
- * owns a third vgpio device of the benchmark's guest (its region and its
- * ivshmem server, like the raw baseline's) and, for each message on TOPIC
- * received through the bridge's embedded broker (mqtt.js, QoS 1, Nagle off,
- * as the bridge's own clients), drives the device's line 0 to the payload's
- * level (`ON`/`OFF`) with the raw baseline's code: write `in`, raise the
- * line, ring the guest. No topic parsing, line policy, availability
- * tracking or publications. Timed against the raw path, it is what the MQTT
- * hop into another process costs in that guest; against the bridge, what
- * the bridge's own work does.
+ * The stand-in bridge of the end-to-end figure: a separate process with an
+ * embedded Aedes broker on a TCP port of its own (as the bridge's embedded
+ * broker) that owns a third vgpio device of the benchmark's guest (its
+ * region and its ivshmem server, like the raw baseline's). For each message
+ * published on TOPIC it drives the device's line 0 to the payload's level
+ * (`ON`/`OFF`) with the raw baseline's code: write `in`, raise the line,
+ * ring the guest. It subscribes through Aedes' own API, as the bridge does;
+ * no topic parsing, line policy, availability tracking, persistence or
+ * publications. Timed against the raw path, it is what an MQTT hop into
+ * another process costs in that guest; against the bridge, what the
+ * bridge's own work adds.
  *
- *   node --import tsx bench/stand-in-device.ts URL SOCKET TOPIC
+ *   node --import tsx bench/stand-in-device.ts PORT SOCKET TOPIC
  *
- * Prints `ready` once the server listens and the subscription is granted;
- * exits on SIGTERM.
+ * Prints `ready` once the broker listens on 127.0.0.1:PORT and the server on
+ * SOCKET; exits on SIGTERM.
  */
-import mqtt from 'mqtt';
+import { Aedes } from 'aedes';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
 import { IvshmemServer, protocol } from '../native/index.ts';
-import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { HostRegion } from '../test/kernel/vgpio-host.ts';
 
-const [url, socket, topic] = process.argv.slice(2);
-if (url === undefined || socket === undefined || topic === undefined) throw new Error('usage: stand-in-device.ts URL SOCKET TOPIC');
-
+const [port, socket, topic] = process.argv.slice(2);
+if (port === undefined || socket === undefined || topic === undefined) throw new Error('usage: stand-in-device.ts PORT SOCKET TOPIC');
 // The device rings the guest through its server, which needs the device's file first.
 const ringer: { server?: IvshmemServer } = {};
 const device = new HostRegion({ ngpio: 32, label: 'stand-in', names: ['stand-in-button'], doorbell: true, hostPeer: protocol.PEER_NONE }, () => {
@@ -36,16 +37,26 @@ server.on('ring', () => {
   device.service();
 });
 
-const client = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
-client.on('message', (_topic, payload) => {
-  device.inputs.set(0, payload.toString() === 'ON' ? 1 : 0);
+const broker = await Aedes.createBroker();
+await new Promise<void>((resolve) => {
+  broker.subscribe(topic, (packet, done) => {
+    device.inputs.set(0, packet.payload.toString() === 'ON' ? 1 : 0);
+    done();
+  }, resolve);
 });
-await client.subscribeAsync(topic, { qos: 1 });
+// Nagle off on accepted sockets, as the bridge's embedded broker has it.
+const listener = createServer({ noDelay: true }, (stream) => {
+  broker.handle(stream);
+});
+listener.listen(Number(port), '127.0.0.1');
+await once(listener, 'listening');
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {
-  void client.endAsync().then(async () => {
-    await server.close();
-    device.close();
-    process.exit(0);
+  listener.close();
+  broker.close(() => {
+    void server.close().then(() => {
+      device.close();
+      process.exit(0);
+    });
   });
 });
