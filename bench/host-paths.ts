@@ -41,6 +41,23 @@ export async function commandLatency(rig: HostRig, count: number): Promise<Summa
   });
 }
 
+/**
+ * As commandLatency, but each command is published only once the previous
+ * one has settled: its edge message has reached the probe, so the bridge
+ * and the broker are done with the edge and state it published. This is a
+ * lone command's latency; commandLatency's back-to-back commands also wait
+ * behind the last one's publications in the broker and the bridge.
+ */
+export async function settledCommandLatency(rig: HostRig, count: number): Promise<Summary> {
+  let level = rig.guest.input(BUTTON);
+  return timeToDoorbell(rig, count, async () => {
+    level = level === 1 ? 0 : 1;
+    const from = rig.probe.mark;
+    await rig.commander.publishAsync(setTopic('button'), payload(level), { qos: 1 });
+    await rig.probe.waitFor(`${BASE}/${CHIP}/button/edge`, () => true, 5000, from);
+  });
+}
+
 export interface Throughput {
   sent: number;
   delivered: number;

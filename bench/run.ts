@@ -11,7 +11,7 @@ import { footprint, type Footprint } from './footprint.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
 import { standInLatency } from './stand-in-latency.ts';
-import { commandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
+import { commandLatency, settledCommandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
 import { machine, type Machine } from './machine.ts';
 import type { BridgeBuild } from './bridge-process.ts';
 import type { Summary } from './samples.ts';
@@ -54,7 +54,10 @@ export type BrokerKind = 'embedded Aedes' | 'Mosquitto (default config)' | 'Mosq
 export interface BrokerResults {
   broker: BrokerKind;
   hop: Summary;
+  /** Back to back: each command published as soon as the last one rang. */
   command: Summary;
+  /** Each command published once the last one's edge had arrived (settledCommandLatency). */
+  settled: Summary;
   /** The stand-in bridge's `.../set` -> doorbell (bench/stand-in.ts). */
   standIn: Summary;
   guestOutput: Summary;
@@ -92,6 +95,7 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: latency (${counts.latency} samples each)`);
     const hop = await hopLatency(rig.url, counts.latency);
     const command = await commandLatency(rig, counts.latency);
+    const settled = await settledCommandLatency(rig, counts.latency);
     const standIn = await standInLatency(rig, counts.latency);
     const guestOutput = await guestOutputLatency(rig, counts.latency);
     log(`${broker}: throughput (${counts.throughputSeconds} s each)`);
@@ -100,7 +104,7 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: lost edges (${counts.edges} each way)`);
     const hostToGuest = await hostToGuestEdges(rig, counts.edges);
     const guestToHost = await guestToHostEdges(rig, counts.edges);
-    return { broker, hop, command, standIn, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
+    return { broker, hop, command, settled, standIn, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
   } finally {
     await rig.close();
   }

@@ -21,7 +21,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
   it('measures every latency figure with the samples asked for, against both brokers', () => {
     assert.deepEqual(results.brokers.map((b) => b.broker), ['embedded Aedes', 'Mosquitto (default config)', 'Mosquitto (set_tcp_nodelay true)']);
     for (const b of results.brokers) {
-      for (const s of [b.hop, b.command, b.standIn, b.guestOutput]) {
+      for (const s of [b.hop, b.command, b.settled, b.standIn, b.guestOutput]) {
         assert.equal(s.n, TINY.latency);
         assert.ok(s.p50 > 0 && s.p99 >= s.p50, `${b.broker}: ${JSON.stringify(s)}`);
       }
@@ -59,6 +59,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.equal(results.endToEnd.mode, 'doorbell');
     assert.equal(results.endToEnd.bridge.n, TINY.e2eToggles);
     assert.equal(results.endToEnd.raw.n, TINY.e2eToggles);
+    assert.equal(results.endToEnd.standIn?.n, TINY.e2eToggles, 'the stand-in bridge with its own broker');
     assert.equal(results.endToEnd.agentBridge.n, TINY.e2eToggles, 'reported by the guest agent');
     assert.equal(results.endToEnd.agentRaw.n, TINY.e2eToggles);
     assert.equal(results.endToEnd.mosquittoPub.n, TINY.userToggles, 'timed with mosquitto_pub processes');
@@ -69,7 +70,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
   it('measures the same end to end in an arm64 guest', () => {
     const e = results.endToEndArm64;
     assert.deepEqual([e.arch, e.mode], ['aarch64', 'doorbell']);
-    for (const s of [e.bridge, e.raw, e.agentBridge, e.agentRaw]) assert.equal(s.n, TINY.e2eToggles);
+    for (const s of [e.bridge, e.raw, e.standIn, e.agentBridge, e.agentRaw]) assert.equal(s?.n, TINY.e2eToggles);
   });
 
   it('renders every section of the report with the machine and commit', () => {
