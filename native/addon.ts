@@ -15,6 +15,8 @@ export interface NativeSharedMemory {
   /** The mapping itself (one ArrayBuffer per mapping; detached by close()). */
   words(): ArrayBuffer;
   fileSize(): number;
+  /** Accesses that met a page the truncated file no longer backs (made a zero page instead of SIGBUS). */
+  faults(): number;
   read(offset: number, length: number): Buffer;
   write(offset: number, data: Uint8Array): void;
   close(): void;

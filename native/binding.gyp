@@ -10,6 +10,7 @@
         "src/addon.cc",
         "src/protocol.cc",
         "src/shared_memory.cc",
+        "src/fault_guard.cc",
         "src/fd_watcher.cc",
         "src/syscalls.cc",
         "src/util.cc"

@@ -4,7 +4,9 @@
  * a Uint32Array over the mapping, which the JIT inlines (a native call per
  * word cost ~120 ns against ~9 ns, and a command touches tens of words).
  * Every offset and value is checked before any access (RangeError,
- * TypeError), so a bad call never touches memory.
+ * TypeError), so a bad call never touches memory. An access past the end
+ * of a file truncated under the mapping does not kill the process (SIGBUS):
+ * the addon gives it a zero page and counts it in faults().
  */
 import { binding, type NativeSharedMemory } from './addon.ts';
 
@@ -63,6 +65,16 @@ export class SharedMemory {
   /** The size of the file behind the mapping now (an fstat); smaller than `size` once someone truncated it. */
   fileSize(): number {
     return this.#open().fileSize();
+  }
+
+  /**
+   * How many accesses met a page the file no longer backs because someone
+   * truncated it: each read zeros and wrote nowhere instead of raising
+   * SIGBUS. Once non-zero the memory is not the file's any more. A counter
+   * in the addon, no system call.
+   */
+  faults(): number {
+    return this.#open().faults();
   }
 
   get closed(): boolean {

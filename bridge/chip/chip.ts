@@ -16,13 +16,6 @@ import type { InputResult } from '../shm/input-driver.ts';
 import { logical, type LineCommand } from '../payload.ts';
 import { ShmMonitor } from './monitor.ts';
 
-/**
- * How old a check that found the shared-memory file sound (not truncated)
- * may be for a command to go ahead (see ShmMonitor.usable): scans and the
- * poll timer always check afresh.
- */
-const COMMAND_CHECK_MS = 1;
-
 export type EdgeSource = 'host' | 'guest';
 
 export interface EdgeEvent {
@@ -216,7 +209,9 @@ export class Chip extends EventEmitter<ChipEvents> {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.monitor.closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
-    if (!this.monitor.usable(COMMAND_CHECK_MS)) return refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
+    const failed = (): CommandOutcome => refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
+    // No look at the file's size here (scans do that): an access to a truncated file cannot kill the process, and is checked for below.
+    if (!this.monitor.usable(false)) return failed();
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
@@ -224,6 +219,7 @@ export class Chip extends EventEmitter<ChipEvents> {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
     }
     this.monitor.checkAvailability();
+    if (!this.monitor.usable(false)) return failed();
     if (!this.monitor.online) return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
 
     const latest = logical(this.monitor.latest(line.line), line);
@@ -235,6 +231,8 @@ export class Chip extends EventEmitter<ChipEvents> {
       tracked.pulse = undefined;
     }
     const result = this.#request(line, target);
+    // The accesses above met a page a truncation took away: nothing reached the guest.
+    if (!this.monitor.usable(false)) return failed();
     if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
     if (result === 'overflow') {
       this.emit('overflow', line);
@@ -254,7 +252,7 @@ export class Chip extends EventEmitter<ChipEvents> {
 
   /** Asks for `level` (logical) on `line` unless it is already the latest requested level; the monitor then emits what that line shows. */
   #request(line: LineConfig, level: Level): InputResult | 'closed' {
-    if (this.monitor.closed || !this.monitor.usable()) return 'closed';
+    if (this.monitor.closed || !this.monitor.usable(false)) return 'closed';
     if (logical(this.monitor.latest(line.line), line) === level) return 'unchanged';
     const result = this.monitor.write(line.line, logical(level, line));
     // Guarded: the message would otherwise be built for every command.

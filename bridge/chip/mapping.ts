@@ -1,14 +1,15 @@
 /**
  * Checks on the file behind a chip's shared memory that keep the bridge
- * from crashing or from destroying someone else's data: a file truncated
- * under the mapping would kill the process with SIGBUS on the next access,
- * and a file at the configured path that is not a vgpio region is not ours
- * to overwrite.
+ * from acting on memory that is no longer the file's or from destroying
+ * someone else's data: a file truncated under the mapping (an access to
+ * what it lost reads zeros from the addon's fault guard instead of raising
+ * SIGBUS, but those zeros mean nothing), and a file at the configured path
+ * that is not a vgpio region, which is not ours to overwrite.
  */
 import { fstatSync, statSync } from 'node:fs';
 import { protocol, type SharedMemory } from '../../native/index.ts';
 
-/** Why the mapping can no longer be touched safely, or undefined while it can. Call before touching it. */
+/** Why the memory is no longer the file's (it was truncated), or undefined while it is: an fstat. */
 export function truncation(mem: SharedMemory): string | undefined {
   let size: number;
   try {

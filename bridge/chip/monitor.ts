@@ -117,10 +117,6 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   #ringAgain = false;
   /** Changes written to `in` so far (write() diffs a line only when it wrote one). */
   #written = 0;
-  /** The file behind the mapping was found sound in the current synchronous run. */
-  #sound = false;
-  /** When (performance.now()) an fstat last found the file sound. */
-  #soundAt = -Infinity;
   #poll: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #queueDepths = new Map<number, number>();
@@ -247,7 +243,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
    * burst, changes nothing the guest can see yet).
    */
   write(line: number, level: Level): InputResult | 'closed' {
-    if (this.#closed || !this.usable()) return 'closed';
+    if (this.#closed || !this.usable(false)) return 'closed';
     const before = this.#written;
     const result = this.#inputs.set(line, level);
     if (this.#written !== before) this.#diff(line, this.#lines.state(line));
@@ -274,8 +270,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       this.#ringTurn = false;
       if (!this.#ringAgain) return;
       this.#ringAgain = false;
-      // Later than the command that asked for it: the guest peer is read from a mapping that must still be sound.
-      if (this.usable()) this.#ringNow();
+      // Later than the command that asked for it: the guest peer is read from a mapping that must still be the file's.
+      if (this.usable(false)) this.#ringNow();
     });
   }
 
@@ -313,7 +309,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
    * does; a doorbell need not).
    */
   scan(identity = true): void {
-    if (this.#closed || this.#seen.length === 0 || !this.usable()) return;
+    if (this.#closed || this.#seen.length === 0 || !this.usable(true)) return;
     if (identity) this.#checkVanished();
     this.#guardHostWords(identity);
     this.checkAvailability();
@@ -340,6 +336,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     for (const event of drained.events) this.#ringEvent(event);
     this.#diffBanks();
     this.#trackQueues();
+    // A truncation between the size check and the reads above read zeros: stop at once rather than at the next scan.
+    if (!this.usable(false)) return;
     this.emit('scanned');
   }
 
@@ -387,32 +385,25 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   }
 
   /**
-   * False once the mapping is unsafe (the file was truncated): the chip then
-   * fails, logged once, instead of the process dying of SIGBUS. The file is
-   * checked (an fstat) once per synchronous run, not per call: a command
-   * asks at each of its steps, and three system calls per command took about
-   * 7% of the bridge's time under load. The answer is forgotten in a
-   * microtask, so nothing that runs later relies on it. `maxAgeMs`: a check
-   * that found the file sound at most this long ago will do (commands pass
-   * COMMAND_CHECK_MS: one fstat was ~15 us of a lone command's ~200 on this
-   * machine, and a burst is handled one command per microtask run). No check
-   * closes the window: a truncation between the check and an access still
-   * kills the process; the check only narrows it.
+   * False once the memory is no longer the file's because the file was
+   * truncated under the mapping: the chip then fails, logged once, and
+   * stays offline. Survival does not depend on this: an access past the
+   * file's end gets a zero page from the addon's fault guard instead of
+   * SIGBUS, and is counted (SharedMemory.faults(), no system call). What
+   * the guard cannot see is a truncation nothing has touched yet, or one
+   * inside a page that is still partly backed (it reads zeros without a
+   * fault): `checkSize` also compares the file's size (an fstat, ~10 us
+   * here). Scans and the poll timer check the size; a command only asks
+   * whether its accesses faulted, before and after them.
    */
-  usable(maxAgeMs = 0): boolean {
+  usable(checkSize: boolean): boolean {
     if (this.#failure !== undefined) return false;
-    if (this.#sound) return true;
-    const now = performance.now();
-    if (maxAgeMs > 0 && now - this.#soundAt <= maxAgeMs) {
-      this.#soundForThisRun();
-      return true;
-    }
-    const problem = truncation(this.#transport.mem);
-    if (problem === undefined) {
-      this.#soundAt = now;
-      this.#soundForThisRun();
-      return true;
-    }
+    const mem = this.#transport.mem;
+    // Closed under us (the transport is going away): nothing to touch, nothing to report.
+    if (mem.closed) return false;
+    if (mem.faults() === 0 && !checkSize) return true;
+    const problem = truncation(mem) ?? (mem.faults() === 0 ? undefined : 'an access met a page of the shared-memory file that is gone (the file was truncated under the mapping)');
+    if (problem === undefined) return true;
     this.#failure = `${problem}; the chip is stopped (restart the bridge once the file is sound)`;
     this.#log.error(this.#failure);
     this.emit('problem', this.#failure);
@@ -424,18 +415,13 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     return false;
   }
 
-  #soundForThisRun(): void {
-    this.#sound = true;
-    queueMicrotask(() => {
-      this.#sound = false;
-    });
-  }
-
   /** Re-reads whether a guest is online; a command calls it so a guest that just bound (or left) counts before the poll timer sees it. */
   checkAvailability(): void {
     const endpoint = this.#transport.endpoint;
     const peers = endpoint?.peers() ?? [];
     const evidence = readEvidence(this.#transport.mem, endpoint === null ? null : peers.map((p) => p.id));
+    // Zeros read from a page a truncation took away are not a guest that left: the chip fails instead.
+    if (!this.usable(false)) return;
     const availability = guestAvailability(evidence);
     const { guestGen: gen, guestPeer: peer } = evidence;
     const online = availability.online;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "fault_guard.h"
 #include "util.h"
 #include "vgpio_shm.h"
 
@@ -45,6 +46,7 @@ void SharedMemory::Init(Napi::Env env, Napi::Object exports) {
           InstanceAccessor<&SharedMemory::Fd>("fd"),
           InstanceMethod<&SharedMemory::Words>("words"),
           InstanceMethod<&SharedMemory::FileSize>("fileSize"),
+          InstanceMethod<&SharedMemory::Faults>("faults"),
           InstanceMethod<&SharedMemory::Read>("read"),
           InstanceMethod<&SharedMemory::Write>("write"),
           InstanceMethod<&SharedMemory::Close>("close"),
@@ -63,11 +65,15 @@ SharedMemory::SharedMemory(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sh
   fd_ = m->fd;
   base_ = m->base;
   size_ = m->size;
+  // Unguarded only if sigaction failed or every slot is taken: then a truncation kills the process, as it always could.
+  if (fault_guard::Install()) guard_ = fault_guard::Register(base_, size_);
 }
 
 SharedMemory::~SharedMemory() { Release(); }
 
 void SharedMemory::Release() {
+  fault_guard::Unregister(guard_);
+  guard_ = -1;
   if (base_ != nullptr) munmap(base_, size_);
   if (fd_ >= 0) close(fd_);
   base_ = nullptr;
@@ -211,6 +217,15 @@ Napi::Value SharedMemory::FileSize(const Napi::CallbackInfo& info) {
   struct stat st;
   if (fstat(fd_, &st) != 0) ThrowErrno(env, "fstat");
   return Napi::Number::New(env, static_cast<double>(st.st_size));
+}
+
+// faults(): accesses to the mapping that met a page the file no longer
+// backs (it was truncated), each turned into a private zero page by the
+// fault guard instead of SIGBUS. Non-zero means the memory is no longer
+// the file's: the bridge stops the chip. No system call: cheap enough to
+// ask after every command.
+Napi::Value SharedMemory::Faults(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fault_guard::Faults(guard_));
 }
 
 Napi::Value SharedMemory::Read(const Napi::CallbackInfo& info) {

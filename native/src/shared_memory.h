@@ -11,6 +11,9 @@ namespace vgpio {
 // A MAP_SHARED mapping of a shared-memory file or received fd. It owns the fd (kept open so a server can pass it to
 // peers) and the mapping; close() or garbage collection releases both. The
 // 32-bit atomics run in JavaScript over words() (native/shared-memory.ts).
+// The mapping is registered with the fault guard (fault_guard.h): an access
+// past the end of a truncated file is counted in faults() instead of
+// killing the process.
 class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
@@ -25,6 +28,7 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Words(const Napi::CallbackInfo& info);
   Napi::Value FileSize(const Napi::CallbackInfo& info);
+  Napi::Value Faults(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -36,6 +40,7 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
   int fd_ = -1;
   uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  int guard_ = -1;  // fault_guard slot, -1 when unguarded
   Napi::Reference<Napi::ArrayBuffer> words_;  // the one ArrayBuffer over base_, once asked for
 };
 

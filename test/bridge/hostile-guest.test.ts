@@ -3,7 +3,8 @@
  * host may write, or pulls the file from under the bridge: host-owned
  * words are restored, counted and reported once per episode, a scribbled
  * ring `dropped` counter is not taken at its word, a truncated file fails
- * the chip instead of killing the process with SIGBUS, and a file that is
+ * the chip instead of killing the process with SIGBUS (found by a scan, or
+ * met by a command's own accesses), and a file that is
  * not a vgpio region is not overwritten. The chip runs on a real
  * plain-mode shared-memory file; scans are driven by the test.
  */
@@ -142,6 +143,20 @@ describe('a hostile guest and a pulled shared-memory file', () => {
     const refused = chip.command(button, { target: { kind: 'toggle' }, pulseMs: null });
     assert.deepEqual(refused.ok ? 'applied' : refused.reason, 'chip_offline');
     chip.scan();
+    assert.equal(problems.filter((p) => p.includes('truncated')).length, 1, 'reported once');
+  });
+
+  it('refuses a command that meets a truncation no scan has seen yet, instead of dying of SIGBUS', () => {
+    const button = chip.line('button') ?? assert.fail();
+    chip.scan();
+    assert.equal(chip.online, true, 'the file was sound a moment ago');
+    truncateSync(shm, 0);
+    // The command's own accesses meet the lost pages: the addon's fault guard, not a look at the file, keeps the process alive.
+    const refused = chip.command(button, { target: { kind: 'toggle' }, pulseMs: null });
+    assert.deepEqual(refused.ok ? 'applied' : [refused.reason, refused.error], ['chip_offline', `chip board failed: ${chip.failure ?? ''}`]);
+    assert.match(chip.failure ?? '', /truncated to 0 bytes under a 8192-byte mapping/);
+    assert.equal(chip.online, false);
+    assert.deepEqual(availability.slice(-1), [false]);
     assert.equal(problems.filter((p) => p.includes('truncated')).length, 1, 'reported once');
   });
 });

@@ -178,6 +178,30 @@ describe('SharedMemory', () => {
     assert.throws(() => region.fileSize(), /shared memory is closed/);
   });
 
+  it('survives accesses past the end of a file truncated under the mapping: zeros instead of SIGBUS, counted in faults()', () => {
+    const p = join(dir, 'truncated');
+    const region = SharedMemory.open(p, { size: SIZE, create: true });
+    try {
+      region.store32(0, 5);
+      region.store32(SIZE - 4, 7);
+      assert.equal(region.faults(), 0, 'a sound file faults nowhere');
+      truncateSync(p, 0);
+      // Each of these touched an unbacked page: without the addon's fault guard the test process dies of SIGBUS here.
+      assert.equal(region.load32(SIZE - 4), 0, 'a page the file lost reads zeros');
+      assert.equal(region.fetchOr32(0, 1), 0, 'read-modify-write too');
+      assert.ok(region.read(0, SIZE).equals(Buffer.alloc(SIZE).fill(0, 0, 4).fill(1, 0, 1)), 'native copies too');
+      region.write(4, Buffer.from([1, 2, 3, 4]));
+      assert.equal(region.faults(), 2, 'one fault per lost page, each turned into a zero page once');
+      assert.equal(statSync(p).size, 0, 'nothing written reaches the file');
+    } finally {
+      region.close();
+    }
+    assert.throws(() => region.faults(), /shared memory is closed/);
+    const next = SharedMemory.open(join(dir, 'after-truncated'), { size: SIZE, create: true });
+    assert.equal(next.faults(), 0, 'a new mapping starts with no faults');
+    next.close();
+  });
+
   it('gives one ArrayBuffer per mapping for the word accesses, and detaches it at close', () => {
     const native = binding.NativeSharedMemory.openFile(join(dir, 'words'), SIZE, true, 0o600);
     const words = native.words();
