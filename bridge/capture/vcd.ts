@@ -27,8 +27,9 @@ export interface VcdOptions {
   /** A `$scope module` around the signals (the chip's name); none when left out. */
   scope?: string;
   /**
-   * When the recording ended: written as a last `#<ns>` (if later than the
-   * last change) so viewers show how long the final levels lasted.
+   * When the recording ended: written as a last `#<ns>` so viewers show how
+   * long the final levels lasted; at least 1 ns after the last change, which
+   * sigrok otherwise leaves out.
    */
   endNs?: number;
 }
@@ -104,6 +105,7 @@ export function toVcd(signals: readonly VcdSignal[], changes: Iterable<VcdChange
   out.push('$end');
 
   let time = 0;
+  let changed = false;
   for (const change of changes) {
     const { timeNs, signal } = change;
     // Widened: callers may pass levels parsed from JSON, typed but unchecked.
@@ -120,10 +122,13 @@ export function toVcd(signals: readonly VcdSignal[], changes: Iterable<VcdChange
     }
     levels[signal] = level === 1 ? 1 : 0;
     out.push(`${level}${vcdCode(signal)}`);
+    changed = true;
   }
   if (options.endNs !== undefined) {
     if (!Number.isFinite(options.endNs) || options.endNs < 0) throw new RangeError(`VCD end at ${options.endNs} ns; times start at 0`);
-    const end = Math.round(options.endNs);
+    // sigrok shows a change only once time moves past it: a recording that ended at its last change (stopped by a
+    // count, in the same millisecond) still ends 1 ns after it.
+    const end = Math.max(Math.round(options.endNs), changed ? time + 1 : 0);
     if (end > time) out.push(`#${end}`);
   }
   return `${out.join('\n')}\n`;

@@ -136,4 +136,23 @@ describe('VCD writer', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('ends after its last change even when the recording ended at that change, so sigrok-cli shows it', () => {
+    // A capture stopped by --count ends the moment its last edge arrives, often in the same millisecond.
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-vcd-'));
+    try {
+      const signals = [{ name: 'button', initial: 0 as const }, { name: 'relay', initial: 1 as const }];
+      const changes: VcdChange[] = [
+        { timeNs: 1_000_000, signal: 0, level: 1 },
+        { timeNs: 3_000_000, signal: 1, level: 0 },
+      ];
+      const file = join(dir, 'count.vcd');
+      const text = toVcd(signals, changes, { date, endNs: 3_000_000 });
+      assert.match(text, /\n#3000001\n$/, 'one nanosecond after the last change');
+      writeFileSync(file, text);
+      assert.deepEqual(sigrokRead(file).steps, [['button=1'], ['relay=0']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
