@@ -305,11 +305,11 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
 
   /**
    * Re-reads shared memory and emits what changed. Safe to call at any
-   * time. `identity`: also check the label and names table (the poll timer
-   * does; a doorbell need not).
+   * time. `identity`: also check the label and names table and the file's
+   * size (the poll timer does; a doorbell need not).
    */
   scan(identity = true): void {
-    if (this.#closed || this.#seen.length === 0 || !this.usable(true)) return;
+    if (this.#closed || this.#seen.length === 0 || !this.usable(identity)) return;
     if (identity) this.#checkVanished();
     this.#guardHostWords(identity);
     this.checkAvailability();
@@ -389,18 +389,22 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
    * truncated under the mapping: the chip then fails, logged once, and
    * stays offline. Survival does not depend on this: an access past the
    * file's end gets a zero page from the addon's fault guard instead of
-   * SIGBUS, and is counted (SharedMemory.faults(), no system call). What
-   * the guard cannot see is a truncation nothing has touched yet, or one
-   * inside a page that is still partly backed (it reads zeros without a
-   * fault): `checkSize` also compares the file's size (an fstat, ~10 us
-   * here). Scans and the poll timer check the size; a command only asks
-   * whether its accesses faulted, before and after them.
+   * SIGBUS, and is counted (SharedMemory.faults(), no system call). Each
+   * call first reads the mapping's last word, which any truncation but one
+   * inside the last page takes away, so the guard has counted it before
+   * the caller reads anything. A cut inside the last page reads zeros
+   * there without a fault: `checkSize` also compares the file's size (an
+   * fstat, ~10 us here). The poll timer's scans check the size; doorbell
+   * scans and commands only ask the guard, before and after their accesses.
    */
   usable(checkSize: boolean): boolean {
     if (this.#failure !== undefined) return false;
     const mem = this.#transport.mem;
     // Closed under us (the transport is going away): nothing to touch, nothing to report.
     if (mem.closed) return false;
+    // Past the end of every truncated file but one cut inside the last page: reading it first has the fault guard
+    // count a truncation before the caller reads anything that would mean something.
+    mem.load32(mem.size - 4);
     if (mem.faults() === 0 && !checkSize) return true;
     const problem = truncation(mem) ?? (mem.faults() === 0 ? undefined : 'an access met a page of the shared-memory file that is gone (the file was truncated under the mapping)');
     if (problem === undefined) return true;

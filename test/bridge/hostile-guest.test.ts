@@ -159,6 +159,17 @@ describe('a hostile guest and a pulled shared-memory file', () => {
     assert.deepEqual(availability.slice(-1), [false]);
     assert.equal(problems.filter((p) => p.includes('truncated')).length, 1, 'reported once');
   });
+
+  it('stops a doorbell scan of a truncated file before it reads anything, even what the kept pages still hold', () => {
+    guest.setDirection(1, true, false);
+    guest.setOutput(1, 1, false);
+    // The header and the banks are in the first page, which the file keeps; the event ring's tail is not.
+    truncateSync(shm, 4096);
+    chip.scan(false); // as on a doorbell: no look at the file's size
+    assert.match(chip.failure ?? '', /truncated to 4096 bytes under a 8192-byte mapping/);
+    assert.deepEqual(states, [], 'the guest\'s LED level, read from a file that is no longer whole, was not published');
+    assert.deepEqual(availability.slice(-1), [false]);
+  });
 });
 
 describe('a file at the shared-memory path that is not a vgpio region', () => {
