@@ -6,7 +6,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { until } from '../test/kernel/vgpio-host.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
-import { msSince, summarize, type Summary } from './samples.ts';
+import { msSince } from './samples.ts';
 
 async function pair(url: string, topic: string): Promise<{ pub: MqttClient; sub: MqttClient }> {
   const pub = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
@@ -15,24 +15,41 @@ async function pair(url: string, topic: string): Promise<{ pub: MqttClient; sub:
   return { pub, sub };
 }
 
-/** One message at a time: publish, wait for the subscriber to get it, repeat `count` times. */
-export async function hopLatency(url: string, count: number): Promise<Summary> {
-  const topic = `bench/hop/${process.pid}`;
-  const { pub, sub } = await pair(url, topic);
-  const samples: number[] = [];
-  try {
+/** A publisher and a subscriber of one topic, kept for several rounds of samples. */
+export class HopPair {
+  readonly #topic: string;
+  readonly #pub: MqttClient;
+  readonly #sub: MqttClient;
+
+  private constructor(topic: string, pub: MqttClient, sub: MqttClient) {
+    this.#topic = topic;
+    this.#pub = pub;
+    this.#sub = sub;
+  }
+
+  static async open(url: string): Promise<HopPair> {
+    const topic = `bench/hop/${process.pid}`;
+    const { pub, sub } = await pair(url, topic);
+    return new HopPair(topic, pub, sub);
+  }
+
+  /** One message at a time: publish, wait for the subscriber to get it, `count` times; milliseconds each. */
+  async latency(count: number): Promise<number[]> {
+    const samples: number[] = [];
     for (let i = 0; i < count; i++) {
-      const received = new Promise<void>((resolve) => sub.once('message', () => { resolve(); }));
+      const received = new Promise<void>((resolve) => this.#sub.once('message', () => { resolve(); }));
       const start = process.hrtime.bigint();
-      const published = pub.publishAsync(topic, i % 2 === 0 ? 'ON' : 'OFF', { qos: 1 });
+      const published = this.#pub.publishAsync(this.#topic, i % 2 === 0 ? 'ON' : 'OFF', { qos: 1 });
       await received;
       samples.push(msSince(start));
       await published;
     }
-  } finally {
-    await Promise.all([pub.endAsync(), sub.endAsync()]);
+    return samples;
   }
-  return summarize(samples);
+
+  async close(): Promise<void> {
+    await Promise.all([this.#pub.endAsync(), this.#sub.endAsync()]);
+  }
 }
 
 /**

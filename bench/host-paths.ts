@@ -6,7 +6,7 @@
  */
 import { until } from '../test/kernel/vgpio-host.ts';
 import { BASE, BUTTON, CHIP, LED, SPARE_LINES, type HostRig } from './host-setup.ts';
-import { msSince, summarize, type Summary } from './samples.ts';
+import { msSince } from './samples.ts';
 
 const payload = (level: 0 | 1): string => (level === 1 ? 'ON' : 'OFF');
 
@@ -18,7 +18,7 @@ function setTopic(line: number | string): string {
  * `publish(i)` -> the guest's doorbell fires, one at a time, `count` times;
  * milliseconds from the call to the ring.
  */
-export async function timeToDoorbell(rig: HostRig, count: number, publish: (i: number) => Promise<void>): Promise<Summary> {
+export async function timeToDoorbell(rig: HostRig, count: number, publish: (i: number) => Promise<void>): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const rang = new Promise<bigint>((resolve) => (rig.onRing = resolve));
@@ -29,11 +29,11 @@ export async function timeToDoorbell(rig: HostRig, count: number, publish: (i: n
     await published;
   }
   rig.onRing = undefined;
-  return summarize(samples);
+  return samples;
 }
 
 /** `.../set` published -> the guest's doorbell fires; one command at a time, toggling BUTTON. */
-export async function commandLatency(rig: HostRig, count: number): Promise<Summary> {
+export async function commandLatency(rig: HostRig, count: number): Promise<number[]> {
   let level = rig.guest.input(BUTTON);
   return timeToDoorbell(rig, count, () => {
     level = level === 1 ? 0 : 1;
@@ -48,7 +48,7 @@ export async function commandLatency(rig: HostRig, count: number): Promise<Summa
  * lone command's latency; commandLatency's back-to-back commands also wait
  * behind the last one's publications in the broker and the bridge.
  */
-export async function settledCommandLatency(rig: HostRig, count: number): Promise<Summary> {
+export async function settledCommandLatency(rig: HostRig, count: number): Promise<number[]> {
   let level = rig.guest.input(BUTTON);
   return timeToDoorbell(rig, count, async () => {
     level = level === 1 ? 0 : 1;
@@ -99,7 +99,7 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
 }
 
 /** The fake guest drives LED and rings -> the state topic arrives at a subscriber. */
-export async function guestOutputLatency(rig: HostRig, count: number): Promise<Summary> {
+export async function guestOutputLatency(rig: HostRig, count: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     rig.ledLevel = rig.ledLevel === 1 ? 0 : 1;
@@ -111,7 +111,7 @@ export async function guestOutputLatency(rig: HostRig, count: number): Promise<S
     await rig.probe.waitFor(`${BASE}/${CHIP}/led`, (p) => p === want, 5000, from);
     samples.push(msSince(start));
   }
-  return summarize(samples);
+  return samples;
 }
 
 export interface EdgeCount {

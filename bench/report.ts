@@ -1,7 +1,7 @@
 /** Renders one benchmark run as the Markdown section appended to bench/RESULTS.md. */
 import type { EndToEnd } from './guest-e2e.ts';
 import { EDGE_WINDOW, type EdgeCount } from './host-paths.ts';
-import type { BenchResults } from './run.ts';
+import { LATENCY_ROUNDS, type BenchResults } from './run.ts';
 import { ms, ratio, type Summary } from './samples.ts';
 
 const pair = (s: Summary): string => `${ms(s.p50)} / ${ms(s.p99)}`;
@@ -38,7 +38,7 @@ export function report(r: BenchResults): string {
     '',
     `Commit \`${m.commit}\`; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Linux ${m.kernel}; Node.js ${m.node}; ${m.qemu}; ${m.mosquitto}. The whole run took ${r.seconds.toFixed(0)} s; load average at its end ${m.load}.`,
     '',
-    'Latencies are p50 / p99 in milliseconds; ratios are the figure over the bare-hop baseline measured in the same run and broker.',
+    `Latencies are p50 / p99 in milliseconds; ratios are the figure over the bare-hop baseline measured in the same run and broker. The latencies of sections 1 and 3 and their baselines are taken in ${LATENCY_ROUNDS} rounds, each with 1/${LATENCY_ROUNDS} of every figure's samples in turn, so that a slow spell of the machine (a VM: it has some of several seconds) weighs on a figure and its baseline alike.`,
     'Mosquitto runs as Debian ships it and with `set_tcp_nodelay true`: by default it leaves Nagle\'s algorithm on, so the second of two small packets it forwards back to back (a line\'s edge, then its state) waits for the subscriber\'s delayed ACK, about 40 ms.',
     'The bridge runs as its own process (the compiled CLI, as `npm start`); the MQTT clients and the fake guest (a real ivshmem peer that acknowledges like the driver) run in the benchmark process.',
     '',

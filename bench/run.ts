@@ -5,16 +5,16 @@
  * bench/RESULTS.md; test/bench/bench.test.ts runs the same code with tiny
  * counts.
  */
-import { hopLatency, hopRate } from './bare-hop.ts';
+import { HopPair, hopRate } from './bare-hop.ts';
 import { refusedRate, type ChipSizeRate } from './chip-size.ts';
 import { footprint, type Footprint } from './footprint.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
-import { standInLatency } from './stand-in-latency.ts';
+import { StandIn } from './stand-in-latency.ts';
 import { commandLatency, settledCommandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
 import { machine, type Machine } from './machine.ts';
 import type { BridgeBuild } from './bridge-process.ts';
-import type { Summary } from './samples.ts';
+import { inRounds, type Summary } from './samples.ts';
 import { Mosquitto } from '../test/support/mosquitto.ts';
 
 export interface BenchCounts {
@@ -36,7 +36,7 @@ export interface BenchCounts {
   settledMs: number;
 }
 
-export const FULL: BenchCounts = { latency: 1000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, settledMs: 15_000 };
+export const FULL: BenchCounts = { latency: 4000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, settledMs: 15_000 };
 
 /**
  * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
@@ -88,23 +88,40 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/** The host-side latency figures are taken in this many rounds of every figure in turn (see inRounds). */
+export const LATENCY_ROUNDS = 20;
+
 async function hostFigures(broker: BrokerKind, url: string | undefined, options: BenchOptions): Promise<BrokerResults> {
   const { counts, log } = options;
   const rig = await HostRig.start({ build: options.build, ...(url === undefined ? {} : { broker: url }) });
   try {
-    log(`${broker}: latency (${counts.latency} samples each)`);
-    const hop = await hopLatency(rig.url, counts.latency);
-    const command = await commandLatency(rig, counts.latency);
-    const settled = await settledCommandLatency(rig, counts.latency);
-    const standIn = await standInLatency(rig, counts.latency);
-    const guestOutput = await guestOutputLatency(rig, counts.latency);
+    log(`${broker}: latency (${counts.latency} samples each, in ${LATENCY_ROUNDS} rounds)`);
+    const hopPair = await HopPair.open(rig.url);
+    const standInBridge = await StandIn.start(rig);
+    let latency;
+    try {
+      latency = await inRounds(
+        {
+          hop: (n) => hopPair.latency(n),
+          command: (n) => commandLatency(rig, n),
+          settled: (n) => settledCommandLatency(rig, n),
+          standIn: (n) => standInBridge.latency(n),
+          guestOutput: (n) => guestOutputLatency(rig, n),
+        },
+        counts.latency,
+        LATENCY_ROUNDS,
+      );
+    } finally {
+      await standInBridge.stop();
+      await hopPair.close();
+    }
     log(`${broker}: throughput (${counts.throughputSeconds} s each)`);
     const rate = await hopRate(rig.url, counts.throughputSeconds, counts.window);
     const throughput = await commandThroughput(rig, counts.throughputSeconds, counts.window);
     log(`${broker}: lost edges (${counts.edges} each way)`);
     const hostToGuest = await hostToGuestEdges(rig, counts.edges);
     const guestToHost = await guestToHostEdges(rig, counts.edges);
-    return { broker, hop, command, settled, standIn, guestOutput, hopRate: rate, throughput, hostToGuest, guestToHost };
+    return { broker, ...latency, hopRate: rate, throughput, hostToGuest, guestToHost };
   } finally {
     await rig.close();
   }

@@ -6,17 +6,30 @@
 import { join } from 'node:path';
 import { timeToDoorbell } from './host-paths.ts';
 import type { HostRig } from './host-setup.ts';
-import { startReadyChild } from './ready-child.ts';
-import type { Summary } from './samples.ts';
+import { startReadyChild, type ReadyChild } from './ready-child.ts';
 
 /** Outside the bridge's base topic, so the bridge never sees these messages. */
 const TOPIC = 'bench-stand-in/line/set';
 
-export async function standInLatency(rig: HostRig, count: number): Promise<Summary> {
-  const standIn = await startReadyChild('bench/stand-in.ts', [rig.url, join(rig.dir, 'board.sock'), TOPIC]);
-  try {
-    return await timeToDoorbell(rig, count, (i) => rig.commander.publishAsync(TOPIC, i % 2 === 0 ? 'ON' : 'OFF', { qos: 1 }).then(() => undefined));
-  } finally {
-    await standIn.stop();
+export class StandIn {
+  readonly #rig: HostRig;
+  readonly #process: ReadyChild;
+
+  private constructor(rig: HostRig, process: ReadyChild) {
+    this.#rig = rig;
+    this.#process = process;
+  }
+
+  static async start(rig: HostRig): Promise<StandIn> {
+    return new StandIn(rig, await startReadyChild('bench/stand-in.ts', [rig.url, join(rig.dir, 'board.sock'), TOPIC]));
+  }
+
+  /** `count` commands to the stand-in, one at a time: milliseconds from publishing to the guest's doorbell. */
+  latency(count: number): Promise<number[]> {
+    return timeToDoorbell(this.#rig, count, (i) => this.#rig.commander.publishAsync(TOPIC, i % 2 === 0 ? 'ON' : 'OFF', { qos: 1 }).then(() => undefined));
+  }
+
+  stop(): Promise<void> {
+    return this.#process.stop();
   }
 }
