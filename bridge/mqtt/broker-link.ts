@@ -30,7 +30,17 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
   readonly #broker: EmbeddedBroker;
   readonly #log: Logger;
   readonly #listeners: { filter: string; deliver: Deliver }[] = [];
-  /** Publications waiting for the one before them to be through the broker, from #next on (a shift() per message would be O(n)). */
+  /**
+   * Publications waiting for the one before them to reach the broker's
+   * subscribers, from #next on (a shift() per message would be O(n)).
+   * They must reach them in the order they were published: Aedes numbers
+   * each publication and a subscriber drops one numbered below one it
+   * already got, as a duplicate. A QoS 0 message that is not retained
+   * reaches them within aedes.publish() (or joins the broker's own queue,
+   * in order), so the next one can start when the call returns; a retained
+   * or QoS 1 one is stored first, asynchronously, so the next one waits for
+   * its callback (a state waited a whole event-loop turn behind its edge).
+   */
   #outgoing: Outgoing[] = [];
   #next = 0;
   #publishing = false;
@@ -107,16 +117,19 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
       }
       this.#next += 1;
       this.#publishing = true;
+      const waited = next.packet.retain || next.packet.qos > 0;
       let returned = false;
       this.#broker.aedes.publish(next.packet, (error) => {
-        this.#publishing = false;
         // Aedes calls back with null (not undefined, as it types it) on success.
         if (error instanceof Error) next.reject(error);
         else next.resolve();
+        if (!waited) return;
+        this.#publishing = false;
         // Called back synchronously, the loop goes on; later, the next one starts from here.
         if (returned) this.#pump();
       });
       returned = true;
+      if (!waited) this.#publishing = false;
     }
   }
 
