@@ -61,14 +61,19 @@ export async function settledCommandLatency(rig: HostRig, count: number): Promis
 export interface Throughput {
   sent: number;
   delivered: number;
+  /** Edge messages of these commands a subscriber received. */
+  published: number;
   rejected: number;
   perSecond: number;
 }
 
 /**
  * Commands per second over `seconds`, round-robin over the spare lines,
- * each one a change (so each must end as one acknowledged interrupt), with at
- * most `window` commands published but not yet acknowledged by the guest.
+ * each one a change (so each must end as one acknowledged interrupt and one
+ * edge message), with at most `window` commands published but not yet
+ * acknowledged by the guest. The time runs until the last command's
+ * interrupt was acknowledged and its edge received: a bridge that fell
+ * behind on its publications would otherwise look faster than it is.
  */
 export async function commandThroughput(rig: HostRig, seconds: number, window: number): Promise<Throughput> {
   const levels = new Map(SPARE_LINES.map((line) => [line, rig.guest.input(line)]));
@@ -92,10 +97,15 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
     sent += 1;
     if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  await until(`all ${sent} commands acknowledged in shared memory (${delivered()} so far, ${rig.rejected(eventsFrom)} refused)`, () => delivered() >= sent || rig.rejected(eventsFrom) > 0, 30_000);
+  const published = (): number => rig.probe.on(`${BASE}/${CHIP}/+/edge`, eventsFrom).length;
+  await until(
+    `all ${sent} commands acknowledged in shared memory and their edges received (${delivered()} and ${published()} so far, ${rig.rejected(eventsFrom)} refused)`,
+    () => (delivered() >= sent && published() >= sent) || rig.rejected(eventsFrom) > 0,
+    30_000,
+  );
   const elapsed = msSince(start) / 1000;
   rig.onRing = undefined;
-  return { sent, delivered: delivered(), rejected: rig.rejected(eventsFrom), perSecond: delivered() / elapsed };
+  return { sent, delivered: delivered(), published: published(), rejected: rig.rejected(eventsFrom), perSecond: Math.min(delivered(), published()) / elapsed };
 }
 
 /** The fake guest drives LED and rings -> the state topic arrives at a subscriber. */

@@ -28,11 +28,12 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     }
   });
 
-  it('accounts for every command of the throughput run in shared memory', () => {
+  it('accounts for every command of the throughput run in shared memory and as an edge message', () => {
     for (const b of results.brokers) {
       assert.ok(b.throughput.sent > 0);
       assert.equal(b.throughput.rejected, 0, b.broker);
       assert.equal(b.throughput.delivered, b.throughput.sent, b.broker);
+      assert.equal(b.throughput.published, b.throughput.sent, `${b.broker}: an edge message for every command`);
       assert.equal(b.hopRate.received, b.hopRate.sent, b.broker);
     }
   });
