@@ -15,8 +15,8 @@ export interface NativeSharedMemory {
   /** The mapping itself (one ArrayBuffer per mapping; detached by close()). */
   words(): ArrayBuffer;
   fileSize(): number;
-  /** Accesses that met a page the truncated file no longer backs (made a zero page instead of SIGBUS). */
-  faults(): number;
+  /** Accesses that met a page the truncated file no longer backs (each made a zero page instead of SIGBUS), as a 4-byte buffer the addon's fault guard increments (one per mapping; detached by close()). */
+  faultCounter(): ArrayBuffer;
   read(offset: number, length: number): Buffer;
   write(offset: number, data: Uint8Array): void;
   close(): void;

@@ -25,10 +25,13 @@ export class SharedMemory {
   #native: NativeSharedMemory | undefined;
   /** The mapping as 32-bit words; dropped (and detached by the addon) at close. */
   #words: Uint32Array | undefined;
+  /** The addon's fault count for this mapping, one word; dropped (and detached) at close. */
+  #faults: Uint32Array | undefined;
 
   private constructor(native: NativeSharedMemory, path: string | undefined) {
     this.#native = native;
     this.#words = new Uint32Array(native.words());
+    this.#faults = new Uint32Array(native.faultCounter());
     this.size = native.size;
     this.path = path;
   }
@@ -70,11 +73,13 @@ export class SharedMemory {
   /**
    * How many accesses met a page the file no longer backs because someone
    * truncated it: each read zeros and wrote nowhere instead of raising
-   * SIGBUS. Once non-zero the memory is not the file's any more. A counter
-   * in the addon, no system call.
+   * SIGBUS. Once non-zero the memory is not the file's any more. The
+   * addon's counter read in place (an Atomics load, no call into the addon).
    */
   faults(): number {
-    return this.#open().faults();
+    const counter = this.#faults;
+    if (counter === undefined) throw new Error('shared memory is closed');
+    return Atomics.load(counter, 0);
   }
 
   get closed(): boolean {
@@ -139,6 +144,7 @@ export class SharedMemory {
   /** Unmaps the region and closes its fd; any later access throws. Idempotent. */
   close(): void {
     this.#words = undefined;
+    this.#faults = undefined;
     this.#native?.close();
     this.#native = undefined;
   }

@@ -102,9 +102,11 @@ void Unregister(int slot) {
   g_slots[slot].base.store(0, std::memory_order_release);
 }
 
-uint32_t Faults(int slot) {
-  if (slot < 0 || slot >= kSlots) return 0;
-  return g_slots[slot].faults.load(std::memory_order_relaxed);
+uint32_t* FaultCounter(int slot) {
+  if (slot < 0 || slot >= kSlots) return nullptr;
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) && std::atomic<uint32_t>::is_always_lock_free,
+                "the fault count must be a plain 32-bit word for JavaScript's Atomics");
+  return reinterpret_cast<uint32_t*>(&g_slots[slot].faults);
 }
 
 }  // namespace vgpio::fault_guard

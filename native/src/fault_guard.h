@@ -24,8 +24,10 @@ bool Install();
 int Register(void* base, size_t size);
 void Unregister(int slot);
 
-// How many accesses to the slot's range hit an unbacked page since it was registered.
-uint32_t Faults(int slot);
+// The slot's fault count: how many accesses to its range met an unbacked page since it was registered. A 32-bit
+// word the handler increments atomically, for JavaScript to read with Atomics; nullptr for -1. Valid until
+// Unregister.
+uint32_t* FaultCounter(int slot);
 
 }  // namespace vgpio::fault_guard
 

@@ -28,7 +28,7 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Words(const Napi::CallbackInfo& info);
   Napi::Value FileSize(const Napi::CallbackInfo& info);
-  Napi::Value Faults(const Napi::CallbackInfo& info);
+  Napi::Value FaultCounter(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -42,6 +42,7 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
   size_t size_ = 0;
   int guard_ = -1;  // fault_guard slot, -1 when unguarded
   Napi::Reference<Napi::ArrayBuffer> words_;  // the one ArrayBuffer over base_, once asked for
+  Napi::Reference<Napi::ArrayBuffer> fault_counter_;  // the one ArrayBuffer over the guard's count, once asked for
 };
 
 }  // namespace vgpio
