@@ -210,7 +210,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.monitor.closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
     const failed = (): CommandOutcome => refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
-    // No look at the file's size here (scans do that): an access to a truncated file cannot kill the process, and is checked for below.
+    // No look at the file's size here (the poll timer's scans do that): an access to a truncated file cannot kill the process, and is checked for below.
     if (!this.monitor.usable(false)) return failed();
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);

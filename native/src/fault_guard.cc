@@ -36,6 +36,8 @@ struct sigaction g_previous;
 uintptr_t g_page_mask = 0;
 
 void OnSigbus(int signal_number, siginfo_t* info, void* context) {
+  // The interrupted code may be between a system call and its look at errno; mmap and sigaction here must not change it.
+  const int saved_errno = errno;
   // si_addr is only meaningful for a fault the kernel raised (not kill -BUS).
   if (info != nullptr && info->si_code > 0) {
     auto address = reinterpret_cast<uintptr_t>(info->si_addr);
@@ -49,9 +51,11 @@ void OnSigbus(int signal_number, siginfo_t* info, void* context) {
         break;
       }
       slot.faults.fetch_add(1, std::memory_order_relaxed);
+      errno = saved_errno;
       return;  // the faulting access runs again, on the zero page
     }
   }
+  errno = saved_errno;
   if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr) {
     g_previous.sa_sigaction(signal_number, info, context);
     return;
@@ -65,6 +69,7 @@ void OnSigbus(int signal_number, siginfo_t* info, void* context) {
   fallback.sa_handler = SIG_DFL;
   sigemptyset(&fallback.sa_mask);
   sigaction(SIGBUS, &fallback, nullptr);
+  errno = saved_errno;
 }
 
 }  // namespace
