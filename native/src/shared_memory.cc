@@ -207,10 +207,10 @@ Napi::Value SharedMemory::Words(const Napi::CallbackInfo& info) {
 }
 
 // fileSize(): the size of the file behind the mapping now (fstat), so the
-// bridge can stop touching a file truncated under its mapping before the
-// access that would raise SIGBUS. Asked once per synchronous run of the
-// bridge; fs.fstatSync built a Stats object with four Dates for it, ~25 us
-// of a command's time.
+// bridge notices a truncation that no access has met yet, or one inside the
+// last page, which reads zeros without a fault (the fault guard catches the
+// rest). One system call, without fs.fstatSync's Stats object and its four
+// Dates.
 Napi::Value SharedMemory::FileSize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
