@@ -12,7 +12,6 @@ import { Aedes, type AuthenticateError, type Client, type Connection } from 'aed
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { filterCovers } from './topic-filter.ts';
@@ -253,6 +252,8 @@ export class EmbeddedBroker {
           throw new Error(`cannot read TLS ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
         }
       };
+      // Loaded here, not at the top: node:tls costs an idle bridge without a TLS listener ~1 MiB of RSS.
+      const { createServer: createTlsServer } = await import('node:tls');
       const server = createTlsServer(
         { cert: read(cert, 'certificate'), key: read(key, 'key'), ...(ca === undefined ? {} : { ca: read(ca, 'CA') }) },
         (socket) => {

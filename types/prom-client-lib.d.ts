@@ -16,7 +16,9 @@ declare module 'prom-client/lib/histogram.js' {
   import { Histogram } from 'prom-client';
   export default Histogram;
 }
-declare module 'prom-client/lib/defaultMetrics.js' {
-  import { collectDefaultMetrics } from 'prom-client';
-  export default collectDefaultMetrics;
+// One default metric's file (lib/metrics/*.js): registers its metrics in the registry.
+declare module 'prom-client/lib/metrics/*' {
+  import type { Registry } from 'prom-client';
+  const register: (registry: Registry, config: { prefix: string; eventLoopMonitoringPrecision?: number }) => void;
+  export default register;
 }

@@ -10,16 +10,17 @@
  */
 // prom-client's index also loads its cluster aggregator, Pushgateway (with
 // http, https and zlib) and Summary (with tdigest and bintrees), which the
-// bridge never uses: importing the five files it does use keeps them out of
-// an idle bridge's memory (about 0.7 MiB of RSS). The package has no
+// bridge never uses: importing the files it does use keeps them out of an
+// idle bridge's memory (about 0.7 MiB of RSS; process-metrics.ts says why it
+// does not use collectDefaultMetrics() either). The package has no
 // "exports" map, so these paths are as public as its index; a release that
 // moves them fails at start-up, and in every test.
 import Counter from 'prom-client/lib/counter.js';
 import Gauge from 'prom-client/lib/gauge.js';
 import Histogram from 'prom-client/lib/histogram.js';
 import Registry from 'prom-client/lib/registry.js';
-import collectDefaultMetrics from 'prom-client/lib/defaultMetrics.js';
 import type { LabelValues, OpenMetricsContentType } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics.ts';
 import type { Recorded } from './recorded.ts';
 import { LATENCY_BUCKETS, type Latency } from './slots.ts';
 
@@ -78,7 +79,7 @@ export class BridgeMetrics {
     const registers = [this.prometheus, this.openMetrics];
     // Collected once and registered in both: a second collection would run a
     // second event-loop delay monitor and GC observer for the same figures.
-    collectDefaultMetrics({ register: this.prometheus, prefix: METRIC_PREFIX });
+    collectProcessMetrics(this.prometheus, METRIC_PREFIX);
     // prom-client names these gauges `_total`, which breaks the convention
     // (promtool rejects them); the totals without `_total` carry the same counts.
     for (const name of MISNAMED_DEFAULT_GAUGES) this.prometheus.removeSingleMetric(METRIC_PREFIX + name);
