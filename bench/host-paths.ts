@@ -65,7 +65,12 @@ export interface Throughput {
   published: number;
   rejected: number;
   perSecond: number;
+  /** Set when the flood stopped making progress for STALL_MS: what was outstanding. perSecond is then NaN. */
+  stalled?: string;
 }
+
+/** A flood that acknowledges nothing for this long has stalled (a healthy one acknowledges thousands a second). */
+export const STALL_MS = 30_000;
 
 /**
  * Commands per second over `seconds`, round-robin over the spare lines,
@@ -84,10 +89,23 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
   let sent = 0;
   const delivered = (): number => rig.deliveredTotal - deliveredBefore;
   const start = process.hrtime.bigint();
+  const published = (): number => rig.probe.on(`${BASE}/${CHIP}/+/edge`, eventsFrom).length;
+  const outstanding = (): string => `${sent - delivered()} of ${sent} commands not acknowledged in shared memory and ${sent - published()} edges not received, ${rig.rejected(eventsFrom)} refused, after ${STALL_MS / 1000} s without progress`;
+  const stalled = (): Throughput => {
+    rig.onRing = undefined;
+    return { sent, delivered: delivered(), published: published(), rejected: rig.rejected(eventsFrom), perSecond: Number.NaN, stalled: outstanding() };
+  };
   while (msSince(start) < seconds * 1000) {
     if (sent - delivered() >= window) {
-      await new Promise<void>((resolve) => (wake = resolve));
+      const progress = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => { resolve(false); }, STALL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
       wake = undefined;
+      if (!progress) return stalled();
       continue;
     }
     const line = SPARE_LINES[sent % SPARE_LINES.length] ?? 2;
@@ -97,12 +115,15 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
     sent += 1;
     if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  const published = (): number => rig.probe.on(`${BASE}/${CHIP}/+/edge`, eventsFrom).length;
-  await until(
-    `all ${sent} commands acknowledged in shared memory and their edges received (${delivered()} and ${published()} so far, ${rig.rejected(eventsFrom)} refused)`,
-    () => (delivered() >= sent && published() >= sent) || rig.rejected(eventsFrom) > 0,
-    30_000,
-  );
+  try {
+    await until(
+      `all ${sent} commands acknowledged in shared memory and their edges received`,
+      () => (delivered() >= sent && published() >= sent) || rig.rejected(eventsFrom) > 0,
+      STALL_MS,
+    );
+  } catch {
+    return stalled();
+  }
   const elapsed = msSince(start) / 1000;
   rig.onRing = undefined;
   return { sent, delivered: delivered(), published: published(), rejected: rig.rejected(eventsFrom), perSecond: Math.min(delivered(), published()) / elapsed };

@@ -63,8 +63,9 @@ export interface BrokerResults {
   guestOutput: Summary;
   hopRate: { sent: number; received: number; perSecond: number };
   throughput: Throughput;
-  hostToGuest: EdgeCount;
-  guestToHost: EdgeCount;
+  /** Not measured (undefined) after a throughput flood that stalled: the broker no longer delivered to the bridge. */
+  hostToGuest: EdgeCount | undefined;
+  guestToHost: EdgeCount | undefined;
 }
 
 export interface BenchResults {
@@ -118,6 +119,10 @@ async function hostFigures(broker: BrokerKind, url: string | undefined, options:
     log(`${broker}: throughput (${counts.throughputSeconds} s each)`);
     const rate = await hopRate(rig.url, counts.throughputSeconds, counts.window);
     const throughput = await commandThroughput(rig, counts.throughputSeconds, counts.window);
+    if (throughput.stalled !== undefined) {
+      log(`${broker}: the throughput flood stalled (${throughput.stalled}); lost edges not measured`);
+      return { broker, ...latency, hopRate: rate, throughput, hostToGuest: undefined, guestToHost: undefined };
+    }
     log(`${broker}: lost edges (${counts.edges} each way)`);
     const hostToGuest = await hostToGuestEdges(rig, counts.edges);
     const guestToHost = await guestToHostEdges(rig, counts.edges);
