@@ -38,6 +38,16 @@ export const MAX_DROPS_PER_DRAIN = 1 << 20;
 
 const KINDS = new Set<number>([protocol.EV_OUTPUT, protocol.EV_DIRECTION, protocol.EV_IRQ_CONFIG, protocol.EV_INPUT_EDGE]);
 
+/**
+ * The field at byte `offset` (a 1- or 2-byte field, `mask` wide) from the
+ * aligned little-endian word that holds it: no field of an entry crosses a
+ * word (kernel/vgpio_shm.h lays them out so).
+ */
+function entryField(mem: SharedRegisters, offset: number, mask: number): number {
+  const inWord = offset % 4;
+  return (mem.load32(offset - inWord) >>> (inWord * 8)) & mask;
+}
+
 export class EventRingReader {
   readonly #mem: SharedRegisters;
   readonly #ringOff: number;
@@ -76,13 +86,15 @@ export class EventRingReader {
     }
     while (tail !== head) {
       const off = this.#ringOff + protocol.RING_HEADER_SIZE + (tail % this.#ringLen) * protocol.EVENT_SIZE;
-      const entry = this.#mem.read(off, protocol.EVENT_SIZE);
+      const mem = this.#mem;
+      // Word loads, not a copy of the entry: a copy is a call into the addon and a new Buffer (~9 us of a
+      // guest output's ~60 us in the bridge, profiled); an entry is complete once the head we read covers it.
       const event: RingEvent = {
-        guestNs: entry.readBigUInt64LE(protocol.EVENT_GUEST_NS),
-        line: entry.readUInt16LE(protocol.EVENT_LINE),
-        kind: entry.readUInt8(protocol.EVENT_KIND),
-        value: entry.readUInt8(protocol.EVENT_VALUE),
-        seq: entry.readUInt32LE(protocol.EVENT_SEQ),
+        guestNs: (BigInt(mem.load32(off + protocol.EVENT_GUEST_NS + 4)) << 32n) | BigInt(mem.load32(off + protocol.EVENT_GUEST_NS)),
+        line: entryField(mem, off + protocol.EVENT_LINE, 0xffff),
+        kind: entryField(mem, off + protocol.EVENT_KIND, 0xff),
+        value: entryField(mem, off + protocol.EVENT_VALUE, 0xff),
+        seq: mem.load32(off + protocol.EVENT_SEQ),
       };
       if (event.line < this.#ngpio && KINDS.has(event.kind)) result.events.push(event);
       else result.invalid += 1;
