@@ -81,9 +81,17 @@ function viewBits(state: LineState): number {
 }
 
 /** Bank words that decide what is published (pend and ack_req bits do not). */
-function sameBank(a: BankWords, b: BankWords): boolean {
-  return a.in === b.in && a.out === b.out && a.dir === b.dir && a.irqEn === b.irqEn && a.irqRise === b.irqRise && a.irqFall === b.irqFall && a.irqHigh === b.irqHigh && a.irqLow === b.irqLow;
+/**
+ * The lines whose words differ between two reads of a bank, one bit per
+ * line (what a line's state is made of: levels, direction, interrupt
+ * configuration; not the pending bits).
+ */
+function changedLines(a: BankWords, b: BankWords): number {
+  return ((a.in ^ b.in) | (a.out ^ b.out) | (a.dir ^ b.dir) | (a.irqEn ^ b.irqEn) | (a.irqRise ^ b.irqRise) | (a.irqFall ^ b.irqFall) | (a.irqHigh ^ b.irqHigh) | (a.irqLow ^ b.irqLow)) >>> 0;
 }
+
+/** Every line of a bank, for a bank not read before. */
+const WHOLE_BANK = 0xffffffff;
 
 const EVENT_KINDS = new Map<number, GuestEventKind>([
   [protocol.EV_OUTPUT, 'output'],
@@ -345,10 +353,15 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     for (let bank = 0; bank < this.#lines.banks; bank++) {
       const words = this.#lines.bank(bank);
       const before = this.#banks[bank];
-      if (before !== undefined && sameBank(before, words)) continue;
+      // Only the lines that changed: one guest output must not cost 32 line states and events.
+      const changed = before === undefined ? WHOLE_BANK : changedLines(before, words);
+      if (changed === 0) continue;
       this.#banks[bank] = words;
-      const last = Math.min(this.config.ngpio, (bank + 1) * protocol.BANK_LINES);
-      for (let line = bank * protocol.BANK_LINES; line < last; line++) this.#diff(line, LineRegisters.lineFromBank(words, line));
+      const first = bank * protocol.BANK_LINES;
+      const last = Math.min(this.config.ngpio, first + protocol.BANK_LINES);
+      for (let line = first; line < last; line++) {
+        if (((changed >>> (line - first)) & 1) !== 0) this.#diff(line, LineRegisters.lineFromBank(words, line));
+      }
     }
   }
 
@@ -484,6 +497,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   /** The bank's irq_en is the truth again until the guest's driver reports. */
   #forgetReportedEnables(): void {
     for (const seen of this.#seen) seen.enabled = undefined;
+    // The banks' words are the truth again: diff every line at the next scan, not only those whose words change.
+    this.#banks.length = 0;
   }
 
   #diff(index: number, bankState: LineState): void {
