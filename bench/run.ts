@@ -86,6 +86,8 @@ export interface BenchResults {
 export interface BenchOptions {
   counts: BenchCounts;
   build: BridgeBuild;
+  /** mosquitto.conf lines added to both Mosquitto configurations (the test's; `npm run bench` adds none). */
+  mosquittoExtra?: string[];
   log: (line: string) => void;
 }
 
@@ -137,7 +139,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const { counts, log } = options;
   const brokers = [await hostFigures('embedded Aedes', undefined, options)];
   for (const { name, conf } of MOSQUITTO) {
-    const mosquitto = await Mosquitto.start({ extra: conf });
+    const mosquitto = await Mosquitto.start({ extra: [...conf, ...(options.mosquittoExtra ?? [])] });
     try {
       brokers.push(await hostFigures(name, mosquitto.url, options));
     } finally {
