@@ -86,8 +86,6 @@ export interface BenchResults {
 export interface BenchOptions {
   counts: BenchCounts;
   build: BridgeBuild;
-  /** mosquitto.conf lines added to both Mosquitto configurations (the test's; `npm run bench` adds none). */
-  mosquittoExtra?: string[];
   log: (line: string) => void;
 }
 
@@ -139,7 +137,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const { counts, log } = options;
   const brokers = [await hostFigures('embedded Aedes', undefined, options)];
   for (const { name, conf } of MOSQUITTO) {
-    const mosquitto = await Mosquitto.start({ extra: [...conf, ...(options.mosquittoExtra ?? [])] });
+    const mosquitto = await Mosquitto.start({ extra: conf });
     try {
       brokers.push(await hostFigures(name, mosquitto.url, options));
     } finally {

@@ -48,8 +48,8 @@ export function connect(settings: Settings, log: Logger): MqttConnection {
   });
 }
 
-/** CONNACK return codes 4 and 5: the broker refused the login; retrying cannot help. */
-const LOGIN_REFUSED = new Set([4, 5]);
+/** CONNACK codes of a refused login (3.1.1: 4 and 5; MQTT 5: 134 and 135): retrying cannot help. */
+const LOGIN_REFUSED = new Set([4, 5, 134, 135]);
 
 /**
  * Resolves once connected. A refused login fails at once, with a hint,

@@ -7,11 +7,20 @@
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
  * messages to per-filter handlers.
+ *
+ * It speaks MQTT 5 and falls back to 3.1.1 for a broker that refuses 5
+ * (Aedes, and so the embedded broker's listeners, speak only 3.1.1). MQTT 5
+ * lets the client set its Receive Maximum, how many QoS 1 messages the
+ * broker may have unacknowledged at it: 65,535, the protocol's maximum.
+ * With 3.1.1 the broker's own limit applies (Mosquitto's
+ * max_inflight_messages, 20 by default), and Mosquitto 2.0.11, Debian 12's,
+ * can stop delivering for good once messages had to wait behind that limit
+ * (a flood of commands); under the client's limit they never wait.
  */
 import { EventEmitter } from 'node:events';
 import { createConnection } from 'node:net';
 import type { Writable } from 'node:stream';
-import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions } from 'mqtt';
+import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions } from 'mqtt';
 import { levelsCover } from '../../broker/topic-filter.ts';
 import { skipNumberCache } from '../../broker/number-cache.ts';
 import type { Logger } from '../log.ts';
@@ -39,16 +48,40 @@ export interface ConnectionOptions {
   log: Logger;
 }
 
+/** MQTT 5's largest Receive Maximum: the broker may have this many QoS 1 messages unacknowledged at the bridge. */
+const RECEIVE_MAXIMUM = 0xffff;
+/** MQTT 5 Session Expiry Interval meaning "never". */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** CONNACK codes of a broker that does not speak the protocol version asked for (3.1.1's, then MQTT 5's). */
+const UNSUPPORTED_VERSION = new Set([1, 132]);
+
+/**
+ * A filter's MQTT 5 Subscription Identifier: derived from the filter (FNV-1a,
+ * into the identifier's range 1..268,435,455), not counted, so that the
+ * commands a persistent session queued while the bridge was away, which
+ * the broker delivers with the identifiers of the previous run's
+ * subscriptions, reach the same handlers in this run.
+ */
+export function subscriptionId(filter: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(filter)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return (hash % 0xfffffff) + 1;
+}
+
 export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink {
   readonly client: MqttClient;
   readonly #log: Logger;
-  readonly #handlers: { filter: string; levels: string[]; handler: MessageHandler }[] = [];
+  readonly #handlers: { filter: string; levels: string[]; id: number; handler: MessageHandler }[] = [];
+  /** Subscriptions carry identifiers: MQTT 5 with a broker that supports them. */
+  #subscriptionIds = false;
   /** The socket's writes are held (corked) until the end of this turn of the event loop. */
   #batching = false;
   readonly #where: string;
   readonly #qos: 0 | 1 | undefined;
   #outage = false;
   #closing = false;
+  /** The connection that is closing was refused MQTT 5 and is retried with 3.1.1 at once: not an outage. */
+  #fallingBack = false;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -66,7 +99,12 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       queueQoSZero: false,
       // Subscriptions are (re)made by #subscribeAll on every connect.
       resubscribe: false,
-      protocolVersion: 4,
+      protocolVersion: 5,
+      properties: {
+        receiveMaximum: RECEIVE_MAXIMUM,
+        // MQTT 5 ends a session when its connection closes unless told otherwise; 3.1.1's clean: false keeps it.
+        ...(options.clean ? {} : { sessionExpiryInterval: SESSION_NEVER_EXPIRES }),
+      },
       // mqtt.js logs each step of each packet through the `debug` package, which checks whether its namespace is
       // on at every call (5% of the bridge's time under a command flood). Off unless DEBUG asks for something.
       ...(process.env.DEBUG === undefined || process.env.DEBUG === '' ? { log: (): void => undefined } : {}),
@@ -97,13 +135,16 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     this.client.on('connect', (connack) => {
       // A command must not wait behind our last small packet (Nagle's algorithm); a WebSocket stream has no such option.
       noDelay(this.client);
+      this.#fallingBack = false;
+      this.#subscriptionIds = this.protocolVersion === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
       this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
       this.#subscribeAll();
       this.emit('connect');
     });
-    this.client.on('error', (error) => {
+    this.client.on('error', (error: Error & { code?: unknown }) => {
       if (this.#closing) return;
+      if (this.#fallBack(error)) return;
       const message = `MQTT broker ${this.#where}: ${error.message}; retrying every ${reconnectMs} ms`;
       if (this.#outage) this.#log.debug(message);
       else this.#log.error(message);
@@ -111,19 +152,57 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     });
     this.client.on('offline', () => {
       if (this.#closing) return;
+      if (this.#fallingBack) {
+        this.#fallingBack = false;
+        return;
+      }
       if (!this.#outage) this.#log.warn(`lost MQTT broker ${this.#where}; reconnecting every ${reconnectMs} ms`);
       this.#outage = true;
       this.emit('offline');
     });
-    // In MQTT 3.1.1 the retain flag of a delivered message is set only when the broker replays a stored retained message.
+    // The retain flag of a delivered message is set only when the broker replays a stored retained message (MQTT 3.1.1,
+    // and MQTT 5 without Retain As Published).
     this.client.on('message', (topic, payload, packet) => {
       this.#batchWrites();
       this.emit('traffic', 'in');
+      // An MQTT 5 broker may deliver a message once per matching subscription (Mosquitto does: a bridge request on
+      // <base>/bridge/request/set also matches <base>/+/+/set), each copy naming its subscription: such a copy goes to
+      // that subscription's handlers only. Without identifiers the broker sends one copy, for every matching filter.
+      const ids = packet.properties?.subscriptionIdentifier;
+      if (ids === undefined) {
+        const levels = topic.split('/');
+        for (const { levels: filter, handler } of this.#handlers) {
+          if (levelsCover(filter, levels)) handler(topic, payload, packet.retain);
+        }
+        return;
+      }
       const levels = topic.split('/');
-      for (const { levels: filter, handler } of this.#handlers) {
-        if (levelsCover(filter, levels)) handler(topic, payload, packet.retain);
+      for (const { levels: filter, id, handler } of this.#handlers) {
+        if ((typeof ids === 'number' ? ids === id : ids.includes(id)) && levelsCover(filter, levels)) handler(topic, payload, packet.retain);
       }
     });
+  }
+
+  /**
+   * After a broker refused MQTT 5: the next connection asks for 3.1.1, at
+   * once (mqtt.js does not retry a refused CONNACK on its own). The session
+   * expiry then has no property to go in: 3.1.1's clean: false alone keeps
+   * the session.
+   */
+  #fallBack(error: Error & { code?: unknown }): boolean {
+    const options = this.client.options;
+    if (options.protocolVersion !== 5 || typeof error.code !== 'number' || !UNSUPPORTED_VERSION.has(error.code)) return false;
+    options.protocolVersion = 4;
+    delete options.properties;
+    this.#fallingBack = true;
+    this.#log.info(`MQTT broker ${this.#where} does not speak MQTT 5 (${error.message}); using MQTT 3.1.1`);
+    this.client.reconnect();
+    return true;
+  }
+
+  /** The MQTT version of the current (or next) connection: 5, or 4 (3.1.1) after a broker refused 5. */
+  get protocolVersion(): 4 | 5 {
+    return this.client.options.protocolVersion === 5 ? 5 : 4;
   }
 
   get connected(): boolean {
@@ -153,7 +232,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
    * the same way.
    */
   subscribe(filter: string, handler: MessageHandler): void {
-    this.#handlers.push({ filter, levels: filter.split('/'), handler });
+    this.#addHandler(filter, handler);
     if (this.client.connected) this.#subscribeOne(filter);
   }
 
@@ -180,18 +259,27 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     for (const filter of new Set(this.#handlers.map((h) => h.filter))) this.#subscribeOne(filter);
   }
 
+  #addHandler(filter: string, handler: MessageHandler): void {
+    this.#handlers.push({ filter, levels: filter.split('/'), id: subscriptionId(filter), handler });
+  }
+
+  #subscribeOptions(filter: string): IClientSubscribeOptions {
+    return this.#subscriptionIds ? { qos: 1, properties: { subscriptionIdentifier: subscriptionId(filter) } } : { qos: 1 };
+  }
+
   #subscribeOne(filter: string): void {
-    this.client.subscribe(filter, { qos: 1 }, (error, granted) => {
-      const refused = granted?.some((g) => g.qos === 128) ?? false;
+    this.client.subscribe(filter, this.#subscribeOptions(filter), (error, granted) => {
+      // 128 in 3.1.1; in MQTT 5 any code from 128 up (135: not authorized).
+      const refused = granted?.some((g) => g.qos >= 128) ?? false;
       if (error !== null || refused) this.#log.error(`cannot subscribe to ${filter}: ${error?.message ?? 'refused by the broker'}`);
     });
   }
 
   /** Subscribes and resolves once the broker granted it (for clients that must not miss the first message). */
   async subscribeNow(filter: string, handler: MessageHandler): Promise<void> {
-    this.#handlers.push({ filter, levels: filter.split('/'), handler });
-    const granted = await this.client.subscribeAsync(filter, { qos: 1 });
-    if (granted.some((g) => g.qos === 128)) throw new Error(`the broker refused the subscription to ${filter}`);
+    this.#addHandler(filter, handler);
+    const granted = await this.client.subscribeAsync(filter, this.#subscribeOptions(filter));
+    if (granted.some((g) => g.qos >= 128)) throw new Error(`the broker refused the subscription to ${filter}`);
   }
 
   /**
