@@ -293,6 +293,14 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? this.#qos ?? publishQos(options) };
     if (!this.client.connected) return;
     this.emit('traffic', 'out');
+    if (publishOptions.qos === 0) {
+      // No callback: mqtt.js adds a 'drain' listener for each packet written with one while the socket is past its
+      // high-water mark, which it is within a turn of batched writes under a flood, and removing thousands of them
+      // one by one was half of the bridge's time. A QoS 0 packet is done once written; a write error closes the
+      // connection, and the reconnect republishes every state.
+      this.client.publish(topic, payload, publishOptions);
+      return;
+    }
     await this.client.publishAsync(topic, payload, publishOptions);
   }
 
