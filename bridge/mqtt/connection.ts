@@ -99,6 +99,9 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       queueQoSZero: false,
       // Subscriptions are (re)made by #subscribeAll on every connect.
       resubscribe: false,
+      // A refused CONNACK (a login the broker does not know yet, "server unavailable" while it starts) is retried like
+      // any other failed connection, as the log line says; mqtt.js would otherwise give up on the first.
+      reconnectOnConnackError: true,
       protocolVersion: 5,
       properties: {
         receiveMaximum: RECEIVE_MAXIMUM,
@@ -169,23 +172,17 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       // <base>/bridge/request/set also matches <base>/+/+/set), each copy naming its subscription: such a copy goes to
       // that subscription's handlers only. Without identifiers the broker sends one copy, for every matching filter.
       const ids = packet.properties?.subscriptionIdentifier;
-      if (ids === undefined) {
-        const levels = topic.split('/');
-        for (const { levels: filter, handler } of this.#handlers) {
-          if (levelsCover(filter, levels)) handler(topic, payload, packet.retain);
-        }
-        return;
-      }
+      const named = (id: number): boolean => ids === undefined || (typeof ids === 'number' ? ids === id : ids.includes(id));
       const levels = topic.split('/');
       for (const { levels: filter, id, handler } of this.#handlers) {
-        if ((typeof ids === 'number' ? ids === id : ids.includes(id)) && levelsCover(filter, levels)) handler(topic, payload, packet.retain);
+        if (named(id) && levelsCover(filter, levels)) handler(topic, payload, packet.retain);
       }
     });
   }
 
   /**
    * After a broker refused MQTT 5: the next connection asks for 3.1.1, at
-   * once (mqtt.js does not retry a refused CONNACK on its own). The session
+   * once, not after reconnect_ms. The session
    * expiry then has no property to go in: 3.1.1's clean: false alone keeps
    * the session.
    */
@@ -196,7 +193,10 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     delete options.properties;
     this.#fallingBack = true;
     this.#log.info(`MQTT broker ${this.#where} does not speak MQTT 5 (${error.message}); using MQTT 3.1.1`);
-    this.client.reconnect();
+    // After mqtt.js has scheduled its retry of the refusal (a reconnect_ms away); connecting clears that timer.
+    setImmediate(() => {
+      if (!this.#closing) this.client.reconnect();
+    });
     return true;
   }
 

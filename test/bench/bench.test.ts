@@ -41,7 +41,6 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
   it('loses no edge either way', () => {
     for (const b of results.brokers) {
       for (const e of [b.hostToGuest, b.guestToHost]) {
-        assert.ok(e !== undefined, `${b.broker}: lost edges not measured (${b.throughput.stalled ?? ''})`);
         assert.deepEqual(
           { delivered: e.delivered, published: e.published, rejected: e.rejected, ringDropped: e.ringDropped },
           { delivered: TINY.edges, published: TINY.edges, rejected: 0, ringDropped: 0 },
