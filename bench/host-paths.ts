@@ -67,6 +67,8 @@ export interface Throughput {
   perSecond: number;
   /** Set when the flood stopped making progress for STALL_MS: what was outstanding. perSecond is then NaN. */
   stalled?: string;
+  /** With `stalled`: commands acknowledged per second from the start to the last acknowledgement. */
+  perSecondBeforeStall?: number;
 }
 
 /** A flood that acknowledges nothing for this long has stalled (a healthy one acknowledges thousands a second). */
@@ -85,15 +87,20 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
   const deliveredBefore = rig.deliveredTotal;
   const eventsFrom = rig.probe.mark;
   let wake: (() => void) | undefined;
-  rig.onRing = () => wake?.();
+  const start = process.hrtime.bigint();
+  let lastProgress = start;
+  rig.onRing = (at) => {
+    lastProgress = at;
+    wake?.();
+  };
   let sent = 0;
   const delivered = (): number => rig.deliveredTotal - deliveredBefore;
-  const start = process.hrtime.bigint();
   const published = (): number => rig.probe.on(`${BASE}/${CHIP}/+/edge`, eventsFrom).length;
   const outstanding = (): string => `${sent - delivered()} of ${sent} commands not acknowledged in shared memory and ${sent - published()} edges not received, ${rig.rejected(eventsFrom)} refused, after ${STALL_MS / 1000} s without progress`;
   const stalled = (): Throughput => {
     rig.onRing = undefined;
-    return { sent, delivered: delivered(), published: published(), rejected: rig.rejected(eventsFrom), perSecond: Number.NaN, stalled: outstanding() };
+    const beforeStall = delivered() / (Number(lastProgress - start) / 1e9);
+    return { sent, delivered: delivered(), published: published(), rejected: rig.rejected(eventsFrom), perSecond: Number.NaN, stalled: outstanding(), perSecondBeforeStall: beforeStall };
   };
   while (msSince(start) < seconds * 1000) {
     if (sent - delivered() >= window) {

@@ -59,7 +59,12 @@ export function report(r: BenchResults): string {
     '| broker | bare hop msg/s | commands/s | ratio | sent | accounted | edges | refused |',
     '|---|---|---|---|---|---|---|---|',
     ...r.brokers.map((b) => `| ${b.broker} | ${b.hopRate.perSecond.toFixed(0)} | ${b.throughput.stalled === undefined ? b.throughput.perSecond.toFixed(0) : 'stalled'} | ${b.throughput.stalled === undefined ? ratio(b.throughput.perSecond, b.hopRate.perSecond) : '—'} | ${b.throughput.sent} | ${b.throughput.delivered} | ${b.throughput.published} | ${b.throughput.rejected} |`),
-    ...r.brokers.flatMap((b) => (b.throughput.stalled === undefined ? [] : ['', `${b.broker}: the flood stalled: ${b.throughput.stalled}. Its lost-edge figures (section 5) were taken with a new broker and bridge.`])),
+    ...r.brokers.flatMap((b) => {
+      const { stalled, perSecondBeforeStall } = b.throughput;
+      if (stalled === undefined) return [];
+      const before = perSecondBeforeStall === undefined ? '' : ` Until its last acknowledgement it ran at ${perSecondBeforeStall.toFixed(0)} commands/s (${ratio(perSecondBeforeStall, b.hopRate.perSecond)} the bare hop).`;
+      return ['', `${b.broker}: the flood stalled: ${stalled}.${before} Its lost-edge figures (section 5) were taken with a new broker and bridge.`];
+    }),
     '',
     `### 3. Guest output → MQTT (${c.latency} samples)`,
     '',

@@ -85,4 +85,19 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.match(text, /mosquitto version/);
     assert.doesNotMatch(text, /NaN|undefined/);
   });
+
+  it('reports a stalled flood with its rate until the stall, and lost edges measured after a restart', () => {
+    const [aedes, mosquitto, ...rest] = results.brokers;
+    assert.ok(aedes !== undefined && mosquitto !== undefined);
+    const stalled = {
+      ...mosquitto,
+      throughput: { ...mosquitto.throughput, perSecond: Number.NaN, stalled: '256 of 1000 commands not acknowledged', perSecondBeforeStall: mosquitto.hopRate.perSecond / 2 },
+      edgesAfterRestart: true,
+    };
+    const text = report({ ...results, brokers: [aedes, stalled, ...rest] });
+    assert.match(text, /^\| Mosquitto \(default config\) \| \d+ \| stalled \| — \|/m);
+    assert.match(text, /Mosquitto \(default config\): the flood stalled: 256 of 1000 commands not acknowledged\. Until its last acknowledgement it ran at \d+ commands\/s \(0\.50× the bare hop\)\. Its lost-edge figures \(section 5\) were taken with a new broker and bridge\./);
+    assert.match(text, /^\| Mosquitto \(default config\) \(restarted after the stalled flood\) \| host → guest \|/m);
+    assert.doesNotMatch(text, /NaN|undefined/);
+  });
 });
