@@ -14,8 +14,9 @@
  * broker may have unacknowledged at it: 65,535, the protocol's maximum.
  * With 3.1.1 the broker's own limit applies (Mosquitto's
  * max_inflight_messages, 20 by default), and Mosquitto 2.0.11, Debian 12's,
- * can stop delivering for good once messages had to wait behind that limit
- * (a flood of commands); under the client's limit they never wait.
+ * drops or holds a flood of commands for good within a few thousand; with
+ * the client's limit only after 100,000 or more (docs/configuration.md,
+ * External broker).
  */
 import { EventEmitter } from 'node:events';
 import { createConnection } from 'node:net';
@@ -182,9 +183,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
 
   /**
    * After a broker refused MQTT 5: the next connection asks for 3.1.1, at
-   * once, not after reconnect_ms. The session
-   * expiry then has no property to go in: 3.1.1's clean: false alone keeps
-   * the session.
+   * once, not after reconnect_ms. The session expiry then has no property
+   * to go in: 3.1.1's clean: false alone keeps the session.
    */
   #fallBack(error: Error & { code?: unknown }): boolean {
     const options = this.client.options;
