@@ -137,7 +137,7 @@ export class Controller {
         tls: b.tlsPort === null || b.tlsCert === null || b.tlsKey === null ? null : { host: b.host, port: b.tlsPort, cert: b.tlsCert, key: b.tlsKey, ...(b.tlsCa === null ? {} : { ca: b.tlsCa }) },
         users: b.users,
         persistenceDir: b.persistenceDir,
-        limits: b.limits,
+        limits: { maxPacketBytes: b.maxPacketBytes, maxConnections: b.maxConnections, publishRate: b.maxPublishRate },
         refused: (reason) => {
           log.warn(`embedded MQTT broker: ${reason}`);
         },

@@ -11,16 +11,17 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { formats } from './formats.ts';
-import { convictSchema, ENV_PREFIX, listOptions } from './schema.ts';
+import { camelCase, convictSchema, ENV_PREFIX, isLeaf, listOptions, schema, type GroupSpec } from './schema.ts';
 import { kindOf, Problems, show } from './fields.ts';
 import { checkShape } from './shape.ts';
 import { joinNegativeValues, unknownFlags } from './flags.ts';
 import { readChips } from './chips.ts';
 import { defaultRuntimeDir } from './runtime-dir.ts';
 import { readUsers } from './users.ts';
-import { relayable } from '../agent/relay.ts';
-import type { LogLevel } from '../log.ts';
+import { settingsRules } from './rules.ts';
 import type { Settings } from './types.ts';
+
+export { optionsHelp } from './help.ts';
 
 convict.addFormats(formats);
 
@@ -35,43 +36,6 @@ export class ConfigError extends Error {
 }
 
 export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`;
-
-/** The options as convict holds them once validated (schema.ts). */
-interface RawOptions {
-  base_topic: string;
-  log_level: LogLevel;
-  mqtt: {
-    server: string;
-    client_id: string;
-    username: string;
-    password: string;
-    keepalive: number;
-    qos: 0 | 1;
-    reconnect_ms: number;
-    ca: string | null;
-    cert: string | null;
-    key: string | null;
-    reject_unauthorized: boolean;
-  };
-  broker: {
-    host: string;
-    port: number | null;
-    ws_port: number | null;
-    tls_port: number | null;
-    tls_cert: string | null;
-    tls_key: string | null;
-    tls_ca: string | null;
-    persistence_dir: string | null;
-    max_packet_bytes: number;
-    max_connections: number;
-    max_publish_rate: number | null;
-    users: unknown;
-  };
-  homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string; support_url: string | null };
-  metrics: { host: string; port: number | null };
-  web: { enabled: boolean; host: string; port: number; mqtt_url: string | null };
-  chips: unknown;
-}
 
 export interface LoadInput {
   /** Command-line words after the command (flags only). */
@@ -179,71 +143,24 @@ export function loadSettings(input: LoadInput = {}): Settings {
   }
 
   // Validated above (or the problems are thrown below before anything uses them).
-  const o = conf.getProperties() as unknown as RawOptions;
+  const options = camelCased(schema, conf.getProperties()) as Omit<Settings, 'file'>;
   const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-  const chips = readChips(list(o.chips), defaultRuntimeDir(env, process.geteuid?.() ?? 0), problems);
-  const users = readUsers(list(o.broker.users), problems);
-  if (o.broker.tls_port !== null && (o.broker.tls_cert === null || o.broker.tls_key === null)) {
-    problems.list.push('broker.tls_port: got a port without broker.tls_cert and broker.tls_key; allowed: null, or a port with both files set');
-  }
-  if (o.mqtt.server !== 'embedded' && !relayable(o.mqtt.server)) {
-    chips.forEach((chip, index) => {
-      if (chip.agentSocket !== null) {
-        problems.add(`chips[${index}].agent_socket`, chip.agentSocket, `null while mqtt.server is a WebSocket URL (agent connections are relayed to mqtt://, mqtts:// or unix:// brokers, or served by the embedded one)`);
-      }
-    });
-  }
-  if (problems.list.length > 0) throw new ConfigError(problems.list);
-
-  return {
+  const settings: Settings = {
+    ...options,
+    broker: { ...options.broker, users: readUsers(list(options.broker.users), problems) },
+    chips: readChips(list(options.chips), defaultRuntimeDir(env, process.geteuid?.() ?? 0), problems),
     file: file ?? null,
-    baseTopic: o.base_topic,
-    logLevel: o.log_level,
-    mqtt: {
-      server: o.mqtt.server,
-      clientId: o.mqtt.client_id,
-      username: o.mqtt.username,
-      password: o.mqtt.password,
-      keepalive: o.mqtt.keepalive,
-      qos: o.mqtt.qos,
-      reconnectMs: o.mqtt.reconnect_ms,
-      ca: o.mqtt.ca,
-      cert: o.mqtt.cert,
-      key: o.mqtt.key,
-      rejectUnauthorized: o.mqtt.reject_unauthorized,
-    },
-    broker: {
-      host: o.broker.host,
-      port: o.broker.port,
-      wsPort: o.broker.ws_port,
-      tlsPort: o.broker.tls_port,
-      tlsCert: o.broker.tls_cert,
-      tlsKey: o.broker.tls_key,
-      tlsCa: o.broker.tls_ca,
-      persistenceDir: o.broker.persistence_dir,
-      limits: { maxPacketBytes: o.broker.max_packet_bytes, maxConnections: o.broker.max_connections, publishRate: o.broker.max_publish_rate },
-      users,
-    },
-    homeassistant: {
-      enabled: o.homeassistant.enabled,
-      discoveryPrefix: o.homeassistant.discovery_prefix,
-      statusTopic: o.homeassistant.status_topic,
-      supportUrl: o.homeassistant.support_url,
-    },
-    metrics: { host: o.metrics.host, port: o.metrics.port },
-    web: { enabled: o.web.enabled, host: o.web.host, port: o.web.port, mqttUrl: o.web.mqtt_url },
-    chips,
   };
+  for (const rule of Object.values(settingsRules)) rule(settings, problems);
+  if (problems.list.length > 0) throw new ConfigError(problems.list);
+  return settings;
 }
 
-/** The option table for --help: path, flag, environment variable, default, documentation. */
-export function optionsHelp(): string {
-  const lines: string[] = [];
-  for (const o of listOptions()) {
-    const where = o.fileOnly ? 'file only' : `--${o.arg ?? ''}, ${o.env ?? ''}`;
-    lines.push(`  ${o.path}  (${where})`);
-    lines.push(`      ${o.doc}`);
-    lines.push(`      default: ${o.sensitive === true ? '(none)' : JSON.stringify(o.default)}`);
+/** Convict's snake_case properties under the camelCase keys config/types.ts derives from the same schema. */
+function camelCased(group: GroupSpec, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(group)) {
+    out[camelCase(key)] = isLeaf(spec) ? values[key] : camelCased(spec, values[key] as Record<string, unknown>);
   }
-  return lines.join('\n');
+  return out;
 }

@@ -1,33 +1,166 @@
 /**
- * The bridge's options: one convict schema, so defaults, documentation
- * (`vgpio2mqtt --help`), environment variables and command-line flags all
- * come from the same table. Every leaf gets `VGPIO2MQTT_<PATH>` as its
- * environment variable and `--<path>` as its flag, with `.` and `_` turned
- * into `_` and `-` respectively (mqtt.client_id: VGPIO2MQTT_MQTT_CLIENT_ID,
- * --mqtt-client-id). Chips and broker users are lists of objects, set in
- * the configuration file only and checked by config/chips.ts and
- * config/users.ts.
+ * The bridge's options, described once. From this object come: convict's
+ * schema (validation, defaults, environment variables), the command-line
+ * flags, `vgpio2mqtt --help` (config/help.ts), the reference in
+ * docs/configuration.md (config/reference.ts), the checks of list items
+ * (config/items.ts) and the TypeScript type of the settings
+ * (config/types.ts, derived from `typeof schema`).
+ *
+ * Every top-level leaf gets `VGPIO2MQTT_<PATH>` as its environment variable
+ * and `--<path>` as its flag, with `.` and `_` turned into `_` and `-`
+ * respectively (mqtt.client_id: VGPIO2MQTT_MQTT_CLIENT_ID,
+ * --mqtt-client-id); in the settings its key is camelCase (clientId).
+ * Lists (format `list`) are set in the configuration file only; a list of
+ * objects describes its items' fields in `items`, checked by
+ * config/items.ts. What one field cannot say about itself (a chip's socket
+ * depends on its mode, names must be unique) is a named rule in
+ * config/chips.ts or config/rules.ts.
  */
-
 import { DEFAULT_BROKER_LIMITS } from '../../broker/embedded.ts';
+import { protocol } from '../../native/index.ts';
+import type { FormatName } from './formats.ts';
 
-export interface OptionSpec {
+export interface LeafSpec {
   doc: string;
-  format: string;
+  format: FormatName;
+  /** For a list item's field, null with `nullable` unset: a rule fills it in (see `defaultText`). */
   default: unknown;
-  sensitive?: boolean;
   nullable?: boolean;
-  env?: string;
-  arg?: string;
+  /** Errors name the value's kind, never the value (and --help never shows the default). */
+  sensitive?: boolean;
+  /** Bounds of format `integer`. */
+  min?: number;
+  max?: number;
+  /** The choices of format `one-of`. */
+  values?: readonly string[];
+  /** The default in words, where a rule computes it or the field is required. */
+  defaultText?: string;
+  /** Markdown added after `doc` in docs/configuration.md only (links). */
+  more?: string;
+  /** For a list of objects: the fields of each item. */
+  items?: GroupSpec;
 }
 
-export interface SchemaTree {
-  [key: string]: OptionSpec | SchemaTree;
+export interface GroupSpec {
+  readonly [key: string]: LeafSpec | GroupSpec;
 }
 
 export const ENV_PREFIX = 'VGPIO2MQTT_';
 
-const tree: SchemaTree = {
+/** One line of a chip (`chips[].lines[]`). */
+const lineFields = {
+  line: { doc: 'Line number, 0..ngpio-1, once per chip.', format: 'integer', min: 0, max: protocol.NGPIO_MAX - 1, default: null, defaultText: 'required' },
+  name: {
+    doc: 'Topic level (`<base>/<chip>/<name>`), unique in the chip; the guest\'s `gpioinfo` shows it. A name that is a number must be the line\'s own number. Two lines of a chip whose names give the same Home Assistant entity id part (lower case, runs of other characters as one `_`: `Button` and `button!`) are refused, naming both.',
+    format: 'line-name',
+    default: null,
+    defaultText: 'the number',
+  },
+  direction: {
+    doc: 'What the host expects: `input` = the host drives it (commands allowed; a Home Assistant switch), `output` = the guest drives it (commands refused; a binary sensor).',
+    format: 'one-of',
+    values: ['input', 'output'],
+    default: 'input',
+  },
+  payload_on: { doc: 'State payload for ON; also accepted as a command.', format: 'payload', default: 'ON' },
+  payload_off: { doc: 'State payload for OFF; also accepted as a command. Must differ from payload_on.', format: 'payload', default: 'OFF' },
+  inverted: { doc: 'ON means electrical low; edges are named after the published state.', format: 'flag', default: false },
+  retain: { doc: 'Publish the state retained.', format: 'flag', default: true },
+  pulse_ms: {
+    doc: 'Every ON/OFF/TOGGLE command becomes a pulse of this length (a momentary button); a JSON command\'s `pulse_ms` overrides it (0: latch). null: commands latch.',
+    format: 'integer',
+    min: 1,
+    max: 3_600_000,
+    nullable: true,
+    default: null,
+  },
+  debounce_ms: {
+    doc: 'A guest-driven line\'s state is published once it has been stable this long (edges are still all published).',
+    format: 'integer',
+    min: 0,
+    max: 60_000,
+    default: 0,
+  },
+} as const satisfies GroupSpec;
+
+/** One virtual gpiochip (`chips[]`). */
+const chipFields = {
+  name: {
+    doc: 'Topic level of the chip (`<base>/<name>/...`), unique, also as Home Assistant sees it: two chips whose names give the same discovery id (every character outside `A-Z a-z 0-9 _ -` becomes `_`: `my board` and `my_board`) or the same entity id part (lower case, runs of other characters as one `_`: `My-Board` and `my_board`) are refused, naming both.',
+    format: 'chip-name',
+    default: null,
+    defaultText: 'required',
+    more: 'See [Home Assistant](home-assistant.md#ids).',
+  },
+  mode: {
+    doc: '`server`: an ivshmem server of the bridge\'s own listens on `socket` (guests get interrupts); it runs in a process of its own that outlives the bridge, so guests survive a bridge restart or upgrade. `client`: the bridge joins the external ivshmem server at `socket` as a peer. `plain`: a shared-memory file for `ivshmem-plain`, no doorbells, both sides poll.',
+    format: 'one-of',
+    values: ['server', 'client', 'plain'],
+    default: 'server',
+    more: 'See [the ivshmem server process](ivshmem.md#the-server-process).',
+  },
+  ngpio: { doc: 'Number of lines.', format: 'integer', min: protocol.NGPIO_MIN, max: protocol.NGPIO_MAX, default: 32 },
+  ring_len: { doc: 'Entries in the guest-to-host event ring.', format: 'ring-len', default: protocol.RING_LEN_DEFAULT },
+  socket: {
+    doc: 'The ivshmem server socket (server: created by the bridge\'s server process, removed when that process exits, with its pid in `<socket>.pid`; client: required). Not allowed in plain mode. The runtime folder is created; a configured folder must exist and pass the same checks.',
+    format: 'optional-path',
+    nullable: true,
+    default: null,
+    defaultText: 'server: `<runtime folder>/<name>.sock`',
+    more: 'See [runtime folder](#runtime-folder).',
+  },
+  socket_mode: {
+    doc: 'Permissions of the server socket and of the agent socket: an octal string in quotes (YAML reads an unquoted `0660` as the decimal number 660, which is refused with that hint).',
+    format: 'socket-mode',
+    default: '0600',
+  },
+  shm: {
+    doc: 'The shared-memory file. It is kept when the bridge stops, so a restart re-attaches and keeps every level. An existing file must belong to the bridge\'s user and be writable by nobody else. A running server process must serve this file with this `size` and `vectors`, or the chip does not start (the error says what differs and how to stop that process). Not allowed in client mode (the server hands it over).',
+    format: 'optional-path',
+    nullable: true,
+    default: null,
+    defaultText: 'server and plain: `/dev/shm/vgpio2mqtt-<name>`',
+    more: 'See [runtime folder](#runtime-folder).',
+  },
+  size: {
+    doc: 'Bytes of shared memory: a power of two at least what `ngpio` and `ring_len` need (8192 for up to 32 lines), at most 1 GiB. Not allowed in client mode.',
+    format: 'shm-size',
+    default: null,
+    defaultText: 'smallest that fits',
+  },
+  agent_socket: {
+    doc: 'Unix socket where the bridge accepts the guest agent\'s virtio-serial connection (QEMU\'s `-chardev socket`, printed by `qemu-args`). Each connection is served by the embedded broker, or relayed byte for byte to an external `mqtt://`, `mqtts://` or `unix://` broker (a `ws://`/`wss://` broker is a configuration error); when one closes the bridge publishes `<base>/<label>/agent` `offline` (the agent names a chip by its gpiochip `label`). Created at start (a stale file is replaced, a path where another server listens is an error; its folder must exist), removed on exit. Any mode; a path no other chip\'s `socket`, `shm` or `agent_socket` uses. null: none.',
+    format: 'optional-path',
+    nullable: true,
+    default: null,
+    more: 'See [guest agent](agent.md).',
+  },
+  vectors: { doc: 'ivshmem doorbell vectors per peer.', format: 'integer', min: protocol.VECTORS_MIN, max: 64, default: protocol.VECTORS_MIN },
+  label: { doc: 'gpiochip label the guest shows.', format: 'label', default: null, defaultText: 'the name' },
+  queue_limit: {
+    doc: 'Input changes that may wait per line behind an interrupt the guest has not acknowledged; more are refused (`queue_overflow`).',
+    format: 'integer',
+    min: 1,
+    max: 1024,
+    default: 16,
+  },
+  poll_ms: {
+    doc: 'How often the bridge reads the shared memory on its own: in plain mode the only way it sees the guest, with doorbells a safety net.',
+    format: 'integer',
+    min: 1,
+    max: 60_000,
+    default: null,
+    defaultText: 'plain: 10, else 1000',
+  },
+  lines: {
+    doc: 'Per-line settings (`chips[].lines[]`); lines not listed keep the defaults and are named by their number.',
+    format: 'list',
+    default: [],
+    items: lineFields,
+  },
+} as const satisfies GroupSpec;
+
+export const schema = {
   base_topic: { doc: 'Topic prefix of everything the bridge publishes and listens to.', format: 'topic-path', default: 'vgpio2mqtt' },
   log_level: { doc: 'Least important log level printed: error, warn, info or debug.', format: 'log-level', default: 'info' },
   mqtt: {
@@ -47,6 +180,7 @@ const tree: SchemaTree = {
     qos: {
       doc: 'QoS (0 or 1) of what the bridge publishes to an external broker (states, edges, configs, availability, events, responses). 0 keeps the broker from sending a PUBACK per publication, which a broker with Nagle on (Mosquitto by default) makes the next command to the bridge wait for (~40 ms); 1 has the broker acknowledge each one.',
       format: 'qos',
+      more: 'See [External broker](#external-broker).',
       default: 0,
     },
     reconnect_ms: { doc: 'Pause between attempts to reach an external broker, in milliseconds.', format: 'positive-int', default: 2000 },
@@ -94,7 +228,12 @@ const tree: SchemaTree = {
     },
   },
   homeassistant: {
-    enabled: { doc: 'Publish Home Assistant discovery messages.', format: 'flag', default: true },
+    enabled: {
+      doc: 'Publish Home Assistant discovery messages. Off: the bridge clears the discovery configs it retained before.',
+      format: 'flag',
+      default: true,
+      more: 'See [Home Assistant](home-assistant.md#re-announcing-and-cleaning-up).',
+    },
     discovery_prefix: { doc: 'Home Assistant discovery topic prefix.', format: 'topic-path', default: 'homeassistant' },
     status_topic: { doc: 'Topic where Home Assistant says "online" when it (re)starts; discovery is re-announced then.', format: 'topic-path', default: 'homeassistant/status' },
     support_url: {
@@ -105,11 +244,11 @@ const tree: SchemaTree = {
     },
   },
   metrics: {
-    host: { doc: 'Address the HTTP endpoint for Prometheus metrics (/metrics) and the health report (/health) listens on.', format: 'text', default: '127.0.0.1' },
+    host: { doc: 'Address the HTTP endpoint for Prometheus metrics (/metrics) and the health report (/health) listens on.', format: 'text', default: '127.0.0.1', more: 'See [metrics](metrics.md).' },
     port: { doc: 'Port of the metrics and health endpoint (null: off).', format: 'optional-port', default: 9464, nullable: true },
   },
   web: {
-    enabled: { doc: 'Serve the live web view (lines, buttons, waveform) and MQTT over WebSocket on /mqtt for it.', format: 'flag', default: true },
+    enabled: { doc: 'Serve the live web view (lines, buttons, waveform) and MQTT over WebSocket on /mqtt for it.', format: 'flag', default: true, more: 'See [web view](web.md).' },
     host: { doc: 'Address the web view listens on.', format: 'text', default: '127.0.0.1' },
     port: { doc: 'Port of the web view (0 picks a free port; the start-up log and bridge/info give the URL).', format: 'listen-port', default: 8080 },
     mqtt_url: {
@@ -120,59 +259,66 @@ const tree: SchemaTree = {
     },
   },
   chips: {
-    doc: 'The virtual GPIO chips (file only): see docs/configuration.md. Default: one server-mode chip "vgpio0" with 32 lines.',
+    doc: 'The virtual GPIO chips (`chips[]`), each one gpiochip a guest sees. Default: one server-mode chip "vgpio0" with 32 lines.',
     format: 'list',
     default: [{ name: 'vgpio0' }],
+    items: chipFields,
   },
-};
+} as const satisfies GroupSpec;
 
-function isLeaf(node: OptionSpec | SchemaTree): node is OptionSpec {
-  return typeof (node as OptionSpec).doc === 'string' && 'format' in node;
+/** `mqtt.client_id`: VGPIO2MQTT_MQTT_CLIENT_ID. */
+export const envName = (path: string): string => ENV_PREFIX + path.replace(/\./g, '_').toUpperCase();
+/** `mqtt.client_id`: mqtt-client-id (the flag --mqtt-client-id). */
+export const flagName = (path: string): string => path.replace(/[._]/g, '-');
+
+export function isLeaf(node: LeafSpec | GroupSpec): node is LeafSpec {
+  return typeof node.doc === 'string' && typeof node.format === 'string';
 }
 
-/** Options set in the file only (lists of objects). */
-const FILE_ONLY = new Set(['chips', 'broker.users']);
+/** snake_case to camelCase, as config/types.ts does it on types: `client_id` is `clientId`. */
+export function camelCase(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
 
-export interface OptionInfo extends OptionSpec {
+export interface OptionInfo extends LeafSpec {
+  /** Dotted path; a list item's field is `chips[].lines[].name`. */
   path: string;
+  /** Set in the configuration file only: lists and list items' fields. */
   fileOnly: boolean;
+  env?: string;
+  arg?: string;
 }
 
-/** Every leaf option with its path, environment variable and flag. */
-export function listOptions(node: SchemaTree = tree, prefix = ''): OptionInfo[] {
+/** Every leaf option under `node`, in schema order, with its environment variable and flag; `items: true` adds list items' fields. */
+export function listOptions(node: GroupSpec = schema, prefix = '', { items = false } = {}): OptionInfo[] {
   const out: OptionInfo[] = [];
+  const inItem = prefix.endsWith('[]');
   for (const [key, child] of Object.entries(node)) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
-    if (isLeaf(child)) {
-      const fileOnly = FILE_ONLY.has(path);
-      out.push({
-        ...child,
-        path,
-        fileOnly,
-        ...(fileOnly ? {} : { env: ENV_PREFIX + path.replace(/\./g, '_').toUpperCase(), arg: path.replace(/[._]/g, '-') }),
-      });
-    } else {
-      out.push(...listOptions(child, path));
+    if (!isLeaf(child)) {
+      out.push(...listOptions(child, path, { items }));
+      continue;
     }
+    const fileOnly = inItem || child.format === 'list';
+    out.push({
+      ...child,
+      path,
+      fileOnly,
+      ...(fileOnly ? {} : { env: envName(path), arg: flagName(path) }),
+    });
+    if (items && child.items !== undefined) out.push(...listOptions(child.items, `${path}[]`, { items }));
   }
   return out;
 }
 
-/** The schema handed to convict, with env and arg filled in. */
-export function convictSchema(): SchemaTree {
-  const build = (node: SchemaTree, prefix: string): SchemaTree => {
-    const out: SchemaTree = {};
-    for (const [key, child] of Object.entries(node)) {
-      const path = prefix === '' ? key : `${prefix}.${key}`;
-      if (isLeaf(child)) {
-        const info = listOptions().find((o) => o.path === path);
-        // convict reads the environment itself; flags are parsed strictly in config/load.ts.
-        out[key] = { ...child, ...(info?.env === undefined ? {} : { env: info.env }) };
-      } else {
-        out[key] = build(child, path);
-      }
-    }
-    return out;
-  };
-  return build(tree, '');
+/** The schema handed to convict, with env filled in (convict reads the environment itself; flags are parsed strictly in config/load.ts). */
+export function convictSchema(node: GroupSpec = schema, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(node)) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    if (!isLeaf(child)) out[key] = convictSchema(child, path);
+    else if (child.format === 'list') out[key] = { ...child };
+    else out[key] = { ...child, env: envName(path) };
+  }
+  return out;
 }

@@ -1,113 +1,72 @@
-/** The checked, typed configuration the rest of the bridge uses. */
-import type { LogLevel } from '../log.ts';
-import type { BrokerLimits, BrokerUser } from '../../broker/embedded.ts';
+/**
+ * The checked, typed configuration the rest of the bridge uses, derived
+ * from the schema (config/schema.ts) so the two cannot drift: each option
+ * becomes a camelCase key (`mqtt.client_id` is `mqtt.clientId`) of its
+ * format's type (config/formats.ts `FormatTypes`, or the `values` of a
+ * `one-of`), with `| null` where it is `nullable`. A list item's field
+ * whose default a rule computes (default null, not nullable) is never
+ * null once checked.
+ */
+import type { BrokerUser } from '../../broker/embedded.ts';
+import type { FormatName, FormatTypes } from './formats.ts';
+import type { schema } from './schema.ts';
 
-export type ChipMode = 'server' | 'client' | 'plain';
-/** What the host expects of a line: `input` = the host drives it, `output` = the guest drives it. */
-export type LineDirection = 'input' | 'output';
+/** `client_id` to `clientId`, like camelCase() in config/schema.ts. */
+type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
 
-export interface LineConfig {
-  line: number;
-  /** Topic level: the configured name, else the line number. */
-  name: string;
+type LeafValue<L> = L extends { items: infer I }
+  ? Derived<I>[]
+  : L extends { values: readonly (infer V)[] }
+    ? V
+    : L extends { format: infer F extends FormatName }
+      ? FormatTypes[F]
+      : never;
+
+/** A field a rule fills in (default null, not nullable) is still null in a `Draft`. */
+type Value<L, Draft> =
+  | LeafValue<L>
+  | (L extends { nullable: true } ? null : never)
+  | (Draft extends true ? (L extends { default: null } ? null : never) : never);
+
+/** The settings of a group of the schema; with `Draft`, as a list item is before its rules (config/chips.ts) complete it. */
+export type Derived<G, Draft extends boolean = false> = {
+  -readonly [K in keyof G as Camel<K & string>]: G[K] extends { format: string } ? Value<G[K], Draft> : Derived<G[K], Draft>;
+};
+
+type Options = Derived<typeof schema>;
+type ChipOptions = Options['chips'][number];
+type ChipFields = typeof schema.chips.items;
+
+export type LineConfig = ChipOptions['lines'][number] & {
   /** Whether the configuration mentions this line (only those get Home Assistant entities). */
   configured: boolean;
-  direction: LineDirection;
-  payloadOn: string;
-  payloadOff: string;
-  /** ON means electrical low. */
-  inverted: boolean;
-  retain: boolean;
-  /** Every ON/OFF command becomes a pulse of this length (a momentary button); null: commands latch. */
-  pulseMs: number | null;
-  /** State of a guest-driven line is published only after it has been stable this long. */
-  debounceMs: number;
-}
+};
 
-export interface ChipConfig {
-  name: string;
-  mode: ChipMode;
+export type ChipConfig = Omit<ChipOptions, 'lines'> & {
   /** The bridge's own runtime folder (config/runtime-dir.ts): created 0700 when a socket of this chip is in it. */
   runtimeDir: string;
-  /** server: the socket the bridge listens on; client: the external server's socket; plain: null. */
-  socket: string | null;
-  /** Permissions of the bridge's sockets for this chip (ivshmem server and agent socket). */
-  socketMode: number;
-  /** Unix socket where the bridge accepts the guest agent's virtio-serial connection; null: none. */
-  agentSocket: string | null;
-  /** server and plain: the shared-memory file; client: null (the server hands it over). */
-  shm: string | null;
-  size: number;
-  vectors: number;
-  ngpio: number;
-  label: string;
-  ringLen: number;
-  queueLimit: number;
-  /** Host poll period: the only way to see the guest in plain mode, a safety net with doorbells. */
-  pollMs: number;
   /** One entry per line, 0..ngpio-1. */
   lines: LineConfig[];
-}
+};
 
-export interface BrokerSettings {
-  host: string;
-  port: number | null;
-  wsPort: number | null;
-  tlsPort: number | null;
-  tlsCert: string | null;
-  tlsKey: string | null;
-  tlsCa: string | null;
-  persistenceDir: string | null;
-  limits: BrokerLimits;
-  users: BrokerUser[];
-}
+/** A chip as config/items.ts reads it, before config/chips.ts' rules fill in the computed fields and read its lines. */
+export type ChipDraft = Omit<Derived<ChipFields, true>, 'lines'> & { runtimeDir: string; lines: unknown[] };
+/** A line before config/chips.ts' rules complete it. */
+export type LineDraft = Derived<ChipFields['lines']['items'], true> & { configured: boolean };
 
-export interface MqttSettings {
-  server: string;
-  clientId: string;
-  username: string;
-  password: string;
-  keepalive: number;
-  /** QoS of the bridge's own publications to an external broker. */
-  qos: 0 | 1;
-  reconnectMs: number;
-  ca: string | null;
-  cert: string | null;
-  key: string | null;
-  rejectUnauthorized: boolean;
-}
+export type ChipMode = ChipConfig['mode'];
+/** What the host expects of a line: `input` = the host drives it, `output` = the guest drives it. */
+export type LineDirection = LineConfig['direction'];
 
-export interface HomeAssistantSettings {
-  enabled: boolean;
-  discoveryPrefix: string;
-  statusTopic: string;
-  /** The origin's support_url in discovery; null: none. */
-  supportUrl: string | null;
-}
+export type BrokerSettings = Omit<Options['broker'], 'users'> & { users: BrokerUser[] };
+export type MqttSettings = Options['mqtt'];
+export type HomeAssistantSettings = Options['homeassistant'];
+export type MetricsSettings = Options['metrics'];
+export type WebSettings = Options['web'];
 
-export interface MetricsSettings {
-  host: string;
-  /** null: no metrics endpoint. */
-  port: number | null;
-}
-
-export interface WebSettings {
-  enabled: boolean;
-  host: string;
-  port: number;
-  /** With an external broker: the WebSocket URL the page uses; null: no live view. */
-  mqttUrl: string | null;
-}
-
-export interface Settings {
-  baseTopic: string;
-  logLevel: LogLevel;
-  mqtt: MqttSettings;
+export type Settings = Omit<Options, 'broker' | 'chips'> & {
   broker: BrokerSettings;
-  homeassistant: HomeAssistantSettings;
-  metrics: MetricsSettings;
-  web: WebSettings;
   chips: ChipConfig[];
   /** The configuration file read, if any. */
   file: string | null;
-}
+};

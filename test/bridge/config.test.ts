@@ -213,8 +213,8 @@ mqtt: { password: [5550128] }
         "chips[7].lines[0].name: got \"3\"; allowed: a name that is not a number, or the line's own number 1 (numbers name lines)",
         "chips[7].lines[1].name: got \"availability\"; allowed: any name but availability, agent, edge, set, config, received, lineinfo (reserved for the bridge's own topics)",
         "chips[7].lines[1].direction: got \"up\"; allowed: input, output",
-        "chips[7].lines[1].debounce_ms: got -1; allowed: an integer 0..60000",
         "chips[7].lines[1].payload_on: got \"\"; allowed: a non-empty string of at most 64 characters",
+        "chips[7].lines[1].debounce_ms: got -1; allowed: an integer 0..60000",
         "chips[7].lines[3].name: got \"a\"; allowed: a name unique in the chip (line 4 has it)",
         "chips[7].lines[4].line: got 4; allowed: each line number once per chip",
         "chips[7].lines[5].line: got nothing; allowed: the line number, 0..31",
@@ -265,8 +265,8 @@ mqtt: { password: [5550128] }
   - { name: g, lines: [{ line: 0, name: agent }] }
 `),
       [
-        'chips[0].agent_socket: got ""; allowed: a non-empty string',
-        'chips[1].agent_socket: got 5; allowed: a non-empty string',
+        'chips[0].agent_socket: got ""; allowed: a file or folder path, or null',
+        'chips[1].agent_socket: got 5; allowed: a file or folder path, or null',
         'chips[2].agent_socket: got "/tmp/x/c.sock"; allowed: a socket path no other chip or option uses',
         'chips[3].agent_socket: got "/dev/shm/x-d"; allowed: a socket path no other chip or option uses',
         'chips[5].agent_socket: got "/tmp/x/e.sock"; allowed: a socket path no other chip or option uses',
