@@ -11,6 +11,7 @@
 import type convict from 'convict';
 import type { LogLevel } from '../log.ts';
 import { isValidTopicPath, nameProblem } from '../mqtt/topics.ts';
+import { isValidFilter } from '../../broker/topic-filter.ts';
 import { protocol } from '../../native/index.ts';
 import { MAPPING_NOT_LIST } from './fields.ts';
 
@@ -33,6 +34,7 @@ export interface FormatTypes {
   'optional-url': string;
   'optional-path': string;
   list: unknown[];
+  'topic-filters': string[];
   /** Its type is the option's `values`. */
   'one-of': string;
   'chip-name': string;
@@ -237,6 +239,13 @@ export const formats: Record<FormatName, Format> = {
     type: 'list',
     validate: (value: unknown) => {
       check(Array.isArray(value), MAPPING_NOT_LIST);
+    },
+  },
+  'topic-filters': {
+    type: 'list of MQTT topic filters',
+    validate: (value: unknown) => {
+      check(Array.isArray(value), MAPPING_NOT_LIST);
+      check((value as unknown[]).every((filter) => typeof filter === 'string' && isValidFilter(filter)), 'MQTT topic filters (+ and # only as whole levels, # last)');
     },
   },
   /** One of the option's `values`. */

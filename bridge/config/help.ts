@@ -2,9 +2,9 @@
 import { formats } from './formats.ts';
 import { listOptions, type OptionInfo } from './schema.ts';
 
-/** The default as the reader should see it: words where a rule computes it, nothing for a secret. */
+/** The default as the reader should see it: words where a rule computes it, nothing for a secret (a list of secrets: its empty default). */
 export function defaultOf(o: OptionInfo): string {
-  if (o.sensitive === true) return '(none)';
+  if (o.sensitive === true && o.format !== 'list') return '(none)';
   return o.defaultText ?? JSON.stringify(o.default);
 }
 

@@ -19,13 +19,16 @@ import { camelCase, isLeaf, type GroupSpec } from './schema.ts';
 export class Item {
   readonly #raw: Record<string, unknown>;
   readonly #failed = new Set<string>();
+  readonly #secret: boolean;
   readonly path: string;
   readonly problems: Problems;
 
-  constructor(raw: Record<string, unknown>, path: string, problems: Problems) {
+  /** secret: the item may hold secrets (a login), so no problem about it shows a value. */
+  constructor(raw: Record<string, unknown>, path: string, problems: Problems, secret: boolean) {
     this.#raw = raw;
     this.path = path;
     this.problems = problems;
+    this.#secret = secret;
   }
 
   at(key: string): string {
@@ -48,7 +51,8 @@ export class Item {
 
   report(key: string, value: unknown, allowed: string): void {
     this.#failed.add(key);
-    this.problems.add(this.at(key), value, allowed);
+    if (this.#secret) this.problems.addSecret(this.at(key), value, allowed);
+    else this.problems.add(this.at(key), value, allowed);
   }
 }
 
@@ -62,14 +66,23 @@ export type ItemRule<T, C> = (item: T, at: Item, context: C) => void;
  * derives from the same fields; a list field holds its raw items until a
  * rule reads them.
  */
-export function readItem<T, C>(fields: GroupSpec, rules: Record<string, ItemRule<T, C>>, raw: unknown, path: string, context: C, problems: Problems): T | undefined {
+export function readItem<T, C>(
+  fields: GroupSpec,
+  rules: Record<string, ItemRule<T, C>>,
+  raw: unknown,
+  path: string,
+  context: C,
+  problems: Problems,
+  secret = false,
+): T | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    problems.add(path, raw, 'an object (key: value pairs)');
+    if (secret) problems.addSecret(path, raw, 'an object (key: value pairs)');
+    else problems.add(path, raw, 'an object (key: value pairs)');
     return undefined;
   }
   const before = problems.list.length;
   const object = raw as Record<string, unknown>;
-  const at = new Item(object, path, problems);
+  const at = new Item(object, path, problems, secret);
   const item: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(fields)) {
     if (!isLeaf(spec)) throw new Error(`${path}.${key}: list items have no groups`);

@@ -47,6 +47,14 @@ export interface GroupSpec {
 
 export const ENV_PREFIX = 'VGPIO2MQTT_';
 
+/** One login of the embedded broker (`broker.users[]`). */
+const userFields = {
+  username: { doc: 'User name.', format: 'text', default: null, defaultText: 'required' },
+  password: { doc: 'Password.', format: 'text', default: null, defaultText: 'required' },
+  publish: { doc: 'Topic filters the user may publish to; null: every topic.', format: 'topic-filters', nullable: true, default: null },
+  subscribe: { doc: 'Topic filters the user may subscribe to; null: every topic.', format: 'topic-filters', nullable: true, default: null },
+} as const satisfies GroupSpec;
+
 /** One line of a chip (`chips[].lines[]`). */
 const lineFields = {
   line: { doc: 'Line number, 0..ngpio-1, once per chip.', format: 'integer', min: 0, max: protocol.NGPIO_MAX - 1, default: null, defaultText: 'required' },
@@ -220,11 +228,13 @@ export const schema = {
       nullable: true,
     },
     users: {
-      doc: 'Logins for the embedded broker (file only): list of {username, password, publish?, subscribe?}; empty: anyone may connect.',
+      doc: 'Logins for the embedded broker (`broker.users[]`); empty: anyone may connect.',
       format: 'list',
       default: [],
       // It holds passwords: errors name its kind, never its contents.
       sensitive: true,
+      items: userFields,
+      more: 'See [Broker users](#broker-users).',
     },
   },
   homeassistant: {

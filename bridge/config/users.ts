@@ -1,39 +1,35 @@
-/** Checks `broker.users`: logins for the embedded broker with optional topic filters. */
+/** Rules for `broker.users` beyond its fields' formats (config/schema.ts): logins for the embedded broker. */
 import type { BrokerUser } from '../../broker/embedded.ts';
-import { isValidFilter } from '../../broker/topic-filter.ts';
-import { Fields, type Problems } from './fields.ts';
+import type { Problems } from './fields.ts';
+import { readItem, type ItemRule } from './items.ts';
+import { schema } from './schema.ts';
+import type { Derived } from './types.ts';
 
-function filters(f: Fields, key: 'publish' | 'subscribe', problems: Problems): string[] | undefined {
-  if (!f.has(key)) {
-    f.raw(key);
-    return undefined;
-  }
-  const list = f.list(key);
-  list.forEach((filter, i) => {
-    if (typeof filter !== 'string' || !isValidFilter(filter)) problems.add(`${f.path(key)}[${i}]`, filter, 'an MQTT topic filter (+ and # only as whole levels, # last)');
-  });
-  return list.filter((x): x is string => typeof x === 'string');
-}
+type UserDraft = Derived<typeof schema.broker.users.items, true>;
+
+const userRules = {
+  // A value of the wrong type was reported by its format; only a missing or empty one is left.
+  usernameNotEmpty(_user, at) {
+    if (!at.has('username') || at.raw('username') === '') at.report('username', at.raw('username'), 'a non-empty user name');
+  },
+  usernameOnce(user, at, seen) {
+    if (user.username !== null && user.username !== '' && seen.has(user.username)) at.problems.add(at.at('username'), user.username, 'each user name once');
+    if (user.username !== null) seen.add(user.username);
+  },
+  passwordNotEmpty(_user, at) {
+    if (!at.has('password') || at.raw('password') === '') at.report('password', at.raw('password'), 'a non-empty password');
+  },
+} satisfies Record<string, ItemRule<UserDraft, Set<string>>>;
 
 export function readUsers(raw: unknown[], problems: Problems): BrokerUser[] {
-  const users: BrokerUser[] = [];
   const seen = new Set<string>();
+  const users: BrokerUser[] = [];
   raw.forEach((entry, index) => {
-    const path = `broker.users[${index}]`;
-    const f = new Fields(entry, path, problems, true);
-    if (!f.valid) return;
-    const username = f.string('username', '');
-    const password = f.string('password', '');
-    // A value of the wrong type was reported by f.string; only a missing or empty one is left.
-    const empty = (key: string): boolean => !f.has(key) || f.raw(key) === '';
-    if (empty('username')) problems.addSecret(f.path('username'), f.raw('username'), 'a non-empty user name');
-    else if (seen.has(username)) problems.add(f.path('username'), username, 'each user name once');
-    if (empty('password')) problems.addSecret(f.path('password'), f.raw('password'), 'a non-empty password');
-    if (username !== '') seen.add(username);
-    const publish = filters(f, 'publish', problems);
-    const subscribe = filters(f, 'subscribe', problems);
-    f.rejectUnknown();
-    users.push({ username, password, ...(publish === undefined ? {} : { publish }), ...(subscribe === undefined ? {} : { subscribe }) });
+    const user = readItem(schema.broker.users.items, userRules, entry, `broker.users[${index}]`, seen, problems, true);
+    if (user === undefined) return;
+    const { username, password, publish, subscribe } = user;
+    // Without a filter list a user may use every topic: BrokerUser leaves the key out.
+    users.push({ username: username ?? '', password: password ?? '', ...(publish === null ? {} : { publish }), ...(subscribe === null ? {} : { subscribe }) });
   });
   return users;
 }
