@@ -7,9 +7,9 @@
  * Home Assistant sees them, unique paths). Each rule is a named function;
  * every problem is reported with its option path.
  */
+import assert from 'node:assert/strict';
 import { VgpioRegion } from '../shm/region.ts';
 import { chipSlug, discoveryId, lineSlug } from '../homeassistant/ids.ts';
-import assert from 'node:assert/strict';
 import { Problems } from './fields.ts';
 import { isPowerOfTwo } from './formats.ts';
 import { readItem, type ItemRule } from './items.ts';
@@ -20,7 +20,6 @@ const MAX_SHM_SIZE = 1 << 30;
 
 interface ChipContext {
   runtimeDir: string;
-  problems: Problems;
 }
 
 const chipRules = {
@@ -56,8 +55,8 @@ const chipRules = {
     chip.pollMs ??= chip.mode === 'plain' ? 10 : 1000;
   },
   /** Last: the lines need the chip's name and ngpio. */
-  lines(chip, at, { problems }) {
-    chip.lines = readLines(chip.lines, at.at('lines'), chip as ChipConfig, problems);
+  lines(chip, at) {
+    chip.lines = readLines(chip.lines, at.at('lines'), chip as ChipConfig, at.problems);
   },
 } satisfies Record<string, ItemRule<ChipDraft, ChipContext>>;
 
@@ -205,7 +204,7 @@ export function readChips(raw: unknown[], runtimeDir: string, problems: Problems
   raw.forEach((entry, index) => {
     const path = `chips[${index}]`;
     // The rules fill in every computed field of a chip that passes them.
-    const chip = readItem<ChipDraft, ChipContext>(chipFields, chipRules, entry, path, { runtimeDir, problems }, problems) as ChipConfig | undefined;
+    const chip = readItem<ChipDraft, ChipContext>(chipFields, chipRules, entry, path, { runtimeDir }, problems) as ChipConfig | undefined;
     if (chip === undefined || !Object.values(chipListRules).every((rule) => rule(chip, path, seen, problems))) return;
     seen.names.add(chip.name);
     chips.push(chip);
