@@ -6,6 +6,7 @@
  */
 import type convict from 'convict';
 import { isValidTopicPath } from '../mqtt/topics.ts';
+import { isOrigin } from '../../broker/origin-guard.ts';
 
 const NULL_WORDS = new Set(['', 'null', 'off', 'none']);
 
@@ -120,6 +121,12 @@ export const formats: Record<string, convict.Format> = {
       check(value === null || (typeof value === 'string' && value !== ''), 'a file or folder path, or null');
     },
     coerce: nullable((text) => text),
+  },
+  'origin-list': {
+    validate: (value: unknown) => {
+      check(Array.isArray(value) && value.every((v) => typeof v === 'string' && isOrigin(v)), 'a list of origins such as https://gpio.example.org or http://host:8080 (no path)');
+    },
+    coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter((v) => v !== '') : value),
   },
   list: {
     validate: (value: unknown) => {

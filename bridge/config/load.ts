@@ -65,11 +65,12 @@ interface RawOptions {
     max_packet_bytes: number;
     max_connections: number;
     max_publish_rate: number | null;
+    max_client_output_bytes: number;
     users: unknown;
   };
   homeassistant: { enabled: boolean; discovery_prefix: string; status_topic: string; support_url: string | null };
   metrics: { host: string; port: number | null };
-  web: { enabled: boolean; host: string; port: number; mqtt_url: string | null };
+  web: { enabled: boolean; host: string; port: number; mqtt_url: string | null; allowed_origins: string[] };
   chips: unknown;
 }
 
@@ -221,7 +222,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       tlsKey: o.broker.tls_key,
       tlsCa: o.broker.tls_ca,
       persistenceDir: o.broker.persistence_dir,
-      limits: { maxPacketBytes: o.broker.max_packet_bytes, maxConnections: o.broker.max_connections, publishRate: o.broker.max_publish_rate },
+      limits: { maxPacketBytes: o.broker.max_packet_bytes, maxConnections: o.broker.max_connections, publishRate: o.broker.max_publish_rate, maxClientOutputBytes: o.broker.max_client_output_bytes },
       users,
     },
     homeassistant: {
@@ -231,7 +232,7 @@ export function loadSettings(input: LoadInput = {}): Settings {
       supportUrl: o.homeassistant.support_url,
     },
     metrics: { host: o.metrics.host, port: o.metrics.port },
-    web: { enabled: o.web.enabled, host: o.web.host, port: o.web.port, mqttUrl: o.web.mqtt_url },
+    web: { enabled: o.web.enabled, host: o.web.host, port: o.web.port, mqttUrl: o.web.mqtt_url, allowedOrigins: o.web.allowed_origins },
     chips,
   };
 }

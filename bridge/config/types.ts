@@ -97,6 +97,8 @@ export interface WebSettings {
   port: number;
   /** With an external broker: the WebSocket URL the page uses; null: no live view. */
   mqttUrl: string | null;
+  /** Origins besides the listeners' own whose pages may use the web view's and the broker's WebSocket. */
+  allowedOrigins: string[];
 }
 
 export interface Settings {
