@@ -6,7 +6,10 @@
  * retained messages and sessions. The bridge itself publishes and
  * subscribes through Aedes' own API (bridge/mqtt/broker-link.ts), so it
  * works with every network listener turned off and is never subject to
- * user ACLs.
+ * user ACLs. Network clients are held to limits (frame-guard.ts: packet
+ * size, publish rate, unsent output), WebSocket requests from foreign web
+ * sites are refused before the handshake (origin-guard.ts), and each
+ * refusal is reported with its kind through the `refused` hook.
  */
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
