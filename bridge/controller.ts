@@ -9,7 +9,8 @@
  * stays so the next run re-attaches keeping every level), broker.
  */
 import { EventEmitter } from 'node:events';
-import { EmbeddedBroker } from '../broker/embedded.ts';
+import { EmbeddedBroker, type RefusalKind } from '../broker/embedded.ts';
+import { RateLimitedLog } from '../broker/log-limiter.ts';
 import { preparePrivatePath } from '../native/index.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
@@ -67,6 +68,16 @@ export class Controller {
   /** The Prometheus metrics, unless metrics.port is null. */
   readonly #metrics: BridgeMetrics | undefined;
   readonly #collector: MetricsCollector;
+  /** Network clients refused by the embedded broker or the web view: counted, and logged without a line each. */
+  readonly #refusals = new RateLimitedLog((line, kind) => {
+    // An MQTT 5 client is no threat, and vgpio2mqtt's own get/set/watch try MQTT 5 first before falling back.
+    if (kind === 'protocol') this.log.info(line);
+    else this.log.warn(line);
+  });
+  readonly #refused = (reason: string, kind: RefusalKind): void => {
+    this.#collector.refused(kind);
+    this.#refusals.report(kind, reason);
+  };
 
   private constructor(settings: Settings, options: ControllerOptions) {
     this.settings = settings;
@@ -102,6 +113,8 @@ export class Controller {
       port: web.port,
       broker: this.broker,
       page: { base_topic: baseTopic, version: VERSION, mqtt: embedded ? MQTT_PATH : web.mqttUrl },
+      allowedOrigins: web.allowedOrigins,
+      refused: this.#refused,
     });
     const live = embedded ? `MQTT over WebSocket on ${MQTT_PATH}` : web.mqttUrl === null ? `no live view: set web.mqtt_url to the WebSocket listener of ${describeServer(mqtt.server)}` : `live view through ${web.mqttUrl}`;
     this.log.info(`web view on ${this.webServer.url} (${live})`);
@@ -137,9 +150,10 @@ export class Controller {
         tls: b.tlsPort === null || b.tlsCert === null || b.tlsKey === null ? null : { host: b.host, port: b.tlsPort, cert: b.tlsCert, key: b.tlsKey, ...(b.tlsCa === null ? {} : { ca: b.tlsCa }) },
         users: b.users,
         persistenceDir: b.persistenceDir,
-        limits: { maxPacketBytes: b.maxPacketBytes, maxConnections: b.maxConnections, publishRate: b.maxPublishRate },
-        refused: (reason) => {
-          log.warn(`embedded MQTT broker: ${reason}`);
+        limits: { maxPacketBytes: b.maxPacketBytes, maxConnections: b.maxConnections, publishRate: b.maxPublishRate, maxClientOutputBytes: b.maxClientOutputBytes },
+        allowedOrigins: settings.web.allowedOrigins,
+        refused: (reason, kind) => {
+          this.#refused(`embedded MQTT broker: ${reason}`, kind);
         },
       });
       this.#collector.broker(this.broker);
@@ -291,6 +305,7 @@ export class Controller {
     // After the broker, which ends the page's WebSocket gracefully so it sees bridge/state offline.
     if (this.broker !== undefined) await this.broker.close();
     await this.webServer?.close();
+    this.#refusals.close();
     this.log.info('stopped');
   }
 }

@@ -6,19 +6,23 @@
  * retained messages and sessions. The bridge itself publishes and
  * subscribes through Aedes' own API (bridge/mqtt/broker-link.ts), so it
  * works with every network listener turned off and is never subject to
- * user ACLs.
+ * user ACLs. Network clients are held to limits (frame-guard.ts: packet
+ * size, publish rate, unsent output), WebSocket requests from foreign web
+ * sites are refused before the handshake (origin-guard.ts), and each
+ * refusal is reported with its kind through the `refused` hook.
  */
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { filterCovers } from './topic-filter.ts';
 import type { Persistence } from './persistence.ts';
-import { TokenBucket, watchPacketSizes, type ClientLimits } from './frame-guard.ts';
+import { TokenBucket, boundOutput, watchPacketSizes, type ClientLimits } from './frame-guard.ts';
+import { OriginGuard, refuseUpgrade } from './origin-guard.ts';
 import { skipNumberCache } from './number-cache.ts';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 
 export interface ListenAddress {
   host: string;
@@ -47,13 +51,25 @@ export interface EmbeddedBrokerOptions {
   persistenceDir: string | null;
   /** Limits for network clients (the bridge itself, through Aedes' API, and guest agents are exempt); default DEFAULT_BROKER_LIMITS. */
   limits?: BrokerLimits;
-  /** Told each time a network client is refused or dropped for breaking a limit. */
-  refused?: (reason: string) => void;
+  /** Told each time a network client is refused or dropped for breaking a limit or a rule, with the kind of refusal. */
+  refused?: (reason: string, kind: RefusalKind) => void;
+  /** Origins besides its own whose pages may use the `ws` listener (web.allowed_origins); default none. */
+  allowedOrigins?: readonly string[];
 }
+
+/**
+ * Why a network client was refused or dropped; the `reason` label of the
+ * refusal metric. `origin`/`host`: a WebSocket or page request from a
+ * foreign site (origin-guard.ts); `protocol`: a CONNECT of an MQTT version
+ * Aedes does not speak; `topic`: a PUBLISH whose topic MQTT forbids.
+ */
+export type RefusalKind = 'max_connections' | 'packet_size' | 'output' | 'origin' | 'host' | 'protocol' | 'topic';
 
 export interface BrokerLimits extends ClientLimits {
   /** Network clients connected at once; more are closed at once. */
   maxConnections: number;
+  /** Bytes a network client may leave unsent (it does not read); past them it is disconnected. */
+  maxClientOutputBytes: number;
 }
 
 /**
@@ -64,8 +80,13 @@ export interface BrokerLimits extends ClientLimits {
  * Assistant, a few dashboards and scripts use a handful. 1000 PUBLISH
  * packets per second per client is far above what people and automations
  * send, and keeps one flooding client from taking the broker's time.
+ * 8 MiB unsent per client: eight of the largest packets, or tens of seconds
+ * of a browser page's traffic under a flood of edges (about 200 KB/s at
+ * 2,000 messages/s), so a page in a busy or briefly frozen tab keeps its
+ * connection; 100 stalled clients then hold at most 800 MiB, where one
+ * stalled client used to grow the process without bound.
  */
-export const DEFAULT_BROKER_LIMITS: BrokerLimits = { maxPacketBytes: 1 << 20, maxConnections: 100, publishRate: 1000 };
+export const DEFAULT_BROKER_LIMITS: BrokerLimits = { maxPacketBytes: 1 << 20, maxConnections: 100, publishRate: 1000, maxClientOutputBytes: 8 << 20 };
 
 export interface BrokerAddresses {
   tcp?: ListenAddress;
@@ -161,6 +182,13 @@ function oneWritePerTurn(stream: Duplex): Duplex {
   return stream;
 }
 
+/** A client's remote address, for log lines. */
+function remoteOf(client: Client): string {
+  // Aedes does not type its client's connection; a WebSocket stream has no remoteAddress (Aedes keeps the request's).
+  const { conn, req } = client as unknown as { conn?: { remoteAddress?: string }; req?: { socket?: { remoteAddress?: string } } };
+  return conn?.remoteAddress ?? req?.socket?.remoteAddress ?? 'unknown address';
+}
+
 export class EmbeddedBroker {
   readonly aedes: Aedes;
   readonly addresses: BrokerAddresses = {};
@@ -171,7 +199,7 @@ export class EmbeddedBroker {
   readonly #network = new Set<Duplex>();
   /** Which user each client logged in as. */
   readonly #clientUsers = new WeakMap<Client, BrokerUser>();
-  readonly #limits: { limits: BrokerLimits; refused: (reason: string) => void };
+  readonly #limits: { limits: BrokerLimits; refused: (reason: string, kind: RefusalKind) => void };
   /** Each network client's PUBLISH budget under broker.max_publish_rate. */
   readonly #rates = new WeakMap<Client, TokenBucket>();
 
@@ -200,18 +228,26 @@ export class EmbeddedBroker {
     return broker;
   }
 
-  /** Counts the connection and hands it to Aedes with its limits, or refuses it over broker.max_connections. */
-  #admit(socket: Duplex, request?: IncomingMessage): void {
+  /**
+   * Counts the connection and hands it to Aedes with its limits, or refuses
+   * it over broker.max_connections. `unsent`: the bytes the connection
+   * holds that the client has not taken yet; `from`: its remote address.
+   */
+  #admit(socket: Duplex, unsent: () => number, from: string, request?: IncomingMessage): void {
     const { limits, refused } = this.#limits;
     if (this.#network.size >= limits.maxConnections) {
-      refused(`connection refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`);
+      refused(`connection from ${from} refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`, 'max_connections');
       socket.destroy();
       return;
     }
     this.#track(socket);
     const client = this.aedes.handle(socket, request);
     watchPacketSizes(socket, limits.maxPacketBytes, (reason) => {
-      refused(`client dropped: ${reason}`);
+      refused(`client dropped: ${reason}`, 'packet_size');
+    });
+    boundOutput(socket, limits.maxClientOutputBytes, unsent, (bytes) => {
+      // Aedes types the id as always set; it is undefined until CONNECT.
+      refused(`client ${(client.id as string | undefined) ?? '(not connected yet)'} from ${from} dropped: ${bytes} bytes it has not read are waiting, more than broker.max_client_output_bytes (${limits.maxClientOutputBytes})`, 'output');
     });
     if (limits.publishRate !== null) this.#rates.set(client, new TokenBucket(limits.publishRate));
   }
@@ -220,15 +256,23 @@ export class EmbeddedBroker {
    * Serves MQTT over WebSocket on `path` of an HTTP server someone else
    * owns (the web view's, so the page needs no port of its own). Its clients
    * are network clients like any other: same logins, rules and limits.
-   * Returns a function that stops accepting and closes them.
+   * Returns a function that stops accepting and closes them. `guard`
+   * refuses requests from foreign sites (403) before the handshake.
    *
    * ws is loaded at the first upgrade request, not before: a bridge whose
    * page nobody opens never holds it (about 1 MiB of resident memory).
    */
-  serveWebSocket(server: HttpServer, path?: string): () => void {
+  serveWebSocket(server: HttpServer, path: string | undefined, guard: OriginGuard): () => void {
     let wss: Promise<WebSocketServer> | undefined;
     let closed = false;
     const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const refusal = guard.check(request);
+      if (refusal !== undefined) {
+        this.#limits.refused(`WebSocket ${refusal.reason}`, refusal.kind);
+        socket.on('error', () => undefined);
+        refuseUpgrade(socket, refusal);
+        return;
+      }
       // Node has taken its error listener off an upgraded socket; until ws adds its own, a reset would be unhandled.
       const drop = (): void => {
         socket.destroy();
@@ -258,15 +302,16 @@ export class EmbeddedBroker {
   async #webSocketServer(path: string | undefined): Promise<WebSocketServer> {
     const { createWebSocketStream, WebSocketServer } = await import('ws');
     const wss = new WebSocketServer(path === undefined ? { noServer: true } : { noServer: true, path });
-    wss.on('connection', (socket, request) => {
-      this.#admit(oneFramePerTick(createWebSocketStream(socket)), request);
+    wss.on('connection', (socket: WebSocket, request) => {
+      const stream = oneFramePerTick(createWebSocketStream(socket));
+      this.#admit(stream, () => stream.writableLength + socket.bufferedAmount, request.socket.remoteAddress ?? 'unknown address', request);
     });
     return wss;
   }
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
-    const handle = (socket: Duplex): void => {
-      this.#admit(oneWritePerTurn(socket));
+    const handle = (socket: Socket): void => {
+      this.#admit(oneWritePerTurn(socket), () => socket.writableLength, socket.remoteAddress ?? 'unknown address');
     };
     if (options.tcp !== null) {
       const server = createNetServer({ noDelay: true }, handle);
@@ -295,8 +340,12 @@ export class EmbeddedBroker {
       this.addresses.tls = await listenOn(server, options.tls, 'MQTT over TLS');
     }
     if (options.ws !== null) {
-      const http = createHttpServer();
-      this.serveWebSocket(http);
+      const http = createHttpServer((request, response) => {
+        // Nothing but WebSocket upgrades here.
+        response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('MQTT over WebSocket only\n');
+      });
+      const guard = new OriginGuard(options.ws.host, () => (http.address() as AddressInfo).port, options.allowedOrigins ?? []);
+      this.serveWebSocket(http, undefined, guard);
       this.#servers.push(http);
       this.addresses.ws = await listenOn(http, options.ws, 'MQTT over WebSocket');
     }
@@ -332,7 +381,21 @@ export class EmbeddedBroker {
       if (user.publish.some((filter) => filterCovers(filter, topic))) return null;
       return new Error(`user ${user.username} may not publish to ${topic}`);
     };
+    this.aedes.preConnect = (client, packet, callback) => {
+      // Aedes answers any version but 3 and 4 with CONNACK 1 (unacceptable protocol version) and closes; this says why.
+      if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
+        const version = packet.protocolVersion === 5 ? 'MQTT 5' : `MQTT protocol version ${String(packet.protocolVersion)}`;
+        this.#limits.refused(`client ${packet.clientId === '' ? '(no id)' : packet.clientId} from ${remoteOf(client)} refused: ${version} is not supported by the embedded broker; use protocol version 4 (MQTT 3.1.1)`, 'protocol');
+      }
+      callback(null, true);
+    };
     this.aedes.authorizePublish = (client, packet, callback) => {
+      if (client !== null && packet.topic.includes('\0')) {
+        // MQTT 3.1.1 §1.5.3 and §4.8: a topic holding U+0000 is a protocol violation, which closes the connection (Aedes does on this error).
+        this.#limits.refused(`client ${client.id} from ${remoteOf(client)} dropped: PUBLISH topic holds U+0000, which MQTT forbids`, 'topic');
+        callback(new Error('topic holds U+0000'));
+        return;
+      }
       const verdict = allowed(client, packet.topic);
       // A client over its rate is answered late, not refused: Aedes reads no more of it meanwhile.
       const wait = (client === null ? undefined : this.#rates.get(client)?.take()) ?? 0;

@@ -113,3 +113,29 @@ export function watchPacketSizes(stream: Duplex, maxPacketBytes: number, refused
   };
   stream.on('data', onData);
 }
+
+/**
+ * Bounds what `stream` holds unsent for a client that does not read: past
+ * the high-water mark write() returns false, and Aedes then waits for
+ * 'drain' but keeps routing (each delivery writes its packet first), so
+ * a subscriber that stops reading grows the process by everything
+ * published to it. At each write() that returns false, `pending()` (the
+ * bytes the stream and what lies under it hold) is compared with
+ * `maxBytes`; past it, `over` is told once and the stream destroyed, which
+ * frees its buffers with it (Aedes drops the client on 'close').
+ * Wraps write() (after oneWritePerTurn/oneFramePerTick): a check only when
+ * the stream is already behind costs the common case nothing.
+ */
+export function boundOutput(stream: Duplex, maxBytes: number, pending: () => number, over: (bytes: number) => void): void {
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  stream.write = ((...args: unknown[]): boolean => {
+    const ok = write(...args);
+    if (ok || stream.destroyed) return ok;
+    const bytes = pending();
+    if (bytes > maxBytes) {
+      over(bytes);
+      stream.destroy();
+    }
+    return false;
+  }) as Duplex['write'];
+}

@@ -10,6 +10,7 @@
  */
 import type convict from 'convict';
 import type { LogLevel } from '../log.ts';
+import { isOrigin } from '../../broker/origin-guard.ts';
 import { isValidTopicPath, nameProblem } from '../mqtt/topics.ts';
 import { isValidFilter } from '../../broker/topic-filter.ts';
 import { protocol } from '../../native/index.ts';
@@ -35,6 +36,7 @@ export interface FormatTypes {
   'optional-path': string;
   list: unknown[];
   'topic-filters': string[];
+  'origin-list': string[];
   /** Its type is the option's `values`. */
   'one-of': string;
   'chip-name': string;
@@ -246,6 +248,24 @@ export const formats: Record<FormatName, Format> = {
     validate: (value: unknown) => {
       check(Array.isArray(value), MAPPING_NOT_LIST);
       check((value as unknown[]).every((filter) => typeof filter === 'string' && isValidFilter(filter)), 'MQTT topic filters (+ and # only as whole levels, # last)');
+    },
+  },
+  'origin-list': {
+    type: 'list of origins (scheme://host[:port])',
+    validate: (value: unknown) => {
+      check(Array.isArray(value) && value.every((v) => typeof v === 'string' && isOrigin(v)), 'a list of origins such as https://gpio.example.org or http://host:8080 (no path)');
+    },
+    // From a flag or an environment variable: comma-separated, or a JSON list.
+    coerce: (value: unknown) => {
+      if (typeof value !== 'string') return value;
+      if (value.trim().startsWith('[')) {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          return value;
+        }
+      }
+      return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
     },
   },
   /** One of the option's `values`. */

@@ -227,6 +227,12 @@ export const schema = {
       default: DEFAULT_BROKER_LIMITS.publishRate,
       nullable: true,
     },
+    max_client_output_bytes: {
+      doc: 'Bytes a network client of the embedded broker may leave unread (sent to it, not yet taken by it); a client that stops reading is disconnected past them, so it cannot grow the bridge without bound.',
+      format: 'positive-int',
+      default: DEFAULT_BROKER_LIMITS.maxClientOutputBytes,
+      more: 'See [broker limits](#broker-limits).',
+    },
     users: {
       doc: 'Logins for the embedded broker (`broker.users[]`); empty: anyone may connect.',
       format: 'list',
@@ -266,6 +272,12 @@ export const schema = {
       format: 'optional-ws-url',
       default: null,
       nullable: true,
+    },
+    allowed_origins: {
+      doc: 'Origins (scheme://host[:port], comma-separated on the command line) besides the web view\'s own whose pages may use its MQTT over WebSocket and the broker\'s ws_port listener, e.g. a reverse proxy\'s https://gpio.example.org; requests whose Origin or Host is not the listener\'s own or listed are refused.',
+      format: 'origin-list',
+      default: [],
+      more: 'See [web view](web.md#who-may-connect).',
     },
   },
   chips: {

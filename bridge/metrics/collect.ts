@@ -7,7 +7,7 @@
  * add one, define it in metrics.ts and record it from an event here.
  */
 import type { EventEmitter } from 'node:events';
-import type { EmbeddedBroker } from '../../broker/embedded.ts';
+import type { EmbeddedBroker, RefusalKind } from '../../broker/embedded.ts';
 import type { Chip } from '../chip/chip.ts';
 import type { MqttLink } from '../mqtt/link.ts';
 import type { RejectReason, RequestStatus } from './metrics.ts';
@@ -132,6 +132,11 @@ export class MetricsCollector {
     };
     broker.aedes.on('client', count);
     broker.aedes.on('clientDisconnect', count);
+  }
+
+  /** Counts a network client refused or dropped by the embedded broker or the web view. */
+  refused(kind: RefusalKind): void {
+    this.counters.slot('clientRefused', [kind]).value += 1;
   }
 
   /** Follows what the extensions report. */

@@ -146,6 +146,7 @@ export class BridgeMetrics {
     gauge('line_level', 'Current level of each configured line (0 or 1).', ['chip', 'line'], 'lineLevel');
     gauge('mqtt_connected', '1 while the bridge is connected to its MQTT broker.', [], 'mqttConnected');
     gauge('mqtt_clients_connected', 'Clients connected to the embedded broker.', [], 'mqttClients');
+    counter('mqtt_clients_refused_total', 'Network clients the embedded broker or the web view refused or dropped, by reason (docs/metrics.md).', ['reason'], 'clientRefused');
     counter('mqtt_messages_total', 'MQTT messages the bridge received (in) and published (out).', ['direction'], 'mqttMessage');
     counter('header_overwrites_total', 'Host-owned header words a guest overwrote (the bridge restored them).', ['chip'], 'headerOverwritten');
     counter('edges_published_total', 'Edge events published over MQTT, by who drove the line.', ['chip', 'source'], 'edgePublished');

@@ -4,13 +4,16 @@
  * over WebSocket on `/mqtt` of the same listener, so the page needs no port
  * of its own and meets the same logins, rules and limits as every other
  * MQTT client. `/config.json` tells the page its base topic and where its
- * MQTT is; it holds nothing secret.
+ * MQTT is; it holds nothing secret. Requests from foreign sites are
+ * refused (broker/origin-guard.ts): a wrong `Host` on every request, a
+ * foreign `Origin` on the WebSocket.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EmbeddedBroker } from '../../broker/embedded.ts';
+import type { EmbeddedBroker, RefusalKind } from '../../broker/embedded.ts';
+import { OriginGuard } from '../../broker/origin-guard.ts';
 import { webAssetsDir } from './assets.ts';
 
 /** Path of the MQTT-over-WebSocket endpoint on the web listener. */
@@ -32,6 +35,10 @@ export interface WebServerOptions {
   broker: EmbeddedBroker | undefined;
   /** Where the built page is; default: dist/web of this package. */
   assets?: string;
+  /** Origins besides the listener's own whose pages may use it (web.allowed_origins); default none. */
+  allowedOrigins?: readonly string[];
+  /** Told each request refused for its Host or Origin (those on /mqtt go to the broker's own hook). */
+  refused?: (reason: string, kind: RefusalKind) => void;
 }
 
 /** The files the build writes (scripts/build-web.ts); nothing else is served. */
@@ -57,11 +64,13 @@ export class WebServer {
   readonly #server: Server;
   readonly #options: WebServerOptions;
   readonly #assets: string;
+  readonly #guard: OriginGuard;
   #closeWebSocket: (() => void) | undefined;
 
   private constructor(options: WebServerOptions) {
     this.#options = options;
     this.#assets = options.assets ?? webAssetsDir();
+    this.#guard = new OriginGuard(options.host, () => this.address.port, options.allowedOrigins ?? []);
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => {
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`internal error: ${(error as Error).message}\n`);
@@ -71,7 +80,7 @@ export class WebServer {
 
   static async start(options: WebServerOptions): Promise<WebServer> {
     const server = new WebServer(options);
-    if (options.broker !== undefined) server.#closeWebSocket = options.broker.serveWebSocket(server.#server, MQTT_PATH);
+    if (options.broker !== undefined) server.#closeWebSocket = options.broker.serveWebSocket(server.#server, MQTT_PATH, server.#guard);
     await new Promise<void>((resolve, reject) => {
       server.#server.once('error', (error: NodeJS.ErrnoException) => {
         reject(new Error(`cannot listen for the web view on ${options.host}:${options.port}: ${error.code ?? error.message}`));
@@ -95,6 +104,12 @@ export class WebServer {
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const headers = securityHeaders(this.#options.page.mqtt);
+    const refusal = this.#guard.check(request);
+    if (refusal !== undefined) {
+      this.#options.refused?.(`web view: ${refusal.reason}`, refusal.kind);
+      response.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(`${refusal.kind} not allowed\n`);
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;

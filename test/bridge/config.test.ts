@@ -138,7 +138,7 @@ describe('configuration', () => {
   });
 
   it('says a group of options takes a mapping in one line', () => {
-    assert.deepEqual(problems('broker: 5\n'), ['broker: got a number; allowed: a mapping of broker.* options (host, port, ws_port, tls_port, tls_cert, tls_key, tls_ca, persistence_dir, max_packet_bytes, max_connections, max_publish_rate, users)']);
+    assert.deepEqual(problems('broker: 5\n'), ['broker: got a number; allowed: a mapping of broker.* options (host, port, ws_port, tls_port, tls_cert, tls_key, tls_ca, persistence_dir, max_packet_bytes, max_connections, max_publish_rate, max_client_output_bytes, users)']);
     assert.deepEqual(problems('mqtt: [a]\nmetrics:\n'), ['mqtt: got a list of 1; allowed: a mapping of mqtt.* options (server, client_id, username, password, keepalive, qos, reconnect_ms, ca, cert, key, reject_unauthorized)']);
   });
 

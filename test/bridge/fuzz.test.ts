@@ -7,8 +7,13 @@
  * the bridge still runs and answers, no line changed, every `/set` message
  * was answered exactly once on `bridge/event`, every request exactly once
  * on its response topic, the bridge never answered its own publications,
- * and its RSS stayed bounded. The seed is fixed (VGPIO_FUZZ_SEED overrides
- * it) so a failure can be replayed.
+ * and its RSS stayed bounded. Then what must close or refuse a client
+ * instead of answering it: WebSockets and page requests with fuzzed foreign
+ * `Origin` and `Host` headers (403), topics holding U+0000 (the connection
+ * closes), MQTT 5 CONNECTs (CONNACK 1), and a subscriber that stops
+ * reading under a flood (disconnected); no line changes and the bridge
+ * still serves. The seed is fixed (VGPIO_FUZZ_SEED overrides it) so a
+ * failure can be replayed.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +28,8 @@ import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
 import { rssBytes } from '../support/rss.ts';
 import { until } from '../kernel/vgpio-host.ts';
+import { packets, RawClient } from '../support/raw-mqtt.ts';
+import { getStatus, handshake } from '../support/web-requests.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const B = 'fz';
@@ -66,12 +73,16 @@ class Fuzz {
     return Buffer.from(Array.from({ length: n }, () => this.int(256)));
   }
 
-  /** A topic level: names, numbers, unicode, junk; never + or # (not publishable) and never empty here. */
+  /**
+   * A topic level: names, numbers, unicode, junk; never + or # (not
+   * publishable), never U+0000 (it closes the connection: the second
+   * test) and never empty here.
+   */
   level(): string {
     return this.pick([
       () => this.pick([...INPUTS, ...OUTPUTS]),
       () => String(this.int(40) - 4),
-      () => 'é☃\u0000x'.slice(this.int(4)),
+      () => 'é☃x'.slice(this.int(3)),
       () => this.bytes(1 + this.int(12)).toString('base64').replace(/[/+#]/g, '_'),
       () => ' padded ',
       () => 'x'.repeat(1 + this.int(300)),
@@ -92,6 +103,17 @@ class Fuzz {
 
   random(): number {
     return this.#random();
+  }
+
+  /** A host name a foreign site could have: junk, a look-alike of the listener's, or none. */
+  foreignHost(): string {
+    return this.pick([
+      () => 'evil.example',
+      () => `127.0.0.1.${this.bytes(3).toString('hex')}.example`,
+      () => `localhost.${this.level().toLowerCase().replace(/[^a-z0-9]/g, 'x') || 'x'}`,
+      () => `${this.int(256)}.${this.int(256)}.${this.int(256)}.${this.int(256)}`,
+      () => 'xn--80ak6aa92e.com',
+    ])();
   }
 
   /** A payload of any family; the caller filters out valid commands. */
@@ -182,13 +204,15 @@ describe(`fuzzing a bridge with a bound fake guest (seed ${SEED})`, { timeout: 1
   let mem: SharedMemory;
   let guest: FakeGuest;
   let port: number;
+  let webPort: number;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vgpio-fuzz-'));
     port = await freePort();
+    webPort = await freePort();
     const lines = [...INPUTS.map((name, i) => `{ line: ${i}, name: ${name} }`), ...OUTPUTS.map((name, i) => `{ line: ${i + 4}, name: ${name}, direction: output }`)];
     const config = join(dir, 'fuzz.yaml');
-    writeFileSync(config, `base_topic: ${B}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: null }\nweb: { enabled: false }\nchips:\n  - { name: ${CHIP}, mode: plain, shm: ${dir}/fz0.shm, ngpio: ${NGPIO}, poll_ms: 10, lines: [${lines.join(', ')}] }\n`);
+    writeFileSync(config, `base_topic: ${B}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: null }\nweb: { port: ${webPort} }\nchips:\n  - { name: ${CHIP}, mode: plain, shm: ${dir}/fz0.shm, ngpio: ${NGPIO}, poll_ms: 10, lines: [${lines.join(', ')}] }\n`);
     bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     bridge.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
     probe = await until('the bridge\'s broker', () => MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]).catch(() => false as const), 30_000);
@@ -263,6 +287,53 @@ describe(`fuzzing a bridge with a bound fake guest (seed ${SEED})`, { timeout: 1
     const grew = rssBytes(pid) - rssAfterWarmUp;
     assert.ok(grew < 64 * MiB, `RSS grew by ${(grew / MiB).toFixed(1)} MiB over the run`);
     // Still serving: a real command after all that.
+    const response = await probe.request(B, 'get', { chip: CHIP, line: 'out4' });
+    assert.deepEqual([response.status, (response.data as { state: string }).state], ['ok', 'ON']);
+  });
+
+  it('closes or refuses what must not be answered: foreign sites, U+0000 topics, MQTT 5, a reader that stops', async () => {
+    const fuzz = new Fuzz(SEED + 1);
+    const levels = (): string => Array.from({ length: NGPIO }, (_, l) => `${guest.input(l)}${guest.pending(l) ? 'p' : ''}`).join(' ');
+    const levelsBefore = levels();
+    const mqttUrl = `ws://127.0.0.1:${webPort}/mqtt`;
+    for (let i = 0; i < 20; i += 1) {
+      const host = fuzz.foreignHost();
+      const origin = fuzz.pick([`http://${host}`, `https://${host}:${webPort}`, `http://127.0.0.1:${webPort + 1}`, 'null', `http://localhost:${webPort}.${host}`]);
+      assert.equal(await handshake(mqttUrl, { origin }), 403, `Origin ${origin}`);
+      const badHost = fuzz.pick([host, `${host}:${webPort}`, `127.0.0.1:${webPort + 1}`]);
+      assert.equal(await getStatus(webPort, fuzz.pick(['/', '/config.json', '/app.js']), { host: badHost }), 403, `Host ${badHost}`);
+    }
+    assert.equal(await handshake(mqttUrl, { origin: `http://127.0.0.1:${webPort}` }), 'open', 'the page\'s own origin');
+
+    const from = probe.mark;
+    for (let i = 0; i < 10; i += 1) {
+      // A topic that would be a command but for the U+0000 somewhere in it.
+      const parts = [B, CHIP, fuzz.pick(INPUTS), 'set'];
+      const at = fuzz.int(parts.length);
+      parts[at] = `${(parts[at] ?? '').slice(0, fuzz.int(4))}\0${fuzz.level()}`;
+      const client = await RawClient.connect(port);
+      client.socket.write(packets.connect(`nul${i}`));
+      client.socket.write(packets.publish(parts.join('/'), fuzz.pick(['ON', 'TOGGLE'])));
+      assert.ok(await client.closedWithin(5000), `a PUBLISH to ${JSON.stringify(parts.join('/'))} closes the connection`);
+      const five = await RawClient.connect(port);
+      five.socket.write(packets.connect(`five${i}`, 5));
+      assert.deepEqual([...(await five.receive(4)).subarray(0, 4)], [0x20, 2, 0, 1], 'MQTT 5: CONNACK 1');
+      assert.ok(await five.closedWithin(5000));
+    }
+
+    const stalled = await RawClient.connect(port);
+    stalled.socket.write(packets.connect('stalled'));
+    stalled.socket.write(packets.subscribe('#'));
+    await stalled.receive(9);
+    stalled.socket.pause();
+    // 16 MiB, twice broker.max_client_output_bytes, in 100 KiB messages.
+    for (let i = 0; i < 160; i += 1) await probe.client.publishAsync('flood/x', fuzz.bytes(32).toString('hex').repeat(1600), { qos: 0 });
+    stalled.socket.resume();
+    assert.ok(await stalled.closedWithin(30_000), 'the reader that stopped was disconnected');
+
+    assert.equal(bridge.exitCode, null, `the bridge is still running\n${log.slice(-2000)}`);
+    assert.equal(levels(), levelsBefore, 'no line changed');
+    assert.deepEqual(probe.seen.slice(from).filter((m) => m.topic === `${B}/bridge/event`), [], 'nothing reached the bridge as a command');
     const response = await probe.request(B, 'get', { chip: CHIP, line: 'out4' });
     assert.deepEqual([response.status, (response.data as { state: string }).state], ['ok', 'ON']);
   });

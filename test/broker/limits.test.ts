@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
-import { EmbeddedBroker, type BrokerLimits } from '../../broker/embedded.ts';
+import { DEFAULT_BROKER_LIMITS, EmbeddedBroker, type BrokerLimits } from '../../broker/embedded.ts';
 import { freePort } from '../support/ports.ts';
 import { rssBytes } from '../support/rss.ts';
 import { until } from '../kernel/vgpio-host.ts';
@@ -109,8 +109,8 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
     }
   });
 
-  const start = (limits: BrokerLimits, refused: string[] = []): Promise<EmbeddedBroker> =>
-    EmbeddedBroker.start({ tcp: { host: '127.0.0.1', port: 0 }, ws: null, tls: null, users: [], persistenceDir: null, limits, refused: (r) => refused.push(r) });
+  const start = (limits: Partial<BrokerLimits>, refused: string[] = []): Promise<EmbeddedBroker> =>
+    EmbeddedBroker.start({ tcp: { host: '127.0.0.1', port: 0 }, ws: null, tls: null, users: [], persistenceDir: null, limits: { ...DEFAULT_BROKER_LIMITS, ...limits }, refused: (r) => refused.push(r) });
   const url = (broker: EmbeddedBroker): string => `mqtt://127.0.0.1:${broker.addresses.tcp?.port ?? 0}`;
   const client = (broker: EmbeddedBroker, id: string): Promise<MqttClient> => mqtt.connectAsync(url(broker), { clientId: id, reconnectPeriod: 0, connectTimeout: 5000 });
 
@@ -139,7 +139,7 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
       const fourth = connectTcp(broker.addresses.tcp?.port ?? 0, '127.0.0.1');
       fourth.on('error', () => undefined);
       await new Promise((resolve) => fourth.once('close', resolve));
-      assert.deepEqual(refused, ['connection refused: 3 network clients already connected (broker.max_connections)']);
+      assert.deepEqual(refused, ['connection from 127.0.0.1 refused: 3 network clients already connected (broker.max_connections)']);
       await clients.pop()?.endAsync();
       await until('the broker to count the closed connection', () => broker.networkConnections === 2);
       clients.push(await client(broker, 'c5'));

@@ -3,17 +3,20 @@
  * the page is told the configured WebSocket URL (and the content security
  * policy lets it connect there) or that there is no live view; a page that
  * was not built is a clear error; web.enabled false starts no listener and
- * bridge/info says so; with it on, Home Assistant's devices link to the page.
+ * bridge/info says so; with it on, Home Assistant's devices link to the page;
+ * web.allowed_origins takes origins only, and the names a listener answers
+ * to follow its bind address.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { WebServer } from '../../bridge/web/server.ts';
+import { listenerNames } from '../../broker/origin-guard.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -51,6 +54,23 @@ describe('the web view\'s listener', () => {
   it('refuses web.mqtt_url that is not a WebSocket URL', () => {
     assert.throws(() => loadSettings({ args: ['--web-mqtt-url', 'mqtt://x:1883'], env: {} }), /web\.mqtt_url: got .*allowed: a ws:\/\/ or wss:\/\/ URL, or null/);
     assert.throws(() => loadSettings({ args: ['--web-port', '70000'], env: {} }), /web\.port: got 70000; allowed: an integer port 0\.\.65535/);
+  });
+
+  it('takes web.allowed_origins as a list of origins only', () => {
+    const settings = loadSettings({ args: ['--web-allowed-origins', 'https://gpio.example.org, http://10.0.0.2:8080'], env: {} });
+    assert.deepEqual(settings.web.allowedOrigins, ['https://gpio.example.org', 'http://10.0.0.2:8080']);
+    assert.deepEqual(loadSettings({ env: {} }).web.allowedOrigins, []);
+    for (const bad of ['https://gpio.example.org/', 'gpio.example.org', '*', 'null', 'ftp://x']) {
+      assert.throws(() => loadSettings({ args: ['--web-allowed-origins', bad], env: {} }), /web\.allowed_origins: got .*; allowed: a list of origins such as https:\/\/gpio\.example\.org/, bad);
+    }
+  });
+
+  it('answers to every name of a loopback or wildcard bind, and only its own name otherwise', () => {
+    assert.deepEqual(listenerNames('127.0.0.1'), ['127.0.0.1', 'localhost', '[::1]']);
+    assert.deepEqual(listenerNames('::1'), ['[::1]', '127.0.0.1', 'localhost']);
+    assert.deepEqual(listenerNames('192.168.1.5'), ['192.168.1.5']);
+    const wildcard = listenerNames('0.0.0.0');
+    for (const name of ['127.0.0.1', 'localhost', '[::1]', hostname().toLowerCase()]) assert.ok(wildcard.includes(name), name);
   });
 
   it('starts no listener with web.enabled false, and bridge/info has "web": null', async () => {
