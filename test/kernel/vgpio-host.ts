@@ -20,6 +20,7 @@ import { guestKernel } from '../support/kernel.ts';
 import assert from 'node:assert/strict';
 import type { Guest, GuestOptions } from '../support/guest.ts';
 import { buildModule, buildVgpio, type ModuleBuild } from './build-module.ts';
+import { until } from '../support/until.ts';
 
 export const GPIOD_TOOLS = ['/usr/bin/gpiodetect', '/usr/bin/gpioinfo', '/usr/bin/gpioget', '/usr/bin/gpioset', '/usr/bin/gpiomon'];
 
@@ -226,16 +227,8 @@ export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86
   };
 }
 
-/** Polls `check` until it returns true (or a value), failing after `timeoutMs` with `what`. */
-export async function until<T>(what: string, check: () => T | false | Promise<T | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result !== false) return result;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+// Shared with the tests that import it from here.
+export { until };
 
 export const EV = {
   OUTPUT: protocol.EV_OUTPUT,
