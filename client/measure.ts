@@ -16,9 +16,12 @@ export interface Measurement {
 
 const mean = (values: number[]): number | null => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
 
-/** Period, duty cycle and frequency from the edges' timestamps: the guest's clock when all of them carry it, else the host's. */
-export function measureEdges(edges: readonly Edge[]): Measurement {
-  const guest = edges.length > 0 && edges.every((e) => e.guestNs !== undefined);
+/**
+ * Period, duty cycle and frequency from the edges' timestamps: the guest's
+ * clock when all of them carry it (unless `clock` says `host`), else the host's.
+ */
+export function measureEdges(edges: readonly Edge[], clock: 'guest' | 'host' = 'guest'): Measurement {
+  const guest = clock === 'guest' && edges.length > 0 && edges.every((e) => e.guestNs !== undefined);
   const at = (e: Edge): number => (guest ? (e.guestNs ?? 0) / 1e6 : e.tsMs);
   const rising = edges.filter((e) => e.edge === 'rising').map(at);
   const falling = edges.filter((e) => e.edge === 'falling').map(at);

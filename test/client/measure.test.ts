@@ -24,6 +24,7 @@ describe('measureEdges', () => {
     assert.equal(m.clock, 'host');
     assert.equal(m.periodMs, 50);
     assert.equal(m.dutyCycle, 0.4);
+    assert.equal(measureEdges([edge('rising', 1000, 0), edge('rising', 1010, 100e6)], 'host').periodMs, 10, 'or when asked to');
   });
 
   it('reports null figures it cannot know', () => {

@@ -191,9 +191,13 @@ export interface GuestModules {
  * the host's x86_64, with the cross toolchain's static glibc for aarch64.
  */
 export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
-  const out = join(dir, 'edgemon');
+  return buildGuestProgram(join(import.meta.dirname, 'edgemon', 'edgemon.c'), join(dir, 'edgemon'), arch);
+}
+
+/** A static guest program from one C file that uses the GPIO uAPI (edgemon, test/client's blink). */
+export function buildGuestProgram(source: string, out: string, arch: GuestArch = 'x86_64'): string {
   const { crossCompile } = archProfile(arch);
-  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(import.meta.dirname, 'edgemon', 'edgemon.c')];
+  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, source];
   // musl has no kernel uAPI headers of its own: take linux/gpio.h from the system's.
   // A cross toolchain brings its own.
   const [cc, args] = crossCompile === ''
@@ -201,7 +205,7 @@ export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
     : [`${crossCompile}gcc`, flags];
   const build = spawnSync(cc, args, { encoding: 'utf8' });
   if (build.error !== undefined) throw new Error(`${cc}: ${build.error.message} (run scripts/setup.sh)`);
-  if (build.status !== 0) throw new Error(`building edgemon failed:\n${build.stdout}${build.stderr}`);
+  if (build.status !== 0) throw new Error(`building ${source} failed:\n${build.stdout}${build.stderr}`);
   return out;
 }
 
