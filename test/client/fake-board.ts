@@ -1,15 +1,16 @@
 /**
  * A running bridge (Controller.start in-process, embedded broker on a free
- * 127.0.0.1 port) with one plain-mode chip `board` and a fake guest whose
+ * 127.0.0.1 port) with one plain-mode chip `board` (also the chip of
+ * guest.test.ts, with a real guest), and a fake guest whose
  * "firmware" loop acknowledges every interrupt and copies the button to
  * the led, like a program in the guest would. Lines: 0 button, 1 led
  * (configured output), 2 blink (direction left to the guest).
  */
-import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { protocol, SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
+import type { Settings } from '../../bridge/config/types.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../support/fake-guest.ts';
@@ -23,6 +24,40 @@ export interface BoardOptions {
   baseTopic?: string;
   /** `broker.users` entries, as YAML flow mappings. */
   users?: string[];
+}
+
+/**
+ * Starts the bridge with the chip `board` (plain mode, its shared memory in
+ * `dir`) and the embedded broker on a free port; the guest is the caller's
+ * (a FakeGuest, or a QEMU guest started with `qemuArgs(settings.chips[0])`).
+ */
+export async function startBridge(dir: string, options: BoardOptions = {}): Promise<{ controller: Controller; settings: Settings; url: string }> {
+  const port = await freePort();
+  const users = options.users === undefined ? '' : `\n  users:\n${options.users.map((u) => `    - ${u}`).join('\n')}`;
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `base_topic: ${options.baseTopic ?? 'vgpio2mqtt'}
+broker:
+  host: 127.0.0.1
+  port: ${port}${users}
+metrics: { port: null }
+web: { enabled: false }
+homeassistant: { enabled: false }
+chips:
+  - name: board
+    mode: plain
+    shm: ${dir}/board.shm
+    ngpio: 8
+    poll_ms: 5
+    lines:
+      - { line: ${BUTTON}, name: button }
+      - { line: ${LED}, name: led, direction: output }
+      - { line: ${BLINK}, name: blink }
+`,
+  );
+  const settings = loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} });
+  const controller = await Controller.start(settings, { log: new Logger('error', 'bridge', () => undefined) });
+  return { controller, settings, url: `mqtt://127.0.0.1:${port}` };
 }
 
 export class FakeBoard {
@@ -45,32 +80,8 @@ export class FakeBoard {
 
   static async start(options: BoardOptions = {}): Promise<FakeBoard> {
     const dir = mkdtempSync('/dev/shm/vgpio-client-test-');
-    const port = await freePort();
-    const baseTopic = options.baseTopic ?? 'vgpio2mqtt';
-    const users = options.users === undefined ? '' : `\n  users:\n${options.users.map((u) => `    - ${u}`).join('\n')}`;
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `base_topic: ${baseTopic}
-broker:
-  host: 127.0.0.1
-  port: ${port}${users}
-metrics: { port: null }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    mode: plain
-    shm: ${dir}/board.shm
-    ngpio: 8
-    poll_ms: 5
-    lines:
-      - { line: ${BUTTON}, name: button }
-      - { line: ${LED}, name: led, direction: output }
-      - { line: ${BLINK}, name: blink }
-`,
-    );
-    const controller = await Controller.start(loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }), { log: new Logger('error', 'bridge', () => undefined) });
-    return new FakeBoard(dir, `mqtt://127.0.0.1:${port}`, baseTopic, controller, SharedMemory.open(join(dir, 'board.shm')));
+    const { controller, url } = await startBridge(dir, options);
+    return new FakeBoard(dir, url, options.baseTopic ?? 'vgpio2mqtt', controller, SharedMemory.open(join(dir, 'board.shm')));
   }
 
   /** The guest's driver binds, a consumer enables both edges of the button, and the firmware loop starts. */
@@ -112,9 +123,4 @@ chips:
     this.#mem.close();
     rmSync(this.#dir, { recursive: true, force: true });
   }
-}
-
-/** The bridge's chip `board`, for asserting on what the bridge holds. */
-export function chipOf(board: FakeBoard): NonNullable<ReturnType<Controller['chips']['get']>> {
-  return board.controller.chips.get('board') ?? assert.fail('no chip board');
 }

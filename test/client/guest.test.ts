@@ -4,28 +4,24 @@
  * measure() reports its period from the guest's timestamps; a button
  * pressed from the client is seen by gpiomon in the guest; waiting for an
  * edge that never comes fails after its timeout with a message naming it.
- * The bridge runs in-process with its embedded broker, the chip in plain
- * mode with the QEMU options `qemuArgs` prints.
+ * The bridge runs in-process with its embedded broker (fake-board.ts's
+ * startBridge), the chip in plain mode with the QEMU options `qemuArgs` prints.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
-import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { connect, measureEdges, VgpioError, type Vgpio } from '../../client/index.ts';
 import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
 import { background, buildGuestProgram, chipByLabel, GPIOD_TOOLS } from '../kernel/vgpio-host.ts';
 import { Guest } from '../support/guest.ts';
 import { guestKernel } from '../support/kernel.ts';
-import { freePort } from '../support/ports.ts';
+import { BLINK, BUTTON, startBridge } from './fake-board.ts';
 
 const CHIP = 'board';
-const BUTTON = 0;
-const BLINK = 2;
 const HALF_MS = 50; // 10 Hz
 
 describe('the client with a real guest (TCG, vgpio.ko)', { timeout: 600_000 }, () => {
@@ -37,29 +33,8 @@ describe('the client with a real guest (TCG, vgpio.ko)', { timeout: 600_000 }, (
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vgpio-client-guest-'));
-    const port = await freePort();
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: cg
-broker: { host: 127.0.0.1, port: ${port} }
-metrics: { port: null }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: ${CHIP}
-    mode: plain
-    shm: ${dir}/board.shm
-    poll_ms: 5
-    ngpio: 8
-    lines:
-      - { line: ${BUTTON}, name: button }
-      - { line: 1, name: led, direction: output }
-      - { line: ${BLINK}, name: blink }
-`,
-    );
-    const settings = loadSettings({ args: ['-c', config], env: {} });
-    controller = await Controller.start(settings, { log: new Logger('error', 'bridge', () => undefined) });
+    const bridge = await startBridge(dir, { baseTopic: 'cg' });
+    controller = bridge.controller;
     vgpioKo = buildVgpio(guestKernel().headersDir);
     guest = await Guest.boot({
       binaries: GPIOD_TOOLS,
@@ -68,9 +43,9 @@ chips:
         { dest: '/bin/blink', src: buildGuestProgram(join(import.meta.dirname, 'blink', 'blink.c'), join(dir, 'blink')), mode: 0o755 },
       ],
       initCommands: ['insmod /lib/vgpio.ko poll_ms=1'],
-      qemuArgs: qemuArgs(settings.chips[0] ?? assert.fail('no chip')),
+      qemuArgs: qemuArgs(bridge.settings.chips[0] ?? assert.fail('no chip')),
     });
-    vgpio = await connect({ url: `mqtt://127.0.0.1:${port}`, baseTopic: 'cg' });
+    vgpio = await connect({ url: bridge.url, baseTopic: 'cg' });
   });
 
   after(async () => {
