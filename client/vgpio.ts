@@ -15,7 +15,7 @@ export interface ConnectOptions {
   /** The bridge's `base_topic` (default `vgpio2mqtt`). */
   baseTopic?: string;
   clientId?: string;
-  /** How long connecting and finding the bridge may take (default 5000 ms). */
+  /** How long connecting may take, and then finding the bridge (default 5000 ms each). */
   timeoutMs?: number;
 }
 
