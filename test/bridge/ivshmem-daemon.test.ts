@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, protocol, SharedMemory } from '../../native/index.ts';
+import { until } from '../support/until.ts';
 import { daemonArgs, joinOrStartServer, parseDaemonArgs, pidFile, startMissingServers, startServers, stopServer, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
 
 const dir = mkdtempSync('/dev/shm/vgpio-daemon-');
@@ -26,13 +27,6 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

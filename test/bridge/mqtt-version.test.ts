@@ -23,17 +23,10 @@ import type { Settings } from '../../bridge/config/types.ts';
 import { commandThroughput } from '../../bench/host-paths.ts';
 import { HostRig } from '../../bench/host-setup.ts';
 import { Mosquitto } from '../support/mosquitto.ts';
+import { until } from '../support/until.ts';
 
 function recordingLogger(lines: string[]): Logger {
   return new Logger('debug', 'test', (line) => lines.push(line));
-}
-
-async function until(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('the bridge MQTT client against Mosquitto (MQTT 5)', () => {

@@ -20,6 +20,7 @@ import { guestKernel } from '../support/kernel.ts';
 import assert from 'node:assert/strict';
 import type { Guest, GuestOptions } from '../support/guest.ts';
 import { buildModule, buildVgpio, type ModuleBuild } from './build-module.ts';
+import { until } from '../support/until.ts';
 
 export const GPIOD_TOOLS = ['/usr/bin/gpiodetect', '/usr/bin/gpioinfo', '/usr/bin/gpioget', '/usr/bin/gpioset', '/usr/bin/gpiomon'];
 
@@ -190,9 +191,13 @@ export interface GuestModules {
  * the host's x86_64, with the cross toolchain's static glibc for aarch64.
  */
 export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
-  const out = join(dir, 'edgemon');
+  return buildGuestProgram(join(import.meta.dirname, 'edgemon', 'edgemon.c'), join(dir, 'edgemon'), arch);
+}
+
+/** A static guest program from one C file that uses the GPIO uAPI (edgemon, test/client's blink). */
+export function buildGuestProgram(source: string, out: string, arch: GuestArch = 'x86_64'): string {
   const { crossCompile } = archProfile(arch);
-  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(import.meta.dirname, 'edgemon', 'edgemon.c')];
+  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, source];
   // musl has no kernel uAPI headers of its own: take linux/gpio.h from the system's.
   // A cross toolchain brings its own.
   const [cc, args] = crossCompile === ''
@@ -200,7 +205,7 @@ export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
     : [`${crossCompile}gcc`, flags];
   const build = spawnSync(cc, args, { encoding: 'utf8' });
   if (build.error !== undefined) throw new Error(`${cc}: ${build.error.message} (run scripts/setup.sh)`);
-  if (build.status !== 0) throw new Error(`building edgemon failed:\n${build.stdout}${build.stderr}`);
+  if (build.status !== 0) throw new Error(`building ${source} failed:\n${build.stdout}${build.stderr}`);
   return out;
 }
 
@@ -226,16 +231,8 @@ export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86
   };
 }
 
-/** Polls `check` until it returns true (or a value), failing after `timeoutMs` with `what`. */
-export async function until<T>(what: string, check: () => T | false | Promise<T | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result !== false) return result;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+// Shared with the tests that import it from here.
+export { until };
 
 export const EV = {
   OUTPUT: protocol.EV_OUTPUT,

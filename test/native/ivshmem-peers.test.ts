@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemClient, IvshmemServer, type PeerInfo } from '../../native/index.ts';
 import { binding } from '../../native/addon.ts';
+import { until } from '../support/until.ts';
 
 const SHM_SIZE = 1 << 16;
 const VECTORS = 2;
@@ -30,15 +31,6 @@ async function rawPeer(socketPath: string): Promise<Socket> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits until `condition` holds (events from other processes' sockets arrive asynchronously). */
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('ivshmem server and client', { timeout: 60_000 }, () => {
@@ -146,7 +138,7 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
   });
 
   it('survives a peer that disconnects mid-handshake', async () => {
-    await until(() => server.peers().length === 0, 'earlier peers are gone');
+    await until('earlier peers are gone', () => server.peers().length === 0);
     let admitted = 0;
     const onAdmit = (): void => {
       admitted++;
@@ -157,7 +149,7 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
       socket.destroy();
     }
     // Each is either dropped during its handshake, or joins and then leaves.
-    await until(() => admitted >= 5 && server.peers().length === 0, 'the five are handled');
+    await until('the five are handled', () => admitted >= 5 && server.peers().length === 0);
     server.off('join', onAdmit).off('drop', onAdmit);
     const client = await IvshmemClient.connect(socketPath);
     assert.equal(client.vectors, VECTORS);
@@ -165,7 +157,7 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
   });
 
   it('follows 64+ peers joining and leaving, and leaks no fd', async () => {
-    await until(() => server.peers().length === 0, 'earlier peers are gone');
+    await until('earlier peers are gone', () => server.peers().length === 0);
     const observer = await IvshmemClient.connect(socketPath);
     const baseline = openFds();
     for (let round = 0; round < 2; round++) {
@@ -179,17 +171,17 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
       };
       observer.on('join', onJoin).on('leave', onLeave);
       const peers = await Promise.all(Array.from({ length: 70 }, () => rawPeer(socketPath)));
-      await until(() => joined.length === 70, 'all 70 joined');
+      await until('all 70 joined', () => joined.length === 70);
       assert.equal(server.peers().length, 71);
       assert.equal(observer.peers().length, 71);
       for (const peer of peers) peer.destroy();
-      await until(() => left.length === 70, 'all 70 left');
+      await until('all 70 left', () => left.length === 70);
       assert.deepEqual([...left].sort(), [...joined].sort());
       assert.equal(server.peers().length, 1);
       observer.off('join', onJoin).off('leave', onLeave);
     }
     // The node:net peers' own sockets close asynchronously; ours are closed by then.
-    await until(() => openFds() === baseline, `as many fds open as before the peers came and went (${baseline})`);
+    await until(`as many fds open as before the peers came and went (${baseline})`, () => openFds() === baseline);
     await observer.close();
   });
 
