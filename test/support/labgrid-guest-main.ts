@@ -6,16 +6,16 @@
  * test harness builds it (test/support/initramfs.ts), so the guest is the one
  * the other tests boot.
  *
- *   node --import tsx examples/labgrid/prepare-guest.ts <out-dir> [chip]
+ *   node --import tsx test/support/labgrid-guest-main.ts <out-dir> [chip]
  *
  * prints {"kernel": ..., "initrd": ...} on stdout.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { buildVgpio } from '../../test/kernel/build-module.ts';
-import { GPIOD_TOOLS } from '../../test/kernel/vgpio-host.ts';
-import { buildInitramfs } from '../../test/support/initramfs.ts';
-import { guestKernel } from '../../test/support/kernel.ts';
+import { buildVgpio } from '../kernel/build-module.ts';
+import { GPIOD_TOOLS } from '../kernel/vgpio-host.ts';
+import { buildInitramfs } from './initramfs.ts';
+import { guestKernel } from './kernel.ts';
 
 /** Line offsets the guest program uses; env.yaml's bridge configuration names them. */
 const BUTTON = 0;
@@ -23,7 +23,7 @@ const LED = 1;
 
 const [outArg, chipArg] = process.argv.slice(2);
 if (outArg === undefined) {
-  process.stderr.write('usage: prepare-guest.ts <out-dir> [chip]\n');
+  process.stderr.write('usage: labgrid-guest-main.ts <out-dir> [chip]\n');
   process.exit(2);
 }
 const out = resolve(outArg);
