@@ -136,6 +136,9 @@ class Connection:
             client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
         if address.username is not None:
             client.username_pw_set(address.username, address.password)
+        # paho's thread waits min_delay before it tries again after a refused CONNACK, and loop_stop() waits for
+        # that wait: 1 s by default. Short here, so a refused login is reported at once; it still backs off to 30 s.
+        client.reconnect_delay_set(min_delay=0.1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
