@@ -19,6 +19,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { IvshmemClient } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
@@ -34,29 +35,28 @@ const LED = 1;
 const dir = mkdtempSync('/dev/shm/vgpio-fake-guest-main-');
 const port = await freePort();
 const config = join(dir, 'config.yaml');
+const chip = (name: string): Record<string, unknown> => ({ name, socket: join(dir, `${name}.sock`), shm: join(dir, `${name}.shm`) });
 writeFileSync(
   config,
-  `base_topic: ${BASE}
-broker:
-  port: ${port}
-  users:
-    - { username: ${USER}, password: ${PASSWORD} }
-metrics: { port: 0 }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    socket: ${dir}/board.sock
-    shm: ${dir}/board.shm
-    poll_ms: 20
-    lines:
-      - { line: 0, name: button }
-      - { line: 1, name: led, direction: output }
-      - { line: 2, name: reset }
-  - name: spare
-    socket: ${dir}/spare.sock
-    shm: ${dir}/spare.shm
-`,
+  stringify({
+    base_topic: BASE,
+    broker: { port, users: [{ username: USER, password: PASSWORD }] },
+    metrics: { port: 0 },
+    web: { enabled: false },
+    homeassistant: { enabled: false },
+    chips: [
+      {
+        ...chip('board'),
+        poll_ms: 20,
+        lines: [
+          { line: 0, name: 'button' },
+          { line: LED, name: 'led', direction: 'output' },
+          { line: 2, name: 'reset' },
+        ],
+      },
+      chip('spare'),
+    ],
+  }),
 );
 
 const controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error') });
