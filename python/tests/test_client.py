@@ -220,3 +220,24 @@ def test_restore_puts_driven_lines_back(fake_bridge: FakeBridge) -> None:
         assert c.start_levels == {("board", "reset"): start}
         c.restore()
         assert reset.level() is start and c.start_levels == {}
+
+
+def test_a_bridge_that_went_offline(fake_bridge: FakeBridge) -> None:
+    # What an external broker keeps after its bridge stopped: the retained info, and bridge/state offline (its will).
+    with vgpio2mqtt.connect(fake_bridge.login_url, base_topic="gone") as c:
+        client = c.conn._client
+        for topic, payload in (("gone/bridge/info", '{"chips":[]}'), ("gone/bridge/state", '{"state":"offline"}')):
+            client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+        try:
+            with pytest.raises(vgpio2mqtt.BridgeNotRunning, match=r"the vgpio2mqtt bridge on 'gone' at mqtt://tester:\*\*\*@127.0.0.1:\d+ is offline"):
+                c.chips()
+        finally:
+            for topic in ("gone/bridge/info", "gone/bridge/state"):
+                client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+
+
+def test_a_closed_client_says_so(fake_bridge: FakeBridge) -> None:
+    with vgpio2mqtt.connect(fake_bridge.login_url) as c:
+        button = c.chip("board").line("button")
+    with pytest.raises(vgpio2mqtt.ConnectionLost, match="this vgpio2mqtt client is closed"):
+        button.set(True)
