@@ -241,3 +241,24 @@ def test_a_closed_client_says_so(fake_bridge: FakeBridge) -> None:
         button = c.chip("board").line("button")
     with pytest.raises(vgpio2mqtt.ConnectionLost, match="this vgpio2mqtt client is closed"):
         button.set(True)
+
+
+def test_requests_from_many_threads_each_get_their_own_answer(fake_bridge: FakeBridge) -> None:
+    with vgpio2mqtt.connect(fake_bridge.login_url, timeout=2.0) as c:
+        lines = [c.chip("board").line(name) for name in ("button", "led", "reset", "3")]
+        errors: list[BaseException] = []
+        levels: list[bool] = []
+
+        def read(line: vgpio2mqtt.Line) -> None:
+            try:
+                for _ in range(10):
+                    levels.append(line.level())
+            except BaseException as error:  # noqa: BLE001 (reported by the assertion below)
+                errors.append(error)
+
+        threads = [threading.Thread(target=read, args=(lines[i % 4],)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and len(levels) == 80

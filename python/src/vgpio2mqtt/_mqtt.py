@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -88,25 +88,34 @@ def _new_client(client_id: str, transport: str) -> Any:
     return paho.Client(client_id=client_id, protocol=paho.MQTTv311, transport=transport)
 
 
-class Subscription:
-    """Messages on one topic filter, in arrival order. Close it to unsubscribe."""
+T = TypeVar("T")
 
-    def __init__(self, conn: "Connection", topic_filter: str) -> None:
+
+def wait_get(items: "queue.Queue[T]", timeout: float, check: Callable[[], None]) -> Optional[T]:
+    """The next item, or None after ``timeout`` seconds; ``check`` raises if the connection went away meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return items.get(timeout=max(0.0, min(left, 0.1)))
+        except queue.Empty:
+            check()
+            if left <= 0:
+                return None
+
+
+class Subscription:
+    """Messages on one topic filter, in arrival order (or handed to ``callback`` in paho's thread). Close it to unsubscribe."""
+
+    def __init__(self, conn: "Connection", topic_filter: str, callback: Optional[Callable[[Message], None]] = None) -> None:
         self.conn = conn
         self.topic_filter = topic_filter
+        self.callback = callback
         self.messages: "queue.Queue[Message]" = queue.Queue()
 
     def get(self, timeout: float) -> Optional[Message]:
         """The next message, or None when none came within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                return self.messages.get(timeout=max(0.0, min(left, 0.1)))
-            except queue.Empty:
-                self.conn.check()
-                if left <= 0:
-                    return None
+        return wait_get(self.messages, timeout, self.conn.check)
 
     def close(self) -> None:
         self.conn.unsubscribe(self)
@@ -199,7 +208,10 @@ class Connection:
         with self._lock:
             subs = [s for s in self._subs if paho.topic_matches_sub(s.topic_filter, message.topic)]
         for sub in subs:
-            sub.messages.put(message)
+            if sub.callback is not None:
+                sub.callback(message)
+            else:
+                sub.messages.put(message)
 
     def check(self) -> None:
         """Raises when the connection is gone (paho reconnects by itself; say so while it is down)."""
@@ -208,10 +220,10 @@ class Connection:
         if not self._connected.is_set() and self._lost is not None:
             raise ConnectionLost(self._lost)
 
-    def subscribe(self, topic_filter: str) -> Subscription:
+    def subscribe(self, topic_filter: str, callback: Optional[Callable[[Message], None]] = None) -> Subscription:
         """Subscribes (QoS 1) and returns once the broker acknowledged: nothing published after that is missed."""
         self.check()
-        sub = Subscription(self, topic_filter)
+        sub = Subscription(self, topic_filter, callback)
         event = threading.Event()
         with self._lock:
             self._subs.append(sub)

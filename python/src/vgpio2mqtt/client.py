@@ -10,6 +10,7 @@ unique `transaction` and come back on `bridge/response/set`, levels through
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Iterator, Literal, Optional, Union
 
-from ._mqtt import BROKER_TIMEOUT, BrokerAddress, Connection, Message, Subscription
+from ._mqtt import BROKER_TIMEOUT, BrokerAddress, Connection, Message, Subscription, wait_get
 from .errors import (
     BridgeNotRunning,
     ChipOffline,
@@ -110,9 +111,10 @@ class Client:
         self.conn = conn
         self.base = base_topic
         self.timeout = timeout
-        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
+        #: One subscription per response topic; each answer goes to the request waiting for its transaction.
         self._responses: dict[str, Subscription] = {}
+        self._pending: dict[str, "queue.Queue[dict[str, Any]]"] = {}
         #: Level of each line before this client first drove it: restore() puts them back.
         self.start_levels: dict[tuple[str, str], bool] = {}
 
@@ -181,25 +183,31 @@ class Client:
                 return Chip(self, info)
         raise UnknownChip(f"no chip {name!r} on the bridge at {self.conn.address.url} (base topic {self.base!r}); chips: {', '.join(c.name for c in chips) or 'none'}")
 
+    def _on_response(self, message: Message) -> None:
+        try:
+            response = json.loads(message.text())
+        except ValueError:
+            return
+        if isinstance(response, dict):
+            waiting = self._pending.get(str(response.get("transaction")))
+            if waiting is not None:
+                waiting.put(response)
+
     def request(self, command: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Sends `bridge/request/<command>` with a unique transaction and returns the bridge's response."""
+        """Sends `bridge/request/<command>` with a unique transaction and returns the bridge's response (thread-safe)."""
         with self._lock:
             if command not in self._responses:
-                self._responses[command] = self.conn.subscribe(self.topic("bridge", "response", command))
+                self._responses[command] = self.conn.subscribe(self.topic("bridge", "response", command), self._on_response)
         transaction = uuid.uuid4().hex
-        sub = self._responses[command]
-        self.conn.publish(self.topic("bridge", "request", command), json.dumps({**body, "transaction": transaction}))
-        deadline = time.monotonic() + self.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            message = sub.get(left)
-            if message is None:
-                break
-            try:
-                response = json.loads(message.text())
-            except ValueError:
-                continue
-            if isinstance(response, dict) and response.get("transaction") == transaction:
-                return response
+        answer: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self._pending[transaction] = answer
+        try:
+            self.conn.publish(self.topic("bridge", "request", command), json.dumps({**body, "transaction": transaction}))
+            response = wait_get(answer, self.timeout, self.conn.check)
+        finally:
+            del self._pending[transaction]
+        if response is not None:
+            return response
         raise BridgeNotRunning(
             f"no vgpio2mqtt bridge answered {self.topic('bridge', 'request', command)} at {self.conn.address.url} "
             f"within {self.timeout:g} s; is a bridge running with base_topic {self.base!r}?"
