@@ -414,7 +414,10 @@ class Edges:
 
     def _saw(self, edges: list[Edge]) -> str:
         if not edges:
-            level = _word(self.line.level())
+            try:
+                level = _word(self.line.level())
+            except VgpioError as error:  # the expectation failed either way: say that, and why the level is unknown
+                level = f"unknown ({error})"
             last = self.seen[-1] if self.seen else None
             since = clock(last.ts_ms / 1000) if last is not None else f"before {clock(self._since)} (no edge since then)"
             return f"saw none; level {level} since {since}"
