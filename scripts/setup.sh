@@ -36,6 +36,9 @@ packages=(
   gcc-aarch64-linux-gnu # cross-builds vgpio.ko and the guest programs
   libc6-dev-arm64-cross # static glibc for the agent and the test programs
   qemu-system-arm   # qemu-system-aarch64
+  # the Python client, its pytest plugin and labgrid drivers (python/):
+  python3-paho-mqtt python3-pytest python3-labgrid python3-mypy
+  python3-pip python3-venv # `pip install ./python` into a venv (docs/python.md)
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
