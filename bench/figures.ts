@@ -57,9 +57,9 @@ function section(run: string, n: number): string {
   return blocks(run, 3).blocks.find((b) => b.heading.startsWith(`### ${n}.`))?.text ?? '';
 }
 
-/** A row's cell under the first header that starts with `column`, after column `from`. */
-function cell(table: Table, row: string[], column: string, from = 0): string | undefined {
-  const i = table.header.findIndex((h, index) => index >= from && h.startsWith(column));
+/** A row's cell under the first header that starts with `column`. */
+function cell(table: Table, row: string[], column: string): string | undefined {
+  const i = table.header.findIndex((h) => h.startsWith(column));
   return i < 0 ? undefined : row[i];
 }
 
@@ -82,7 +82,7 @@ function latencies(run: string): Pick<RunFigures, 'command' | 'standInToHop' | '
   // The command's ratio is the column right after the first `.../set` → doorbell one.
   const commandAt = t.header.findIndex((h) => h.startsWith('`.../set` → doorbell'));
   return {
-    command: byBroker(t, (row) => num(row[commandAt + 1])),
+    command: commandAt < 0 ? {} : byBroker(t, (row) => num(row[commandAt + 1])),
     standInToHop: byBroker(t, (row) => {
       const standIn = p50(cell(t, row, 'stand-in'));
       const hop = p50(cell(t, row, 'bare hop'));
@@ -95,8 +95,8 @@ function latencies(run: string): Pick<RunFigures, 'command' | 'standInToHop' | '
 function throughputs(run: string): Partial<Record<Broker, Throughput>> {
   const text = section(run, 2);
   const t = tables(text)[0];
+  if (t === undefined) return {};
   return byBroker(t, (row) => {
-    if (t === undefined) return undefined;
     if (cell(t, row, 'commands/s') !== 'stalled') return { ratio: num(cell(t, row, 'ratio')), stalledAfter: undefined };
     const escaped = (row[0] ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const before = new RegExp(`^${escaped}: the flood stalled: .*?\\(([\\d.]+)× the bare hop\\)`, 'm').exec(text)?.[1];
@@ -122,7 +122,7 @@ function rssIdle(run: string): RunFigures['rssIdle'] {
 }
 
 /** `## Run of 2026-12-07T02:55:01.106Z` → `2026-12-07 02:55Z`; undefined for any other heading. */
-export function runDate(heading: string): string | undefined {
+function runDate(heading: string): string | undefined {
   const m = /^## Run of (\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(heading);
   return m === null ? undefined : `${m[1] ?? ''} ${m[2] ?? ''}Z`;
 }

@@ -86,7 +86,7 @@ export function renderResults(latest: string, spread: string, history: string): 
       ? ['No full run recorded yet.']
       : [`The run of ${newest.date}${newest.commit === undefined ? '' : ` (commit \`${newest.commit}\`)`}, below. A miss's note is taken from the run's own baselines where they tell, else from the profiles in the notes of the run named.`, '', ...goalsTable(newest)];
   const trend = [
-    `Every full run recorded, newest first (${runs.length}); each figure is the p50 or rate ratio of the goals above, in the column's run. The bench and the machine changed between runs (the notes in HISTORY.md say how): read a step in a column together with the spread below.`,
+    `Every full run recorded, newest first (${runs.length}), by the figures of the goals above, each column's goal in its header; \`stalled\`: the Mosquitto flood stopped (its rate until then in brackets, where recorded). The bench and the machine changed between runs (the notes in HISTORY.md say how): read a step in a column against the spread below.`,
     '',
     ...trendTable(runs),
   ];
