@@ -1,7 +1,8 @@
 /**
  * The little Markdown bench/RESULTS.md and bench/HISTORY.md need: cutting a
  * file at its headings and reading pipe tables. Hand-written because the
- * blocks must move between the files byte for byte: a Markdown parser's
+ * blocks must move between the files as written (bench/results-file.ts
+ * only evens out the blank lines at a block's end): a Markdown parser's
  * tree, printed again, would reformat the notes people write under a run.
  */
 
