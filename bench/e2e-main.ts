@@ -1,15 +1,16 @@
 /**
  * `npm run bench:e2e`: only section 4 of the benchmark, end to end in real
  * TCG guests (doorbell mode, 200 toggles per path) in an x86_64 and an arm64
- * guest, each against the raw path in its own boot; appended to
- * bench/RESULTS.md as a partial run. A few minutes where `npm run bench`
- * takes more.
+ * guest, each against the raw path in its own boot; added to
+ * bench/RESULTS.md as a partial run after the latest full run, with which
+ * it moves to bench/HISTORY.md. A few minutes where `npm run bench` takes
+ * more.
  */
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { endToEnd } from './guest-e2e.ts';
 import { machine } from './machine.ts';
 import { endToEndRows } from './report.ts';
+import { readResults, writeResults } from './results-io.ts';
+import { withPartialRun } from './results-file.ts';
 import { FULL } from './run.ts';
 
 const log = (line: string): void => {
@@ -33,6 +34,6 @@ const text = [
   ...endToEndRows(guests),
   '',
 ].join('\n');
-appendFileSync(join(import.meta.dirname, 'RESULTS.md'), `${text}\n`);
+writeResults(withPartialRun(readResults(), text));
 process.stdout.write(text);
-log('appended to bench/RESULTS.md');
+log('added to bench/RESULTS.md after the latest full run');

@@ -3,8 +3,9 @@
  * real TCG guest through the real bridge (test/kernel/many-lines.ts): the
  * streams of test/kernel/many-lines.test.ts, repeated RUNS times on one
  * boot per guest of the test (x86_64 with 1 and 2 vCPUs, arm64 with 2), or
- * only the guests of architecture ARCH. Prints the Markdown rows for
- * bench/RESULTS.md and, with a failing run, its mismatches.
+ * only the guests of architecture ARCH. Prints the Markdown rows for the
+ * bench's results (bench/HISTORY.md has the runs so far) and, with a
+ * failing run, its mismatches.
  *
  *   node --import tsx bench/many-lines.ts [RUNS [ARCH]]     (default 10, all)
  */

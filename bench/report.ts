@@ -1,4 +1,4 @@
-/** Renders one benchmark run as the Markdown section appended to bench/RESULTS.md. */
+/** Renders one benchmark run as its Markdown section, the latest run of bench/RESULTS.md (bench/results-file.ts). */
 import type { EndToEnd } from './guest-e2e.ts';
 import { EDGE_WINDOW, type EdgeCount } from './host-paths.ts';
 import { LATENCY_ROUNDS, type BenchResults } from './run.ts';

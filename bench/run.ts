@@ -1,9 +1,9 @@
 /**
  * The benchmark run: every figure of issue 8 with its baseline measured in
  * the same run, against the embedded Aedes and a real Mosquitto. `npm run
- * bench` runs it with the full counts and appends the report to
- * bench/RESULTS.md; test/bench/bench.test.ts runs the same code with tiny
- * counts.
+ * bench` runs it with the full counts and records the report as the
+ * latest run of bench/RESULTS.md; test/bench/bench.test.ts runs the same
+ * code with tiny counts.
  */
 import { HopPair, hopRate } from './bare-hop.ts';
 import { refusedRate, type ChipSizeRate } from './chip-size.ts';

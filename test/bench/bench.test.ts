@@ -6,6 +6,8 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { figuresOf } from '../../bench/figures.ts';
+import { GOALS } from '../../bench/goals.ts';
 import { report } from '../../bench/report.ts';
 import { runBench, type BenchCounts, type BenchResults } from '../../bench/run.ts';
 
@@ -84,6 +86,9 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.match(text, /^\| aarch64 \| doorbell \| gpiomon/m);
     assert.match(text, /mosquitto version/);
     assert.doesNotMatch(text, /NaN|undefined/);
+    const figures = figuresOf(text);
+    assert.ok(figures !== undefined, 'RESULTS.md reads the run back');
+    assert.deepEqual(GOALS.filter((g) => g.read(figures) === undefined).map((g) => g.figure), [], 'every goal has its figure in the section');
   });
 
   it('reports a stalled flood with its rate until the stall, and lost edges measured after a restart', () => {
