@@ -107,9 +107,11 @@ static int vgpio_get(struct gpio_chip *gc, unsigned int offset)
 }
 
 /*
- * gpiolib's bitmaps, bank words for the banks: line n is bit n of either
- * (bitmap_to_arr32() and bitmap_from_arr32() convert). The u32 arrays are
- * private copies; the shared words are only read through vgpio_levels().
+ * gpiolib hands over bitmaps of lines; a bank is a u32 with line n at bit
+ * n % 32 of word n / 32, which is the layout bitmap_to_arr32() and
+ * bitmap_from_arr32() convert to and from. The u32 arrays are private:
+ * the shared words are still only read through vgpio_levels() and stored
+ * from the bank state.
  */
 static int vgpio_get_multiple(struct gpio_chip *gc, unsigned long *mask, unsigned long *bits)
 {
