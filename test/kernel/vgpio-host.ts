@@ -185,14 +185,14 @@ export interface GuestModules {
 }
 
 /**
- * test/kernel/edgemon, a static uAPI v2 edge monitor with a large kernel
- * event buffer (see its header), built into `dir` for `arch`: with musl on
- * the host's x86_64, with the cross toolchain's static glibc for aarch64.
+ * A static test program from test/kernel/<name>/<name>.c, built into `dir`
+ * for `arch`: with musl on the host's x86_64, with the cross toolchain's
+ * static glibc for aarch64.
  */
-export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
-  const out = join(dir, 'edgemon');
+export function buildTestProgram(name: string, dir: string, arch: GuestArch = 'x86_64'): string {
+  const out = join(dir, name);
   const { crossCompile } = archProfile(arch);
-  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(import.meta.dirname, 'edgemon', 'edgemon.c')];
+  const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, join(import.meta.dirname, name, `${name}.c`)];
   // musl has no kernel uAPI headers of its own: take linux/gpio.h from the system's.
   // A cross toolchain brings its own.
   const [cc, args] = crossCompile === ''
@@ -200,11 +200,16 @@ export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
     : [`${crossCompile}gcc`, flags];
   const build = spawnSync(cc, args, { encoding: 'utf8' });
   if (build.error !== undefined) throw new Error(`${cc}: ${build.error.message} (run scripts/setup.sh)`);
-  if (build.status !== 0) throw new Error(`building edgemon failed:\n${build.stdout}${build.stderr}`);
+  if (build.status !== 0) throw new Error(`building ${name} failed:\n${build.stdout}${build.stderr}`);
   return out;
 }
 
-/** vgpio.ko, the level-irq module and edgemon for the guest kernel `kernelVersion` of `arch`. */
+/** test/kernel/edgemon, a uAPI v2 edge monitor with a large kernel event buffer (see its header). */
+export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
+  return buildTestProgram('edgemon', dir, arch);
+}
+
+/** vgpio.ko, the level-irq module, edgemon and setlines for the guest kernel `kernelVersion` of `arch`. */
 export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86_64'): GuestModules {
   const kernel = guestKernel(kernelVersion, arch);
   const vgpio = buildVgpio(kernel.headersDir, arch);
@@ -217,6 +222,7 @@ export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86
       { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
       { dest: '/vgpio_levelirq.ko', src: levelirq.ko, mode: 0o644 },
       { dest: '/usr/bin/edgemon', src: buildEdgemon(programs, arch), mode: 0o755 },
+      { dest: '/usr/bin/setlines', src: buildTestProgram('setlines', programs, arch), mode: 0o755 },
     ],
     remove: () => {
       vgpio.remove();
