@@ -8,22 +8,15 @@
  * set_multiple() and get_multiple() are only reached by a request setting
  * or reading several lines at once, as this does.
  *
- * LINES is a comma-separated list of up to 64 lines, requested together as
- * outputs at level 0. Each VALUES is a comma-separated list of one level
- * per line, set with one GPIO_V2_LINE_SET_VALUES_IOCTL; after each, the
- * levels read back with one GPIO_V2_LINE_GET_VALUES_IOCTL are printed as
- * one line of space-separated levels.
+ * LINES (see line-request.h) are requested together as outputs at level
+ * 0. Each VALUES is a comma-separated list of one level per line, set with
+ * one GPIO_V2_LINE_SET_VALUES_IOCTL; after each, the levels read back with
+ * one GPIO_V2_LINE_GET_VALUES_IOCTL are printed as one line of
+ * space-separated levels.
  *
  * usage: setlines /dev/gpiochipN LINES VALUES...
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/gpio.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
+#include "../line-request.h"
 
 static __u64 all_lines(unsigned int n)
 {
@@ -36,33 +29,15 @@ int main(int argc, char **argv)
 	struct gpio_v2_line_values vals;
 	unsigned int i;
 	char *next;
-	int chip;
 	int arg;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s /dev/gpiochipN LINES VALUES...\n", argv[0]);
 		return 2;
 	}
-	chip = open(argv[1], O_RDONLY | O_CLOEXEC);
-	if (chip < 0) {
-		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	memset(&req, 0, sizeof(req));
-	next = argv[2];
-	do {
-		if (req.num_lines == GPIO_V2_LINES_MAX) {
-			fprintf(stderr, "at most %d lines\n", GPIO_V2_LINES_MAX);
-			return 2;
-		}
-		req.offsets[req.num_lines++] = strtoul(next, &next, 0);
-	} while (*next++ == ',');
-	strncpy(req.consumer, "setlines", sizeof(req.consumer) - 1);
+	parse_lines(&req, argv[2], "setlines");
 	req.config.flags = GPIO_V2_LINE_FLAG_OUTPUT;
-	if (ioctl(chip, GPIO_V2_GET_LINE_IOCTL, &req) < 0) {
-		fprintf(stderr, "line request: %s\n", strerror(errno));
-		return 1;
-	}
+	request_lines(argv[1], &req);
 
 	for (arg = 3; arg < argc; arg++) {
 		memset(&vals, 0, sizeof(vals));
