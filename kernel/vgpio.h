@@ -21,6 +21,8 @@
  * The guest's own copy of everything it writes into a bank. The shared
  * words are only ever stored from these copies, so a host that scribbles
  * over out/dir/irq_* cannot change what the guest believes it drives.
+ * Every field is written under vgpio.lock; out and dir are also read
+ * without it (gpiolib's get and get_direction), with READ_ONCE().
  */
 struct vgpio_bank_state {
 	u32 out;
@@ -35,6 +37,7 @@ struct vgpio_bank_state {
 	u32 soft_level;		/* polling mode: the level that edge went to */
 };
 
+/* One per ivshmem device: the gpiochip, its irq_chip and the shared region. */
 struct vgpio {
 	struct pci_dev *pdev;
 	void __iomem *regs;		/* BAR0 */
@@ -49,7 +52,18 @@ struct vgpio {
 	struct gpio_chip gc;
 	char label[VGPIO_LABEL_LEN];
 
-	/* Protects banks[], the ring producer state and the counters below. */
+	/*
+	 * Protects banks[], ring_head, ring_dropped and spurious, and
+	 * serialises the guest's stores of the shared words it owns (a
+	 * bank's out, dir, irq_en, irq_rise/fall/high/low and irq_ack, the
+	 * ring's head, dropped and entries) so that each stored word is
+	 * the private copy it was computed from. It also makes "read what
+	 * is pending, take it, acknowledge it" one step on all CPUs (see
+	 * vgpio_irq.c). Raw: it is taken in the irq_chip callbacks, which
+	 * run under the irq descriptor's raw lock, and in the dispatch
+	 * irq_work, which runs in hard-irq context even on PREEMPT_RT; a
+	 * lock that may sleep is allowed in neither.
+	 */
 	raw_spinlock_t lock;
 	struct vgpio_bank_state *banks;
 	u32 ring_head;			/* private producer index */
@@ -72,6 +86,8 @@ static inline u32 vgpio_bit(unsigned int line)
 	return BIT(line % VGPIO_BANK_LINES);
 }
 
+#define VGPIO_BANKS_MAX		VGPIO_BANK_COUNT(VGPIO_NGPIO_MAX)
+
 /*
  * A 32-bit word of the shared region. The layout check guarantees every
  * bank and ring word lies inside the region and is 4-byte aligned, so
@@ -87,8 +103,18 @@ static inline atomic_t *vgpio_bank_word(struct vgpio *vg, unsigned int bank, u32
 	return vgpio_word(vg, vg->layout.bank_off + bank * VGPIO_BANK_STRIDE + reg);
 }
 
-/* vgpio_ring.c: caller holds vg->lock; returns true if the host must be told. */
-bool vgpio_ring_post(struct vgpio *vg, unsigned int line, u8 kind, u8 value);
+/* The host's `in` word of a bank: the levels the host drives onto the lines. */
+static inline u32 vgpio_read_in(struct vgpio *vg, unsigned int bank)
+{
+	return (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IN));
+}
+
+/*
+ * vgpio_ring.c. vgpio_ring_post() needs vg->lock (it owns the ring's
+ * producer state); the caller rings the host with vgpio_notify_host()
+ * after dropping it, whether or not the entry fit.
+ */
+void vgpio_ring_post(struct vgpio *vg, unsigned int line, u8 kind, u8 value);
 void vgpio_notify_host(struct vgpio *vg);
 
 /* vgpio_gpio.c */

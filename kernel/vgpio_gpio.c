@@ -12,37 +12,17 @@
 
 #include "vgpio.h"
 
-/* Bank `bank`'s 32 bits of a gpiolib bitmap. */
-static u32 vgpio_map_word(const unsigned long *map, unsigned int bank)
-{
-	unsigned int first = bank * VGPIO_BANK_LINES;
-
-	return (u32)(map[BIT_WORD(first)] >> (first % BITS_PER_LONG));
-}
-
-static void vgpio_map_put(unsigned long *map, unsigned int bank, u32 mask, u32 val)
-{
-	unsigned int first = bank * VGPIO_BANK_LINES;
-	unsigned long *word = &map[BIT_WORD(first)];
-	unsigned int shift = first % BITS_PER_LONG;
-
-	*word = (*word & ~((unsigned long)mask << shift)) | ((unsigned long)(val & mask) << shift);
-}
-
-static u32 vgpio_read_in(struct vgpio *vg, unsigned int bank)
-{
-	return (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IN));
-}
-
 /* Lines bank by bank: what each reads, given the guest's own dir/out. */
 static u32 vgpio_levels(struct vgpio *vg, unsigned int bank)
 {
 	struct vgpio_bank_state *st = &vg->banks[bank];
+	u32 in = vgpio_read_in(vg, bank);
+	u32 dir = READ_ONCE(st->dir);
 
-	return (vgpio_read_in(vg, bank) & ~st->dir) | (st->out & st->dir);
+	return (in & ~dir) | (READ_ONCE(st->out) & dir);
 }
 
-/* Caller holds vg->lock. Returns true if the host must be rung. */
+/* Returns true if the host must be rung. */
 static bool vgpio_update_out(struct vgpio *vg, unsigned int bank, u32 mask, u32 val)
 {
 	struct vgpio_bank_state *st = &vg->banks[bank];
@@ -50,9 +30,12 @@ static bool vgpio_update_out(struct vgpio *vg, unsigned int bank, u32 mask, u32 
 	unsigned long bits = changed;
 	unsigned int i;
 
+	/* The private copy and the shared word change together. */
+	lockdep_assert_held(&vg->lock);
+
 	if (!changed)
 		return false;
-	st->out ^= changed;
+	WRITE_ONCE(st->out, st->out ^ changed);
 	atomic_set_release(vgpio_bank_word(vg, bank, VGPIO_BANK_OUT), st->out);
 	for_each_set_bit(i, &bits, VGPIO_BANK_LINES)
 		vgpio_ring_post(vg, bank * VGPIO_BANK_LINES + i, VGPIO_EV_OUTPUT,
@@ -60,14 +43,17 @@ static bool vgpio_update_out(struct vgpio *vg, unsigned int bank, u32 mask, u32 
 	return true;
 }
 
+/* Returns true if the host must be rung. */
 static bool vgpio_update_dir(struct vgpio *vg, unsigned int line, bool output)
 {
 	struct vgpio_bank_state *st = &vg->banks[vgpio_bank(line)];
 	u32 bit = vgpio_bit(line);
 
+	lockdep_assert_held(&vg->lock);
+
 	if (!!(st->dir & bit) == output)
 		return false;
-	st->dir ^= bit;
+	WRITE_ONCE(st->dir, st->dir ^ bit);
 	atomic_set_release(vgpio_bank_word(vg, vgpio_bank(line), VGPIO_BANK_DIR), st->dir);
 	vgpio_ring_post(vg, line, VGPIO_EV_DIRECTION, output);
 	return true;
@@ -120,17 +106,25 @@ static int vgpio_get(struct gpio_chip *gc, unsigned int offset)
 	return !!(vgpio_levels(vg, vgpio_bank(offset)) & vgpio_bit(offset));
 }
 
+/*
+ * gpiolib hands over bitmaps of lines; a bank is a u32 with line n at bit
+ * n % 32 of word n / 32, which is the layout bitmap_to_arr32() and
+ * bitmap_from_arr32() convert to and from. The u32 arrays are private:
+ * the shared words are still only read through vgpio_levels() and stored
+ * from the bank state.
+ */
 static int vgpio_get_multiple(struct gpio_chip *gc, unsigned long *mask, unsigned long *bits)
 {
 	struct vgpio *vg = gpiochip_get_data(gc);
+	u32 want[VGPIO_BANKS_MAX], levels[VGPIO_BANKS_MAX];
+	DECLARE_BITMAP(map, VGPIO_NGPIO_MAX);
 	unsigned int bank;
 
-	for (bank = 0; bank < vg->nbanks; bank++) {
-		u32 want = vgpio_map_word(mask, bank);
-
-		if (want)
-			vgpio_map_put(bits, bank, want, vgpio_levels(vg, bank));
-	}
+	bitmap_to_arr32(want, mask, gc->ngpio);
+	for (bank = 0; bank < vg->nbanks; bank++)
+		levels[bank] = want[bank] ? vgpio_levels(vg, bank) : 0;
+	bitmap_from_arr32(map, levels, gc->ngpio);
+	bitmap_replace(bits, bits, map, mask, gc->ngpio);
 	return 0;
 }
 
@@ -151,17 +145,17 @@ static void vgpio_set(struct gpio_chip *gc, unsigned int offset, int value)
 static void vgpio_set_multiple(struct gpio_chip *gc, unsigned long *mask, unsigned long *bits)
 {
 	struct vgpio *vg = gpiochip_get_data(gc);
+	u32 want[VGPIO_BANKS_MAX], val[VGPIO_BANKS_MAX];
 	bool notify = false;
 	unsigned long flags;
 	unsigned int bank;
 
+	bitmap_to_arr32(want, mask, gc->ngpio);
+	bitmap_to_arr32(val, bits, gc->ngpio);
 	raw_spin_lock_irqsave(&vg->lock, flags);
-	for (bank = 0; bank < vg->nbanks; bank++) {
-		u32 want = vgpio_map_word(mask, bank);
-
-		if (want)
-			notify |= vgpio_update_out(vg, bank, want, vgpio_map_word(bits, bank));
-	}
+	for (bank = 0; bank < vg->nbanks; bank++)
+		if (want[bank])
+			notify |= vgpio_update_out(vg, bank, want[bank], val[bank]);
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	if (notify)
 		vgpio_notify_host(vg);
@@ -195,17 +189,18 @@ static void vgpio_dbg_show(struct seq_file *s, struct gpio_chip *gc)
 	struct vgpio *vg = gpiochip_get_data(gc);
 	unsigned int line;
 	unsigned long flags;
+	unsigned long spurious;
 	u32 head, dropped;
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
 	head = vg->ring_head;
 	dropped = vg->ring_dropped;
+	spurious = vg->spurious;
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 
 	seq_printf(s, " mode=%s host_peer=%#x ring_head=%u ring_dropped=%u spurious=%lu\n",
 		   vg->doorbell ? "doorbell" : "polling",
-		   atomic_read(vgpio_word(vg, VGPIO_HDR_HOST_PEER)), head, dropped,
-		   READ_ONCE(vg->spurious));
+		   atomic_read(vgpio_word(vg, VGPIO_HDR_HOST_PEER)), head, dropped, spurious);
 	for (line = 0; line < gc->ngpio; line++) {
 		struct vgpio_bank_state *st = &vg->banks[vgpio_bank(line)];
 		u32 bit = vgpio_bit(line);

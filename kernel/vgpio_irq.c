@@ -44,13 +44,14 @@ static struct vgpio *vgpio_from_irqd(struct irq_data *d)
 	return gpiochip_get_data(irq_data_get_irq_chip_data(d));
 }
 
-static u32 vgpio_in(struct vgpio *vg, unsigned int bank)
+/* The line's VGPIO_EV_IRQ_CONFIG value: its triggers and whether it is unmasked. */
+static u8 vgpio_irq_config(struct vgpio *vg, unsigned int line)
 {
-	return (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IN));
-}
+	struct vgpio_bank_state *st = &vg->banks[vgpio_bank(line)];
+	u32 bit = vgpio_bit(line);
 
-static u8 vgpio_irq_config(struct vgpio_bank_state *st, u32 bit)
-{
+	lockdep_assert_held(&vg->lock);
+
 	return ((st->rise & bit) ? VGPIO_IRQ_RISE : 0) |
 	       ((st->fall & bit) ? VGPIO_IRQ_FALL : 0) |
 	       ((st->high & bit) ? VGPIO_IRQ_HIGH : 0) |
@@ -58,10 +59,12 @@ static u8 vgpio_irq_config(struct vgpio_bank_state *st, u32 bit)
 	       ((st->enabled & bit) ? VGPIO_IRQ_ENABLED : 0);
 }
 
-/* Caller holds vg->lock. Stores the guest's trigger words for one bank. */
+/* Stores the guest's trigger words for one bank from its private copy. */
 static void vgpio_store_triggers(struct vgpio *vg, unsigned int bank)
 {
 	struct vgpio_bank_state *st = &vg->banks[bank];
+
+	lockdep_assert_held(&vg->lock);
 
 	atomic_set(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_RISE), st->rise);
 	atomic_set(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_FALL), st->fall);
@@ -69,12 +72,14 @@ static void vgpio_store_triggers(struct vgpio *vg, unsigned int bank)
 	atomic_set_release(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_LOW), st->low);
 }
 
-/* Caller holds vg->lock. */
+/* Sets the line's triggers to `type` (IRQ_TYPE_*) and stores them. */
 static void vgpio_arm(struct vgpio *vg, unsigned int line, unsigned int type)
 {
 	unsigned int bank = vgpio_bank(line);
 	struct vgpio_bank_state *st = &vg->banks[bank];
 	u32 bit = vgpio_bit(line);
+
+	lockdep_assert_held(&vg->lock);
 
 	st->rise = (type & IRQ_TYPE_EDGE_RISING) ? st->rise | bit : st->rise & ~bit;
 	st->fall = (type & IRQ_TYPE_EDGE_FALLING) ? st->fall | bit : st->fall & ~bit;
@@ -83,32 +88,42 @@ static void vgpio_arm(struct vgpio *vg, unsigned int line, unsigned int type)
 	vgpio_store_triggers(vg, bank);
 }
 
-/* Caller holds vg->lock. Does the line's armed level trigger hold right now? */
+/* Does the line's armed level trigger hold right now? */
 static bool vgpio_level_holds(struct vgpio *vg, unsigned int bank, u32 bit)
 {
 	struct vgpio_bank_state *st = &vg->banks[bank];
-	u32 in = vgpio_in(vg, bank);
+	u32 in = vgpio_read_in(vg, bank);
+
+	lockdep_assert_held(&vg->lock);
 
 	return (st->high & in & bit) || (st->low & ~in & bit);
 }
 
-/* Caller holds vg->lock. The bank's lines the host raised and we have not acknowledged. */
+/*
+ * The bank's lines the host raised and we have not acknowledged. Under
+ * vg->lock, so that what is pending cannot change by another CPU's
+ * acknowledgment before the caller acts on it.
+ */
 static u32 vgpio_pend(struct vgpio *vg, unsigned int bank)
 {
 	u32 raise = (u32)atomic_read_acquire(vgpio_bank_word(vg, bank, VGPIO_BANK_IRQ_RAISE));
+
+	lockdep_assert_held(&vg->lock);
 
 	return vgpio_pending(raise, vg->banks[bank].ack);
 }
 
 /*
- * Caller holds vg->lock. Acknowledges those of `bits` that are pending;
- * returns true if the host queued changes behind one of them (ack_req) and
- * must be rung to apply the next.
+ * Acknowledges those of `bits` that are pending; returns true if the host
+ * queued changes behind one of them (ack_req) and must be rung to apply
+ * the next.
  */
 static bool vgpio_ack_locked(struct vgpio *vg, unsigned int bank, u32 bits)
 {
 	struct vgpio_bank_state *st = &vg->banks[bank];
 	u32 done = bits & vgpio_pend(vg, bank);
+
+	lockdep_assert_held(&vg->lock);
 
 	if (!done)
 		return false;
@@ -122,14 +137,14 @@ static bool vgpio_ack_locked(struct vgpio *vg, unsigned int bank, u32 bits)
 	return done & (u32)atomic_read(vgpio_bank_word(vg, bank, VGPIO_BANK_ACK_REQ));
 }
 
-/* Acknowledges those of `bits` that are pending, ringing the host if it asked. */
-static void vgpio_release_pend(struct vgpio *vg, unsigned int bank, u32 bits)
+/* Acknowledges the line if it is pending, ringing the host if it asked. */
+static void vgpio_release_pend(struct vgpio *vg, unsigned int line)
 {
 	unsigned long flags;
 	bool ring;
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
-	ring = vgpio_ack_locked(vg, bank, bits);
+	ring = vgpio_ack_locked(vg, vgpio_bank(line), vgpio_bit(line));
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	if (ring)
 		vgpio_notify_host(vg);
@@ -137,11 +152,10 @@ static void vgpio_release_pend(struct vgpio *vg, unsigned int bank, u32 bits)
 
 static void vgpio_post_config(struct vgpio *vg, unsigned int line)
 {
-	struct vgpio_bank_state *st = &vg->banks[vgpio_bank(line)];
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
-	vgpio_ring_post(vg, line, VGPIO_EV_IRQ_CONFIG, vgpio_irq_config(st, vgpio_bit(line)));
+	vgpio_ring_post(vg, line, VGPIO_EV_IRQ_CONFIG, vgpio_irq_config(vg, line));
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	vgpio_notify_host(vg);
 }
@@ -203,9 +217,14 @@ static void vgpio_irq_disable(struct irq_data *d)
 	vgpio_post_config(vgpio_from_irqd(d), irqd_to_hwirq(d));
 }
 
-/* Caller holds vg->lock. Drops the guest's own interrupt state of a line. */
-static void vgpio_forget(struct vgpio_bank_state *st, u32 bit)
+/* Drops the guest's own interrupt state of a line. */
+static void vgpio_forget(struct vgpio *vg, unsigned int line)
 {
+	struct vgpio_bank_state *st = &vg->banks[vgpio_bank(line)];
+	u32 bit = vgpio_bit(line);
+
+	lockdep_assert_held(&vg->lock);
+
 	st->soft_pend &= ~bit;
 	st->soft_seen &= ~bit;
 	st->inflight &= ~bit;
@@ -219,10 +238,10 @@ static unsigned int vgpio_irq_startup(struct irq_data *d)
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
 	vgpio_arm(vg, line, irqd_get_trigger_type(d));
-	vgpio_forget(&vg->banks[vgpio_bank(line)], vgpio_bit(line));
+	vgpio_forget(vg, line);
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	/* Whatever the host raised before anyone listened is not an event. */
-	vgpio_release_pend(vg, vgpio_bank(line), vgpio_bit(line));
+	vgpio_release_pend(vg, line);
 	vgpio_irq_enable(d);
 	return 0;
 }
@@ -236,10 +255,10 @@ static void vgpio_irq_shutdown(struct irq_data *d)
 	vgpio_irq_mask(d);
 	raw_spin_lock_irqsave(&vg->lock, flags);
 	vgpio_arm(vg, line, IRQ_TYPE_NONE);
-	vgpio_forget(&vg->banks[vgpio_bank(line)], vgpio_bit(line));
+	vgpio_forget(vg, line);
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 	/* Never leave the host waiting behind a latch nobody will clear. */
-	vgpio_release_pend(vg, vgpio_bank(line), vgpio_bit(line));
+	vgpio_release_pend(vg, line);
 	vgpio_post_config(vg, line);
 }
 
@@ -288,8 +307,8 @@ static const struct irq_chip vgpio_irq_chip = {
 };
 
 /*
- * Takes the pending lines (doorbell mode) and soft_pend bits of unmasked
- * lines and dispatches them. Pending lines without an armed interrupt,
+ * Takes the pending lines and the soft_pend bits of unmasked lines and
+ * dispatches them, in both modes. Pending lines without an armed interrupt,
  * including bits past ngpio, are garbage: acknowledged, counted and
  * reported at a limited rate. Armed but masked lines stay pending for
  * unmask. One pass only: a host that keeps raising lines rings again, and
@@ -299,7 +318,7 @@ static const struct irq_chip vgpio_irq_chip = {
  * that read it before another CPU's unmask acknowledged the line, and took
  * it after, would dispatch one host change twice.
  */
-static void vgpio_dispatch(struct vgpio *vg, bool shared)
+static void vgpio_dispatch(struct vgpio *vg)
 {
 	struct irq_domain *domain = vg->gc.irq.domain;
 	unsigned long flags;
@@ -313,11 +332,11 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 		unsigned int i;
 
 		raw_spin_lock_irqsave(&vg->lock, flags);
-		pend = shared ? vgpio_pend(vg, bank) : 0;
+		pend = vgpio_pend(vg, bank);
 		armed = st->rise | st->fall | st->high | st->low;
 		bad = pend & ~armed;
 		take = pend & armed & st->enabled & ~st->inflight;
-		dup = take & st->soft_seen & ~(vgpio_in(vg, bank) ^ st->soft_level);
+		dup = take & st->soft_seen & ~(vgpio_read_in(vg, bank) ^ st->soft_level);
 		st->soft_seen &= ~take;
 		take &= ~dup;
 		st->inflight |= take;
@@ -339,9 +358,10 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 
 			generic_handle_domain_irq(domain, line);
 			raw_spin_lock_irqsave(&vg->lock, flags);
-			notify |= vgpio_ring_post(vg, line, VGPIO_EV_INPUT_EDGE,
-						  !!(vgpio_in(vg, bank) & BIT(i)));
+			vgpio_ring_post(vg, line, VGPIO_EV_INPUT_EDGE,
+					!!(vgpio_read_in(vg, bank) & BIT(i)));
 			raw_spin_unlock_irqrestore(&vg->lock, flags);
+			notify = true;
 		}
 	}
 	if (notify)
@@ -350,13 +370,13 @@ static void vgpio_dispatch(struct vgpio *vg, bool shared)
 
 irqreturn_t vgpio_doorbell_isr(int irq, void *data)
 {
-	vgpio_dispatch(data, true);
+	vgpio_dispatch(data);
 	return IRQ_HANDLED;
 }
 
 static void vgpio_dispatch_work(struct irq_work *work)
 {
-	vgpio_dispatch(container_of(work, struct vgpio, dispatch_work), true);
+	vgpio_dispatch(container_of(work, struct vgpio, dispatch_work));
 }
 
 /*
@@ -375,7 +395,7 @@ static void vgpio_poll(struct work_struct *work)
 
 	for (bank = 0; bank < vg->nbanks; bank++) {
 		struct vgpio_bank_state *st = &vg->banks[bank];
-		u32 in = vgpio_in(vg, bank);
+		u32 in = vgpio_read_in(vg, bank);
 		u32 pend, changed, edges;
 
 		raw_spin_lock_irqsave(&vg->lock, flags);
@@ -402,12 +422,13 @@ void vgpio_irq_dbg_show(struct seq_file *s, struct vgpio *vg, unsigned int line)
 	u32 bit = vgpio_bit(line);
 	unsigned long flags;
 	const char *trigger;
-	u32 pend;
+	u32 pend, inflight;
 	u8 cfg;
 
 	raw_spin_lock_irqsave(&vg->lock, flags);
-	cfg = vgpio_irq_config(st, bit);
+	cfg = vgpio_irq_config(vg, line);
 	pend = vgpio_pend(vg, vgpio_bank(line));
+	inflight = st->inflight;
 	raw_spin_unlock_irqrestore(&vg->lock, flags);
 
 	switch (cfg & ~VGPIO_IRQ_ENABLED) {
@@ -437,7 +458,7 @@ void vgpio_irq_dbg_show(struct seq_file *s, struct vgpio *vg, unsigned int line)
 		   !(cfg & ~VGPIO_IRQ_ENABLED) ? "" :
 		   (cfg & VGPIO_IRQ_ENABLED) ? ",unmasked" : ",masked",
 		   (pend & bit) ? ",pending" : "",
-		   (READ_ONCE(st->inflight) & bit) ? ",in-flight" : "");
+		   (inflight & bit) ? ",in-flight" : "");
 }
 
 void vgpio_irq_init(struct vgpio *vg)
@@ -457,7 +478,7 @@ void vgpio_poll_start(struct vgpio *vg)
 	unsigned int bank;
 
 	for (bank = 0; bank < vg->nbanks; bank++)
-		vg->banks[bank].last_in = vgpio_in(vg, bank);
+		vg->banks[bank].last_in = vgpio_read_in(vg, bank);
 	schedule_delayed_work(&vg->poll_work, vg->poll_jiffies);
 }
 

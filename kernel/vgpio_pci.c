@@ -120,7 +120,8 @@ static const char *const *vgpio_read_names(struct vgpio *vg)
 /*
  * Adopts what the previous driver left in out/dir (outputs keep their
  * levels across a rebind, like real hardware) and starts with every
- * interrupt off: nothing is requested yet.
+ * interrupt off: nothing is requested yet. Runs before the gpiochip is
+ * added, when nothing else can touch the banks: no vg->lock needed.
  */
 static void vgpio_init_banks(struct vgpio *vg)
 {

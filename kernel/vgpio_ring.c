@@ -13,7 +13,12 @@
 
 #include "vgpio.h"
 
-bool vgpio_ring_post(struct vgpio *vg, unsigned int line, u8 kind, u8 value)
+/*
+ * Appends one entry, or counts it as dropped when the ring is full. Under
+ * vg->lock: it owns ring_head and ring_dropped, and two CPUs must not
+ * fill the same slot.
+ */
+void vgpio_ring_post(struct vgpio *vg, unsigned int line, u8 kind, u8 value)
 {
 	u32 ring_off = vg->layout.ring_off;
 	u32 len = vg->layout.ring_len;
@@ -24,14 +29,14 @@ bool vgpio_ring_post(struct vgpio *vg, unsigned int line, u8 kind, u8 value)
 	lockdep_assert_held(&vg->lock);
 
 	if (!(vg->features & VGPIO_FEAT_EVENT_RING))
-		return true;	/* no ring: the host still rescans the banks */
+		return;	/* no ring: the host still rescans the banks when rung */
 
 	tail = atomic_read_acquire(vgpio_word(vg, ring_off + VGPIO_RING_TAIL));
 	if (head - tail >= len) {
 		vg->ring_dropped++;
 		atomic_set_release(vgpio_word(vg, ring_off + VGPIO_RING_DROPPED),
 				   vg->ring_dropped);
-		return true;
+		return;
 	}
 
 	ev = (struct vgpio_shm_event *)(vg->shm + ring_off + VGPIO_RING_HEADER_SIZE +
@@ -44,7 +49,6 @@ bool vgpio_ring_post(struct vgpio *vg, unsigned int line, u8 kind, u8 value)
 	/* Publish: the entry is complete before the host can see head move. */
 	vg->ring_head = head + 1;
 	atomic_set_release(vgpio_word(vg, ring_off + VGPIO_RING_HEAD), vg->ring_head);
-	return true;
 }
 
 /*

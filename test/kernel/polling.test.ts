@@ -183,6 +183,25 @@ for (const { arch, cpu } of GUESTS) describe(`vgpio.ko in polling mode (ivshmem-
     await guest.exec(`echo ${gpio} > /sys/class/gpio/unexport`);
   });
 
+  it('sets and reads back outputs in both banks with one call (set_multiple, get_multiple)', async () => {
+    // Lines 30..33 straddle the bank boundary; the host drives 1 onto 33's `in`,
+    // which an output must not read back.
+    const lines = [30, 31, 32, 33];
+    host.inputs.set(33, 1);
+    const inBefore = host.inWords();
+    const from = host.events.length;
+    const readBack = await guest.exec(`setlines /dev/${chip} ${lines.join(',')} 1,1,1,0 0,1,0,1`);
+    assert.deepEqual(readBack.trim().split('\n'), ['1 1 1 0', '0 1 0 1']);
+    await until('the output entries', () => lines.every((l) => host.eventsOf(l, from).length >= (l % 2 === 0 ? 3 : 2)));
+    for (const line of lines) {
+      const expected = [{ kind: EV.DIRECTION, value: 1 }, { kind: EV.OUTPUT, value: 1 }];
+      if (line % 2 === 0) expected.push({ kind: EV.OUTPUT, value: 0 });
+      assert.deepEqual(host.eventsOf(line, from), expected, `line ${line}`);
+      assert.equal(host.lines.state(line).output, line % 2, `line ${line}`);
+    }
+    assert.deepEqual(host.inWords(), inBefore, 'the guest never touches in');
+  });
+
   it('shows direction, level and interrupt state truthfully in debugfs', async () => {
     host.inputs.set(3, 1);
     await guest.exec(`gpioset ${chip} 8=1`);

@@ -186,15 +186,15 @@ export interface GuestModules {
 }
 
 /**
- * test/kernel/edgemon, a static uAPI v2 edge monitor with a large kernel
- * event buffer (see its header), built into `dir` for `arch`: with musl on
- * the host's x86_64, with the cross toolchain's static glibc for aarch64.
+ * A static test program from test/kernel/<name>/<name>.c, built into `dir`
+ * for `arch`: with musl on the host's x86_64, with the cross toolchain's
+ * static glibc for aarch64.
  */
-export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
-  return buildGuestProgram(join(import.meta.dirname, 'edgemon', 'edgemon.c'), join(dir, 'edgemon'), arch);
+export function buildTestProgram(name: string, dir: string, arch: GuestArch = 'x86_64'): string {
+  return buildGuestProgram(join(import.meta.dirname, name, `${name}.c`), join(dir, name), arch);
 }
 
-/** A static guest program from one C file that uses the GPIO uAPI (edgemon, test/client's blink). */
+/** A static guest program from one C file that uses the GPIO uAPI (the test programs here, test/client's blink). */
 export function buildGuestProgram(source: string, out: string, arch: GuestArch = 'x86_64'): string {
   const { crossCompile } = archProfile(arch);
   const flags = ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', out, source];
@@ -209,7 +209,12 @@ export function buildGuestProgram(source: string, out: string, arch: GuestArch =
   return out;
 }
 
-/** vgpio.ko, the level-irq module and edgemon for the guest kernel `kernelVersion` of `arch`. */
+/** test/kernel/edgemon, a uAPI v2 edge monitor with a large kernel event buffer (see its header). */
+export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
+  return buildTestProgram('edgemon', dir, arch);
+}
+
+/** vgpio.ko, the level-irq module, edgemon and setlines for the guest kernel `kernelVersion` of `arch`. */
 export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86_64'): GuestModules {
   const kernel = guestKernel(kernelVersion, arch);
   const vgpio = buildVgpio(kernel.headersDir, arch);
@@ -222,6 +227,7 @@ export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86
       { dest: '/vgpio.ko', src: vgpio.ko, mode: 0o644 },
       { dest: '/vgpio_levelirq.ko', src: levelirq.ko, mode: 0o644 },
       { dest: '/usr/bin/edgemon', src: buildEdgemon(programs, arch), mode: 0o755 },
+      { dest: '/usr/bin/setlines', src: buildTestProgram('setlines', programs, arch), mode: 0o755 },
     ],
     remove: () => {
       vgpio.remove();

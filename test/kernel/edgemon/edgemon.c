@@ -17,14 +17,7 @@
  *
  * usage: edgemon /dev/gpiochipN LINES COUNT [rising|falling|both]
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/gpio.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
+#include "../line-request.h"
 
 #define EVENT_BUFFER_SIZE 1024	/* the kernel's cap: GPIO_V2_LINES_MAX * 16 */
 
@@ -34,39 +27,20 @@ int main(int argc, char **argv)
 	struct gpio_v2_line_event ev[16];
 	unsigned long count, seen = 0;
 	const char *edges;
-	char *next;
-	int chip;
 
 	if (argc < 4 || argc > 5) {
 		fprintf(stderr, "usage: %s /dev/gpiochipN LINES COUNT [rising|falling|both]\n", argv[0]);
 		return 2;
 	}
 	edges = argc == 5 ? argv[4] : "both";
-	chip = open(argv[1], O_RDONLY | O_CLOEXEC);
-	if (chip < 0) {
-		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	memset(&req, 0, sizeof(req));
-	next = argv[2];
-	do {
-		if (req.num_lines == GPIO_V2_LINES_MAX) {
-			fprintf(stderr, "at most %d lines\n", GPIO_V2_LINES_MAX);
-			return 2;
-		}
-		req.offsets[req.num_lines++] = strtoul(next, &next, 0);
-	} while (*next++ == ',');
+	parse_lines(&req, argv[2], "edgemon");
 	req.event_buffer_size = EVENT_BUFFER_SIZE;
-	strncpy(req.consumer, "edgemon", sizeof(req.consumer) - 1);
 	req.config.flags = GPIO_V2_LINE_FLAG_INPUT;
 	if (strcmp(edges, "rising") != 0)
 		req.config.flags |= GPIO_V2_LINE_FLAG_EDGE_FALLING;
 	if (strcmp(edges, "falling") != 0)
 		req.config.flags |= GPIO_V2_LINE_FLAG_EDGE_RISING;
-	if (ioctl(chip, GPIO_V2_GET_LINE_IOCTL, &req) < 0) {
-		fprintf(stderr, "line request: %s\n", strerror(errno));
-		return 1;
-	}
+	request_lines(argv[1], &req);
 	count = strtoul(argv[3], NULL, 0);
 	while (seen < count) {
 		ssize_t n = read(req.fd, ev, sizeof(ev));
