@@ -96,9 +96,10 @@ Watch it as a waveform in a browser: ${session.controller.webServer?.url ?? '(we
 Or in another terminal:
 
   mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
-  ${pub} -t ${base}/button/set -m ON                 # button/edge (the bridge's), button/received
+  ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'   # a 500 ms press
+  ${pub} -t ${base}/button/set -m ON                 # hold it: button/edge (the bridge's), button/received
                                                      # (the guest took it), button/agent/edge (the agent's)
-  ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'
+  ${pub} -t ${base}/button/set -m OFF                # release it
   ${pub} -t ${base}/switch/set -m TOGGLE             # gpiomon below prints the edge
 
 Ctrl-C stops the guest, the bridge and the broker and removes every file the demo made.

@@ -119,7 +119,7 @@ export class BridgeApi implements Extension {
       lines: c.lines.map((line) =>
         withStatus && chip.failure === undefined
           ? { configured: line.configured, ...chip.status(line) }
-          : { line: line.line, name: line.name, direction: line.direction, configured: line.configured },
+          : { line: line.line, name: line.name, direction: line.direction, configured: line.configured, payload_on: line.payloadOn, payload_off: line.payloadOff },
       ),
     };
   }
