@@ -156,11 +156,15 @@ async function main(): Promise<void> {
         const chips = Array.isArray(response.data) ? (response.data as { name?: unknown }[]) : [];
         for (const { name } of chips) {
           if (typeof name !== 'string' || model.chip(name).historyLoaded) continue;
+          // No history (a bridge without the trace request, or no answer): stop remembering live edges for it.
+          const none = { chip: name, edges: [] };
           request('trace', { chip: name }).then(
             (answer) => {
-              if (answer.status === 'ok') model.loadTrace(answer.data);
+              model.loadTrace(answer.status === 'ok' ? answer.data : none);
             },
-            () => undefined,
+            () => {
+              model.loadTrace(none);
+            },
           );
         }
       })
