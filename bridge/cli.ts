@@ -13,28 +13,32 @@ import { Logger, surviveClosedOutput } from './log.ts';
 import { LibvirtError, libvirtXml } from './libvirt-xml.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
 import { CAPTURE_FLAGS, CaptureArgsError, captureOptions } from './capture/options.ts';
+import { ChipLookupError, findLine, knownChips, pickChip } from './known-chips.ts';
 import { VERSION } from './version.ts';
 
 const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
 
 Usage:
   vgpio2mqtt [start] [options]            run the bridge (the default)
-  vgpio2mqtt qemu-args <chip> [--format qemu|libvirt] [options]
+  vgpio2mqtt qemu-args [<chip>] [--format qemu|libvirt] [options]
                                           print what attaches a guest to <chip>: QEMU options (the
                                           default), or libvirt domain XML for <devices>
-  vgpio2mqtt get <chip> <line> [options]  print a line's state, as a running bridge reads it
-  vgpio2mqtt set <chip> <line> <payload> [options]
+  vgpio2mqtt get [<chip>] <line> [options]
+                                          print a line's state, as a running bridge reads it
+  vgpio2mqtt set [<chip>] <line> <payload> [options]
                                           set a host-driven line: ON OFF 1 0 true false high low
                                           TOGGLE, or JSON {"state":"ON","pulse_ms":200}
   vgpio2mqtt watch [<chip> [<line>]] [options]
                                           print states and edges as the bridge publishes them
-  vgpio2mqtt capture --chip <chip> [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|->
+  vgpio2mqtt capture [--chip <chip>] [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|->
                                           record the chip's edges into a VCD file (GTKWave, PulseView,
-                                          sigrok) until the duration passed, N edges arrived or Ctrl-C;
-                                          --lines: names or numbers (default: every line); --duration:
-                                          ms, s, m or h (a bare number is seconds); --out -: stdout
+                                          sigrok) until the duration passed, N edges arrived or Ctrl-C
+  vgpio2mqtt <command> --help             the command's own options and an example
   vgpio2mqtt --help | --version
 
+Chips: from the configuration file when one is given (-c or ${CONFIG_ENV}), else from the
+running bridge's retained bridge/info. With one chip, <chip> (--chip) may be left out: get and
+set then take one word fewer (get <line>, set <line> <payload>).
 get, set, watch and capture reach the bridge through its MQTT broker, as configured
 (the embedded broker's broker.host and broker.port, or mqtt.server).
 
@@ -43,14 +47,98 @@ Options (precedence: built-in default < config file < environment < flag):
 ${optionsHelp()}
 `;
 
-const COMMANDS: Record<string, { min: number; max: number; usage: string }> = {
-  start: { min: 0, max: 0, usage: 'vgpio2mqtt start [options]' },
-  'qemu-args': { min: 1, max: 1, usage: 'vgpio2mqtt qemu-args <chip> [--format qemu|libvirt] [options]' },
-  get: { min: 2, max: 2, usage: 'vgpio2mqtt get <chip> <line> [options]' },
-  set: { min: 3, max: 3, usage: 'vgpio2mqtt set <chip> <line> <payload> [options]' },
-  watch: { min: 0, max: 2, usage: 'vgpio2mqtt watch [<chip> [<line>]] [options]' },
-  capture: { min: 0, max: 0, usage: 'vgpio2mqtt capture --chip <chip> [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|-> [options]' },
+/** The footer of every command's own help. */
+const MORE = `Chips come from the configuration file when one is given (-c <file> or ${CONFIG_ENV}), else from
+the running bridge's bridge/info. The broker is reached as configured: --broker-host, --broker-port,
+--mqtt-server, --mqtt-username, --mqtt-password, --base-topic; every option: vgpio2mqtt --help`;
+
+interface Command {
+  /** Positional arguments allowed. */
+  min: number;
+  max: number;
+  usage: string;
+  /** What `vgpio2mqtt <command> --help` prints besides the usage and MORE. */
+  help: string;
+}
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    min: 0,
+    max: 0,
+    usage: 'vgpio2mqtt start [options]',
+    help: `Runs the bridge: the embedded MQTT broker (or a client of mqtt.server), every configured chip,
+the web view and the metrics endpoint, until SIGINT or SIGTERM.
+
+Example:
+  vgpio2mqtt start -c /etc/vgpio2mqtt.yaml`,
+  },
+  'qemu-args': {
+    min: 0,
+    max: 1,
+    usage: 'vgpio2mqtt qemu-args [<chip>] [--format qemu|libvirt] [options]',
+    help: `Prints what attaches a QEMU guest to <chip> (default: the only chip).
+
+Options:
+  --format qemu      QEMU command-line options, shell-quoted (the default)
+  --format libvirt   libvirt domain XML for <devices>
+
+Example:
+  qemu-system-x86_64 ... $(vgpio2mqtt qemu-args vgpio0)`,
+  },
+  get: {
+    min: 1,
+    max: 2,
+    usage: 'vgpio2mqtt get [<chip>] <line> [options]',
+    help: `Prints a line's state as the running bridge reads it from shared memory. <line> is a line's
+name or number; <chip> may be left out when there is one chip (get <line>).
+
+Example:
+  vgpio2mqtt get vgpio0 led`,
+  },
+  set: {
+    min: 2,
+    max: 3,
+    usage: 'vgpio2mqtt set [<chip>] <line> <payload> [options]',
+    help: `Sets a host-driven line through the running bridge and prints the new state. <payload>: ON OFF
+1 0 true false high low TOGGLE, or JSON {"state":"ON","pulse_ms":200}; <chip> may be left out when
+there is one chip (set <line> <payload>).
+
+Example:
+  vgpio2mqtt set vgpio0 button '{"state":"ON","pulse_ms":200}'`,
+  },
+  watch: {
+    min: 0,
+    max: 2,
+    usage: 'vgpio2mqtt watch [<chip> [<line>]] [options]',
+    help: `Prints <topic> <payload> for every state, edge, guest confirmation and line configuration the
+bridge publishes, of every chip (with one chip: that chip), of <chip>, or of one line, until Ctrl-C.
+
+Example:
+  vgpio2mqtt watch vgpio0 led`,
+  },
+  capture: {
+    min: 0,
+    max: 0,
+    usage: 'vgpio2mqtt capture [--chip <chip>] [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|-> [options]',
+    help: `Records a chip's host and guest edges into a VCD file (GTKWave, PulseView, sigrok) until the
+duration passed, N edges arrived or Ctrl-C.
+
+Options:
+  --chip <chip>      the chip (default: the only chip)
+  --lines a,b,3      line names or numbers, in signal order (default: every line)
+  --duration 10s     stop after ms, s, m or h (a bare number is seconds)
+  --count N          stop after N edges on the chosen lines
+  --out <file|->     the VCD file, or - for stdout (progress goes to stderr)
+
+Example:
+  vgpio2mqtt capture --lines button,led --duration 10s --out blink.vcd`,
+  },
 };
+
+/** `vgpio2mqtt <command> --help`. */
+function commandHelp(command: Command): string {
+  return `Usage: ${command.usage}\n\n${command.help}\n\n${MORE}\n`;
+}
 
 class UsageError extends Error {}
 
@@ -154,16 +242,13 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
-function chipOf(settings: Settings, name: string): Settings['chips'][number] {
-  const chip = settings.chips.find((c) => c.name === name);
-  if (chip === undefined) throw new UsageError(`no chip ${JSON.stringify(name)} in the configuration; chips: ${settings.chips.map((c) => c.name).join(', ')}`);
-  return chip;
-}
-
 async function main(argv: string[]): Promise<void> {
   const [command = 'start', ...rest] = argv[0] !== undefined && !argv[0].startsWith('-') ? argv : ['start', ...argv];
-  if (rest.includes('--help') || rest.includes('-h') || command === 'help') {
-    process.stdout.write(USAGE);
+  const help = rest.includes('--help') || rest.includes('-h');
+  if (command === 'help' || (help && command === 'start' && argv[0] !== 'start')) {
+    // `vgpio2mqtt help [<command>]`, and `vgpio2mqtt --help`: the whole usage with every configuration option.
+    const named = command === 'help' && rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0]) ? COMMANDS[rest[0]] : undefined;
+    process.stdout.write(named === undefined ? USAGE : commandHelp(named));
     return;
   }
   if (rest.includes('--version') || rest.includes('-V')) {
@@ -172,30 +257,40 @@ async function main(argv: string[]): Promise<void> {
   }
   const spec = COMMANDS[command];
   if (spec === undefined || !Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: ${Object.keys(COMMANDS).join(', ')} (see vgpio2mqtt --help)`);
+  if (help) {
+    process.stdout.write(commandHelp(spec));
+    return;
+  }
   const own = command === 'capture' ? CAPTURE_FLAGS : command === 'qemu-args' ? QEMU_ARGS_FLAGS : {};
   const { positionals, flags, values } = split(rest, own);
   const format = formatOf(values.format);
   if (positionals.length < spec.min || positionals.length > spec.max) {
-    throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage}`);
+    throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage} (see vgpio2mqtt ${command} --help)`);
   }
   const settings = settingsOrExit(flags);
-  const [a, b, c] = positionals;
-  // The argument counts were checked against COMMANDS above.
-  const need = (value: string | undefined): string => value ?? '';
-  // get/set/watch need an MQTT client; `start` with the embedded broker does not load one (about 19 MiB).
-  const remote = (): Promise<typeof import('./remote.ts')> => import('./remote.ts');
+  if (command === 'start') {
+    await runStart(settings);
+    return;
+  }
+  // The other commands need an MQTT client (or may: qemu-args without a configuration file); `start` with the embedded broker does not load one (about 19 MiB).
+  const remote = await import('./remote.ts');
+  // get and set: the chip may be left out when there is one (the positional count tells which form it is).
+  const [chip, line, payload] = positionals.length === spec.max ? [positionals[0], positionals[1], positionals[2]] : [undefined, ...positionals];
+  if (command === 'get' || command === 'set') {
+    // A name no topic can carry is refused as such, before it is looked up (watch checks its own).
+    if (chip !== undefined) remote.checkName('chip', chip);
+    remote.checkName('line', line ?? '');
+  }
+  const source = await knownChips(settings, (s) => remote.bridgeInfo(s));
   switch (command) {
-    case 'start':
-      await runStart(settings);
-      return;
     case 'qemu-args': {
-      const chip = chipOf(settings, need(a));
+      const target = pickChip(source, positionals[0], 'qemu-args <chip>');
       if (format === 'qemu') {
-        process.stdout.write(`${qemuArgs(chip).map(shellWord).join(' ')}\n`);
+        process.stdout.write(`${qemuArgs(target).map(shellWord).join(' ')}\n`);
         return;
       }
       try {
-        process.stdout.write(libvirtXml(chip));
+        process.stdout.write(libvirtXml(target));
       } catch (error) {
         // A chip libvirt cannot attach as configured is a usage problem, answered like a bad argument.
         if (error instanceof LibvirtError) throw new UsageError(error.message);
@@ -204,37 +299,36 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'get': {
-      const { checkName, request } = await remote();
-      checkName('chip', need(a));
-      checkName('line', need(b));
-      const data = (await request(settings, 'get', { chip: a, line: b })) as { state: string };
+      const target = pickChip(source, chip, `get <chip> <line>`);
+      const data = (await remote.request(settings, 'get', { chip: target.name, line: findLine(target, line ?? '').name })) as { state: string };
       process.stdout.write(`${data.state}\n`);
       return;
     }
     case 'set': {
-      const { checkName, request } = await remote();
-      checkName('chip', need(a));
-      checkName('line', need(b));
-      const payload = need(c);
-      let body: Record<string, unknown> = { state: payload };
-      if (payload.trim().startsWith('{')) {
+      const target = pickChip(source, chip, `set <chip> <line> <payload>`);
+      const text = payload ?? '';
+      let body: Record<string, unknown> = { state: text };
+      if (text.trim().startsWith('{')) {
         try {
-          body = JSON.parse(payload) as Record<string, unknown>;
+          body = JSON.parse(text) as Record<string, unknown>;
         } catch {
-          throw new UsageError(`payload ${payload} is not valid JSON`);
+          throw new UsageError(`payload ${text} is not valid JSON`);
         }
       }
-      const data = (await request(settings, 'set', { ...body, chip: a, line: b })) as { state: string };
+      const data = (await remote.request(settings, 'set', { ...body, chip: target.name, line: findLine(target, line ?? '').name })) as { state: string };
       process.stdout.write(`${data.state}\n`);
       return;
     }
     case 'watch': {
-      const { watch } = await remote();
-      await watch(settings, a, b, (text) => process.stdout.write(`${text}\n`), interruptSignal());
+      const [name, lineWord] = positionals;
+      // No chip named: every chip's topics, which with one chip are that chip's.
+      const target = name === undefined ? undefined : pickChip(source, name, 'watch <chip>');
+      const watched = target === undefined || lineWord === undefined ? undefined : findLine(target, lineWord).name;
+      await remote.watch(settings, target?.name, watched, (text) => process.stdout.write(`${text}\n`), interruptSignal());
       return;
     }
     case 'capture': {
-      const options = captureOptions(values, settings);
+      const options = captureOptions(values, source);
       const { runCapture } = await import('./capture/run.ts');
       await runCapture(settings, options, interruptSignal(), (text) => process.stderr.write(`${text}\n`));
       return;
@@ -244,5 +338,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`vgpio2mqtt: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof UsageError || error instanceof CaptureArgsError ? 2 : 1);
+  process.exit(error instanceof UsageError || error instanceof CaptureArgsError || error instanceof ChipLookupError ? 2 : 1);
 });

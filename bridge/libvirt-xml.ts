@@ -7,8 +7,7 @@
  * controller itself.
  */
 import { basename, dirname } from 'node:path';
-import type { ChipConfig } from './config/types.ts';
-import { AGENT_PORT_NAME, qemuId } from './qemu-args.ts';
+import { AGENT_PORT_NAME, qemuId, type AttachConfig } from './qemu-args.ts';
 
 /** libvirt refuses smaller ivshmem-plain regions ("shmem size must be at least 1 MiB"). */
 const LIBVIRT_MIN_SHM = 1024 * 1024;
@@ -21,7 +20,7 @@ function attr(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 }
 
-function shmemXml(chip: ChipConfig): string[] {
+function shmemXml(chip: AttachConfig): string[] {
   if (chip.mode !== 'plain') {
     // The server hands QEMU the memory and its size: libvirt needs no <size> here.
     return [
@@ -60,7 +59,7 @@ function channelXml(path: string): string[] {
 }
 
 /** The `<devices>` children for `chip`, one element per line group, newline-terminated. */
-export function libvirtXml(chip: ChipConfig): string {
+export function libvirtXml(chip: AttachConfig): string {
   const lines = [...shmemXml(chip), ...(chip.agentSocket === null ? [] : channelXml(chip.agentSocket))];
   return `${lines.join('\n')}\n`;
 }

@@ -20,7 +20,7 @@ export function qemuId(chip: string): string {
 /** The virtio-serial port name vgpio-agent opens by default (/dev/virtio-ports/vgpio2mqtt). */
 export const AGENT_PORT_NAME = 'vgpio2mqtt';
 
-function ivshmemArgs(chip: ChipConfig, id: string): string[] {
+function ivshmemArgs(chip: AttachConfig, id: string): string[] {
   if (chip.mode === 'plain') {
     return [
       '-object', `memory-backend-file,id=${id},share=on,mem-path=${qemuValue(chip.shm ?? '')},size=${chip.size}`,
@@ -48,7 +48,10 @@ function agentArgs(path: string, id: string): string[] {
   ];
 }
 
-export function qemuArgs(chip: ChipConfig): string[] {
+/** What qemuArgs reads of a chip (a configured chip, or one described by a running bridge's bridge/info). */
+export type AttachConfig = Pick<ChipConfig, 'name' | 'mode' | 'shm' | 'size' | 'socket' | 'vectors' | 'agentSocket'>;
+
+export function qemuArgs(chip: AttachConfig): string[] {
   const id = qemuId(chip.name);
   return [...ivshmemArgs(chip, id), ...(chip.agentSocket === null ? [] : agentArgs(chip.agentSocket, id))];
 }
@@ -56,4 +59,9 @@ export function qemuArgs(chip: ChipConfig): string[] {
 /** Quotes a word for a POSIX shell when it needs it. */
 export function shellWord(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A whole QEMU command line to copy, with a placeholder for the guest's own options (disk, kernel, memory). */
+export function qemuCommand(chip: AttachConfig): string {
+  return `qemu-system-x86_64 <your guest's options> ${qemuArgs(chip).map(shellWord).join(' ')}`;
 }

@@ -10,6 +10,7 @@ import type { Settings } from './config/types.ts';
 import { Logger } from './log.ts';
 import { MqttConnection } from './mqtt/connection.ts';
 import { nameProblem, Topics } from './mqtt/topics.ts';
+import { bridgeOnline } from './capture/layout.ts';
 
 export const REMOTE_TIMEOUT_MS = 5000;
 
@@ -105,6 +106,42 @@ export async function request(settings: Settings, command: string, body: Record<
     const response = await answer;
     if (response.status !== 'ok') throw new RemoteError(typeof response.error === 'string' ? response.error : 'the bridge refused the request');
     return response.data;
+  } finally {
+    await mqtt.close();
+  }
+}
+
+/**
+ * The running bridge's retained `bridge/info` (its chips, lines and what
+ * attaches a guest: known-chips.ts), once its retained `bridge/state` says
+ * online. No broker, no state or an offline bridge is a RemoteError saying so.
+ */
+export async function bridgeInfo(settings: Settings, log = new Logger('error', 'cli')): Promise<string> {
+  const topics = new Topics(settings.baseTopic);
+  const hint = 'no configuration file was given (-c or VGPIO2MQTT_CONFIG), so chips come from the running bridge';
+  const mqtt = connect(settings, log);
+  try {
+    try {
+      await connected(mqtt, settings);
+    } catch (error) {
+      throw new RemoteError(`${(error as Error).message}: is vgpio2mqtt running? (${hint})`);
+    }
+    const retained = (topic: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new RemoteError(`nothing retained on ${topic} within ${REMOTE_TIMEOUT_MS} ms: is vgpio2mqtt running with base topic ${topics.base}? (${hint})`));
+        }, REMOTE_TIMEOUT_MS);
+        mqtt.subscribeNow(topic, (_topic, payload) => {
+          clearTimeout(timer);
+          resolve(payload.toString('utf8'));
+        }).catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        });
+      });
+    const [state, info] = await Promise.all([retained(topics.bridgeState), retained(topics.bridgeInfo)]);
+    if (!bridgeOnline(Buffer.from(state))) throw new RemoteError(`the bridge is not running (${topics.bridgeState}: ${state}): start vgpio2mqtt, or give its configuration with -c (${hint})`);
+    return info;
   } finally {
     await mqtt.close();
   }

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseGuestArch, type GuestArch } from '../test/support/arch.ts';
 import { surviveClosedOutput } from '../bridge/log.ts';
 import { READY_MARKER } from '../test/support/initramfs.ts';
+import { withoutCommandMarkers } from '../test/support/guest.ts';
 import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
 
 const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--web-port <web view port, default 8080, 0: any>] [--host <address, default 127.0.0.1>] [--arch <x86_64 (default) or arm64>]';
@@ -96,9 +97,10 @@ Watch it as a waveform in a browser: ${session.controller.webServer?.url ?? '(we
 Or in another terminal:
 
   mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
-  ${pub} -t ${base}/button/set -m ON                 # button/edge (the bridge's), button/received
+  ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'   # a 500 ms press
+  ${pub} -t ${base}/button/set -m ON                 # hold it: button/edge (the bridge's), button/received
                                                      # (the guest took it), button/agent/edge (the agent's)
-  ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'
+  ${pub} -t ${base}/button/set -m OFF                # release it
   ${pub} -t ${base}/switch/set -m TOGGLE             # gpiomon below prints the edge
 
 Ctrl-C stops the guest, the bridge and the broker and removes every file the demo made.
@@ -112,7 +114,8 @@ const follow = setInterval(() => {
   const text = session.guest.console.text;
   const end = text.lastIndexOf('\n') + 1;
   if (end <= printed) return;
-  for (const line of text.slice(printed, end).split('\n').slice(0, -1)) process.stdout.write(`guest | ${line}\n`);
+  // Without the harness's framing of the commands it ran (Guest.run), which say nothing to a reader.
+  for (const line of withoutCommandMarkers(text.slice(printed, end)).split('\n').slice(0, -1)) process.stdout.write(`guest | ${line}\n`);
   printed = end;
 }, 100);
 

@@ -144,6 +144,32 @@ async function main(): Promise<void> {
     showStatus('no live view: the bridge uses an external broker and web.mqtt_url is not set (see docs/web.md)', false);
     return;
   }
+  /**
+   * Once subscribed: the bridge's recent edges of every chip, so the
+   * waveform starts with the last seconds rather than at page load (the
+   * model leaves out those that also arrived live meanwhile).
+   */
+  const loadHistory = (): void => {
+    model.collectLive();
+    request('chips', {})
+      .then((response) => {
+        const chips = Array.isArray(response.data) ? (response.data as { name?: unknown }[]) : [];
+        for (const { name } of chips) {
+          if (typeof name !== 'string' || model.chip(name).historyLoaded) continue;
+          // No history (a bridge without the trace request, or no answer): stop remembering live edges for it.
+          const none = { chip: name, edges: [] };
+          request('trace', { chip: name }).then(
+            (answer) => {
+              model.loadTrace(answer.status === 'ok' ? answer.data : none);
+            },
+            () => {
+              model.loadTrace(none);
+            },
+          );
+        }
+      })
+      .catch(() => undefined);
+  };
   const url = brokerUrl(config.mqtt, location);
   let refresh: ReturnType<typeof setInterval> | undefined;
   const start = (login: Login | undefined): void => {
@@ -157,7 +183,11 @@ async function main(): Promise<void> {
         if (loginForm !== null) loginForm.hidden = true;
         c.subscribe(model.filter, { qos: 0 }, (error, granted) => {
           // A SUBACK failure (128) means the login may not read these topics.
-          if (error !== null || granted?.some((g) => g.qos === 128) === true) showStatus(`not allowed to subscribe to ${model.filter}`, false);
+          if (error !== null || granted?.some((g) => g.qos === 128) === true) {
+            showStatus(`not allowed to subscribe to ${model.filter}`, false);
+            return;
+          }
+          loadHistory();
         });
         // pending/queued are on no topic: ask for them now and every 2 s.
         const ask = (): void => {

@@ -31,6 +31,10 @@ export interface ChipModel {
   name: string;
   availability: string | undefined;
   agent: string | undefined;
+  /** How to attach a guest, from bridge/info (shown while the chip is offline). */
+  attach: { qemuArgs: string[]; command: string } | undefined;
+  /** Whether the bridge's recent edges (bridge/response/trace) were loaded into the traces. */
+  historyLoaded: boolean;
   /** By line name (the topic level). */
   lines: Map<string, LineModel>;
 }
@@ -58,6 +62,11 @@ function json(payload: string): Json | undefined {
   }
 }
 
+/** What tells an edge apart in both the live `.../edge` messages and bridge/response/trace. */
+function edgeKey(line: string, edge: Json): string {
+  return `${line}/${String(edge.source)}/${String(edge.seq)}/${String(edge.ts_ms)}`;
+}
+
 const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
@@ -71,6 +80,9 @@ export class PageModel {
   /** Answers to this page's own requests, by transaction. */
   readonly #waiting = new Map<string, (response: Json) => void>();
   readonly #capacity: number | undefined;
+  /** Since collectLive(), per chip whose history is not loaded yet: the edges seen live (line/source/seq/ts_ms). */
+  readonly #liveSince = new Map<string, Set<string>>();
+  #collecting = false;
   readonly #now: () => number;
   /** Called after every message that changed something a view shows. */
   changed: (chip: string | undefined) => void = () => undefined;
@@ -91,7 +103,7 @@ export class PageModel {
   chip(name: string): ChipModel {
     let chip = this.chips.get(name);
     if (chip === undefined) {
-      chip = { name, availability: undefined, agent: undefined, lines: new Map() };
+      chip = { name, availability: undefined, agent: undefined, attach: undefined, historyLoaded: false, lines: new Map() };
       this.chips.set(name, chip);
     }
     return chip;
@@ -135,6 +147,53 @@ export class PageModel {
 
   forget(transaction: string): void {
     this.#waiting.delete(transaction);
+  }
+
+  /**
+   * Called once the page's subscription is granted, before it asks for the
+   * chips' recent edges: the live edges from now on are remembered, so
+   * loadTrace leaves them out of the history instead of drawing them twice.
+   */
+  collectLive(): void {
+    this.#collecting = true;
+  }
+
+  /**
+   * bridge/response/trace's data: the chip's edges from before this page
+   * subscribed go in front of each line's trace, except those already seen
+   * live (same line, source, seq and ts_ms).
+   */
+  loadTrace(data: unknown): void {
+    const body = typeof data === 'object' && data !== null ? (data as Json) : {};
+    const chipName = str(body.chip);
+    if (chipName === undefined || !Array.isArray(body.edges)) return;
+    const chip = this.chip(chipName);
+    if (chip.historyLoaded) return;
+    const live = this.#liveSince.get(chipName) ?? new Set();
+    this.#liveSince.delete(chipName);
+    const history = new Map<LineModel, { time: number; level: 0 | 1; kind: Kind }[]>();
+    for (const e of body.edges as Json[]) {
+      const name = str(e.line);
+      const tsMs = num(e.ts_ms);
+      if (name === undefined || tsMs === undefined || (e.edge !== 'rising' && e.edge !== 'falling')) continue;
+      if (live.has(edgeKey(name, e))) continue;
+      const guest = e.source === 'guest';
+      const line = this.line(chipName, name);
+      line.counts[guest ? 'guest' : 'host'] += 1;
+      const events = history.get(line) ?? [];
+      events.push({ time: tsMs, level: e.edge === 'rising' ? 1 : 0, kind: guest ? Kind.GUEST_EDGE : Kind.HOST_EDGE });
+      history.set(line, events);
+    }
+    for (const [line, events] of history) {
+      // The live events stay after the history: a new buffer gets both, in time order.
+      const old = line.trace;
+      line.trace = new TraceBuffer(this.#capacity);
+      for (const event of events) line.trace.push(event.time, event.level, event.kind);
+      for (let i = 0; i < old.length; i += 1) line.trace.push(old.time(i), old.level(i), old.kind(i));
+      line.level ??= events.at(-1)?.level;
+    }
+    chip.historyLoaded = true;
+    this.changed(chipName);
   }
 
   handle(topic: string, payload: string): void {
@@ -188,7 +247,13 @@ export class PageModel {
     for (const c of chips as Json[]) {
       const name = str(c.name);
       if (name === undefined) continue;
-      this.chip(name);
+      const chip = this.chip(name);
+      const attach = typeof c.attach === 'object' && c.attach !== null ? (c.attach as Json) : undefined;
+      const command = str(attach?.command);
+      const args = attach?.qemu_args;
+      if (command !== undefined && Array.isArray(args)) chip.attach = { command, qemuArgs: args.filter((a): a is string => typeof a === 'string') };
+      // Retained availability messages say it better; this is for a bridge that has not published them yet.
+      if (chip.availability === undefined && typeof c.online === 'boolean') chip.availability = c.online ? 'online' : 'offline';
       if (!Array.isArray(c.lines)) continue;
       for (const l of c.lines as Json[]) {
         const lineName = str(l.name);
@@ -251,6 +316,11 @@ export class PageModel {
     const guestNs = num(body.guest_ns);
     if (tsMs !== undefined && guestNs !== undefined) this.clock.observe(tsMs, guestNs);
     const guest = body.source === 'guest';
+    if (this.#collecting && !this.chip(chipName).historyLoaded) {
+      const seen = this.#liveSince.get(chipName) ?? new Set();
+      seen.add(edgeKey(name, body));
+      this.#liveSince.set(chipName, seen);
+    }
     line.level = level;
     line.counts[guest ? 'guest' : 'host'] += 1;
     line.trace.push(tsMs ?? this.#now(), level, guest ? Kind.GUEST_EDGE : Kind.HOST_EDGE);

@@ -1,5 +1,6 @@
 /**
- * One chip's table: availability, and per line its number, name, the
+ * One chip's table: availability (while offline, the QEMU options that
+ * attach a guest, selectable and with a copy button), and per line its number, name, the
  * guest's direction and trigger, level, pending/queued, and for host-driven
  * lines ON, OFF, TOGGLE and pulse buttons. Commands go to
  * `bridge/request/set`, so the bridge's answer (and a refusal's reason)
@@ -29,6 +30,8 @@ export class ChipPanel {
   readonly #availability: HTMLElement;
   readonly #agent: HTMLElement;
   readonly #body: HTMLTableSectionElement;
+  readonly #attach: HTMLElement;
+  readonly #attachCommand: HTMLElement;
   readonly #rows = new Map<string, Row>();
 
   constructor(chip: ChipModel, send: SendCommand) {
@@ -37,11 +40,23 @@ export class ChipPanel {
     this.#availability = el('span', { class: 'badge' });
     this.#agent = el('span', { class: 'badge' });
     this.#body = el('tbody');
+    this.#attachCommand = el('pre', { class: 'attach-command' });
+    const copy = el('button', { type: 'button', 'data-action': 'copy' }, 'copy');
+    copy.addEventListener('click', () => {
+      const text = this.#attachCommand.textContent;
+      // The Clipboard API needs a secure context (https or localhost): elsewhere the text stays selectable.
+      navigator.clipboard.writeText(text).then(
+        () => { setText(copy, 'copied'); },
+        () => { setText(copy, 'select the text to copy'); },
+      );
+    });
+    this.#attach = el('div', { class: 'attach', hidden: '' }, el('p', {}, 'No guest is attached. Start QEMU with these options (or run ', el('code', {}, `vgpio2mqtt qemu-args ${chip.name}`), '):'), this.#attachCommand, copy);
     const head = el('tr', {}, ...['#', 'name', 'guest direction', 'trigger', 'level', 'pending / queued', 'edges host/guest/received/agent', 'host drives', ''].map((h) => el('th', {}, h)));
     this.root = el(
       'section',
       { class: 'chip', 'data-chip': chip.name },
       el('h2', {}, `chip ${chip.name} `, this.#availability, ' agent ', this.#agent),
+      this.#attach,
       el('table', { class: 'lines' }, el('thead', {}, head), this.#body),
     );
   }
@@ -50,6 +65,9 @@ export class ChipPanel {
     const availability = this.#chip.availability ?? 'unknown';
     setText(this.#availability, availability);
     this.#availability.className = `badge ${availability === 'online' ? 'on' : 'off'}`;
+    const attach = this.#chip.attach;
+    this.#attach.hidden = availability === 'online' || attach === undefined;
+    setText(this.#attachCommand, attach?.command ?? '');
     setText(this.#agent, this.#chip.agent ?? 'none');
     this.#agent.className = `badge ${this.#chip.agent === 'online' ? 'on' : 'off'}`;
     lines.forEach((line, index) => {

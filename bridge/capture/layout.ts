@@ -4,7 +4,7 @@
  * the keys of the bridge's `.../edge` payload (docs/topics.md). A change of
  * the topic layout is followed here and nowhere else in bridge/capture/.
  */
-import type { LineConfig } from '../config/types.ts';
+import type { KnownLine } from '../known-chips.ts';
 import { Topics } from '../mqtt/topics.ts';
 
 /** One edge as the bridge published it. */
@@ -27,7 +27,7 @@ export class CaptureTopics {
   readonly #edgeLine = new Map<string, number>();
   readonly #stateLine = new Map<string, number>();
 
-  constructor(base: string, chip: string, lines: readonly LineConfig[]) {
+  constructor(base: string, chip: string, lines: readonly KnownLine[]) {
     const topics = new Topics(base);
     this.edges = topics.edge(chip, '+');
     this.states = topics.state(chip, '+');
@@ -72,7 +72,7 @@ export function parseEdge(payload: Buffer): EdgeMessage | undefined {
 }
 
 /** A retained line state as a level, by the line's own payloads; undefined when it is neither. */
-export function parseState(payload: Buffer, line: LineConfig): 0 | 1 | undefined {
+export function parseState(payload: Buffer, line: KnownLine): 0 | 1 | undefined {
   const text = payload.toString('utf8');
   if (text === line.payloadOn) return 1;
   if (text === line.payloadOff) return 0;

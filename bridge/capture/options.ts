@@ -1,9 +1,10 @@
 /**
- * The flags of `vgpio2mqtt capture`, checked against the configuration
- * before anything connects: every mistake is a CaptureArgsError (the CLI
- * exits 2) saying what is allowed.
+ * The flags of `vgpio2mqtt capture`, checked against the chips the CLI
+ * knows (known-chips.ts) before recording starts: every mistake is a
+ * CaptureArgsError or a ChipLookupError (the CLI exits 2) saying what is
+ * allowed.
  */
-import type { ChipConfig, LineConfig, Settings } from '../config/types.ts';
+import { findLine, pickChip, type ChipSource, type KnownChip, type KnownLine } from '../known-chips.ts';
 
 export class CaptureArgsError extends Error {
   override readonly name = 'CaptureArgsError';
@@ -21,9 +22,9 @@ export const CAPTURE_FLAGS = {
 export type CaptureFlagValues = Partial<Record<keyof typeof CAPTURE_FLAGS, string>>;
 
 export interface CaptureOptions {
-  chip: ChipConfig;
+  chip: KnownChip;
   /** In VCD signal order: as given by --lines, else by line number. */
-  lines: LineConfig[];
+  lines: KnownLine[];
   /** Stop after this long (from the moment the capture is subscribed). */
   durationMs?: number;
   /** Stop after this many edges on the chosen lines. */
@@ -53,16 +54,7 @@ function parseCount(text: string): number {
   return Number(text);
 }
 
-function findLine(chip: ChipConfig, word: string): LineConfig {
-  const line = chip.lines.find((l) => l.name === word) ?? (/^\d+$/.test(word) ? chip.lines[Number(word)] : undefined);
-  if (line === undefined) {
-    const named = chip.lines.filter((l) => l.configured).map((l) => l.name);
-    throw new CaptureArgsError(`chip ${chip.name} has no line ${JSON.stringify(word)}; lines are named (${named.join(', ') || 'none named'}) or numbered 0..${chip.ngpio - 1}`);
-  }
-  return line;
-}
-
-function parseLines(chip: ChipConfig, text: string | undefined): LineConfig[] {
+function parseLines(chip: KnownChip, text: string | undefined): KnownLine[] {
   if (text === undefined) return chip.lines;
   const words = text.split(',').map((w) => w.trim());
   if (words.some((w) => w === '')) throw new CaptureArgsError(`--lines ${JSON.stringify(text)} has an empty entry; give names or numbers separated by commas, e.g. --lines button,led,3`);
@@ -72,10 +64,9 @@ function parseLines(chip: ChipConfig, text: string | undefined): LineConfig[] {
   return lines;
 }
 
-export function captureOptions(values: CaptureFlagValues, settings: Settings): CaptureOptions {
-  if (values.chip === undefined) throw new CaptureArgsError(`capture needs --chip <chip>; chips: ${settings.chips.map((c) => c.name).join(', ') || 'none configured'}`);
-  const chip = settings.chips.find((c) => c.name === values.chip);
-  if (chip === undefined) throw new CaptureArgsError(`no chip ${JSON.stringify(values.chip)} in the configuration; chips: ${settings.chips.map((c) => c.name).join(', ') || 'none configured'}`);
+/** Checks the flags against the chips `source` knows (known-chips.ts): --chip may be left out when there is one chip. */
+export function captureOptions(values: CaptureFlagValues, source: ChipSource): CaptureOptions {
+  const chip = pickChip(source, values.chip, '--chip <chip>');
   if (values.out === undefined || values.out === '') throw new CaptureArgsError('capture needs --out <file.vcd>, or --out - to write the VCD to stdout');
   const options: CaptureOptions = { chip, lines: parseLines(chip, values.lines), out: values.out };
   if (values.duration !== undefined) options.durationMs = parseDuration(values.duration);

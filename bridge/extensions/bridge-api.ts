@@ -3,7 +3,7 @@
  * `bridge/info` (retained), and `bridge/request/<cmd>` answered on
  * `bridge/response/<cmd>` with {status, data, error, transaction}.
  * Commands: `chips` (chips and lines), `get` and `set` (one line),
- * `health`. A request that cannot be understood gets an error response;
+ * `health`, `trace` (a chip's edges of the last seconds, recent-trace.ts). A request that cannot be understood gets an error response;
  * nothing changes.
  */
 import type { Chip } from '../chip/chip.ts';
@@ -11,6 +11,8 @@ import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
+import { qemuArgs, qemuCommand } from '../qemu-args.ts';
+import { RecentTrace, RECENT_EDGES, RECENT_MS } from './recent-trace.ts';
 
 /** Longest request payload accepted, in bytes. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -50,13 +52,19 @@ export class BridgeApi implements Extension {
       return { chip: chip.config.name, result: result.result, ...chip.status(line) };
     },
     health: () => ({ ...healthReport(this.#ctx.mqtt.connected, this.#ctx.chips.values()), counters: this.#ctx.counters.snapshot() }),
+    trace: (request) => {
+      const chip = this.#chipOf(request, ['chip']);
+      return { chip: chip.config.name, window_ms: RECENT_MS, max_edges: RECENT_EDGES, edges: this.#trace.edges(chip.config.name) ?? [] };
+    },
   };
+  readonly #trace = new RecentTrace();
 
   constructor(ctx: ExtensionContext) {
     this.#ctx = ctx;
   }
 
   start(): void {
+    for (const chip of this.#ctx.chips.values()) this.#trace.follow(chip);
     this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload, retained) => {
       const target = this.#ctx.topics.parse(topic);
       if (target?.kind !== 'request') return;
@@ -76,6 +84,7 @@ export class BridgeApi implements Extension {
   }
 
   stop(): void {
+    this.#trace.stop();
     // bridge/state offline is published by the controller as the connection's last message.
   }
 
@@ -102,23 +111,32 @@ export class BridgeApi implements Extension {
       agent_socket: c.agentSocket,
       shm: c.shm,
       size: chip.region.mem.size,
+      vectors: c.vectors,
       ngpio: c.ngpio,
       online: chip.online,
+      // What attaches a guest, for the web page and for `vgpio2mqtt qemu-args` without a configuration.
+      attach: { qemu_args: qemuArgs(c), command: qemuCommand(c) },
       lines: c.lines.map((line) =>
         withStatus && chip.failure === undefined
           ? { configured: line.configured, ...chip.status(line) }
-          : { line: line.line, name: line.name, direction: line.direction, configured: line.configured },
+          : { line: line.line, name: line.name, direction: line.direction, configured: line.configured, payload_on: line.payloadOn, payload_off: line.payloadOff },
       ),
     };
   }
 
-  #target(request: Json, allowed: string[]): { chip: Chip; line: NonNullable<ReturnType<Chip['line']>> } {
+  /** The chip a request names; `allowed`: the request's fields besides `transaction`. */
+  #chipOf(request: Json, allowed: string[]): Chip {
     const unknown = Object.keys(request).filter((k) => k !== 'transaction' && !allowed.includes(k));
     if (unknown.length > 0) throw new RequestError(undefined, `unknown field ${quote(unknown[0] ?? '')}; allowed: ${allowed.join(', ')}, transaction`);
     const chipName = request.chip;
     if (typeof chipName !== 'string') throw new RequestError(undefined, `"chip" must be a chip name (string); chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
     const chip = this.#ctx.chips.get(chipName);
     if (chip === undefined) throw new RequestError('bad_topic', `no chip ${quote(chipName)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+    return chip;
+  }
+
+  #target(request: Json, allowed: string[]): { chip: Chip; line: NonNullable<ReturnType<Chip['line']>> } {
+    const chip = this.#chipOf(request, allowed);
     if (chip.failure !== undefined) throw new RequestError('chip_offline', `chip ${chip.config.name} failed: ${chip.failure}`);
     const lineName = typeof request.line === 'number' ? String(request.line) : request.line;
     if (typeof lineName !== 'string') throw new RequestError(undefined, '"line" must be a line name or number');

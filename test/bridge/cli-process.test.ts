@@ -133,7 +133,10 @@ describe('the vgpio2mqtt command on PATH', () => {
     const bin = mkdtempSync(join(tmpdir(), 'vgpio-bin-'));
     try {
       symlinkSync(join(root, 'dist/bridge/cli.js'), join(bin, 'vgpio2mqtt'));
-      const { stdout } = await run('vgpio2mqtt', ['qemu-args', 'vgpio0'], { cwd: tmpdir(), env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+      // With a configuration file (no running bridge needed) and its lone chip as the default.
+      const config = join(bin, 'config.yaml');
+      writeFileSync(config, 'chips: [{ name: vgpio0 }]\n');
+      const { stdout } = await run('vgpio2mqtt', ['qemu-args', '-c', config], { cwd: tmpdir(), env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
       assert.match(stdout, /^-chardev socket,id=vgpio-vgpio0,path=\S+\/vgpio0\.sock -device ivshmem-doorbell/);
     } finally {
       rmSync(bin, { recursive: true, force: true });

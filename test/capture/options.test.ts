@@ -24,17 +24,22 @@ describe('capture flags', () => {
       const config = join(dir, 'config.yaml');
       writeFileSync(config, `chips:\n  - { name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 4, lines: [{ line: 1, name: led }] }\n`);
       const settings = loadSettings({ args: ['-c', config], env: {} });
-      const names = (lines?: string): string[] => captureOptions({ chip: 'board', out: '-', ...(lines === undefined ? {} : { lines }) }, settings).lines.map((l) => l.name);
+      const source = { chips: settings.chips, from: 'the configuration' };
+      const names = (lines?: string): string[] => captureOptions({ chip: 'board', out: '-', ...(lines === undefined ? {} : { lines }) }, source).lines.map((l) => l.name);
       assert.deepEqual(names(), ['0', 'led', '2', '3']);
       assert.deepEqual(names('3,led, 0'), ['3', 'led', '0']);
       assert.deepEqual(names('1'), ['led'], 'a named line also answers to its number');
       assert.throws(() => names('4'), /chip board has no line "4"; lines are named \(led\) or numbered 0\.\.3/);
       assert.throws(() => names('led,1'), /--lines names line 1 \(led\) twice/);
       assert.throws(() => names('led,'), /--lines "led," has an empty entry/);
-      const both = captureOptions({ chip: 'board', out: 'x.vcd', duration: '2s', count: '10' }, settings);
+      const both = captureOptions({ chip: 'board', out: 'x.vcd', duration: '2s', count: '10' }, source);
       assert.equal(both.durationMs, 2000);
       assert.equal(both.count, 10);
-      assert.throws(() => captureOptions({ chip: 'board', out: 'x.vcd', count: '1.5' }, settings), /--count "1\.5" is not a whole number/);
+      assert.throws(() => captureOptions({ chip: 'board', out: 'x.vcd', count: '1.5' }, source), /--count "1\.5" is not a whole number/);
+      assert.equal(captureOptions({ out: '-' }, source).chip.name, 'board', 'the lone chip without --chip');
+      assert.throws(() => captureOptions({ chip: 'nope', out: '-' }, source), /no chip "nope" in the configuration; chips: board/);
+      const two = { chips: [...settings.chips, { ...settings.chips[0] ?? assert.fail(), name: 'other' }], from: 'the running bridge (bridge/info)' };
+      assert.throws(() => captureOptions({ out: '-' }, two), /the running bridge \(bridge\/info\) has 2 chips \(board, other\): name one with --chip <chip>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

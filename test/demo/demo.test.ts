@@ -3,20 +3,26 @@
  * (`--arch`): the demo process boots its guest, a
  * line toggled over MQTT shows up as gpiomon's event in the guest (printed
  * by the demo) and as the guest agent's edge message on MQTT, the guest's
- * blinking LED shows up on MQTT, and SIGINT (what
+ * blinking LED shows up on MQTT, the guest's console is printed without
+ * the harness's command markers, `qemu-args` and `capture` reach the
+ * demo's chip without its configuration, and SIGINT (what
  * Ctrl-C sends) stops everything: exit status 0, no QEMU left, the socket
  * and the session folder gone.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { repoRoot } from '../support/kernel.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
 import { until } from '../kernel/vgpio-host.ts';
+
+const exec = promisify(execFile);
+const CLI = join(repoRoot, 'bridge/cli.ts');
 
 /** Command lines of running processes that mention `text`. */
 function processesMentioning(text: string): string[] {
@@ -80,6 +86,22 @@ for (const arch of ['x86_64', 'arm64']) describe(`npm run demo -- --arch ${arch}
     await until('gpiomon\'s rising edge on line 2', () => /guest \| event:\s+RISING EDGE offset: 2 /.test(output), 20_000);
     await probe.publish('vgpio2mqtt/demo/switch/set', 'OFF');
     await until('gpiomon\'s falling edge on line 2', () => /guest \| event:\s+FALLING EDGE offset: 2 /.test(output), 20_000);
+  });
+
+  it('prints the guest\'s console without the test harness\'s command markers', () => {
+    assert.match(output, /guest \| event:/);
+    assert.doesNotMatch(output, /__VGPIO_(?:BEGIN|END)_/);
+  });
+
+  it('is reached by qemu-args and capture without its configuration (from bridge/info)', async () => {
+    const env = { PATH: process.env.PATH };
+    const qemu = await exec(process.execPath, ['--import', 'tsx', CLI, 'qemu-args', '--broker-port', String(port)], { env });
+    assert.ok(qemu.stdout.includes(`path=${sessionDir}/demo.sock`), qemu.stdout);
+    assert.ok(qemu.stdout.includes(`path=${sessionDir}/agent.sock`), qemu.stdout);
+    // The led blinks every 2 s: one edge ends the capture.
+    const capture = await exec(process.execPath, ['--import', 'tsx', CLI, 'capture', '--lines', 'led', '--count', '1', '--out', '-', '--broker-port', String(port)], { env, timeout: 60_000 });
+    assert.match(capture.stdout, /\$var wire 1 ! led \$end/);
+    assert.match(capture.stderr, /capture: wrote 1 edge\(s\) on 1 line\(s\)/);
   });
 
   it('reports a toggled line back through the guest agent over virtio-serial', async () => {

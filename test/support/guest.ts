@@ -47,6 +47,17 @@ process.on('exit', () => {
   for (const guest of live) guest.killNow();
 });
 
+/** The lines run() frames each command's output with (the second one followed by the exit status). */
+const beginMarker = (id: number): string => `__VGPIO_BEGIN_${id}__`;
+const endMarker = (id: number): string => `__VGPIO_END_${id}__`;
+/** Both markers as whole lines, the end one with its exit status. */
+const MARKER_LINE = /__VGPIO_(?:BEGIN_\d+__|END_\d+__ \d+)\n?/g;
+
+/** Console text without run()'s framing lines, for people reading it (the demo prints the console). */
+export function withoutCommandMarkers(text: string): string {
+  return text.replace(MARKER_LINE, '');
+}
+
 export class Guest {
   readonly console = new ConsoleLog();
   readonly kernel: GuestKernel;
@@ -132,8 +143,8 @@ export class Guest {
   run(command: string, timeoutMs = 60_000): Promise<RunResult> {
     const id = ++this.#nextCommand;
     const task = this.#commands.then(async () => {
-      const begin = `__VGPIO_BEGIN_${id}__`;
-      const end = `__VGPIO_END_${id}__`;
+      const begin = beginMarker(id);
+      const end = endMarker(id);
       const done = this.console.waitFor(new RegExp(`${begin}\\n([\\s\\S]*?)${end} (\\d+)\\n`), timeoutMs);
       // One line, the command base64-encoded: the guest evaluates line by line,
       // and $? must be the command's status, whatever characters it holds.

@@ -3,7 +3,9 @@
  * bound and order, and the documented topics turned into line state and
  * trace events: edges with `ts_ms` and `source`, `received`, agent edges
  * placed through the guest clock's offset, refused commands, pending and
- * queued from bridge/response/chips.
+ * queued from bridge/response/chips; the bridge's recent edges put in front
+ * of the live ones, without those seen live twice; how to attach a guest
+ * from bridge/info.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,5 +125,45 @@ describe('PageModel', () => {
     assert.match(vcd, /\$dumpvars\n1!\n\$end/);
     assert.match(vcd, /#50000000\n0!\n#100000000\n$/);
     assert.doesNotMatch(vcd, /#150000000/, 'the change after the window is left out');
+  });
+
+  it('puts the bridge\'s recent edges before the live ones and leaves out those that also came live', () => {
+    const m = model();
+    m.handle('v/c/led', 'OFF');
+    m.collectLive();
+    const live = { edge: 'rising', source: 'guest', seq: 9, ts_ms: now - 100 };
+    m.handle('v/c/led/edge', JSON.stringify(live));
+    m.loadTrace({
+      chip: 'c',
+      edges: [
+        { line: 'led', edge: 'rising', source: 'guest', seq: 7, ts_ms: now - 3000 },
+        { line: 'led', edge: 'falling', source: 'guest', seq: 8, ts_ms: now - 2000 },
+        { line: 'led', ...live },
+      ],
+    });
+    const chip = m.chips.get('c') ?? assert.fail('no chip');
+    const led = chip.lines.get('led') ?? assert.fail('no led');
+    assert.equal(chip.historyLoaded, true);
+    assert.equal(led.counts.guest, 3, 'seq 9 once');
+    const events = Array.from({ length: led.trace.length }, (_, i) => [led.trace.time(i), led.trace.level(i), led.trace.kind(i)]);
+    assert.deepEqual(events, [
+      [now - 3000, 1, Kind.GUEST_EDGE],
+      [now - 2000, 0, Kind.GUEST_EDGE],
+      [now, 0, Kind.STATE],
+      [now, 1, Kind.GUEST_EDGE],
+    ]);
+    m.loadTrace({ chip: 'c', edges: [{ line: 'led', edge: 'rising', source: 'guest', seq: 1, ts_ms: now - 5000 }] });
+    assert.equal(led.counts.guest, 3, 'a second answer is ignored');
+  });
+
+  it('reads how to attach a guest, and the availability until the retained topic says it, from bridge/info', () => {
+    const m = model();
+    m.handle('v/bridge/info', JSON.stringify({ chips: [{ name: 'c', online: false, attach: { qemu_args: ['-device', 'ivshmem-plain,memdev=x'], command: 'qemu-system-x86_64 <your guest\'s options> -device ivshmem-plain,memdev=x' } }] }));
+    const chip = m.chips.get('c') ?? assert.fail('no chip');
+    assert.equal(chip.availability, 'offline');
+    assert.deepEqual(chip.attach?.qemuArgs, ['-device', 'ivshmem-plain,memdev=x']);
+    m.handle('v/c/availability', 'online');
+    m.handle('v/bridge/info', JSON.stringify({ chips: [{ name: 'c', online: false }] }));
+    assert.equal(chip.availability, 'online', 'the availability topic wins');
   });
 });

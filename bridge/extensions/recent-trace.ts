@@ -1,0 +1,109 @@
+/**
+ * The last seconds of each chip's edges (host and guest, as published on
+ * `.../edge`), so a newly opened web page can draw what happened before it
+ * was opened (`bridge/request/trace`). It follows the chips' `edge` events;
+ * nothing calls it from the edge path.
+ *
+ * Memory is fixed per chip: a ring of RECENT_EDGES edges in typed arrays
+ * (8 + 8 + 4 + 2 + 1 bytes each: about 92 KiB per chip), allocated once.
+ * Edges older than RECENT_MS are left out of answers.
+ */
+import type { Chip, EdgeEvent } from '../chip/chip.ts';
+
+/** Edges kept per chip. */
+export const RECENT_EDGES = 4096;
+/** Oldest edge answered, in ms before now. */
+export const RECENT_MS = 10_000;
+
+/** One edge as `bridge/response/trace` carries it: the `.../edge` payload plus the line's topic name. */
+export interface TracedEdge {
+  line: string;
+  edge: 'rising' | 'falling';
+  source: 'host' | 'guest';
+  seq: number;
+  ts_ms: number;
+  guest_ns?: number;
+}
+
+const RISING = 1;
+const GUEST = 2;
+
+/** One chip's ring. */
+class ChipRing {
+  readonly #chip: Chip;
+  readonly #tsMs = new Float64Array(RECENT_EDGES);
+  /** NaN: the guest gave no time. */
+  readonly #guestNs = new Float64Array(RECENT_EDGES);
+  readonly #seq = new Uint32Array(RECENT_EDGES);
+  readonly #line = new Uint16Array(RECENT_EDGES);
+  readonly #flags = new Uint8Array(RECENT_EDGES);
+  /** Edges ever pushed; the newest is at (count - 1) % RECENT_EDGES. */
+  #count = 0;
+
+  constructor(chip: Chip) {
+    this.#chip = chip;
+  }
+
+  push(edge: EdgeEvent): void {
+    const i = this.#count % RECENT_EDGES;
+    this.#tsMs[i] = edge.tsMs;
+    this.#guestNs[i] = edge.guestNs ?? Number.NaN;
+    this.#seq[i] = edge.seq;
+    this.#line[i] = edge.line.line;
+    this.#flags[i] = (edge.edge === 'rising' ? RISING : 0) | (edge.source === 'guest' ? GUEST : 0);
+    this.#count += 1;
+  }
+
+  /** The kept edges not older than `sinceMs`, oldest first. */
+  edges(sinceMs: number): TracedEdge[] {
+    const out: TracedEdge[] = [];
+    const lines = this.#chip.config.lines;
+    for (let n = Math.max(0, this.#count - RECENT_EDGES); n < this.#count; n += 1) {
+      const i = n % RECENT_EDGES;
+      const tsMs = this.#tsMs[i] ?? 0;
+      if (tsMs < sinceMs) continue;
+      const flags = this.#flags[i] ?? 0;
+      const guestNs = this.#guestNs[i] ?? Number.NaN;
+      out.push({
+        line: lines[this.#line[i] ?? 0]?.name ?? String(this.#line[i]),
+        edge: (flags & RISING) !== 0 ? 'rising' : 'falling',
+        source: (flags & GUEST) !== 0 ? 'guest' : 'host',
+        seq: this.#seq[i] ?? 0,
+        ts_ms: tsMs,
+        ...(Number.isNaN(guestNs) ? {} : { guest_ns: guestNs }),
+      });
+    }
+    return out;
+  }
+}
+
+export class RecentTrace {
+  readonly #rings = new Map<string, ChipRing>();
+  readonly #unfollow: (() => void)[] = [];
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /** Starts keeping `chip`'s edges. */
+  follow(chip: Chip): void {
+    const ring = new ChipRing(chip);
+    this.#rings.set(chip.config.name, ring);
+    const listener = (edge: EdgeEvent): void => {
+      ring.push(edge);
+    };
+    chip.on('edge', listener);
+    this.#unfollow.push(() => chip.off('edge', listener));
+  }
+
+  /** Stops following every chip (the kept edges stay readable). */
+  stop(): void {
+    for (const off of this.#unfollow.splice(0)) off();
+  }
+
+  /** The chip's edges of the last RECENT_MS, oldest first; undefined for a chip not followed. */
+  edges(chip: string): TracedEdge[] | undefined {
+    return this.#rings.get(chip)?.edges(this.#now() - RECENT_MS);
+  }
+}

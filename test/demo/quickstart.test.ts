@@ -1,0 +1,88 @@
+/**
+ * The commands docs/quickstart.md has the reader type do what the text
+ * around them says: every `mosquitto_pub` line of the demo section, run in
+ * order with the real mosquitto_pub against a bridge with the demo's chip
+ * (a fake guest instead of the demo's TCG guest, whose part is
+ * test/demo/demo.test.ts), changes its line: the bridge publishes a host
+ * edge for it (a command the documented rules make `unchanged` would not).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadSettings } from '../../bridge/config/load.ts';
+import { Controller } from '../../bridge/controller.ts';
+import { Logger } from '../../bridge/log.ts';
+import { SharedMemory } from '../../native/index.ts';
+import { FakeGuest } from '../support/fake-guest.ts';
+import { MqttProbe } from '../support/mqtt-probe.ts';
+import { freePort } from '../support/ports.ts';
+import { repoRoot } from '../support/kernel.ts';
+
+const exec = promisify(execFile);
+
+/** The words of a documented `mosquitto_pub ... -m '<payload>'` line, quotes removed. */
+function words(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
+}
+
+describe('docs/quickstart.md: the mosquitto_pub commands of the demo', { timeout: 120_000 }, () => {
+  let dir: string;
+  let controller: Controller;
+  let mem: SharedMemory;
+  let probe: MqttProbe;
+  let port: number;
+
+  before(async () => {
+    dir = mkdtempSync('/dev/shm/vgpio-quickstart-test-');
+    port = await freePort();
+    const config = join(dir, 'config.yaml');
+    // The demo's chip (demo/session.ts), in plain mode for a fake guest.
+    writeFileSync(config, `broker: { port: ${port} }
+metrics: { port: null }
+web: { enabled: false }
+homeassistant: { enabled: false }
+chips:
+  - name: demo
+    mode: plain
+    shm: ${dir}/demo.shm
+    poll_ms: 5
+    ngpio: 8
+    lines:
+      - { line: 0, name: button }
+      - { line: 1, name: led, direction: output }
+      - { line: 2, name: switch }
+`);
+    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge', () => undefined) });
+    mem = SharedMemory.open(join(dir, 'demo.shm'));
+    new FakeGuest(mem).bind();
+    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['vgpio2mqtt/demo/#']);
+  });
+
+  after(async () => {
+    await probe.close();
+    await controller.stop();
+    mem.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each one changes its line', async () => {
+    const doc = readFileSync(join(repoRoot, 'docs/quickstart.md'), 'utf8');
+    const commands = doc.split('\n').filter((l) => l.startsWith('mosquitto_pub -h 127.0.0.1 -p 1883 -t vgpio2mqtt/demo/'));
+    assert.ok(commands.length >= 3, `the demo's commands: ${commands.join('\n')}`);
+    for (const command of commands) {
+      const [program, ...args] = words(command.replace('-p 1883', `-p ${port}`));
+      const topic = args[args.indexOf('-t') + 1] ?? '';
+      const line = topic.replace(/^vgpio2mqtt\/demo\//, '').replace(/\/set$/, '');
+      const from = probe.mark;
+      await exec(program ?? '', args);
+      await probe.waitFor(`vgpio2mqtt/demo/${line}/edge`, (p) => p.includes('"source":"host"'), 3000, from).catch((error: unknown) => {
+        assert.fail(`${command}: no edge on ${line} (${(error as Error).message})`);
+      });
+      // A pulse's return comes 500 ms later; a reader types the next command after that.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    }
+  });
+});
