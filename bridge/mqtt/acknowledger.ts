@@ -150,33 +150,37 @@ export class Acknowledger {
     const stream = this.#stream();
     if (this.#journal === undefined || stream === undefined) return;
     this.#sent.push({ id, stream });
+    this.#later();
+  }
+
+  /** Looks again after this turn's batched writes left (MqttConnection uncorks them in a setImmediate queued before). */
+  #later(delayMs = 0): void {
     if (this.#checking) return;
     this.#checking = true;
-    // After this turn's batched writes left (MqttConnection uncorks them in a setImmediate queued before this one).
-    setImmediate(() => {
+    const check = (): void => {
       this.#checking = false;
-      this.#check();
-    });
+      this.written();
+    };
+    if (delayMs === 0) setImmediate(check);
+    else setTimeout(check, delayMs);
   }
 
   /**
    * Clears the slots whose PUBACK is in the kernel: the stream holds no
-   * bytes (Writable counts a chunk until the socket wrote all of it).
-   * Those on a stream that closed first stay: the broker delivers the
-   * message again, and the repeat clears it.
+   * bytes (Writable counts a chunk until the socket wrote all of it). Call
+   * it right after uncorking a batch of writes, when it can tell; under a
+   * flood the next batch is corked again by the next turn. Those on a
+   * stream that closed first stay: the broker delivers the message again,
+   * and the repeat clears it.
    */
-  #check(): void {
+  written(): void {
     const journal = this.#journal;
     const current = this.#stream();
     if (journal === undefined || this.#sent.length === 0) return;
-    const flushed = current !== undefined && !current.destroyed && current.writableCorked === 0 && current.writableLength === 0;
-    if (!flushed && current !== undefined && !current.destroyed) {
-      if (this.#checking) return;
-      this.#checking = true;
-      setTimeout(() => {
-        this.#checking = false;
-        this.#check();
-      }, FLUSH_CHECK_MS);
+    const open = current !== undefined && !current.destroyed;
+    const flushed = open && current.writableCorked === 0 && current.writableLength === 0;
+    if (!flushed && open) {
+      this.#later(FLUSH_CHECK_MS);
       return;
     }
     for (const { id, stream } of this.#sent) if (flushed && stream === current) journal.clear(id);

@@ -309,6 +309,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     setImmediate(() => {
       this.#batching = false;
       stream.uncork?.();
+      // Before the next turn corks the stream again: whether this batch's PUBACKs reached the kernel.
+      this.#acks.written();
     });
   }
 
