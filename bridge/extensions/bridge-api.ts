@@ -10,7 +10,7 @@ import type { Chip } from '../chip/chip.ts';
 import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
-import type { Published } from '../mqtt/link.ts';
+import type { Taking } from '../mqtt/link.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
 import { taking } from './chip-publisher.ts';
 
@@ -57,7 +57,7 @@ export class BridgeApi implements Extension {
   };
 
   /** What the `set` request being handled waits for before it counts as taken (see ChipPublisher's commands). */
-  #taking: Promise<Published | undefined> | undefined;
+  #taking: Taking | undefined;
 
   constructor(ctx: ExtensionContext) {
     this.#ctx = ctx;

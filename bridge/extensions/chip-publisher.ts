@@ -6,7 +6,7 @@
  * logged, answered on `<base>/bridge/event` and counted.
  */
 import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent, Taken } from '../chip/chip.ts';
-import type { Published } from '../mqtt/link.ts';
+import { Taking } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
@@ -29,17 +29,15 @@ export function receivedPayload(received: ReceivedEvent): string {
 }
 
 /**
- * A command's Taken callback, and the promise it settles with the edge the
+ * A command's Taken callback and the Taking it settles with the edge the
  * command made, as published: the MQTT link acknowledges the command once
- * it settles, and publishes that edge again if the bridge dies first.
+ * it is taken, and can publish that edge again after a crash.
  */
-export function taking(topics: Topics, chip: string): { taken: Taken; done: Promise<Published | undefined> } {
-  let taken: Taken = () => undefined;
-  const done = new Promise<Published | undefined>((resolve) => {
-    taken = (edge) => {
-      resolve(edge === undefined ? undefined : { topic: topics.edge(chip, edge.line.name), payload: edgePayload(edge) });
-    };
-  });
+export function taking(topics: Topics, chip: string): { taken: Taken; done: Taking } {
+  const done = new Taking();
+  const taken: Taken = (edge) => {
+    done.take(edge === undefined ? undefined : { topic: topics.edge(chip, edge.line.name), payload: edgePayload(edge) });
+  };
   return { taken, done };
 }
 
@@ -131,8 +129,8 @@ export class ChipPublisher implements Extension {
     this.#ctx.event({ type: 'command_rejected', topic, reason, message: error });
   }
 
-  /** Applies a command; the promise settles once it is taken (see Chip.command), with the edge it made. */
-  #command(topic: string, payload: Buffer, retained: boolean): Promise<Published | undefined> | undefined {
+  /** Applies a command; it is taken (see Chip.command) when the returned Taking says so, with the edge it made. */
+  #command(topic: string, payload: Buffer, retained: boolean): Taking | undefined {
     const target = this.#ctx.topics.parse(topic);
     if (target?.kind !== 'set') return undefined;
     const chip = this.#ctx.chips.get(target.chip);

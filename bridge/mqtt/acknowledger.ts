@@ -3,112 +3,147 @@
  * once its handlers have taken it (a command: in shared memory, its edge
  * published), never at receipt, so a bridge that stops or dies before
  * taking it gets it again from the broker. With a journal (journal.ts) it
- * also makes that redelivery safe: a message the broker delivers again
- * (DUP=1) whose packet identifier the journal records as applied is
- * acknowledged without running again, and the edges of applied commands
- * whose acknowledgement may not have gone out are published by the next
- * run. A DUP=0 delivery always runs: the broker reuses identifiers once a
- * message is acknowledged.
+ * also makes that redelivery safe:
+ *
+ * - a message the broker delivers again (DUP=1) whose packet identifier
+ *   the journal records as applied is acknowledged without running again;
+ *   a DUP=0 delivery always runs (the broker reuses identifiers once a
+ *   message is acknowledged);
+ * - a command's edge goes out before its PUBACK, in the same write (the
+ *   connection batches a turn's writes), and the broker reads them in
+ *   order: a command it delivers again lost its PUBACK, and so its edge,
+ *   which is then published again; one it does not deliver again got both.
+ *
+ * A slot is cleared once the broker has answered a QoS 1 publication sent
+ * after its PUBACK (it handles a connection's packets in order), or once
+ * the broker, after a reconnect, moves on to new messages (DUP=0) without
+ * delivering it again. Bytes handed to the kernel prove nothing: a
+ * connection reset (the bridge killed with unread commands in its socket)
+ * makes the broker drop what it had not read yet.
  */
-import type { Writable } from 'node:stream';
 import type { Logger } from '../log.ts';
 import type { CommandJournal } from './journal.ts';
-import type { Published } from './link.ts';
-
-/** What is looked at of the connection's stream. */
-type Stream = Pick<Writable, 'destroyed' | 'writableCorked' | 'writableLength'>;
-
-/** How long to wait before looking again whether acknowledgements reached the kernel, in ms. */
-const FLUSH_CHECK_MS = 1;
-
-interface Sent {
-  id: number;
-  /** The connection the PUBACK went to: on another one it may be lost, and the broker delivers the message again. */
-  stream: Stream;
-}
+import type { Published, Taking } from './link.ts';
 
 export class Acknowledger {
   readonly #journal: CommandJournal | undefined;
   readonly #log: Logger;
-  readonly #stream: () => Stream | undefined;
+  readonly #publish: (edge: Published) => void;
   /** Messages handed to handlers and not yet taken. */
   #untaken = 0;
   readonly #idle: (() => void)[] = [];
-  /** Acknowledgements written to the stream, not yet known to be in the kernel. */
-  #sent: Sent[] = [];
-  #checking = false;
+  /** Packet identifiers of the PUBACKs sent on this connection and not yet known to have reached the broker, in order. */
+  #unconfirmed: number[] = [];
+  /** Per QoS 1 publication in flight: how many of #unconfirmed were sent before it. */
+  readonly #marks = new Map<number, number>();
+  /** Slots whose PUBACK went out on a connection that closed: the broker delivers the message again, or got it. */
+  readonly #awaitingRepeat = new Set<number>();
   /** The connection is closed: what is taken from now on (commands dropped from a closing chip's queue) is not acknowledged, nor recorded as applied. */
   #closed = false;
 
-  constructor(journal: CommandJournal | undefined, stream: () => Stream | undefined, log: Logger) {
+  constructor(journal: CommandJournal | undefined, publish: (edge: Published) => void, log: Logger) {
     this.#journal = journal;
-    this.#stream = stream;
+    this.#publish = publish;
     this.#log = log;
+    for (const id of journal?.entries.keys() ?? []) this.#awaitingRepeat.add(id);
   }
 
   get untaken(): number {
     return this.#untaken;
   }
 
-  /** Applied commands whose acknowledgement may not have reached the broker. */
+  /** Applied commands whose acknowledgement is not known to have reached the broker. */
   get unconfirmed(): number {
     return this.#journal?.entries.size ?? 0;
   }
 
   /** Whether a delivery is the broker's repeat of a command this session already applied. */
   repeated(id: number, dup: boolean): boolean {
+    if (!dup && this.#awaitingRepeat.size > 0) {
+      // The broker sends what it delivers again first, then new messages: the rest reached it.
+      for (const waiting of this.#awaitingRepeat) this.#journal?.clear(waiting);
+      this.#awaitingRepeat.clear();
+    }
     return dup && this.#journal?.has(id) === true;
   }
 
-  /**
-   * After a (re)connect: publishes the edges of applied commands that may
-   * not have gone out (once: a slot remembers it was republished). Without
-   * a resumed session the broker delivers nothing again, so nothing can be
-   * recognised: the journal is emptied.
-   */
-  resume(sessionPresent: boolean, publish: (edge: Published) => void): void {
+  /** (Re)connected. Without a resumed session the broker delivers nothing again: edges that may be lost are published, the journal emptied. */
+  connected(sessionPresent: boolean): void {
     const journal = this.#journal;
-    if (journal === undefined) return;
-    const entries = [...journal.entries];
+    if (journal === undefined || sessionPresent) return;
     let republished = 0;
-    for (const [id, entry] of entries) {
-      if (entry.edge === undefined || entry.republished) continue;
-      publish(entry.edge);
-      journal.republished(id);
-      republished += 1;
+    for (const id of [...journal.entries.keys()]) {
+      if (this.#republish(id)) republished += 1;
+      journal.clear(id);
     }
-    if (republished > 0) this.#log.info(`published ${republished} edge(s) of commands applied before the bridge stopped without acknowledging them (${journal.path})`);
-    if (!sessionPresent) for (const [id] of entries) journal.clear(id);
+    this.#awaitingRepeat.clear();
+    if (republished > 0) this.#log.warn(`the broker kept no session: published ${republished} edge(s) of commands whose acknowledgement may not have reached it (some may have gone out before)`);
   }
 
-  /** Acknowledges (`ack`) a repeat of an applied command without running it. */
+  /** The connection closed: what it did not confirm may come again. */
+  disconnected(): void {
+    for (const id of this.#unconfirmed) this.#awaitingRepeat.add(id);
+    this.#unconfirmed = [];
+    this.#marks.clear();
+  }
+
+  /** A PUBACK went into the stream. */
+  sentAck(id: number): void {
+    if (this.#journal?.has(id) === true) this.#unconfirmed.push(id);
+  }
+
+  /** A QoS 1 publication went into the stream. */
+  sentPublish(id: number): void {
+    if (this.#unconfirmed.length > 0) this.#marks.set(id, this.#unconfirmed.length);
+  }
+
+  /** The broker answered a QoS 1 publication: it has read everything sent before it. */
+  answered(id: number): void {
+    const before = this.#marks.get(id);
+    if (before === undefined) return;
+    this.#marks.delete(id);
+    for (const confirmed of this.#unconfirmed.splice(0, before)) this.#journal?.clear(confirmed);
+    for (const [other, count] of this.#marks) {
+      if (count <= before) this.#marks.delete(other);
+      else this.#marks.set(other, count - before);
+    }
+  }
+
+  /** Acknowledges (`ack`) a repeat of an applied command without running it, publishing its edge again first. */
   repeat(id: number, ack: () => void): void {
     if (this.#closed) return;
-    this.#log.debug(`message ${id} delivered again: already applied, acknowledged only`);
+    this.#awaitingRepeat.delete(id);
+    const again = this.#republish(id);
+    this.#log.debug(`message ${id} delivered again: already applied, acknowledged only${again ? ', its edge published again' : ''}`);
     ack();
-    this.#track(id);
   }
 
-  /** Acknowledges once every handler's promise settled, after recording what the message did. */
-  take(id: number, waits: Promise<Published | undefined>[], ack: () => void): void {
+  /** Acknowledges once every handler's Taking is taken, right after recording what the message did. */
+  take(id: number, waits: Taking[], ack: () => void): void {
     if (this.#closed) return;
-    if (waits.length === 0) {
-      this.#record(id, undefined);
-      ack();
-      this.#track(id);
+    let left = waits.length;
+    let edge: Published | undefined;
+    const pending = waits.some((w) => !w.taken);
+    if (pending) this.#untaken += 1;
+    const finish = (): void => {
+      if (pending) this.#untaken -= 1;
+      if (!this.#closed) {
+        if (this.#journal?.applied(id, edge) === false) this.#log.warn(`edge ${edge?.topic ?? ''} too long for the journal: not published again should the bridge die before its command is acknowledged`);
+        ack();
+      }
+      if (this.#untaken === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    };
+    if (left === 0) {
+      finish();
       return;
     }
-    this.#untaken += 1;
-    Promise.all(waits).then(
-      (edges) => {
-        this.#record(id, edges.find((e) => e !== undefined));
-        this.#done(id, ack);
-      },
-      (error: unknown) => {
-        this.#log.error(`message ${id}: ${(error as Error).message}`);
-        this.#done(id, ack);
-      },
-    );
+    for (const wait of waits) {
+      wait.whenTaken((made) => {
+        edge ??= made;
+        left -= 1;
+        if (left === 0) finish();
+      });
+    }
   }
 
   /** Resolves once every message handed to handlers is taken. */
@@ -117,14 +152,11 @@ export class Acknowledger {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /**
-   * The broker acknowledged a message published after every PUBACK sent so
-   * far on this connection: they all reached it.
-   */
+  /** The broker answered the last publication: every PUBACK sent so far reached it. */
   confirmed(): void {
-    const current = this.#stream();
-    for (const { id, stream } of this.#sent) if (stream === current) this.#journal?.clear(id);
-    this.#sent = [];
+    for (const id of this.#unconfirmed) this.#journal?.clear(id);
+    this.#unconfirmed = [];
+    this.#marks.clear();
   }
 
   close(): void {
@@ -132,58 +164,12 @@ export class Acknowledger {
     this.#journal?.close();
   }
 
-  #done(id: number, ack: () => void): void {
-    this.#untaken -= 1;
-    if (!this.#closed) {
-      ack();
-      this.#track(id);
-    }
-    if (this.#untaken === 0) for (const resolve of this.#idle.splice(0)) resolve();
-  }
-
-  #record(id: number, edge: Published | undefined): void {
-    if (this.#closed) return;
-    if (this.#journal?.applied(id, edge) === false) this.#log.warn(`edge ${edge?.topic ?? ''} too long for the journal: not published again should the bridge die before acknowledging its command`);
-  }
-
-  #track(id: number): void {
-    const stream = this.#stream();
-    if (this.#journal === undefined || stream === undefined) return;
-    this.#sent.push({ id, stream });
-    this.#later();
-  }
-
-  /** Looks again after this turn's batched writes left (MqttConnection uncorks them in a setImmediate queued before). */
-  #later(delayMs = 0): void {
-    if (this.#checking) return;
-    this.#checking = true;
-    const check = (): void => {
-      this.#checking = false;
-      this.written();
-    };
-    if (delayMs === 0) setImmediate(check);
-    else setTimeout(check, delayMs);
-  }
-
-  /**
-   * Clears the slots whose PUBACK is in the kernel: the stream holds no
-   * bytes (Writable counts a chunk until the socket wrote all of it). Call
-   * it right after uncorking a batch of writes, when it can tell; under a
-   * flood the next batch is corked again by the next turn. Those on a
-   * stream that closed first stay: the broker delivers the message again,
-   * and the repeat clears it.
-   */
-  written(): void {
-    const journal = this.#journal;
-    const current = this.#stream();
-    if (journal === undefined || this.#sent.length === 0) return;
-    const open = current !== undefined && !current.destroyed;
-    const flushed = open && current.writableCorked === 0 && current.writableLength === 0;
-    if (!flushed && open) {
-      this.#later(FLUSH_CHECK_MS);
-      return;
-    }
-    for (const { id, stream } of this.#sent) if (flushed && stream === current) journal.clear(id);
-    this.#sent = [];
+  /** Publishes a slot's edge again unless it already was; whether it did. */
+  #republish(id: number): boolean {
+    const entry = this.#journal?.entries.get(id);
+    if (entry?.edge === undefined || entry.republished) return false;
+    this.#publish(entry.edge);
+    this.#journal?.republished(id);
+    return true;
   }
 }

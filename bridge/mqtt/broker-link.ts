@@ -142,13 +142,12 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
   }
 
   #wait(taking: ReturnType<MessageHandler>): void {
-    if (taking === undefined) return;
+    if (taking === undefined || taking.taken) return;
     this.#untaken += 1;
-    const done = (): void => {
+    taking.whenTaken(() => {
       this.#untaken -= 1;
       if (this.#untaken === 0) for (const resolve of this.#idle.splice(0)) resolve();
-    };
-    taking.then(done, done);
+    });
   }
 
   get untaken(): number {

@@ -29,7 +29,7 @@ import { Acknowledger } from './acknowledger.ts';
 import { CommandJournal } from './journal.ts';
 import { noDelay } from './no-delay.ts';
 import { describeServer, readTls } from './server.ts';
-import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Published } from './link.ts';
+import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking } from './link.ts';
 
 export interface ConnectionOptions {
   /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
@@ -60,7 +60,7 @@ export interface ConnectionOptions {
 interface Delivery {
   packet: IPublishPacket;
   /** Its handlers' promises, or 'repeat': a repeat of a command already applied. */
-  waits: Promise<Published | undefined>[] | 'repeat';
+  waits: Taking[] | 'repeat';
 }
 
 /** MQTT 5's largest Receive Maximum: the broker may have this many QoS 1 messages unacknowledged at the bridge. */
@@ -152,7 +152,13 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       });
     }
     const journal = options.journal === undefined ? undefined : new CommandJournal(options.journal);
-    this.#acks = new Acknowledger(journal, () => this.client.stream, this.#log);
+    this.#acks = new Acknowledger(
+      journal,
+      (edge) => {
+        this.client.publish(edge.topic, edge.payload, { qos: this.#qos ?? 0 });
+      },
+      this.#log,
+    );
     this.#wire(options.reconnectMs ?? 2000);
     this.#deferAcks();
   }
@@ -188,9 +194,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       this.#subscriptionIds = this.protocolVersion === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
       this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
-      this.#acks.resume(connack.sessionPresent, (edge) => {
-        this.client.publish(edge.topic, edge.payload, { qos: this.#qos ?? 0 });
-      });
+      this.#acks.connected(connack.sessionPresent);
       this.#subscribeAll();
       this.emit('connect');
     });
@@ -201,6 +205,17 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       if (this.#outage) this.#log.debug(message);
       else this.#log.error(message);
       this.#outage = true;
+    });
+    // What reached the broker: it answers a connection's packets in order (see Acknowledger).
+    this.client.on('packetsend', (packet) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) this.#acks.sentAck(packet.messageId);
+      else if (packet.cmd === 'publish' && packet.qos > 0 && packet.messageId !== undefined) this.#acks.sentPublish(packet.messageId);
+    });
+    this.client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) this.#acks.answered(packet.messageId);
+    });
+    this.client.on('close', () => {
+      this.#acks.disconnected();
     });
     this.client.on('offline', () => {
       if (this.#closing) return;
@@ -222,7 +237,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
         this.#delivery = { packet, waits: 'repeat' };
         return;
       }
-      const waits: Promise<Published | undefined>[] = [];
+      const waits: Taking[] = [];
       // An MQTT 5 broker may deliver a message once per matching subscription (Mosquitto does: a bridge request on
       // <base>/bridge/request/set also matches <base>/+/+/set), each copy naming its subscription: such a copy goes to
       // that subscription's handlers only. Without identifiers the broker sends one copy, for every matching filter.
@@ -309,8 +324,6 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     setImmediate(() => {
       this.#batching = false;
       stream.uncork?.();
-      // Before the next turn corks the stream again: whether this batch's PUBACKs reached the kernel.
-      this.#acks.written();
     });
   }
 
@@ -352,6 +365,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? this.#qos ?? publishQos(options) };
     if (!this.client.connected) return;
     this.emit('traffic', 'out');
+    // Also an edge published from a scan: it leaves in one write with the PUBACK of the command that made it (see Acknowledger).
+    this.#batchWrites();
     if (publishOptions.qos === 0) {
       // No callback: mqtt.js adds a 'drain' listener for each packet written with one while the socket is past its
       // high-water mark, which it is within a turn of batched writes under a flood, and removing thousands of them

@@ -12,16 +12,43 @@ export interface Published {
 }
 
 /**
+ * A message its handler has not taken yet (a command waiting behind a
+ * line's pending interrupt). take() says it is taken, with the edge it
+ * made; whoever waits hears it synchronously, within the same call, so
+ * that nothing can fall between a command's change and its record.
+ */
+export class Taking {
+  #taken = false;
+  #edge: Published | undefined;
+  #listener: ((edge: Published | undefined) => void) | undefined;
+
+  get taken(): boolean {
+    return this.#taken;
+  }
+
+  take(edge?: Published): void {
+    if (this.#taken) return;
+    this.#taken = true;
+    this.#edge = edge;
+    this.#listener?.(edge);
+  }
+
+  /** Calls `listener` once taken (at once if it is). */
+  whenTaken(listener: (edge: Published | undefined) => void): void {
+    if (this.#taken) listener(this.#edge);
+    else this.#listener = listener;
+  }
+}
+
+/**
  * `retained` is true for a message the broker replayed because it was
  * stored retained (delivered on subscribing), false for a live one. A
- * handler that returns a promise has not taken the message yet: a QoS 1
- * message is acknowledged to the broker only once it settles, with the
- * edge the message made (in shared memory by then), which the link
- * publishes again after a crash if it may not have gone out (see
+ * handler that returns a Taking has not necessarily taken the message: a
+ * QoS 1 message is acknowledged to the broker only once it is taken (see
  * MqttConnection).
  */
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a handler that takes its message at once returns nothing
-export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void | Promise<Published | undefined>;
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void | Taking;
 
 export interface PublishOptions {
   retain?: boolean;
