@@ -14,12 +14,13 @@
  *   order: a command it delivers again lost its PUBACK, and so its edge,
  *   which is then published again; one it does not deliver again got both.
  *
- * A slot is cleared once the broker has answered a QoS 1 publication sent
- * after its PUBACK (it handles a connection's packets in order), or once
- * the broker, after a reconnect, moves on to new messages (DUP=0) without
- * delivering it again. Bytes handed to the kernel prove nothing: a
- * connection reset (the bridge killed with unread commands in its socket)
- * makes the broker drop what it had not read yet.
+ * A slot is cleared once the broker has answered a PINGREQ sent after its
+ * PUBACK (it handles a connection's packets in order; the bridge sends one
+ * after each turn that sent PUBACKs), or once the broker, after a
+ * reconnect, moves on to new messages (DUP=0) without delivering it again.
+ * Bytes handed to the kernel prove nothing: a connection reset (the bridge
+ * killed with unread commands in its socket) makes the broker drop what it
+ * had not read yet.
  */
 import type { Logger } from '../log.ts';
 import type { CommandJournal } from './journal.ts';
@@ -34,16 +35,22 @@ export class Acknowledger {
   readonly #idle: (() => void)[] = [];
   /** Packet identifiers of the PUBACKs sent on this connection and not yet known to have reached the broker, in order. */
   #unconfirmed: number[] = [];
-  /** Per QoS 1 publication in flight: how many of #unconfirmed were sent before it. */
-  readonly #marks = new Map<number, number>();
+  /** Per PINGREQ in flight, in order: how many of #unconfirmed were sent before it. */
+  #pings: number[] = [];
+  /** A PINGREQ is due at the end of this turn. */
+  #pingDue = false;
   /** Slots whose PUBACK went out on a connection that closed: the broker delivers the message again, or got it. */
   readonly #awaitingRepeat = new Set<number>();
   /** The connection is closed: what is taken from now on (commands dropped from a closing chip's queue) is not acknowledged, nor recorded as applied. */
   #closed = false;
 
-  constructor(journal: CommandJournal | undefined, publish: (edge: Published) => void, log: Logger) {
+  readonly #ping: () => void;
+
+  /** `publish` publishes an edge again; `ping` sends a PINGREQ. */
+  constructor(journal: CommandJournal | undefined, publish: (edge: Published) => void, ping: () => void, log: Logger) {
     this.#journal = journal;
     this.#publish = publish;
+    this.#ping = ping;
     this.#log = log;
     for (const id of journal?.entries.keys() ?? []) this.#awaitingRepeat.add(id);
   }
@@ -64,7 +71,12 @@ export class Acknowledger {
       for (const waiting of this.#awaitingRepeat) this.#journal?.clear(waiting);
       this.#awaitingRepeat.clear();
     }
-    return dup && this.#journal?.has(id) === true;
+    if (!dup) {
+      // The broker reuses an identifier once the message that had it was acknowledged: that slot is void.
+      this.#journal?.clear(id);
+      return false;
+    }
+    return this.#journal?.has(id) === true;
   }
 
   /** (Re)connected. Without a resumed session the broker delivers nothing again: edges that may be lost are published, the journal emptied. */
@@ -84,29 +96,32 @@ export class Acknowledger {
   disconnected(): void {
     for (const id of this.#unconfirmed) this.#awaitingRepeat.add(id);
     this.#unconfirmed = [];
-    this.#marks.clear();
+    this.#pings = [];
   }
 
-  /** A PUBACK went into the stream. */
+  /** A PUBACK went into the stream: a PINGREQ follows at the end of the turn, to learn when the broker has it. */
   sentAck(id: number): void {
-    if (this.#journal?.has(id) === true) this.#unconfirmed.push(id);
+    if (this.#journal?.has(id) !== true) return;
+    this.#unconfirmed.push(id);
+    if (this.#pingDue) return;
+    this.#pingDue = true;
+    setImmediate(() => {
+      this.#pingDue = false;
+      if (!this.#closed) this.#ping();
+    });
   }
 
-  /** A QoS 1 publication went into the stream. */
-  sentPublish(id: number): void {
-    if (this.#unconfirmed.length > 0) this.#marks.set(id, this.#unconfirmed.length);
+  /** A PINGREQ went into the stream (ours, or mqtt.js's keepalive). */
+  sentPing(): void {
+    this.#pings.push(this.#unconfirmed.length);
   }
 
-  /** The broker answered a QoS 1 publication: it has read everything sent before it. */
-  answered(id: number): void {
-    const before = this.#marks.get(id);
+  /** The broker answered the oldest PINGREQ: it has read everything sent before it. */
+  pong(): void {
+    const before = this.#pings.shift();
     if (before === undefined) return;
-    this.#marks.delete(id);
     for (const confirmed of this.#unconfirmed.splice(0, before)) this.#journal?.clear(confirmed);
-    for (const [other, count] of this.#marks) {
-      if (count <= before) this.#marks.delete(other);
-      else this.#marks.set(other, count - before);
-    }
+    this.#pings = this.#pings.map((count) => count - before);
   }
 
   /** Acknowledges (`ack`) a repeat of an applied command without running it, publishing its edge again first. */
@@ -156,7 +171,7 @@ export class Acknowledger {
   confirmed(): void {
     for (const id of this.#unconfirmed) this.#journal?.clear(id);
     this.#unconfirmed = [];
-    this.#marks.clear();
+    this.#pings = [];
   }
 
   close(): void {

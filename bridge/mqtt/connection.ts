@@ -157,6 +157,9 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       (edge) => {
         this.client.publish(edge.topic, edge.payload, { qos: this.#qos ?? 0 });
       },
+      () => {
+        if (this.client.connected) this.client.sendPing();
+      },
       this.#log,
     );
     this.#wire(options.reconnectMs ?? 2000);
@@ -209,10 +212,10 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     // What reached the broker: it answers a connection's packets in order (see Acknowledger).
     this.client.on('packetsend', (packet) => {
       if (packet.cmd === 'puback' && packet.messageId !== undefined) this.#acks.sentAck(packet.messageId);
-      else if (packet.cmd === 'publish' && packet.qos > 0 && packet.messageId !== undefined) this.#acks.sentPublish(packet.messageId);
+      else if (packet.cmd === 'pingreq') this.#acks.sentPing();
     });
     this.client.on('packetreceive', (packet) => {
-      if (packet.cmd === 'puback' && packet.messageId !== undefined) this.#acks.answered(packet.messageId);
+      if (packet.cmd === 'pingresp') this.#acks.pong();
     });
     this.client.on('close', () => {
       this.#acks.disconnected();
