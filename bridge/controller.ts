@@ -3,7 +3,9 @@
  * its guest-agent socket, links to MQTT (the embedded broker's own API, or
  * an MQTT client of the external broker with `bridge/state` as its will),
  * and runs the extensions (chips <-> MQTT, bridge requests, Home
- * Assistant). stop() takes it all down in order: extensions, agent sockets
+ * Assistant). stop() first stops taking commands and finishes those it
+ * took (within STOP_TIMEOUT_MS, see docs/topics.md), then takes it all
+ * down in order: extensions, agent sockets
  * (the broker publishes each dropped agent's will), `bridge/state`
  * offline, MQTT, chips (their servers remove their sockets; shared memory
  * stays so the next run re-attaches keeping every level), broker.

@@ -6,7 +6,9 @@
  * persistent session when asked (fixed client id, clean: false, QoS 1
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
- * messages to per-filter handlers.
+ * messages to per-filter handlers. A QoS 1 message is acknowledged once
+ * its handlers have taken it, and a journal makes the broker's redelivery
+ * after a crash safe (acknowledger.ts, journal.ts).
  *
  * It speaks MQTT 5 and falls back to 3.1.1 for a broker that refuses 5
  * (Aedes, and so the embedded broker's listeners, speak only 3.1.1). MQTT 5
