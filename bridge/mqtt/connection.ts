@@ -61,7 +61,7 @@ export interface ConnectionOptions {
 
 interface Delivery {
   packet: IPublishPacket;
-  /** Its handlers' promises, or 'repeat': a repeat of a command already applied. */
+  /** What its handlers have yet to take, or 'repeat': a repeat of a command already applied. */
   waits: Taking[] | 'repeat';
 }
 
