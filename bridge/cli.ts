@@ -15,6 +15,10 @@ import { qemuArgs, shellWord } from './qemu-args.ts';
 import { CAPTURE_FLAGS, CaptureArgsError, captureOptions } from './capture/options.ts';
 import { ChipLookupError, findLine, knownChips, pickChip } from './known-chips.ts';
 import { VERSION } from './version.ts';
+import { STOP_TIMEOUT_MS } from './mqtt/link.ts';
+
+/** What the rest of a stop (chips, web and metrics servers) may take beyond the bounded MQTT and guest waits, in ms. */
+const STOP_GRACE_MS = 5000;
 
 const USAGE = `vgpio2mqtt ${VERSION}: GPIO lines of QEMU guests over MQTT
 
@@ -214,6 +218,11 @@ async function runStart(settings: Settings): Promise<void> {
       process.exit(1);
     }
     log.info(`${signal}: shutting down`);
+    // Controller.stop bounds its waits for the guest and the broker by STOP_TIMEOUT_MS; this is the backstop for the rest.
+    setTimeout(() => {
+      log.error(`${signal}: the shutdown did not finish within ${STOP_TIMEOUT_MS + STOP_GRACE_MS} ms; exiting`);
+      process.exit(1);
+    }, STOP_TIMEOUT_MS + STOP_GRACE_MS).unref();
     controller.stop().then(
       () => process.exit(0),
       (error: unknown) => {

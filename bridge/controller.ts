@@ -3,7 +3,9 @@
  * its guest-agent socket, links to MQTT (the embedded broker's own API, or
  * an MQTT client of the external broker with `bridge/state` as its will),
  * and runs the extensions (chips <-> MQTT, bridge requests, Home
- * Assistant). stop() takes it all down in order: extensions, agent sockets
+ * Assistant). stop() first stops taking commands and finishes those it
+ * took (within STOP_TIMEOUT_MS, see docs/topics.md), then takes it all
+ * down in order: extensions, agent sockets
  * (the broker publishes each dropped agent's will), `bridge/state`
  * offline, MQTT, chips (their servers remove their sockets; shared memory
  * stays so the next run re-attaches keeping every level), broker.
@@ -11,6 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { EmbeddedBroker, type RefusalKind } from '../broker/embedded.ts';
 import { RateLimitedLog } from '../broker/log-limiter.ts';
+import { join } from 'node:path';
 import { preparePrivatePath } from '../native/index.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
@@ -24,7 +27,7 @@ import { HomeAssistant } from './extensions/homeassistant.ts';
 import { HomeAssistantCleanup } from './extensions/homeassistant-cleanup.ts';
 import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
-import type { MqttLink } from './mqtt/link.ts';
+import { STOP_TIMEOUT_MS, type MqttLink } from './mqtt/link.ts';
 import { describeServer } from './mqtt/server.ts';
 import { Topics } from './mqtt/topics.ts';
 import { qemuArgs } from './qemu-args.ts';
@@ -235,8 +238,24 @@ export class Controller {
       key: settings.mqtt.key,
       rejectUnauthorized: settings.mqtt.rejectUnauthorized,
       will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
+      ...this.#journal(),
       log: log.child('mqtt'),
     });
+  }
+
+  /**
+   * The MQTT session's command journal (mqtt/journal.ts), in the bridge's
+   * runtime folder: one per client id and broker, as the broker's session
+   * is. A bridge without chips has no commands to record.
+   */
+  #journal(): { journal?: string } {
+    const { mqtt, chips } = this.settings;
+    const runtimeDir = chips[0]?.runtimeDir;
+    if (runtimeDir === undefined) return {};
+    const safe = (text: string): string => text.replace(/[^A-Za-z0-9._-]/g, '_');
+    const path = join(runtimeDir, `mqtt-${safe(mqtt.clientId)}@${safe(describeServer(mqtt.server))}.journal`);
+    preparePrivatePath(path, runtimeDir, 'MQTT command journal');
+    return { journal: path };
   }
 
   /**
@@ -287,13 +306,35 @@ export class Controller {
     return this.#stopping;
   }
 
+  /**
+   * Stops taking commands and waits, at most `ms`, for those already taken
+   * to reach shared memory (a change queued behind a pending interrupt
+   * waits for the guest's acknowledgement), so that their edges and
+   * states are published before the link closes.
+   */
+  async #finishCommands(ms: number): Promise<void> {
+    const mqtt = this.mqtt;
+    if (mqtt === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, ms, 'timeout')));
+    const finished = await Promise.race([mqtt.stopTaking().then(() => 'done' as const), timeout]);
+    clearTimeout(timer);
+    if (finished === 'timeout') {
+      this.log.warn(`${mqtt.untaken} command(s) still waiting for the guest after ${ms} ms: not applied and not acknowledged (an external broker delivers them again to the next run; with the embedded broker they are lost)`);
+    }
+  }
+
   async #stop(): Promise<void> {
+    // The whole stop, whatever the broker or the guest do (docs/topics.md).
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    await this.#finishCommands(left());
     for (const extension of this.#extensions) extension.stop();
     await this.metricsServer?.close();
     // Before MQTT and the embedded broker close, so each dropped agent's will still goes out.
     await Promise.all([...this.agentSockets.values()].map((socket) => socket.close()));
     if (this.mqtt !== undefined) {
-      await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true });
+      await this.mqtt.close({ topic: this.topics.bridgeState, payload: OFFLINE, retain: true }, left());
     }
     for (const [name, chip] of this.chips) {
       try {

@@ -12,7 +12,7 @@ import type { ChipConfig, LineConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { CommandResult, RejectReason } from '../metrics/metrics.ts';
 import type { IrqConfig, Level, LineState } from '../shm/line-registers.ts';
-import type { InputResult } from '../shm/input-driver.ts';
+import type { InputResult, Settled } from '../shm/input-driver.ts';
 import { logical, type LineCommand } from '../payload.ts';
 import { ShmMonitor } from './monitor.ts';
 
@@ -78,6 +78,14 @@ export interface ChipEvents {
 
 export type CommandOutcome = { ok: true; result: CommandResult } | { ok: false; error: string; reason: RejectReason };
 
+/**
+ * Called once per command when it is taken: in shared memory (with the
+ * host edge it made, if it made one), refused or `unchanged` (no edge), or
+ * dropped from the line's queue unwritten (`dropped`: the guest went away
+ * or the chip closed).
+ */
+export type Taken = (edge: EdgeEvent | undefined, dropped: boolean) => void;
+
 /** What the line layer remembers of a line. */
 interface Tracked {
   /** Last level published (logical), undefined before the first publication. */
@@ -97,6 +105,8 @@ export class Chip extends EventEmitter<ChipEvents> {
   readonly #tracked: Tracked[] = [];
   readonly #byName = new Map<string, LineConfig>();
   #hostSeq = 0;
+  /** The last host edge emitted: a write that changed `in` emitted it just before its change settles. */
+  #lastHostEdge: EdgeEvent | undefined;
 
   private constructor(monitor: ShmMonitor, log: Logger) {
     super();
@@ -204,8 +214,25 @@ export class Chip extends EventEmitter<ChipEvents> {
    * and a command equal to that level is `unchanged` and queues nothing.
    * Changes already queued stay; a new one is appended. The work is O(1) in
    * the chip's size: one bank and two header words are read, no scan.
+   * `taken` (see Taken) is called exactly once: at once, or when a change
+   * queued behind a pending interrupt is written.
    */
-  command(line: LineConfig, command: LineCommand): CommandOutcome {
+  command(line: LineConfig, command: LineCommand, taken?: Taken): CommandOutcome {
+    let settled = false;
+    const settle = (edge: EdgeEvent | undefined, dropped = false): void => {
+      if (settled) return;
+      settled = true;
+      taken?.(edge, dropped);
+    };
+    const outcome = this.#command(line, command, (result) => {
+      settle(result === 'applied' || result === 'interrupt' ? this.#lastHostEdge : undefined, result === 'dropped');
+    });
+    // Refused, unchanged or overflowing: nothing was written and nothing will be.
+    if (!outcome.ok || outcome.result === 'unchanged') settle(undefined);
+    return outcome;
+  }
+
+  #command(line: LineConfig, command: LineCommand, settled: Settled): CommandOutcome {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.monitor.closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
@@ -230,7 +257,7 @@ export class Chip extends EventEmitter<ChipEvents> {
       clearTimeout(tracked.pulse);
       tracked.pulse = undefined;
     }
-    const result = this.#request(line, target);
+    const result = this.#request(line, target, settled);
     // The accesses above met a page a truncation took away: nothing reached the guest.
     if (!this.monitor.usable(false)) return failed();
     if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
@@ -251,10 +278,10 @@ export class Chip extends EventEmitter<ChipEvents> {
   }
 
   /** Asks for `level` (logical) on `line` unless it is already the latest requested level; the monitor then emits what that line shows. */
-  #request(line: LineConfig, level: Level): InputResult | 'closed' {
+  #request(line: LineConfig, level: Level, settled?: Settled): InputResult | 'closed' {
     if (this.monitor.closed || !this.monitor.usable(false)) return 'closed';
     if (logical(this.monitor.latest(line.line), line) === level) return 'unchanged';
-    const result = this.monitor.write(line.line, logical(level, line));
+    const result = this.monitor.write(line.line, logical(level, line), settled);
     // Guarded: the message would otherwise be built for every command.
     if (this.#log.enabled('debug')) this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
     return result;
@@ -268,14 +295,16 @@ export class Chip extends EventEmitter<ChipEvents> {
   #edge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): void {
     this.#hostSeq = (this.#hostSeq + 1) >>> 0;
     const level = logical(electrical, line);
-    this.emit('edge', {
+    const edge: EdgeEvent = {
       line,
       edge: level === 1 ? 'rising' : 'falling',
       source,
       seq: seq ?? this.#hostSeq,
       tsMs: Date.now(),
       ...(guestNs === undefined ? {} : { guestNs }),
-    });
+    };
+    if (source === 'host') this.#lastHostEdge = edge;
+    this.emit('edge', edge);
   }
 
   #view(line: LineConfig, state: LineState): LineView {

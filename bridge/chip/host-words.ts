@@ -1,6 +1,7 @@
 /**
  * The words of a region only the host writes, guarded against a guest that
- * writes them anyway: the header words (and the host's peer id), the label
+ * writes them anyway: the header words (host_gen and the host's peer id
+ * included), the label
  * and names table as the host wrote them at open, and every bank's `in`
  * word as the host last wrote it. restore() puts back whatever a guest
  * changed and says what it was; the caller counts every restore and
@@ -26,6 +27,8 @@ export class HostWords {
       [protocol.HDR_VERSION, protocol.SHM_VERSION],
       [protocol.HDR_NGPIO, layout.ngpio],
       [protocol.HDR_FEATURES, region.features],
+      // Bumped by the host at open only (region.ts): a guest that changed it would make a new host instance out of nothing.
+      [protocol.HDR_HOST_GEN, region.hostGen],
       [protocol.HDR_HOST_PEER, hostPeer],
       [protocol.HDR_NAMES_OFF, layout.namesOff],
       [protocol.HDR_RING_OFF, layout.ringOff],

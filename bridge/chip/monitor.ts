@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import type { GuestEventKind } from '../metrics/metrics.ts';
 import { VgpioRegion } from '../shm/region.ts';
 import { LineRegisters, type BankWords, type Level, type LineState } from '../shm/line-registers.ts';
-import { InputDriver, type InputResult } from '../shm/input-driver.ts';
+import { InputDriver, type InputResult, type Settled } from '../shm/input-driver.ts';
 import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { HostWords } from './host-words.ts';
 import { checkNotForeign, truncation, vanished } from './mapping.ts';
@@ -248,12 +248,13 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
    * Writes `level` (electrical) to a host-driven line through its queue
    * and emits what that line shows: no scan, and a bank read only when `in`
    * moved (a change queued behind a pending interrupt, the common case in a
-   * burst, changes nothing the guest can see yet).
+   * burst, changes nothing the guest can see yet). `settled`: see
+   * InputDriver.set.
    */
-  write(line: number, level: Level): InputResult | 'closed' {
+  write(line: number, level: Level, settled?: Settled): InputResult | 'closed' {
     if (this.#closed || !this.usable(false)) return 'closed';
     const before = this.#written;
-    const result = this.#inputs.set(line, level);
+    const result = this.#inputs.set(line, level, settled);
     if (this.#written !== before) this.#diff(line, this.#lines.state(line));
     this.#trackQueue(line);
     return result;
@@ -425,6 +426,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     this.#log.error(this.#failure);
     this.emit('problem', this.#failure);
     if (this.#poll !== undefined) clearInterval(this.#poll);
+    // Nothing queued will be written now: whoever waits for those changes hears so.
+    this.#inputs.abandon();
     if (this.#online) {
       this.#online = false;
       this.emit('availability', false);
@@ -528,6 +531,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     if (this.#poll !== undefined) clearInterval(this.#poll);
     // Clearing the queues writes ack_req bits: not into a truncated file.
     if (this.#failure === undefined) this.#inputs.clear();
+    else this.#inputs.abandon();
     await this.#transport.close();
   }
 }

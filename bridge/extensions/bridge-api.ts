@@ -10,9 +10,11 @@ import type { Chip } from '../chip/chip.ts';
 import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
+import type { Taking } from '../mqtt/link.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
 import { qemuArgs, qemuCommand } from '../qemu-args.ts';
 import { RecentTrace, RECENT_EDGES, RECENT_MS } from './recent-trace.ts';
+import { taking } from './chip-publisher.ts';
 
 /** Longest request payload accepted, in bytes. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -47,7 +49,9 @@ export class BridgeApi implements Extension {
       if ('pulse_ms' in request) command.pulse_ms = request.pulse_ms;
       const parsed = parseCommand(JSON.stringify(command), line);
       if (!parsed.ok) throw new RequestError('bad_payload', parsed.error);
-      const result = chip.command(line, parsed.value);
+      const { taken, done } = taking(this.#ctx.topics, chip.config.name);
+      this.#taking = done;
+      const result = chip.command(line, parsed.value, taken);
       if (!result.ok) throw new RequestError(result.reason, result.error);
       return { chip: chip.config.name, result: result.result, ...chip.status(line) };
     },
@@ -59,6 +63,9 @@ export class BridgeApi implements Extension {
   };
   readonly #trace = new RecentTrace();
 
+  /** What the `set` request being handled waits for before it counts as taken (see ChipPublisher's commands). */
+  #taking: Taking | undefined;
+
   constructor(ctx: ExtensionContext) {
     this.#ctx = ctx;
   }
@@ -67,14 +74,16 @@ export class BridgeApi implements Extension {
     for (const chip of this.#ctx.chips.values()) this.#trace.follow(chip);
     this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload, retained) => {
       const target = this.#ctx.topics.parse(topic);
-      if (target?.kind !== 'request') return;
+      if (target?.kind !== 'request') return undefined;
       if (retained) {
         // Replayed on every (re)subscription: whoever sent it is not waiting for an answer, and a set must not run again.
         this.#ctx.signals.emit('request', this.#known(target.command), 'ignored');
         this.#ctx.log.warn(`retained request on ${topic} ignored (a replay of an old request; clear it with an empty retained message)`);
-        return;
+        return undefined;
       }
+      this.#taking = undefined;
       this.#request(target.command, payload);
+      return this.#taking;
     });
   }
 

@@ -5,7 +5,9 @@
  * `<base>/<chip>/<line>/set` commands. A bad command changes nothing: it is
  * logged, answered on `<base>/bridge/event` and counted.
  */
-import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent } from '../chip/chip.ts';
+import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent, Taken } from '../chip/chip.ts';
+import { Taking } from '../mqtt/link.ts';
+import type { Topics } from '../mqtt/topics.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import type { Extension, ExtensionContext } from './extension.ts';
@@ -24,6 +26,19 @@ export function edgePayload(edge: EdgeEvent): string {
 /** The JSON published on `.../received`. */
 export function receivedPayload(received: ReceivedEvent): string {
   return JSON.stringify({ edge: received.edge, guest_ns: received.guestNs, ts_ms: received.tsMs });
+}
+
+/**
+ * A command's Taken callback and the Taking it settles with the edge the
+ * command made, as published: the MQTT link acknowledges the command once
+ * it is taken, and can publish that edge again after a crash.
+ */
+export function taking(topics: Topics, chip: string): { taken: Taken; done: Taking } {
+  const done = new Taking();
+  const taken: Taken = (edge) => {
+    done.take(edge === undefined ? undefined : { topic: topics.edge(chip, edge.line.name), payload: edgePayload(edge) });
+  };
+  return { taken, done };
 }
 
 function trigger(view: LineView): string {
@@ -64,9 +79,7 @@ export class ChipPublisher implements Extension {
   start(): void {
     const { topics } = this.#ctx;
     for (const chip of this.#ctx.chips.values()) this.#follow(chip);
-    this.#ctx.mqtt.subscribe(topics.setFilter, (topic, payload, retained) => {
-      this.#command(topic, payload, retained);
-    });
+    this.#ctx.mqtt.subscribe(topics.setFilter, (topic, payload, retained) => this.#command(topic, payload, retained));
   }
 
   connected(): void {
@@ -116,31 +129,34 @@ export class ChipPublisher implements Extension {
     this.#ctx.event({ type: 'command_rejected', topic, reason, message: error });
   }
 
-  #command(topic: string, payload: Buffer, retained: boolean): void {
+  /** Applies a command; it is taken (see Chip.command) when the returned Taking says so, with the edge it made. */
+  #command(topic: string, payload: Buffer, retained: boolean): Taking | undefined {
     const target = this.#ctx.topics.parse(topic);
-    if (target?.kind !== 'set') return;
+    if (target?.kind !== 'set') return undefined;
     const chip = this.#ctx.chips.get(target.chip);
     if (retained) {
       // A retained command would be replayed on every (re)subscription, e.g. after each restart.
       this.#reject(topic, chip?.config.name, 'retained', 'a retained command is a replay of an old one, not a command; ignored (publish commands without the retain flag, and clear it with an empty retained message)');
-      return;
+      return undefined;
     }
     if (chip === undefined) {
       this.#reject(topic, undefined, 'bad_topic', `no chip ${quote(target.chip)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
-      return;
+      return undefined;
     }
     this.#ctx.signals.emit('command-received', chip.config.name);
     const line = chip.line(target.line);
     if (line === undefined) {
       this.#reject(topic, chip.config.name, 'unknown_line', `chip ${chip.config.name} has no line ${quote(target.line)} (lines are named in the configuration, or numbered 0..${chip.config.ngpio - 1})`);
-      return;
+      return undefined;
     }
     const parsed = parseCommand(payload, line);
     if (!parsed.ok) {
       this.#reject(topic, chip.config.name, 'bad_payload', parsed.error);
-      return;
+      return undefined;
     }
-    const result = chip.command(line, parsed.value);
+    const { taken, done } = taking(this.#ctx.topics, chip.config.name);
+    const result = chip.command(line, parsed.value, taken);
     if (!result.ok) this.#reject(topic, chip.config.name, result.reason, result.error);
+    return done;
   }
 }

@@ -12,12 +12,17 @@
  * Each handler gets each message once, however many of the bridge's
  * filters match it, and never gets the bridge's own publications (they
  * are the only ones without a publishing client).
+ *
+ * Aedes acknowledged a client's QoS 1 command when it received it, and
+ * its sessions live in this process: a command is delivered once or, if
+ * the bridge dies before taking it, not at all. A stop takes every command
+ * handed over already (stopTaking) and no later one.
  */
 import { EventEmitter } from 'node:events';
 import type { AedesPublishPacket, PublishPacket } from 'aedes';
 import type { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Logger } from '../log.ts';
-import { publishQos, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
+import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
 
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
 interface Outgoing {
@@ -46,6 +51,9 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
   #publishing = false;
   #connected = false;
   #closed = false;
+  #stopped = false;
+  #untaken = 0;
+  readonly #idle: (() => void)[] = [];
 
   constructor(broker: EmbeddedBroker, log: Logger) {
     super();
@@ -67,9 +75,9 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
   subscribe(filter: string, handler: MessageHandler): void {
     const deliver: Deliver = (packet, done) => {
       // Aedes stamps each client's publication with its id (untyped); ours carry none, so the bridge never consumes its own.
-      if (!this.#closed && (packet as { clientId?: string }).clientId !== undefined) {
+      if (!this.#stopped && (packet as { clientId?: string }).clientId !== undefined) {
         this.emit('traffic', 'in');
-        handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), false);
+        this.#wait(handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), false));
       }
       done();
     };
@@ -82,9 +90,9 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
   async #replayRetained(filter: string, handler: MessageHandler): Promise<void> {
     try {
       for await (const message of this.#broker.retained(filter)) {
-        if (this.#closed) return;
+        if (this.#stopped) return;
         this.emit('traffic', 'in');
-        handler(message.topic, message.payload, true);
+        this.#wait(handler(message.topic, message.payload, true));
       }
     } catch (error) {
       this.#log.error(`cannot read retained messages for ${filter}: ${(error as Error).message}`);
@@ -133,13 +141,38 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
     }
   }
 
-  async close(last?: LastMessage): Promise<void> {
+  #wait(taking: ReturnType<MessageHandler>): void {
+    if (taking === undefined || taking.taken) return;
+    this.#untaken += 1;
+    taking.whenTaken(() => {
+      this.#untaken -= 1;
+      if (this.#untaken === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
+  }
+
+  get untaken(): number {
+    return this.#untaken;
+  }
+
+  stopTaking(): Promise<void> {
+    this.#stopped = true;
+    if (this.#untaken === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Publishes `last` through the broker (in-process: `timeoutMs` bounds a broker whose storage hangs). */
+  async close(last?: LastMessage, timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     if (this.#closed) return;
+    this.#stopped = true;
     if (last !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await this.publish(last.topic, last.payload, { retain: last.retain, qos: 1 });
+        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+        await Promise.race([this.publish(last.topic, last.payload, { retain: last.retain, qos: 1 }), timeout]);
       } catch (error) {
         this.#log.warn(`could not publish ${last.topic} before closing: ${(error as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     this.#closed = true;

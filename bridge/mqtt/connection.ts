@@ -6,7 +6,9 @@
  * persistent session when asked (fixed client id, clean: false, QoS 1
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
- * messages to per-filter handlers.
+ * messages to per-filter handlers. A QoS 1 message is acknowledged once
+ * its handlers have taken it, and a journal makes the broker's redelivery
+ * after a crash safe (acknowledger.ts, journal.ts).
  *
  * It speaks MQTT 5 and falls back to 3.1.1 for a broker that refuses 5
  * (Aedes, and so the embedded broker's listeners, speak only 3.1.1). MQTT 5
@@ -21,13 +23,15 @@
 import { EventEmitter } from 'node:events';
 import { createConnection } from 'node:net';
 import type { Writable } from 'node:stream';
-import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions } from 'mqtt';
+import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type IPublishPacket } from 'mqtt';
 import { levelsCover } from '../../broker/topic-filter.ts';
 import { skipNumberCache } from '../../broker/number-cache.ts';
 import type { Logger } from '../log.ts';
+import { Acknowledger } from './acknowledger.ts';
+import { CommandJournal } from './journal.ts';
 import { noDelay } from './no-delay.ts';
 import { describeServer, readTls } from './server.ts';
-import { publishQos, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
+import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking } from './link.ts';
 
 export interface ConnectionOptions {
   /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
@@ -46,7 +50,19 @@ export interface ConnectionOptions {
   key?: string | null;
   rejectUnauthorized?: boolean;
   will?: { topic: string; payload: string; retain: boolean };
+  /**
+   * A private file recording which QoS 1 commands were applied and not yet
+   * acknowledged (journal.ts), for a persistent session: a command the
+   * broker delivers again after a crash is then not applied twice.
+   */
+  journal?: string;
   log: Logger;
+}
+
+interface Delivery {
+  packet: IPublishPacket;
+  /** What its handlers have yet to take, or 'repeat': a repeat of a command already applied. */
+  waits: Taking[] | 'repeat';
 }
 
 /** MQTT 5's largest Receive Maximum: the broker may have this many QoS 1 messages unacknowledged at the bridge. */
@@ -83,6 +99,11 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   #closing = false;
   /** The connection that is closing was refused MQTT 5 and is retried with 3.1.1 at once: not an outage. */
   #fallingBack = false;
+  readonly #acks: Acknowledger;
+  /** stopTaking() was called: messages are no longer handed to handlers, nor acknowledged. */
+  #stopped = false;
+  /** The QoS 1 message mqtt.js is delivering: its 'message' event comes first, then handleMessage with the same packet. */
+  #delivery: Delivery | undefined;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -132,7 +153,42 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
         rejectUnauthorized: options.rejectUnauthorized ?? true,
       });
     }
+    const journal = options.journal === undefined ? undefined : new CommandJournal(options.journal);
+    this.#acks = new Acknowledger(
+      journal,
+      (edge) => {
+        this.client.publish(edge.topic, edge.payload, { qos: this.#qos ?? 0 });
+      },
+      () => {
+        if (this.client.connected) this.client.sendPing();
+      },
+      this.#log,
+    );
     this.#wire(options.reconnectMs ?? 2000);
+    this.#deferAcks();
+  }
+
+  /**
+   * mqtt.js sends a QoS 1 message's PUBACK when handleMessage calls back
+   * (after the 'message' event), and reads no further packet until then:
+   * a command waiting behind a line's pending interrupt holds the next one
+   * back, which is the order they are applied in anyway.
+   */
+  #deferAcks(): void {
+    this.client.handleMessage = (packet, callback): void => {
+      const delivery = this.#delivery;
+      this.#delivery = undefined;
+      if (packet.qos !== 1 || delivery?.packet !== packet) {
+        // After stopTaking(): not taken, so not acknowledged; the broker delivers it again to the next run (mqtt.js
+        // moves on to the next packet without a PUBACK on an error).
+        if (this.#stopped && packet.qos === 1) callback(new Error('not taken: the bridge is stopping'));
+        else callback();
+        return;
+      }
+      const id = packet.messageId ?? 0;
+      if (delivery.waits === 'repeat') this.#acks.repeat(id, callback);
+      else this.#acks.take(id, delivery.waits, callback);
+    };
   }
 
   #wire(reconnectMs: number): void {
@@ -143,6 +199,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       this.#subscriptionIds = this.protocolVersion === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
       this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
+      this.#acks.connected(connack.sessionPresent);
       this.#subscribeAll();
       this.emit('connect');
     });
@@ -153,6 +210,17 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       if (this.#outage) this.#log.debug(message);
       else this.#log.error(message);
       this.#outage = true;
+    });
+    // What reached the broker: it answers a connection's packets in order (see Acknowledger).
+    this.client.on('packetsend', (packet) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) this.#acks.sentAck(packet.messageId);
+      else if (packet.cmd === 'pingreq') this.#acks.sentPing();
+    });
+    this.client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'pingresp') this.#acks.pong();
+    });
+    this.client.on('close', () => {
+      this.#acks.disconnected();
     });
     this.client.on('offline', () => {
       if (this.#closing) return;
@@ -167,8 +235,14 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     // The retain flag of a delivered message is set only when the broker replays a stored retained message (MQTT 3.1.1,
     // and MQTT 5 without Retain As Published).
     this.client.on('message', (topic, payload, packet) => {
+      if (this.#stopped) return;
       this.#batchWrites();
       this.emit('traffic', 'in');
+      if (packet.qos === 1 && this.#acks.repeated(packet.messageId ?? 0, packet.dup)) {
+        this.#delivery = { packet, waits: 'repeat' };
+        return;
+      }
+      const waits: Taking[] = [];
       // An MQTT 5 broker may deliver a message once per matching subscription (Mosquitto does: a bridge request on
       // <base>/bridge/request/set also matches <base>/+/+/set), each copy naming its subscription: such a copy goes to
       // that subscription's handlers only. Without identifiers the broker sends one copy, for every matching filter.
@@ -176,8 +250,11 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       const named = (id: number): boolean => ids === undefined || (typeof ids === 'number' ? ids === id : ids.includes(id));
       const levels = topic.split('/');
       for (const { levels: filter, id, handler } of this.#handlers) {
-        if (named(id) && levelsCover(filter, levels)) handler(topic, payload, packet.retain);
+        if (!named(id) || !levelsCover(filter, levels)) continue;
+        const wait = handler(topic, payload, packet.retain);
+        if (wait !== undefined) waits.push(wait);
       }
+      if (packet.qos === 1) this.#delivery = { packet, waits };
     });
   }
 
@@ -293,6 +370,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     const publishOptions: IClientPublishOptions = { retain: options.retain ?? false, qos: options.qos ?? this.#qos ?? publishQos(options) };
     if (!this.client.connected) return;
     this.emit('traffic', 'out');
+    // Also an edge published from a scan: it leaves in one write with the PUBACK of the command that made it (see Acknowledger).
+    this.#batchWrites();
     if (publishOptions.qos === 0) {
       // No callback: mqtt.js adds a 'drain' listener for each packet written with one while the socket is past its
       // high-water mark, which it is within a turn of batched writes under a flood, and removing thousands of them
@@ -304,16 +383,48 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     await this.client.publishAsync(topic, payload, publishOptions);
   }
 
-  /** Publishes `last` (if given) and disconnects cleanly; the will is not sent. */
-  async close(last?: LastMessage): Promise<void> {
+  get untaken(): number {
+    return this.#acks.untaken;
+  }
+
+  stopTaking(): Promise<void> {
+    this.#stopped = true;
+    return this.#acks.idle();
+  }
+
+  /**
+   * Publishes `last` (if given) and disconnects cleanly; the will is not
+   * sent. Gives up on a broker that has not answered within `timeoutMs`,
+   * saying what may not have reached it.
+   */
+  async close(last?: LastMessage, timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     this.#closing = true;
-    if (last !== undefined && this.client.connected) {
-      try {
-        await this.client.publishAsync(last.topic, last.payload, { retain: last.retain, qos: 1 });
-      } catch (error) {
-        this.#log.warn(`could not publish ${last.topic} before closing: ${(error as Error).message}`);
+    this.#stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
+    try {
+      if (last !== undefined && this.client.connected) {
+        const sent = this.client.publishAsync(last.topic, last.payload, { retain: last.retain, qos: 1 }).then(
+          () => 'sent' as const,
+          (error: unknown) => {
+            this.#log.warn(`could not publish ${last.topic} before closing: ${(error as Error).message}`);
+            return 'failed' as const;
+          },
+        );
+        // Acknowledged after everything written before it: every PUBACK sent so far reached the broker.
+        if ((await Promise.race([sent, timeout])) === 'sent') this.#acks.confirmed();
       }
+      if ((await Promise.race([this.client.endAsync(!this.client.connected).then(() => 'ended' as const), timeout])) === 'timeout') {
+        this.#log.warn(`MQTT broker ${this.#where} did not answer within ${timeoutMs} ms; closing the connection anyway`);
+        await this.client.endAsync(true);
+      }
+    } finally {
+      clearTimeout(timer);
+      const unconfirmed = this.#acks.unconfirmed;
+      if (unconfirmed > 0) {
+        this.#log.warn(`${unconfirmed} command acknowledgement(s) may not have reached the broker: it delivers those commands again, and the next run acknowledges them without applying them again and publishes their edges if they may not have gone out`);
+      }
+      this.#acks.close();
     }
-    await this.client.endAsync(!this.client.connected);
   }
 }

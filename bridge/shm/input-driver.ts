@@ -21,6 +21,18 @@ export type InputResult =
   /** The line's queue is full: the change was refused and nothing changed. */
   | 'overflow';
 
+/**
+ * Called once a change is settled: with what writing it to `in` did (after
+ * onApplied), or `dropped` when it left the queue unwritten (the guest went
+ * away, the chip closes or failed).
+ */
+export type Settled = (outcome: 'applied' | 'interrupt' | 'unchanged' | 'dropped') => void;
+
+interface Change {
+  level: Level;
+  settled: Settled | undefined;
+}
+
 export interface InputDriverOptions {
   /** Changes that may wait per line. */
   queueLimit: number;
@@ -33,7 +45,7 @@ export interface InputDriverOptions {
 export class InputDriver {
   readonly #lines: LineRegisters;
   readonly #options: InputDriverOptions;
-  readonly #queues = new Map<number, Level[]>();
+  readonly #queues = new Map<number, Change[]>();
 
   constructor(lines: LineRegisters, options: InputDriverOptions) {
     if (!Number.isInteger(options.queueLimit) || options.queueLimit < 1) {
@@ -50,7 +62,7 @@ export class InputDriver {
 
   /** The level `line` will have once its queue drains: the last change waiting, else `in`. */
   latest(line: number): Level {
-    return this.#queues.get(line)?.at(-1) ?? this.#lines.input(line);
+    return this.#queues.get(line)?.at(-1)?.level ?? this.#lines.input(line);
   }
 
   /** Lines with changes waiting. */
@@ -58,14 +70,22 @@ export class InputDriver {
     return [...this.#queues.keys()];
   }
 
-  /** Sets `line` to `level`, now or after the pending interrupt is acknowledged. */
-  set(line: number, level: Level): InputResult {
+  /**
+   * Sets `line` to `level`, now or after the pending interrupt is
+   * acknowledged. `settled` is called once the change is in `in` (at once
+   * unless it is queued) or dropped unwritten; never for an overflow.
+   */
+  set(line: number, level: Level, settled?: Settled): InputResult {
     const queue = this.#queues.get(line);
-    if (queue === undefined && !this.#lines.pending(line)) return this.#write(line, level);
+    if (queue === undefined && !this.#lines.pending(line)) {
+      const result = this.#write(line, level);
+      settled?.(result === 'applied' || result === 'interrupt' ? result : 'unchanged');
+      return result;
+    }
 
     const waiting = queue ?? [];
     if (waiting.length >= this.#options.queueLimit) return 'overflow';
-    waiting.push(level);
+    waiting.push({ level, settled });
     this.#queues.set(line, waiting);
     // Ask first, then look again: if the guest acked in between it saw no
     // request and will not ring, so the queue must move on right here.
@@ -85,14 +105,24 @@ export class InputDriver {
   /** Forgets every queued change (the guest went away; its view restarts from `in`). */
   clear(): void {
     for (const line of this.#queues.keys()) this.#lines.setAckRequest(line, false);
+    this.abandon();
+  }
+
+  /** Forgets every queued change without touching shared memory (it can no longer be touched safely). */
+  abandon(): void {
+    const dropped = [...this.#queues.values()].flat();
     this.#queues.clear();
+    for (const change of dropped) change.settled?.('dropped');
   }
 
   #advance(line: number): void {
     const queue = this.#queues.get(line);
     if (queue === undefined) return;
-    let level: Level | undefined;
-    while (!this.#lines.pending(line) && (level = queue.shift()) !== undefined) this.#write(line, level);
+    let change: Change | undefined;
+    while (!this.#lines.pending(line) && (change = queue.shift()) !== undefined) {
+      const result = this.#write(line, change.level);
+      change.settled?.(result === 'applied' || result === 'interrupt' ? result : 'unchanged');
+    }
     if (queue.length === 0) {
       this.#queues.delete(line);
       this.#lines.setAckRequest(line, false);

@@ -107,6 +107,16 @@ describe('a hostile guest and a pulled shared-memory file', () => {
     assert.equal(problems.length, 2, 'a new episode after a clean check is reported again');
   });
 
+  it('restores host_gen a guest wrote, and reports it', () => {
+    const hostGen = mem.load32(protocol.HDR_HOST_GEN);
+    assert.notEqual(hostGen, 0, 'the host bumped it at open');
+    mem.store32(protocol.HDR_HOST_GEN, hostGen + 7);
+    chip.scan(false);
+    assert.equal(mem.load32(protocol.HDR_HOST_GEN), hostGen, 'restored by a doorbell scan too');
+    assert.equal(counters.total('headerOverwritten', 'board'), 1);
+    assert.match(problems.join('\n'), new RegExp(`host-owned words were overwritten by the guest \\(header 0x10=0x${(hostGen + 7).toString(16)}\\); restored`));
+  });
+
   it('restores the label and the names table', () => {
     const label = mem.read(protocol.HDR_LABEL, protocol.LABEL_LEN);
     const namesOff = mem.load32(protocol.HDR_NAMES_OFF);

@@ -75,9 +75,15 @@ describe('the bridge MQTT client against Mosquitto (MQTT 5)', () => {
     const connection = new MqttConnection({ server: mosquitto.url, clientId: 'overlap', clean: true, reconnectMs: 100, log: new Logger('error') });
     try {
       const got: string[] = [];
-      await connection.subscribeNow('a/+/c', (topic) => got.push(`a/+/c ${topic}`));
-      await connection.subscribeNow('a/b/#', (topic) => got.push(`a/b/# ${topic}`));
-      await connection.subscribeNow('x/#', (topic) => got.push(`x/# ${topic}`));
+      await connection.subscribeNow('a/+/c', (topic) => {
+        got.push(`a/+/c ${topic}`);
+      });
+      await connection.subscribeNow('a/b/#', (topic) => {
+        got.push(`a/b/# ${topic}`);
+      });
+      await connection.subscribeNow('x/#', (topic) => {
+        got.push(`x/# ${topic}`);
+      });
       await connection.publish('a/b/c', 'both', { qos: 1 });
       await connection.publish('x/y', 'last', { qos: 1 });
       await until('the last message', () => got.includes('x/# x/y'));

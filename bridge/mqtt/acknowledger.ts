@@ -1,0 +1,190 @@
+/**
+ * When a QoS 1 message from an external broker is acknowledged (PUBACK):
+ * once its handlers have taken it (a command: in shared memory, its edge
+ * published), never at receipt, so a bridge that stops or dies before
+ * taking it gets it again from the broker. With a journal (journal.ts) it
+ * also makes that redelivery safe:
+ *
+ * - a message the broker delivers again (DUP=1) whose packet identifier
+ *   the journal records as applied is acknowledged without running again;
+ *   a DUP=0 delivery always runs (the broker reuses identifiers once a
+ *   message is acknowledged);
+ * - a command's edge goes out before its PUBACK, in the same write (the
+ *   connection batches a turn's writes), and the broker reads them in
+ *   order: a command it delivers again lost its PUBACK, and so its edge,
+ *   which is then published again; one it does not deliver again got both.
+ *
+ * A slot is cleared once the broker has answered a PINGREQ sent after its
+ * PUBACK (it handles a connection's packets in order; the bridge sends one
+ * after each turn that sent PUBACKs), or once the broker, after a
+ * reconnect, moves on to new messages (DUP=0) without delivering it again.
+ * Bytes handed to the kernel prove nothing: a connection reset (the bridge
+ * killed with unread commands in its socket) makes the broker drop what it
+ * had not read yet.
+ */
+import type { Logger } from '../log.ts';
+import type { CommandJournal } from './journal.ts';
+import type { Published, Taking } from './link.ts';
+
+export class Acknowledger {
+  readonly #journal: CommandJournal | undefined;
+  readonly #log: Logger;
+  readonly #publish: (edge: Published) => void;
+  /** Messages handed to handlers and not yet taken. */
+  #untaken = 0;
+  readonly #idle: (() => void)[] = [];
+  /** Packet identifiers of the PUBACKs sent on this connection and not yet known to have reached the broker, in order. */
+  #unconfirmed: number[] = [];
+  /** Per PINGREQ in flight, in order: how many of #unconfirmed were sent before it. */
+  #pings: number[] = [];
+  /** A PINGREQ is due at the end of this turn. */
+  #pingDue = false;
+  /** Slots whose PUBACK went out on a connection that closed: the broker delivers the message again, or got it. */
+  readonly #awaitingRepeat = new Set<number>();
+  /** The connection is closed: what is taken from now on (commands dropped from a closing chip's queue) is not acknowledged, nor recorded as applied. */
+  #closed = false;
+
+  readonly #ping: () => void;
+
+  /** `publish` publishes an edge again; `ping` sends a PINGREQ. */
+  constructor(journal: CommandJournal | undefined, publish: (edge: Published) => void, ping: () => void, log: Logger) {
+    this.#journal = journal;
+    this.#publish = publish;
+    this.#ping = ping;
+    this.#log = log;
+    for (const id of journal?.entries.keys() ?? []) this.#awaitingRepeat.add(id);
+  }
+
+  get untaken(): number {
+    return this.#untaken;
+  }
+
+  /** Applied commands whose acknowledgement is not known to have reached the broker. */
+  get unconfirmed(): number {
+    return this.#journal?.entries.size ?? 0;
+  }
+
+  /** Whether a delivery is the broker's repeat of a command this session already applied. */
+  repeated(id: number, dup: boolean): boolean {
+    if (!dup && this.#awaitingRepeat.size > 0) {
+      // The broker sends what it delivers again first, then new messages: the rest reached it.
+      for (const waiting of this.#awaitingRepeat) this.#journal?.clear(waiting);
+      this.#awaitingRepeat.clear();
+    }
+    if (!dup) {
+      // The broker reuses an identifier once the message that had it was acknowledged: that slot is void.
+      this.#journal?.clear(id);
+      return false;
+    }
+    return this.#journal?.has(id) === true;
+  }
+
+  /** (Re)connected. Without a resumed session the broker delivers nothing again: edges that may be lost are published, the journal emptied. */
+  connected(sessionPresent: boolean): void {
+    const journal = this.#journal;
+    if (journal === undefined || sessionPresent) return;
+    let republished = 0;
+    for (const id of [...journal.entries.keys()]) {
+      if (this.#republish(id)) republished += 1;
+      journal.clear(id);
+    }
+    this.#awaitingRepeat.clear();
+    if (republished > 0) this.#log.warn(`the broker kept no session: published ${republished} edge(s) of commands whose acknowledgement may not have reached it (some may have gone out before)`);
+  }
+
+  /** The connection closed: what it did not confirm may come again. */
+  disconnected(): void {
+    for (const id of this.#unconfirmed) this.#awaitingRepeat.add(id);
+    this.#unconfirmed = [];
+    this.#pings = [];
+  }
+
+  /** A PUBACK went into the stream: a PINGREQ follows at the end of the turn, to learn when the broker has it. */
+  sentAck(id: number): void {
+    if (this.#journal?.has(id) !== true) return;
+    this.#unconfirmed.push(id);
+    if (this.#pingDue) return;
+    this.#pingDue = true;
+    setImmediate(() => {
+      this.#pingDue = false;
+      if (!this.#closed) this.#ping();
+    });
+  }
+
+  /** A PINGREQ went into the stream (ours, or mqtt.js's keepalive). */
+  sentPing(): void {
+    this.#pings.push(this.#unconfirmed.length);
+  }
+
+  /** The broker answered the oldest PINGREQ: it has read everything sent before it. */
+  pong(): void {
+    const before = this.#pings.shift();
+    if (before === undefined) return;
+    for (const confirmed of this.#unconfirmed.splice(0, before)) this.#journal?.clear(confirmed);
+    this.#pings = this.#pings.map((count) => count - before);
+  }
+
+  /** Acknowledges (`ack`) a repeat of an applied command without running it, publishing its edge again first. */
+  repeat(id: number, ack: () => void): void {
+    if (this.#closed) return;
+    this.#awaitingRepeat.delete(id);
+    const again = this.#republish(id);
+    this.#log.debug(`message ${id} delivered again: already applied, acknowledged only${again ? ', its edge published again' : ''}`);
+    ack();
+  }
+
+  /** Acknowledges once every handler's Taking is taken, right after recording what the message did. */
+  take(id: number, waits: Taking[], ack: () => void): void {
+    if (this.#closed) return;
+    let left = waits.length;
+    let edge: Published | undefined;
+    const pending = waits.some((w) => !w.taken);
+    if (pending) this.#untaken += 1;
+    const finish = (): void => {
+      if (pending) this.#untaken -= 1;
+      if (!this.#closed) {
+        if (this.#journal?.applied(id, edge) === false) this.#log.warn(`edge ${edge?.topic ?? ''} too long for the journal: not published again should the bridge die before its command is acknowledged`);
+        ack();
+      }
+      if (this.#untaken === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    };
+    if (left === 0) {
+      finish();
+      return;
+    }
+    for (const wait of waits) {
+      wait.whenTaken((made) => {
+        edge ??= made;
+        left -= 1;
+        if (left === 0) finish();
+      });
+    }
+  }
+
+  /** Resolves once every message handed to handlers is taken. */
+  idle(): Promise<void> {
+    if (this.#untaken === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** The broker answered the last publication: every PUBACK sent so far reached it. */
+  confirmed(): void {
+    for (const id of this.#unconfirmed) this.#journal?.clear(id);
+    this.#unconfirmed = [];
+    this.#pings = [];
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#journal?.close();
+  }
+
+  /** Publishes a slot's edge again unless it already was; whether it did. */
+  #republish(id: number): boolean {
+    const entry = this.#journal?.entries.get(id);
+    if (entry?.edge === undefined || entry.republished) return false;
+    this.#publish(entry.edge);
+    this.#journal?.republished(id);
+    return true;
+  }
+}

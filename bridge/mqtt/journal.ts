@@ -1,0 +1,109 @@
+/**
+ * Which QoS 1 commands this MQTT session applied and may not have
+ * acknowledged yet, kept in a private file so that it outlives the bridge
+ * (a kill -9 included: every write is in the kernel's page cache when it
+ * returns). One slot per packet identifier, written when the command is
+ * taken (in shared memory), cleared once its PUBACK has been handed to the
+ * kernel. A slot holds the edge the command made, so that a restarted
+ * bridge publishes an edge that may not have gone out.
+ *
+ * Hand-written: MQTT client stores (mqtt.js's, its LevelDB and file
+ * stores) keep the client's own outgoing packets, not what an incoming
+ * packet did, and are asynchronous, so a crash could fall between a
+ * change and its record.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import type { Published } from './link.ts';
+
+/** Bytes per packet identifier: state, length, then the edge as JSON. At most 16 MiB, and sparse. */
+const SLOT = 256;
+const SLOTS = 0x10000;
+/** Read at startup this many bytes at a time. */
+const CHUNK = 1 << 20;
+/** The command was applied; its edge (if any) may not have gone out. */
+const APPLIED = 1;
+/** The command was applied and its edge published again after a restart. */
+const REPUBLISHED = 2;
+
+export interface JournalEntry {
+  edge: Published | undefined;
+  /** Its edge went out again after a restart: not to be published a third time. */
+  republished: boolean;
+}
+
+export class CommandJournal {
+  readonly path: string;
+  readonly #fd: number;
+  readonly #entries = new Map<number, JournalEntry>();
+
+  /** Opens (creating it 0600) the journal at `path` and reads what a previous run left. */
+  constructor(path: string) {
+    this.path = path;
+    this.#fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    const size = Math.min(fstatSync(this.#fd).size, SLOTS * SLOT);
+    const chunk = Buffer.alloc(CHUNK);
+    for (let at = 0; at < size; at += CHUNK) {
+      const read = readSync(this.#fd, chunk, 0, CHUNK, at);
+      for (let off = 0; off + 3 <= read; off += SLOT) this.#load((at + off) / SLOT, chunk.subarray(off, Math.min(read, off + SLOT)));
+    }
+  }
+
+  #load(id: number, slot: Buffer): void {
+    const state = slot[0];
+    if (id === 0 || (state !== APPLIED && state !== REPUBLISHED)) return;
+    const length = slot.readUInt16LE(1);
+    let edge: Published | undefined;
+    try {
+      edge = length === 0 ? undefined : (JSON.parse(slot.toString('utf8', 3, 3 + length)) as Published);
+    } catch {
+      // A slot cut short (a crash within its write): the command was applied, its edge is unknown.
+      edge = undefined;
+    }
+    this.#entries.set(id, { edge, republished: state === REPUBLISHED });
+  }
+
+  /** The entries left by the previous run (before any of this run's). */
+  get entries(): ReadonlyMap<number, JournalEntry> {
+    return this.#entries;
+  }
+
+  has(id: number): boolean {
+    return this.#entries.has(id);
+  }
+
+  /** Records that the command with packet identifier `id` was applied, with the edge it made. Returns false when the edge does not fit. */
+  applied(id: number, edge: Published | undefined): boolean {
+    const json = edge === undefined ? '' : JSON.stringify(edge);
+    const fits = Buffer.byteLength(json) <= SLOT - 3;
+    this.#write(id, APPLIED, fits ? json : '');
+    this.#entries.set(id, { edge: fits ? edge : undefined, republished: false });
+    return fits;
+  }
+
+  /** Its edge went out again. */
+  republished(id: number): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    entry.republished = true;
+    const state = Buffer.of(REPUBLISHED);
+    writeSync(this.#fd, state, 0, 1, id * SLOT);
+  }
+
+  /** Its PUBACK reached the kernel: the broker will not deliver it again. */
+  clear(id: number): void {
+    if (!this.#entries.delete(id)) return;
+    writeSync(this.#fd, Buffer.of(0), 0, 1, id * SLOT);
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+
+  #write(id: number, state: number, json: string): void {
+    const slot = Buffer.alloc(3 + Buffer.byteLength(json));
+    slot[0] = state;
+    slot.writeUInt16LE(slot.length - 3, 1);
+    slot.write(json, 3, 'utf8');
+    writeSync(this.#fd, slot, 0, slot.length, id * SLOT);
+  }
+}
