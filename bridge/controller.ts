@@ -239,6 +239,7 @@ export class Controller {
       rejectUnauthorized: settings.mqtt.rejectUnauthorized,
       will: { topic: this.topics.bridgeState, payload: OFFLINE, retain: true },
       ...this.#journal(),
+      maxWaiting: Math.min(...settings.chips.map((chip) => chip.queueLimit)),
       log: log.child('mqtt'),
     });
   }

@@ -33,6 +33,8 @@ export class Acknowledger {
   /** Messages handed to handlers and not yet taken. */
   #untaken = 0;
   readonly #idle: (() => void)[] = [];
+  /** Callers of whenFewerWaiting() still waiting, in order, with their bound. */
+  readonly #room: { limit: number; go: () => void }[] = [];
   /** Packet identifiers of the PUBACKs sent on this connection and not yet known to have reached the broker, in order. */
   #unconfirmed: number[] = [];
   /** Per PINGREQ in flight, in order: how many of #unconfirmed were sent before it. */
@@ -146,6 +148,7 @@ export class Acknowledger {
         if (this.#journal?.applied(id, edge) === false) this.#log.warn(`edge ${edge?.topic ?? ''} too long for the journal: not published again should the bridge die before its command is acknowledged`);
         ack();
       }
+      while (this.#room.length > 0 && this.#untaken < (this.#room[0]?.limit ?? 0)) this.#room.shift()?.go();
       if (this.#untaken === 0) for (const resolve of this.#idle.splice(0)) resolve();
     };
     if (left === 0) {
@@ -159,6 +162,12 @@ export class Acknowledger {
         if (left === 0) finish();
       });
     }
+  }
+
+  /** Calls `go` once fewer than `limit` messages handed to handlers are not taken yet (at once if so already), in call order. */
+  whenFewerWaiting(limit: number, go: () => void): void {
+    if (this.#room.length === 0 && this.#untaken < limit) go();
+    else this.#room.push({ limit, go });
   }
 
   /** Resolves once every message handed to handlers is taken. */

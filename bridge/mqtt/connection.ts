@@ -56,6 +56,13 @@ export interface ConnectionOptions {
    * broker delivers again after a crash is then not applied twice.
    */
   journal?: string;
+  /**
+   * QoS 1 commands that may wait at once for their line's interrupt to be
+   * acknowledged before the next message is read: the smallest per-line
+   * queue_limit, so that this connection alone never overflows a line's
+   * queue (default 16).
+   */
+  maxWaiting?: number;
   log: Logger;
 }
 
@@ -104,6 +111,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   #stopped = false;
   /** The QoS 1 message mqtt.js is delivering: its 'message' event comes first, then handleMessage with the same packet. */
   #delivery: Delivery | undefined;
+  readonly #maxWaiting: number;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -111,6 +119,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     this.#log = options.log;
     this.#where = describeServer(options.server);
     this.#qos = options.qos;
+    this.#maxWaiting = options.maxWaiting ?? 16;
     const clientOptions: IClientOptions = {
       clientId: options.clientId,
       clean: options.clean,
@@ -170,25 +179,54 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
 
   /**
    * mqtt.js sends a QoS 1 message's PUBACK when handleMessage calls back
-   * (after the 'message' event), and reads no further packet until then:
-   * a command waiting behind a line's pending interrupt holds the next one
-   * back, which is the order they are applied in anyway.
+   * (after the 'message' event), and reads no further packet until then.
+   * A command taken at once is acknowledged that way. One that waits
+   * behind its line's pending interrupt must not hold back the commands
+   * for other lines (a flood over many lines would advance one line per
+   * guest round trip): mqtt.js is let go on at once (an error to
+   * handleMessage's callback makes it move on without a PUBACK; it logs
+   * nothing) and the PUBACK is written here when the command is taken, in
+   * the same turn as its edge (see Acknowledger). mqtt.js has no public
+   * way to acknowledge later; `_sendPacket` is what its own handler calls.
+   * At most maxWaiting such commands wait at once; past that mqtt.js is
+   * let go on only when one is taken, so that a flood on one line waits
+   * for the guest instead of overflowing the line's queue.
+   * The broker matches a PUBACK by its packet identifier, so commands on
+   * different lines may be acknowledged in another order than they came
+   * (MQTT asks for arrival order; Mosquitto and Aedes take any order); on
+   * one line they are taken, and acknowledged, in order.
    */
   #deferAcks(): void {
     this.client.handleMessage = (packet, callback): void => {
       const delivery = this.#delivery;
       this.#delivery = undefined;
       if (packet.qos !== 1 || delivery?.packet !== packet) {
-        // After stopTaking(): not taken, so not acknowledged; the broker delivers it again to the next run (mqtt.js
-        // moves on to the next packet without a PUBACK on an error).
+        // After stopTaking(): not taken, so not acknowledged; the broker delivers it again to the next run.
         if (this.#stopped && packet.qos === 1) callback(new Error('not taken: the bridge is stopping'));
         else callback();
         return;
       }
       const id = packet.messageId ?? 0;
-      if (delivery.waits === 'repeat') this.#acks.repeat(id, callback);
-      else this.#acks.take(id, delivery.waits, callback);
+      if (delivery.waits === 'repeat') {
+        this.#acks.repeat(id, callback);
+        return;
+      }
+      if (delivery.waits.every((wait) => wait.taken)) {
+        this.#acks.take(id, delivery.waits, callback);
+        return;
+      }
+      this.#acks.take(id, delivery.waits, () => {
+        this.#sendPuback(id);
+      });
+      this.#acks.whenFewerWaiting(this.#maxWaiting, () => {
+        callback(new Error('acknowledged once taken'));
+      });
     };
+  }
+
+  #sendPuback(messageId: number): void {
+    if (!this.client.connected) return;
+    (this.client as unknown as { _sendPacket(packet: { cmd: 'puback'; messageId: number; reasonCode: number }): void })._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 });
   }
 
   #wire(reconnectMs: number): void {

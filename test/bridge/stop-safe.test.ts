@@ -246,4 +246,44 @@ chips:
       await mosquitto.close();
     }
   });
+  it('a command waiting behind one line\'s interrupt does not hold back the commands for other lines', async (t: TestContext) => {
+    const dir = mkdtempSync(join(root, 'waiting-'));
+    const mosquitto = await Mosquitto.start();
+    const config = join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      `base_topic: ${B}
+mqtt: { server: "mqtt://127.0.0.1:${mosquitto.port}", client_id: vgpio2mqtt-stop-waiting }
+homeassistant: { enabled: false }
+metrics: { port: null }
+web: { enabled: false }
+chips:
+  - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, ngpio: 8 }
+`,
+    );
+    const bridge = await startBridge(config, dir);
+    const mem = SharedMemory.open(join(dir, 'board.shm'));
+    const guest = new FakeGuest(mem);
+    const probe = await MqttProbe.connect(mosquitto.url, [`${B}/board/availability`]);
+    try {
+      guest.bind();
+      for (const line of [0, 1]) guest.enableIrq(line, { rising: true, falling: true });
+      await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 10_000);
+      // Line 0's ON raises an interrupt the guest does not acknowledge yet: its OFF waits in the line's queue.
+      await probe.client.publishAsync(`${B}/board/0/set`, 'ON', { qos: 1 });
+      await probe.client.publishAsync(`${B}/board/0/set`, 'OFF', { qos: 1 });
+      await probe.client.publishAsync(`${B}/board/1/set`, 'ON', { qos: 1 });
+      const from = Date.now();
+      await until('line 1 to change while line 0 waits for the guest', () => guest.input(1) === 1, 10_000);
+      t.diagnostic(`line 1 applied after ${Date.now() - from} ms while line 0's OFF waited`);
+      assert.equal(guest.input(0), 1, 'line 0 still holds its ON: its OFF waits for the acknowledgement');
+      guest.ack();
+      await until('line 0 to go OFF once the guest acknowledged', () => guest.input(0) === 0, 10_000);
+    } finally {
+      if (bridge.child.exitCode === null && bridge.child.signalCode === null) bridge.child.kill('SIGKILL');
+      await probe.close();
+      mem.close();
+      await mosquitto.close();
+    }
+  });
 });
