@@ -123,7 +123,7 @@ function checkEndState(held: Map<string, string>): void {
 
 async function startBridge(dir: string, extra: string, logs: string[]): Promise<Controller> {
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, `metrics: { port: null }\n${extra}${CHIPS_NOW(dir)}`);
+  writeFileSync(file, `metrics: { port: null }\nweb: { enabled: false }\n${extra}${CHIPS_NOW(dir)}`);
   const settings = loadSettings({ args: ['-c', file], env: {} });
   return Controller.start(settings, { log: new Logger('info', 'bridge', (line) => logs.push(line)) });
 }

@@ -41,6 +41,8 @@ it('an idle bridge has loaded neither node:tls nor @opentelemetry/api', async ()
       'log_level: error',
       `broker: { port: ${String(await freePort())} }`,
       `metrics: { port: ${String(await freePort())} }`,
+      // The web view on a free port: enabled as by default, and never in another run's way on 8080.
+      'web: { port: 0 }',
       'chips:',
       `  - { name: c0, ngpio: 32, socket: ${dir}/c0.sock, shm: ${dir}/c0.shm }`,
       '',

@@ -66,6 +66,7 @@ describe('vgpio2mqtt capture', () => {
 broker:
   port: ${port}
 metrics: { port: 0 }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: board
@@ -199,6 +200,7 @@ broker:
   users:
     - { username: viewer, password: s3cret, publish: [], subscribe: ["${B}/#"] }
 metrics: { port: 0 }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - { name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }

@@ -43,6 +43,7 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
       `base_topic: ${B}
 broker: { port: ${port} }
 metrics: { port: null }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: ${CHIP}
