@@ -89,7 +89,7 @@ function parseJson(text: string, line: Pick<LineConfig, 'payloadOn' | 'payloadOf
   const kinds = Object.keys(record).filter(isWaveKind);
   if (kinds.length > 0) return parseWave(record, kinds, line);
   const unknown = Object.keys(record).filter((k) => k !== 'state' && k !== 'pulse_ms');
-  if (unknown.length > 0) return { ok: false, error: `unknown JSON field ${quote(unknown[0] ?? '')}; allowed fields: state, pulse_ms` };
+  if (unknown.length > 0) return { ok: false, error: `unknown JSON field ${quote(unknown[0] ?? '')}; allowed fields: state, pulse_ms, or one of pwm, pattern, bounce` };
   if (!('state' in record)) return { ok: false, error: 'JSON payload has no "state"; allowed: {"state": "ON"|"OFF"|"TOGGLE"|true|false|1|0, "pulse_ms": n}' };
   const target = stateTarget(record.state, line);
   if (target === undefined) {
