@@ -1,0 +1,224 @@
+/**
+ * Generated waveforms and wires measured in a real TCG guest, for
+ * test/signals/guest-signals.test.ts (which asserts on what it returns)
+ * and the bench (bench/signals-main.ts, run alone or by `npm run bench`).
+ * One boot: a bridge (in this process, embedded broker) with two
+ * server-mode chips, both attached to one x86_64 guest running vgpio.ko
+ * in doorbell mode, and a wire from chip A's output `out` to chip B's
+ * input `in`. A guest program (test/kernel/edgemon, uAPI v2) timestamps
+ * every edge with the guest's CLOCK_MONOTONIC, the clock of the bridge's
+ * `guest_ns`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stopServer } from '../bridge/chip/server-process.ts';
+import { loadSettings } from '../bridge/config/load.ts';
+import { Controller } from '../bridge/controller.ts';
+import { Logger } from '../bridge/log.ts';
+import { qemuArgs } from '../bridge/qemu-args.ts';
+import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
+import { buildEdgemon, chipByLabel, GPIOD_TOOLS, until } from '../test/kernel/vgpio-host.ts';
+import { Guest } from '../test/support/guest.ts';
+import { guestKernel } from '../test/support/kernel.ts';
+import { MqttProbe } from '../test/support/mqtt-probe.ts';
+import { freePort } from '../test/support/ports.ts';
+
+const run = promisify(execFile);
+const BASE = 'sg';
+export const CHIP_A = 'siga';
+export const CHIP_B = 'sigb';
+
+/** An edge as edgemon printed it in the guest. */
+export interface GuestEdge {
+  seq: number;
+  level: 0 | 1;
+  ns: number;
+}
+
+/** An edge the bridge published on `.../edge`. */
+export interface BridgeEdge {
+  edge: 'rising' | 'falling';
+  source: string;
+  guest_ns?: number;
+}
+
+export interface Seen {
+  guest: GuestEdge[];
+  bridge: BridgeEdge[];
+  /** When the bridge wrote each edge, in host monotonic milliseconds (performance.now()), in order. */
+  hostMs: number[];
+}
+
+/** p50 and p99 of absolute values, and the count. */
+export interface Spread {
+  n: number;
+  p50: number;
+  p99: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  const sorted = values.map(Math.abs).sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { n: sorted.length, p50: at(0.5), p99: at(0.99) };
+}
+
+/** Rising-to-rising intervals minus the requested period, in milliseconds, from each rising edge's time in milliseconds. */
+export function periodErrors(risingMs: readonly number[], periodMs: number): number[] {
+  return risingMs.slice(1).map((t, i) => t - (risingMs[i] ?? t) - periodMs);
+}
+
+export class SignalsRig {
+  readonly #dir: string;
+  readonly #controller: Controller;
+  readonly #probe: MqttProbe;
+  readonly #port: number;
+  readonly #vgpio: ModuleBuild;
+  readonly guest: Guest;
+  /** gpiochipN of chip A and B in the guest. */
+  readonly devices: { a: string; b: string };
+  #monitors = 0;
+
+  private constructor(dir: string, controller: Controller, probe: MqttProbe, port: number, vgpio: ModuleBuild, guest: Guest, devices: { a: string; b: string }) {
+    this.#dir = dir;
+    this.#controller = controller;
+    this.#probe = probe;
+    this.#port = port;
+    this.#vgpio = vgpio;
+    this.guest = guest;
+    this.devices = devices;
+  }
+
+  static async start(): Promise<SignalsRig> {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-signals-'));
+    const port = await freePort();
+    const config = join(dir, 'config.yaml');
+    const chip = (name: string, lines: string): string => `  - { name: ${name}, socket: ${dir}/${name}.sock, shm: ${dir}/${name}.shm, ngpio: 8, lines: [${lines}] }\n`;
+    writeFileSync(
+      config,
+      `base_topic: ${BASE}
+broker: { port: ${port} }
+metrics: { port: null }
+web: { enabled: false }
+homeassistant: { enabled: false }
+chips:
+${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, name: out, direction: output }')}${chip(CHIP_B, '{ line: 0, name: in }')}wires:
+  - { from: ${CHIP_A}/out, to: [${CHIP_B}/in] }
+`,
+    );
+    const settings = loadSettings({ args: ['-c', config], env: {} });
+    const controller = await Controller.start(settings, { log: new Logger('warn') });
+    const probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${BASE}/+/+/edge`]);
+    const vgpio = buildVgpio(guestKernel().headersDir);
+    const guest = await Guest.boot({
+      binaries: GPIOD_TOOLS,
+      files: [
+        { dest: '/lib/vgpio.ko', src: vgpio.ko, mode: 0o644 },
+        { dest: '/usr/bin/edgemon', src: buildEdgemon(dir), mode: 0o755 },
+      ],
+      initCommands: ['insmod /lib/vgpio.ko'],
+      qemuArgs: settings.chips.flatMap((c) => qemuArgs(c)),
+    });
+    await until('both chips online', () => [...controller.chips.values()].every((c) => c.online), 60_000);
+    const devices = { a: await chipByLabel(guest, CHIP_A), b: await chipByLabel(guest, CHIP_B) };
+    return new SignalsRig(dir, controller, probe, port, vgpio, guest, devices);
+  }
+
+  /** Publishes a command on `<chip>/<line>/set` with mosquitto_pub, as a user would. */
+  async set(chip: string, line: string, payload: string): Promise<void> {
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(this.#port), '-q', '1', '-t', `${BASE}/${chip}/${line}/set`, '-m', payload]);
+  }
+
+  /** Counts of what the bridge recorded (bridge/request/health's counters). */
+  counter(name: string, ...labels: string[]): number {
+    return this.#controller.counters.total(name, ...labels);
+  }
+
+  /**
+   * Watches `line` of `device` with edgemon while `act` runs, then until
+   * the guest saw as many edges as the bridge published on `chip`/`name`
+   * (or 5 s more), and returns both.
+   */
+  async watch(device: string, line: number, chip: string, name: string, act: () => Promise<void>): Promise<Seen> {
+    const file = `/tmp/mon${++this.#monitors}`;
+    await this.guest.exec(`( edgemon /dev/${device} ${line} 100000000 both ts > ${file} 2>&1 & echo $! > ${file}.pid )`);
+    await this.guest.untilWaitingForInput('edgemon');
+    const from = this.#probe.mark;
+    const hostMs: number[] = [];
+    const chipOf = this.#controller.chips.get(chip);
+    const stamp = (edge: { line: { name: string } }): void => {
+      if (edge.line.name === name) hostMs.push(performance.now());
+    };
+    chipOf?.on('edge', stamp);
+    await act();
+    const bridge = (): BridgeEdge[] => this.#probe.on(`${BASE}/${chip}/${name}/edge`, from).map((m) => JSON.parse(m.payload) as BridgeEdge);
+    const guestEdges = async (): Promise<GuestEdge[]> =>
+      (await this.guest.exec(`cat ${file}`))
+        .split('\n')
+        .map((l) => l.trim().split(' '))
+        .filter((w) => w.length === 3)
+        .map(([seq, level, ns]) => ({ seq: Number(seq), level: level === '1' ? 1 : 0, ns: Number(ns) }));
+    let seen: GuestEdge[] = [];
+    await until('the guest to see every published edge', async () => (seen = await guestEdges()).length >= bridge().length, 5_000).catch(() => undefined);
+    // Long enough for an extra edge to show up behind the last one; never a timing assertion.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    seen = await guestEdges();
+    await this.guest.exec(`kill $(cat ${file}.pid)`);
+    chipOf?.off('edge', stamp);
+    return { guest: seen, bridge: bridge(), hostMs };
+  }
+
+  /** The bridge's edges of `<chip>/<name>` published since `from` (see mark). */
+  edges(chip: string, name: string, from: number): BridgeEdge[] {
+    return this.#probe.on(`${BASE}/${chip}/${name}/edge`, from).map((m) => JSON.parse(m.payload) as BridgeEdge);
+  }
+
+  get mark(): number {
+    return this.#probe.mark;
+  }
+
+  async close(): Promise<void> {
+    await this.guest.close();
+    await this.#probe.close();
+    const sockets = this.#controller.settings.chips.flatMap((c) => (c.socket === null ? [] : [c.socket]));
+    await this.#controller.stop();
+    // The ivshmem servers outlive the bridge, for the guests; nobody needs them now.
+    for (const socket of sockets) await stopServer(socket);
+    this.#vgpio.remove();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** A square wave of `hz` on chip A's `wave` for `seconds`, then OFF; what the guest and the bridge saw. */
+export async function squareWave(rig: SignalsRig, hz: number, seconds: number): Promise<Seen & { errors: number[]; hostErrors: number[] }> {
+  await rig.set(CHIP_A, 'wave', 'OFF');
+  const periodMs = 1000 / hz;
+  const seen = await rig.watch(rig.devices.a, 0, CHIP_A, 'wave', async () => {
+    await rig.set(CHIP_A, 'wave', JSON.stringify({ pwm: { period_ms: periodMs, duty: 50 } }));
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    await rig.set(CHIP_A, 'wave', 'OFF');
+  });
+  // The last edge may be OFF's own, off the pattern: only the rising edges are timed.
+  const rising = seen.guest.filter((e) => e.level === 1);
+  const hostRising = seen.hostMs.filter((_, i) => seen.bridge[i]?.edge === 'rising');
+  return { ...seen, errors: periodErrors(rising.map((e) => e.ns / 1e6), periodMs), hostErrors: periodErrors(hostRising, periodMs) };
+}
+
+/** gpioset on chip A's `out` `toggles` times (0, 1, 0, ...); chip B's `in` as the guest saw it, and A's output edges. */
+export async function wireToggles(rig: SignalsRig, toggles: number): Promise<Seen & { latenciesMs: number[] }> {
+  let outEdges: BridgeEdge[] = [];
+  const seen = await rig.watch(rig.devices.b, 0, CHIP_B, 'in', async () => {
+    const from = rig.mark;
+    for (let i = 0; i < toggles; i++) await rig.guest.exec(`gpioset ${rig.devices.a} 2=${i % 2 === 0 ? 0 : 1}`);
+    await until('every output edge published', () => rig.edges(CHIP_A, 'out', from).length >= toggles - 1, 20_000).catch(() => undefined);
+    outEdges = rig.edges(CHIP_A, 'out', from);
+  });
+  // Each input edge against the output edge of the same level just before it, both on the guest's monotonic clock.
+  const latenciesMs = seen.guest.flatMap((edge) => {
+    const cause = outEdges.filter((o) => o.guest_ns !== undefined && o.guest_ns <= edge.ns && (o.edge === 'rising') === (edge.level === 1)).at(-1);
+    return cause?.guest_ns === undefined ? [] : [(edge.ns - cause.guest_ns) / 1e6];
+  });
+  return { ...seen, latenciesMs };
+}
