@@ -300,11 +300,8 @@ export class Chip extends EventEmitter<ChipEvents> {
         }
         const result = this.#request(line, level);
         if (result === 'closed') return false;
-        if (result === 'overflow') {
-          this.emit('overflow', line);
-          this.#problem(`line ${line.name}: the ${wave.kind} waveform stopped, the line's queue is full (the guest does not take its edges in time)`);
-          return false;
-        }
+        // The guest is behind: the step waits for room in the queue (see Apply), nothing is refused or lost.
+        if (result === 'overflow') return 'later';
         this.emit('command', result, started);
         return true;
       },

@@ -9,6 +9,12 @@
  * timer so late that several edges are due applies them all at once, in
  * order: no edge is skipped. Node has no periodic timer with such a
  * schedule (setInterval re-arms from when its callback ran), hence this.
+ *
+ * Node's timers fire on whole milliseconds of the event loop's clock, up
+ * to a millisecond or more late, which at 100 Hz is a 10% period error.
+ * So the timer is set `spinMs` early and the last stretch is a busy wait
+ * on the monotonic clock: at most `spinMs` of the event loop per edge
+ * (measured figures and the cost in docs/signals.md).
  */
 import type { Level } from '../shm/line-registers.ts';
 
@@ -26,12 +32,15 @@ export interface Wave {
 /** A monotonic clock in milliseconds and its timers: the real ones, or a fake one in tests. */
 export interface Clock {
   now(): number;
+  /** How long before an edge is due the timer fires, the rest being waited for on now(); 0: timers only. */
+  spinMs: number;
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
 
 export const monotonicClock: Clock = {
   now: () => performance.now(),
+  spinMs: 1,
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => {
     clearTimeout(handle as NodeJS.Timeout);
@@ -49,10 +58,15 @@ export function levelAt(wave: Wave, k: number): Level {
 }
 
 /**
- * Applies a step's level; false stops the waveform (the line cannot take
- * it). `k` counts from 0, the first step.
+ * Applies a step's level: true when done, false to stop the waveform (the
+ * line cannot take it), 'later' when it cannot be taken yet (the line's
+ * queue is full): the same step is tried again RETRY_MS later, so a guest
+ * that falls behind delays edges but loses none. `k` counts from 0, the
+ * first step.
  */
-export type Apply = (level: Level, k: number) => boolean;
+export type Apply = (level: Level, k: number) => boolean | 'later';
+
+export const RETRY_MS = 1;
 
 export class Waveform {
   readonly wave: Wave;
@@ -103,19 +117,29 @@ export class Waveform {
         this.#finish();
         return;
       }
-      const wait = this.#startMs + dueMs(this.wave, this.#next) - this.#clock.now();
-      if (wait > 0) {
+      const due = this.#startMs + dueMs(this.wave, this.#next);
+      const wait = due - this.#clock.now();
+      if (wait > this.#clock.spinMs) {
         this.#timer = this.#clock.setTimeout(() => {
           this.#run();
-        }, wait);
+        }, wait - this.#clock.spinMs);
         return;
       }
+      // Bounded by spinMs (see above).
+      while (this.#clock.now() < due);
       const k = this.#next;
-      this.#next += 1;
-      if (!this.#apply(levelAt(this.wave, k), k)) {
+      const applied = this.#apply(levelAt(this.wave, k), k);
+      if (applied === 'later') {
+        this.#timer = this.#clock.setTimeout(() => {
+          this.#run();
+        }, RETRY_MS);
+        return;
+      }
+      if (!applied) {
         this.#finish();
         return;
       }
+      this.#next += 1;
     }
   }
 

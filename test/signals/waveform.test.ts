@@ -8,6 +8,7 @@ import { Waveform, type Clock, type Wave } from '../../bridge/signals/waveform.t
 /** A clock whose time moves only when the test says; a timer fires `lateMs` after it is due. */
 class FakeClock implements Clock {
   time = 0;
+  spinMs = 0;
   lateMs = 0;
   #timers: { at: number; callback: () => void; id: number }[] = [];
   #ids = 0;
@@ -120,6 +121,43 @@ describe('waveform generator', () => {
   it('starts at a later step when the first was written by the command', () => {
     const steps = run(waveOf('{"pwm":{"period_ms":4,"duty":50}}'), new FakeClock(), 8, 1);
     assert.deepEqual(steps, [{ at: 2, level: 0 }, { at: 4, level: 1 }, { at: 6, level: 0 }, { at: 8, level: 1 }]);
+  });
+
+  it('sets its timer spinMs early and waits out the rest on the clock: never early, never a timer late', () => {
+    const clock = new FakeClock();
+    clock.spinMs = 1;
+    clock.lateMs = 0.8;
+    // Time moves 0.05 ms per look at the clock while it spins.
+    const now = clock.now.bind(clock);
+    clock.now = () => {
+      clock.time += 0.05;
+      return now();
+    };
+    const steps: number[] = [];
+    const waveform = new Waveform(waveOf('{"pwm":{"period_ms":10,"duty":50}}'), () => {
+      steps.push(clock.time);
+      return true;
+    }, clock);
+    waveform.start();
+    clock.advance(49);
+    waveform.stop();
+    assert.equal(steps.length, 10);
+    for (const [k, at] of steps.entries()) assert.ok(at >= k * 5 && at - k * 5 < 0.2, `edge ${k} at ${at}, due ${k * 5}`);
+  });
+
+  it('tries a step the line cannot take yet again later, losing none and keeping the order', () => {
+    const clock = new FakeClock();
+    const levels: Level[] = [];
+    let full = 3;
+    const waveform = new Waveform(waveOf('{"pattern":{"high_ms":2,"low_ms":2,"count":3}}'), (level, k) => {
+      if (k === 2 && full-- > 0) return 'later';
+      levels.push(level);
+      return true;
+    }, clock);
+    waveform.start();
+    clock.advance(100);
+    assert.deepEqual(levels, [1, 0, 1, 0, 1, 0]);
+    assert.equal(full, -1, 'step 2 tried four times');
   });
 
   it('stops when apply refuses a step, and on stop()', () => {
