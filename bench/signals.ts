@@ -11,8 +11,9 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stopServer } from '../bridge/chip/server-process.ts';
 import { loadSettings } from '../bridge/config/load.ts';
@@ -221,4 +222,58 @@ export async function wireToggles(rig: SignalsRig, toggles: number): Promise<See
     return cause?.guest_ns === undefined ? [] : [(edge.ns - cause.guest_ns) / 1e6];
   });
   return { ...seen, latenciesMs };
+}
+
+/** What `npm run bench` records of the waveforms and wires. */
+export interface SignalsResults {
+  /** Period error by frequency: in the guest (edgemon's timestamps) and as the bridge wrote the edges (host clock), ms. */
+  waves: { hz: number; edges: number; lost: number; guest: Spread; host: Spread }[];
+  /** Guest A output -> guest B input edge, ms (both guest_ns, one guest). */
+  wire: Spread & { edges: number; changes: number };
+  loadAverage: number;
+}
+
+export const WAVE_SECONDS = 5;
+export const WIRE_TOGGLES = 40;
+
+export async function signalsBench(log: (line: string) => void): Promise<SignalsResults> {
+  log('generated waveforms and wires in a TCG guest');
+  const rig = await SignalsRig.start();
+  try {
+    const waves: SignalsResults['waves'] = [];
+    for (const hz of [10, 100]) {
+      log(`${hz} Hz square wave, ${WAVE_SECONDS} s`);
+      const seen = await squareWave(rig, hz, WAVE_SECONDS);
+      waves.push({ hz, edges: seen.bridge.length, lost: seen.bridge.length - seen.guest.length, guest: spread(seen.errors), host: spread(seen.hostErrors) });
+    }
+    log(`wire, ${WIRE_TOGGLES} gpioset changes`);
+    const wire = await wireToggles(rig, WIRE_TOGGLES);
+    return { waves, wire: { ...spread(wire.latenciesMs), edges: wire.guest.length, changes: WIRE_TOGGLES }, loadAverage: loadavg()[0] ?? 0 };
+  } finally {
+    await rig.close();
+  }
+}
+
+export const SIGNALS_HEADING = '### Generated waveforms and wires (bench/signals.ts)';
+
+/** The results as a RESULTS.md section; bench/figures.ts reads the 100 Hz row's p50 % back. */
+export function signalsReport(r: SignalsResults): string {
+  const f = (n: number): string => n.toFixed(3);
+  const pct = (ms: number, hz: number): string => `${((100 * ms * hz) / 1000).toFixed(2)}%`;
+  const rows = r.waves.map((w) => `| ${w.hz} Hz | ${w.edges} | ${w.lost} | ${f(w.guest.p50)} | ${pct(w.guest.p50, w.hz)} | ${f(w.guest.p99)} | ${f(w.host.p50)} | ${f(w.host.p99)} |`);
+  return `
+${SIGNALS_HEADING}
+
+A square wave (pwm, duty 50%) on an input line for ${WAVE_SECONDS} s, watched in the x86_64 TCG guest by a uAPI v2 program (edgemon, doorbell mode); period error = |rising-to-rising interval − period|, over every period. "as written" is the same on the host, when the bridge wrote each edge into shared memory. Load average at the end: ${r.loadAverage.toFixed(1)}.
+
+| wave | edges published | lost | guest p50 ms | guest p50 % | guest p99 ms | as written p50 ms | as written p99 ms |
+|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Wire, one guest, two vgpio devices: \`gpioset\` on chip A's output → chip B's input edge in edgemon, both on the guest's monotonic clock (guest_ns), ${r.wire.changes} changes, ${r.wire.edges} input edges: p50 ${f(r.wire.p50)} ms, p99 ${f(r.wire.p99)} ms.
+`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.stdout.write(signalsReport(await signalsBench((line) => process.stderr.write(`bench: ${line}\n`))));
 }
