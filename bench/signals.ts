@@ -1,7 +1,8 @@
 /**
  * Generated waveforms and wires measured in a real TCG guest, for
  * test/signals/guest-signals.test.ts (which asserts on what it returns)
- * and the bench (bench/signals-main.ts, run alone or by `npm run bench`).
+ * and the bench (`npm run bench:signals` runs this file alone; `npm run
+ * bench` appends its section to a full run).
  * One boot: a bridge (in this process, embedded broker) with two
  * server-mode chips, both attached to one x86_64 guest running vgpio.ko
  * in doorbell mode, and a wire from chip A's output `out` to chip B's
@@ -25,6 +26,9 @@ import { buildEdgemon, chipByLabel, GPIOD_TOOLS, until } from '../test/kernel/vg
 import { Guest } from '../test/support/guest.ts';
 import { guestKernel } from '../test/support/kernel.ts';
 import { MqttProbe } from '../test/support/mqtt-probe.ts';
+import { machine } from './machine.ts';
+import { readResults, writeResults } from './results-io.ts';
+import { withPartialRun } from './results-file.ts';
 import { freePort } from '../test/support/ports.ts';
 
 const run = promisify(execFile);
@@ -274,6 +278,18 @@ Wire, one guest, two vgpio devices: \`gpioset\` on chip A's output → chip B's 
 `;
 }
 
+/** `npm run bench:signals`: this section alone, added to bench/RESULTS.md as a partial run after the latest full run (as bench:e2e is). */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.stdout.write(signalsReport(await signalsBench((line) => process.stderr.write(`bench: ${line}\n`))));
+  const started = Date.now();
+  const section = signalsReport(await signalsBench((line) => process.stderr.write(`bench: ${line}\n`)));
+  const m = machine();
+  const text = [
+    `## Partial run of ${m.date}: generated waveforms and wires only (npm run bench:signals)`,
+    '',
+    `Commit \`${m.commit}\`; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Linux ${m.kernel}; Node.js ${m.node}; ${m.qemu}. The run took ${((Date.now() - started) / 1000).toFixed(0)} s; load average at its end ${m.load}.`,
+    section,
+  ].join('\n');
+  writeResults(withPartialRun(readResults(), text));
+  process.stdout.write(text);
+  process.stderr.write('bench: added to bench/RESULTS.md after the latest full run\n');
 }

@@ -7,7 +7,7 @@
  * no gap and the levels are the bridge's published edges); a bounce gives
  * exactly its 2N+1 edges; `gpioset` on A's output is seen on B's input
  * exactly once per change. Period errors and wire latency are printed
- * (t.diagnostic), not asserted: bench/signals-main.ts records them.
+ * (t.diagnostic), not asserted: `npm run bench:signals` records them.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
