@@ -110,7 +110,7 @@ Example:
 starts a square wave instead of a payload. Any later command on the line stops a waveform. <chip>
 may be left out when there is one chip (set <line> <payload>).
 
-Examples:
+Example:
   vgpio2mqtt set vgpio0 button '{"state":"ON","pulse_ms":200}'
   vgpio2mqtt set vgpio0 button --pwm 20ms:50%`,
   },
@@ -280,9 +280,9 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, flags, values } = split(rest, own);
   const format = formatOf(values.format);
   // With --pwm, set takes no payload: one positional fewer.
-  const max = values.pwm === undefined ? spec.max : spec.max - 1;
-  if (positionals.length < spec.min || positionals.length > max) {
-    throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage} (see vgpio2mqtt ${command} --help)`);
+  const [min, max] = values.pwm === undefined ? [spec.min, spec.max] : [spec.min - 1, spec.max - 1];
+  if (positionals.length < min || positionals.length > max) {
+    throw new UsageError(`${command} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${positionals.length}; usage: ${spec.usage} (see vgpio2mqtt ${command} --help)`);
   }
   const settings = settingsOrExit(flags);
   if (command === 'start') {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommand } from '../../bridge/payload.ts';
 import type { Level } from '../../bridge/shm/line-registers.ts';
+import { pwmArgument } from '../../bridge/signals/pwm-arg.ts';
 import { Waveform, type Clock, type Wave } from '../../bridge/signals/waveform.ts';
 
 /** A clock whose time moves only when the test says; a timer fires `lateMs` after it is due. */
@@ -203,5 +204,20 @@ describe('waveform payloads', () => {
     assert.deepEqual(waveOf('{"pattern":{"high_ms":2.5,"low_ms":7.5}}'), { kind: 'pattern', first: 1, firstMs: 2.5, secondMs: 7.5, levels: null });
     const parsed = parseCommand('{"bounce":{"pulses":5,"pulse_ms":1,"settle":"ON"}}', line);
     assert.deepEqual(parsed, { ok: true, value: { target: { kind: 'level', level: 1 }, pulseMs: null, wave: { kind: 'bounce', first: 1, firstMs: 1, secondMs: 1, levels: 11 } } });
+  });
+});
+
+describe('set --pwm', () => {
+  it('reads PERIOD:DUTY with the period in ms, s or Hz', () => {
+    assert.deepEqual(pwmArgument('20ms:50%'), { pwm: { period_ms: 20, duty: 50 } });
+    assert.deepEqual(pwmArgument('0.5s:10'), { pwm: { period_ms: 500, duty: 10 } });
+    assert.deepEqual(pwmArgument('100Hz:25%'), { pwm: { period_ms: 10, duty: 25 } });
+    assert.deepEqual(pwmArgument('20:50%'), { pwm: { period_ms: 20, duty: 50 } }, 'a bare number is milliseconds');
+  });
+
+  it('refuses anything else, saying the form', () => {
+    for (const bad of ['', '20ms', '20ms:', ':50%', '-20ms:50%', '20min:50%', '20ms:50%%']) {
+      assert.throws(() => pwmArgument(bad), /allowed: PERIOD:DUTY% with PERIOD in ms, s or Hz/, bad);
+    }
   });
 });
