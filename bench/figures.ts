@@ -44,6 +44,8 @@ export interface RunFigures {
   rssIdle: { one: number | undefined; sixteen: number | undefined };
   /** Refused commands/s on a 1,024-line chip over a 32-line one. */
   chipSize: number | undefined;
+  /** A 100 Hz generated square wave's period error p50 in the guest, % of the period (bench/signals.ts). */
+  wave100HzError: number | undefined;
 }
 
 /** The first number of a cell: `0.76× / 1.29×` → 0.76 (the p50); `**0**` → 0; `—` → undefined. */
@@ -121,6 +123,13 @@ function rssIdle(run: string): RunFigures['rssIdle'] {
   return { one: rss('1 × 32'), sixteen: rss('16 × 32') };
 }
 
+function wave100HzError(run: string): number | undefined {
+  const text = blocks(run, 3).blocks.find((b) => b.heading.startsWith('### Generated waveforms'))?.text ?? '';
+  const t = tables(text)[0];
+  const row = t?.rows.find((r) => r[0] === '100 Hz');
+  return t === undefined || row === undefined ? undefined : num(cell(t, row, 'guest p50 %'));
+}
+
 /** `## Run of 2026-12-07T02:55:01.106Z` → `2026-12-07 02:55Z`; undefined for any other heading. */
 function runDate(heading: string): string | undefined {
   const m = /^## Run of (\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(heading);
@@ -141,5 +150,6 @@ export function figuresOf(run: string): RunFigures | undefined {
     endToEnd: endToEnd(run),
     rssIdle: rssIdle(run),
     chipSize: num(t7?.rows.find((r) => r[0] === '1024')?.at(-1)),
+    wave100HzError: wave100HzError(run),
   };
 }

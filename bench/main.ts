@@ -9,6 +9,7 @@ import { report } from './report.ts';
 import { readResults, writeResults } from './results-io.ts';
 import { withNewRun } from './results-file.ts';
 import { FULL, runBench } from './run.ts';
+import { signalsBench, signalsReport } from './signals.ts';
 import { webBench, webReport } from './web.ts';
 
 const log = (line: string): void => {
@@ -16,7 +17,7 @@ const log = (line: string): void => {
 };
 
 const results = await runBench({ counts: FULL, build: 'dist', log });
-const text = report(results) + webReport(await webBench('dist', log));
+const text = report(results) + webReport(await webBench('dist', log)) + signalsReport(await signalsBench(log));
 writeResults(withNewRun(readResults(), text));
 process.stdout.write(text);
 log('recorded as the latest run of bench/RESULTS.md; the run before it moved to bench/HISTORY.md');

@@ -12,6 +12,7 @@ import { Controller } from './controller.ts';
 import { Logger, surviveClosedOutput } from './log.ts';
 import { LibvirtError, libvirtXml } from './libvirt-xml.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
+import { pwmArgument } from './signals/pwm-arg.ts';
 import { CAPTURE_FLAGS, CaptureArgsError, captureOptions } from './capture/options.ts';
 import { ChipLookupError, findLine, knownChips, pickChip } from './known-chips.ts';
 import { VERSION } from './version.ts';
@@ -102,13 +103,16 @@ Example:
   set: {
     min: 2,
     max: 3,
-    usage: 'vgpio2mqtt set [<chip>] <line> <payload> [options]',
+    usage: 'vgpio2mqtt set [<chip>] <line> <payload>|--pwm PERIOD:DUTY [options]',
     help: `Sets a host-driven line through the running bridge and prints the new state. <payload>: ON OFF
-1 0 true false high low TOGGLE, or JSON {"state":"ON","pulse_ms":200}; <chip> may be left out when
-there is one chip (set <line> <payload>).
+1 0 true false high low TOGGLE, JSON {"state":"ON","pulse_ms":200}, or a waveform
+{"pwm":...}, {"pattern":...}, {"bounce":...} (docs/topics.md); --pwm 20ms:50% (or 100Hz:50%)
+starts a square wave instead of a payload. Any later command on the line stops a waveform. <chip>
+may be left out when there is one chip (set <line> <payload>).
 
 Example:
-  vgpio2mqtt set vgpio0 button '{"state":"ON","pulse_ms":200}'`,
+  vgpio2mqtt set vgpio0 button '{"state":"ON","pulse_ms":200}'
+  vgpio2mqtt set vgpio0 button --pwm 20ms:50%`,
   },
   watch: {
     min: 0,
@@ -150,6 +154,8 @@ const FORMATS = ['qemu', 'libvirt'] as const;
 type Format = (typeof FORMATS)[number];
 /** qemu-args' own flag. */
 const QEMU_ARGS_FLAGS: FlagSpec = { format: { type: 'string' } };
+/** set's own flag: a square wave instead of a payload. */
+const SET_FLAGS: FlagSpec = { pwm: { type: 'string' } };
 
 function formatOf(value: string | undefined): Format {
   const format = value ?? 'qemu';
@@ -270,11 +276,13 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(commandHelp(spec));
     return;
   }
-  const own = command === 'capture' ? CAPTURE_FLAGS : command === 'qemu-args' ? QEMU_ARGS_FLAGS : {};
+  const own = command === 'capture' ? CAPTURE_FLAGS : command === 'qemu-args' ? QEMU_ARGS_FLAGS : command === 'set' ? SET_FLAGS : {};
   const { positionals, flags, values } = split(rest, own);
   const format = formatOf(values.format);
-  if (positionals.length < spec.min || positionals.length > spec.max) {
-    throw new UsageError(`${command} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} argument(s), got ${positionals.length}; usage: ${spec.usage} (see vgpio2mqtt ${command} --help)`);
+  // With --pwm, set takes no payload: one positional fewer.
+  const [min, max] = values.pwm === undefined ? [spec.min, spec.max] : [spec.min - 1, spec.max - 1];
+  if (positionals.length < min || positionals.length > max) {
+    throw new UsageError(`${command} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${positionals.length}; usage: ${spec.usage} (see vgpio2mqtt ${command} --help)`);
   }
   const settings = settingsOrExit(flags);
   if (command === 'start') {
@@ -284,7 +292,7 @@ async function main(argv: string[]): Promise<void> {
   // The other commands need an MQTT client (or may: qemu-args without a configuration file); `start` with the embedded broker does not load one (about 19 MiB).
   const remote = await import('./remote.ts');
   // get and set: the chip may be left out when there is one (the positional count tells which form it is).
-  const [chip, line, payload] = positionals.length === spec.max ? [positionals[0], positionals[1], positionals[2]] : [undefined, ...positionals];
+  const [chip, line, payload] = positionals.length === max ? [positionals[0], positionals[1], positionals[2]] : [undefined, ...positionals];
   if (command === 'get' || command === 'set') {
     // A name no topic can carry is refused as such, before it is looked up (watch checks its own).
     if (chip !== undefined) remote.checkName('chip', chip);
@@ -317,7 +325,13 @@ async function main(argv: string[]): Promise<void> {
       const target = pickChip(source, chip, `set <chip> <line> <payload>`);
       const text = payload ?? '';
       let body: Record<string, unknown> = { state: text };
-      if (text.trim().startsWith('{')) {
+      if (values.pwm !== undefined) {
+        try {
+          body = pwmArgument(values.pwm);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+      } else if (text.trim().startsWith('{')) {
         try {
           body = JSON.parse(text) as Record<string, unknown>;
         } catch {

@@ -27,6 +27,7 @@ import { HomeAssistant } from './extensions/homeassistant.ts';
 import { HomeAssistantCleanup } from './extensions/homeassistant-cleanup.ts';
 import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
+import { Wires } from './signals/wires.ts';
 import { STOP_TIMEOUT_MS, type MqttLink } from './mqtt/link.ts';
 import { describeServer } from './mqtt/server.ts';
 import { Topics } from './mqtt/topics.ts';
@@ -67,6 +68,8 @@ export class Controller {
   /** The web view, unless web.enabled is false. */
   webServer: WebServer | undefined;
   readonly #extensions: Extension[] = [];
+  /** The configured wires between chips (signals/wires.ts). */
+  #wires: Wires | undefined;
   #stopping: Promise<void> | undefined;
   /** The Prometheus metrics, unless metrics.port is null. */
   readonly #metrics: BridgeMetrics | undefined;
@@ -179,6 +182,10 @@ export class Controller {
 
     await this.#startAgentSockets();
 
+    const wires = new Wires(settings.wires, this.chips, log.child('wires'));
+    this.#wires = wires;
+    this.#collector.wires(wires);
+
     const broker = this.broker;
     // The embedded broker is reached through its own API, an external one through an MQTT client.
     this.mqtt = broker !== undefined ? new BrokerLink(broker, log.child('mqtt')) : await this.#externalConnection();
@@ -217,6 +224,14 @@ export class Controller {
     mqtt.on('connect', () => {
       for (const extension of this.#extensions) extension.connected();
     });
+    wires.on('contention', (net, drivers) => {
+      ctx.event({ type: 'wire_contention', net, drivers, message: `net ${net} is driven both ways (${drivers.join(', ')}); it reads low` });
+    });
+    wires.on('problem', (message) => {
+      ctx.event({ type: 'wire_problem', message });
+    });
+    // Before the chips start, so that it sees each output's first state.
+    wires.start();
     for (const chip of this.chips.values()) chip.start();
   }
 
@@ -331,6 +346,7 @@ export class Controller {
     const left = (): number => Math.max(0, deadline - Date.now());
     await this.#finishCommands(left());
     for (const extension of this.#extensions) extension.stop();
+    this.#wires?.stop();
     await this.metricsServer?.close();
     // Before MQTT and the embedded broker close, so each dropped agent's will still goes out.
     await Promise.all([...this.agentSockets.values()].map((socket) => socket.close()));

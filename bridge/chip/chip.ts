@@ -2,8 +2,8 @@
  * One virtual GPIO chip as the MQTT side sees it: the line layer (policy)
  * over a shared-memory monitor (mechanism, monitor.ts). It turns the
  * monitor's electrical events into logical line states and edges (after
- * `inverted`), resolves commands (toggles against the queue tail, pulses)
- * and debounces guest-driven lines. It knows nothing about MQTT.
+ * `inverted`), resolves commands (toggles against the queue tail, pulses,
+ * waveforms: signals/waveform.ts) and debounces guest-driven lines. It knows nothing about MQTT.
  * Everything it reports is read back from shared memory, never what it
  * assumed it wrote.
  */
@@ -14,6 +14,7 @@ import type { CommandResult, RejectReason } from '../metrics/metrics.ts';
 import type { IrqConfig, Level, LineState } from '../shm/line-registers.ts';
 import type { InputResult, Settled } from '../shm/input-driver.ts';
 import { logical, type LineCommand } from '../payload.ts';
+import { Waveform } from '../signals/waveform.ts';
 import { ShmMonitor } from './monitor.ts';
 
 export type EdgeSource = 'host' | 'guest';
@@ -94,6 +95,8 @@ interface Tracked {
   seen: Level;
   debounce: NodeJS.Timeout | undefined;
   pulse: NodeJS.Timeout | undefined;
+  /** A generated waveform running on the line; the next command stops it. */
+  wave: Waveform | undefined;
   /** The guest's view as last published. */
   view: LineView | undefined;
 }
@@ -115,7 +118,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.#log = log;
     for (const line of this.config.lines) {
       this.#byName.set(line.name, line);
-      this.#tracked.push({ published: undefined, seen: 0, debounce: undefined, pulse: undefined, view: undefined });
+      this.#tracked.push({ published: undefined, seen: 0, debounce: undefined, pulse: undefined, wave: undefined, view: undefined });
     }
     const line = (index: number): LineConfig | undefined => this.config.lines[index];
     monitor.on('input-written', (index, level) => {
@@ -257,6 +260,9 @@ export class Chip extends EventEmitter<ChipEvents> {
       clearTimeout(tracked.pulse);
       tracked.pulse = undefined;
     }
+    // Likewise any later command stops a waveform.
+    tracked?.wave?.stop();
+    if (tracked !== undefined) tracked.wave = undefined;
     const result = this.#request(line, target, settled);
     // The accesses above met a page a truncation took away: nothing reached the guest.
     if (!this.monitor.usable(false)) return failed();
@@ -273,8 +279,39 @@ export class Chip extends EventEmitter<ChipEvents> {
         if (this.#request(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
       }, command.pulseMs);
     }
+    if (command.wave !== undefined && tracked !== undefined) this.#startWave(line, tracked, command.wave);
     this.emit('command', result, started);
     return { ok: true, result };
+  }
+
+  /**
+   * Runs `wave` on `line` from its second step (the command wrote the
+   * first). Each step is written like a command's change: through the
+   * input queue, published as an edge and counted as a command.
+   */
+  #startWave(line: LineConfig, tracked: Tracked, wave: Waveform['wave']): void {
+    const waveform = new Waveform(
+      wave,
+      (level) => {
+        const started = process.hrtime.bigint();
+        if (this.monitor.isOutput(line.line)) {
+          this.#problem(`line ${line.name}: the ${wave.kind} waveform stopped, the guest made the line an output`);
+          return false;
+        }
+        const result = this.#request(line, level);
+        if (result === 'closed') return false;
+        // The guest is behind: the step waits for room in the queue (see Apply), nothing is refused or lost.
+        if (result === 'overflow') return 'later';
+        this.emit('command', result, started);
+        return true;
+      },
+      undefined,
+      () => {
+        if (tracked.wave === waveform) tracked.wave = undefined;
+      },
+    );
+    tracked.wave = waveform;
+    waveform.start(1);
   }
 
   /** Asks for `level` (logical) on `line` unless it is already the latest requested level; the monitor then emits what that line shows. */
@@ -353,6 +390,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     for (const tracked of this.#tracked) {
       if (tracked.debounce !== undefined) clearTimeout(tracked.debounce);
       if (tracked.pulse !== undefined) clearTimeout(tracked.pulse);
+      tracked.wave?.stop();
     }
     await this.monitor.close();
   }

@@ -41,6 +41,8 @@ export interface FormatTypes {
   'one-of': string;
   'chip-name': string;
   'line-name': string;
+  'line-ref': string;
+  'line-refs': string[];
   label: string;
   'ring-len': number;
   'socket-mode': number;
@@ -77,6 +79,11 @@ function nullable(coerce: (text: string) => unknown): (value: unknown) => unknow
 
 function integerOf(text: string): unknown {
   return /^-?\d+$/.test(text) ? Number(text) : text;
+}
+
+/** `<chip>/<line>`: two non-empty topic levels. */
+export function isLineRef(value: unknown): value is string {
+  return typeof value === 'string' && /^[^/+#\s][^/+#]*\/[^/+#\s][^/+#]*$/.test(value);
 }
 
 function check(ok: boolean, allowed: string): void {
@@ -277,6 +284,19 @@ export const formats: Record<FormatName, Format> = {
   },
   'chip-name': topicName(protocol.LABEL_LEN - 1, RESERVED_CHIP_NAMES),
   'line-name': topicName(protocol.NAME_LEN - 1, RESERVED_LINE_NAMES),
+  /** `<chip>/<line>` words; whether they name a configured chip and line is a rule (config/wires.ts). */
+  'line-ref': {
+    type: '<chip>/<line>',
+    validate: (value: unknown) => {
+      check(isLineRef(value), '<chip>/<line> (a line name or number)');
+    },
+  },
+  'line-refs': {
+    type: 'list of <chip>/<line>',
+    validate: (value: unknown) => {
+      check(Array.isArray(value) && value.length > 0 && value.every(isLineRef), 'a non-empty list of <chip>/<line> (a line name or number)');
+    },
+  },
   label: {
     type: `string of 1..${protocol.LABEL_LEN - 1} bytes`,
     validate: (value: unknown) => {

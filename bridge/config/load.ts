@@ -18,6 +18,7 @@ import { joinNegativeValues, unknownFlags } from './flags.ts';
 import { readChips } from './chips.ts';
 import { defaultRuntimeDir } from './runtime-dir.ts';
 import { readUsers } from './users.ts';
+import { readWires } from './wires.ts';
 import { settingsRules } from './rules.ts';
 import type { Settings } from './types.ts';
 
@@ -145,10 +146,12 @@ export function loadSettings(input: LoadInput = {}): Settings {
   // Validated above (or the problems are thrown below before anything uses them).
   const options = camelCased(schema, conf.getProperties()) as Omit<Settings, 'file'>;
   const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+  const chips = readChips(list(options.chips), defaultRuntimeDir(env, process.geteuid?.() ?? 0), problems);
   const settings: Settings = {
     ...options,
     broker: { ...options.broker, users: readUsers(list(options.broker.users), problems) },
-    chips: readChips(list(options.chips), defaultRuntimeDir(env, process.geteuid?.() ?? 0), problems),
+    chips,
+    wires: readWires(list(options.wires), chips, problems),
     file: file ?? null,
   };
   for (const rule of Object.values(settingsRules)) rule(settings, problems);

@@ -48,6 +48,12 @@ export function configReference(): string {
     '`lines` of a chip is a list too (`chips[].lines[]`):',
     '',
     ...itemTable(schema.chips.items.lines.items, 'chips[].lines[]'),
+    '',
+    '## Wires',
+    '',
+    '`wires` is a list; each entry (`wires[]`, see [signals](signals.md#wires)) connects an output line to input lines:',
+    '',
+    ...itemTable(schema.wires.items, 'wires[]'),
   ].join('\n');
 }
 

@@ -91,6 +91,24 @@ const lineFields = {
   },
 } as const satisfies GroupSpec;
 
+/** One wire between lines (`wires[]`), see docs/signals.md. */
+const wireFields = {
+  from: {
+    doc: 'The output line that drives the wire, as `<chip>/<line>` (a line name or number); the chip must configure it `direction: output` (the guest drives it).',
+    format: 'line-ref',
+    default: null,
+    defaultText: 'required',
+  },
+  to: {
+    doc: 'The input lines it drives, each `<chip>/<line>` of the same or another chip, configured `direction: input` (the default). Several wires to one line make one net: open drain with a pull-up (low wins), driving it both ways is counted as contention.',
+    format: 'line-refs',
+    default: null,
+    defaultText: 'required',
+  },
+  inverted: { doc: 'The inputs get the opposite of the output\'s level (logical levels, after each line\'s own `inverted`).', format: 'flag', default: false },
+  delay_ms: { doc: 'Each change reaches the inputs this many milliseconds after the output changed (0: at once).', format: 'integer', min: 0, max: 60_000, default: 0 },
+} as const satisfies GroupSpec;
+
 /** One virtual gpiochip (`chips[]`). */
 const chipFields = {
   name: {
@@ -285,6 +303,13 @@ export const schema = {
     format: 'list',
     default: [{ name: 'vgpio0' }],
     items: chipFields,
+  },
+  wires: {
+    doc: 'Wires from an output line of a chip to input lines of the same or other chips (`wires[]`); the bridge carries each change of the output to the inputs itself, without MQTT. Default: none.',
+    format: 'list',
+    default: [],
+    items: wireFields,
+    more: 'See [signals](signals.md#wires).',
   },
 } as const satisfies GroupSpec;
 

@@ -64,9 +64,25 @@ export type HomeAssistantSettings = Options['homeassistant'];
 export type MetricsSettings = Options['metrics'];
 export type WebSettings = Options['web'];
 
-export type Settings = Omit<Options, 'broker' | 'chips'> & {
+/** One end of a wire (`wires[]`), resolved by config/wires.ts. */
+export interface WireEnd {
+  chip: string;
+  line: number;
+  name: string;
+  direction: LineDirection;
+}
+
+export interface WireConfig {
+  from: WireEnd;
+  to: WireEnd[];
+  inverted: boolean;
+  delayMs: number;
+}
+
+export type Settings = Omit<Options, 'broker' | 'chips' | 'wires'> & {
   broker: BrokerSettings;
   chips: ChipConfig[];
+  wires: WireConfig[];
   /** The configuration file read, if any. */
   file: string | null;
 };

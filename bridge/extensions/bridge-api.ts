@@ -34,6 +34,9 @@ class RequestError extends Error {
   }
 }
 
+/** The waveform fields a `set` request may carry instead of a state (payload.ts). */
+const WAVE_KEYS = ['pwm', 'pattern', 'bounce'];
+
 export class BridgeApi implements Extension {
   readonly #ctx: ExtensionContext;
   readonly #handlers: Record<string, (request: Json) => unknown> = {
@@ -43,10 +46,13 @@ export class BridgeApi implements Extension {
       return { chip: chip.config.name, ...chip.status(line) };
     },
     set: (request) => {
-      const { chip, line } = this.#target(request, ['chip', 'line', 'state', 'pulse_ms']);
+      const { chip, line } = this.#target(request, ['chip', 'line', 'state', 'pulse_ms', ...WAVE_KEYS]);
       this.#ctx.signals.emit('command-received', chip.config.name);
+      // The command is what the request holds besides chip and line, checked as a `.../set` payload.
       const command: Json = { state: request.state };
-      if ('pulse_ms' in request) command.pulse_ms = request.pulse_ms;
+      for (const key of ['pulse_ms', ...WAVE_KEYS]) if (key in request) command[key] = request[key];
+      // A waveform has no state (parseCommand refuses the two together).
+      if (WAVE_KEYS.some((key) => key in request) && !('state' in request)) delete command.state;
       const parsed = parseCommand(JSON.stringify(command), line);
       if (!parsed.ok) throw new RequestError('bad_payload', parsed.error);
       const { taken, done } = taking(this.#ctx.topics, chip.config.name);

@@ -10,6 +10,7 @@ import type { EventEmitter } from 'node:events';
 import type { EmbeddedBroker, RefusalKind } from '../../broker/embedded.ts';
 import type { Chip } from '../chip/chip.ts';
 import type { MqttLink } from '../mqtt/link.ts';
+import type { Wires } from '../signals/wires.ts';
 import type { RejectReason, RequestStatus } from './metrics.ts';
 import { Recorded } from './recorded.ts';
 import type { Slot } from './slots.ts';
@@ -106,6 +107,13 @@ export class MetricsCollector {
       if (slot === undefined) return;
       slot.value = level;
       slot.shown = true;
+    });
+  }
+
+  /** Follows the wires between chips. */
+  wires(wires: Wires): void {
+    wires.on('contention', (net) => {
+      this.counters.slot('wireContention', [net]).value += 1;
     });
   }
 

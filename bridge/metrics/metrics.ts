@@ -151,6 +151,7 @@ export class BridgeMetrics {
     counter('header_overwrites_total', 'Host-owned header words a guest overwrote (the bridge restored them).', ['chip'], 'headerOverwritten');
     counter('edges_published_total', 'Edge events published over MQTT, by who drove the line.', ['chip', 'source'], 'edgePublished');
     counter('guest_received_edges_total', 'Input edges the guest confirmed its interrupt handler took (EV_INPUT_EDGE), published on .../received.', ['chip', 'line'], 'guestReceived');
+    counter('wire_contention_total', 'Times an input line several wires drive was driven both ways (it reads low), by input line.', ['net'], 'wireContention');
     counter('requests_total', 'bridge/request commands answered, by command and status.', ['command', 'status'], 'request');
   }
 }

@@ -14,6 +14,7 @@ import { figuresOf } from '../../bench/figures.ts';
 import { GOALS } from '../../bench/goals.ts';
 import { blocks } from '../../bench/markdown.ts';
 import { report } from '../../bench/report.ts';
+import { signalsReport } from '../../bench/signals.ts';
 import { GOALS_HEADING, renderResults, splitResults, SPREAD_HEADING, TREND_HEADING, withNewRun, withPartialRun } from '../../bench/results-file.ts';
 import { FULL, type BenchResults, type BrokerResults } from '../../bench/run.ts';
 import type { Summary } from '../../bench/samples.ts';
@@ -60,7 +61,13 @@ function fakeRun(date: string, commit: string, scale: number, rss: number): Benc
 
 const RUN1 = report(fakeRun('2026-12-08T10:00:00.000Z', 'aaaaaaa11111', 0.9, 68.5));
 const RUN2 = report(fakeRun('2026-12-08T11:00:00.000Z', 'bbbbbbb22222', 1.1, 69.5));
-const RUN3 = report(fakeRun('2026-12-08T12:00:00.000Z', 'ccccccc33333', 0.5, 72.25));
+const spread = (p50: number): { n: number; p50: number; p99: number } => ({ n: 100, p50, p99: 4 * p50 });
+/** The latest run with the waveform section bench/main.ts appends (bench/signals.ts). */
+const RUN3 = report(fakeRun('2026-12-08T12:00:00.000Z', 'ccccccc33333', 0.5, 72.25)) + signalsReport({
+  waves: [{ hz: 10, edges: 100, lost: 0, guest: spread(0.5), host: spread(0.4) }, { hz: 100, edges: 1000, lost: 0, guest: spread(0.25), host: spread(0.2) }],
+  wire: { ...spread(2), edges: 40, changes: 40 },
+  loadAverage: 1,
+});
 const NOTES1 = '### Notes on the run of 10:00Z\n\nRun one was taken on a quiet machine.\n';
 const NOTES2 = '### Notes on the run of 11:00Z\n\nRun two: a profile of the bridge.\n\n- one finding\n- another\n';
 
@@ -129,6 +136,7 @@ describe('a run read back from its section', () => {
     );
     assert.equal(f.commit, 'ccccccc');
     assert.equal(f.throughput.mosquitto?.stalledAfter, 127_752);
+    assert.equal(f.wave100HzError, 2.5, '0.25 ms of a 10 ms period');
   });
 
   it('is no full run without its `## Run of` heading', () => {

@@ -144,6 +144,25 @@ chips:
     assert.equal((await cli('get', 'board', '0', ...at)).stdout, 'ON\n', 'a line by its number, the chip named');
   });
 
+  it('set --pwm starts a square wave that the next command stops; a bad --pwm changes nothing', async () => {
+    const bad = await cli('set', 'button', '--pwm', '20ms', ...at);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--pwm "20ms"; allowed: PERIOD:DUTY% with PERIOD in ms, s or Hz/);
+    const refused = await cli('set', 'button', '--pwm', '20ms:100%', ...at);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /"pwm\.duty" "100" is not allowed; allowed: a percentage above 0 and below 100/);
+    const wave = await cli('set', 'button', '--pwm', '50Hz:50%', ...at);
+    assert.equal(wave.code, 0, wave.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const levels = new Set<string>();
+    for (let i = 0; i < 20 && levels.size < 2; i++) levels.add((await cli('get', 'button', ...at)).stdout);
+    assert.deepEqual([...levels].sort(), ['OFF\n', 'ON\n'], 'the line goes both ways while the wave runs');
+    // ON stops it: the line stays ON (the next test reads it).
+    assert.equal((await cli('set', 'button', 'ON', ...at)).code, 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 3; i++) assert.equal((await cli('get', 'button', ...at)).stdout, 'ON\n');
+  });
+
   it('watch takes a chip and a line from bridge/info', async () => {
     const watcher = spawn(process.execPath, ['--import', 'tsx', CLI, 'watch', 'board', 'button', ...at], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
     let out = '';

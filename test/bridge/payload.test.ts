@@ -33,17 +33,17 @@ describe('command payloads', () => {
 
   it('refuses everything else with a message saying what is allowed', () => {
     const cases: [string | Buffer, string][] = [
-      ['', 'empty payload; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE or JSON {"state": ..., "pulse_ms": n}'],
-      ['2', 'payload "2" is not a command; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE or JSON {"state": ..., "pulse_ms": n}'],
-      [Buffer.from([0xff, 0x00, 0x41]), 'payload "??A" is not a command; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE or JSON {"state": ..., "pulse_ms": n}'],
-      ['{"state":"ON"', 'payload "{\\"state\\":\\"ON\\"" is not valid JSON; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE or JSON {"state": ..., "pulse_ms": n}'],
-      ['[1]', 'JSON payload must be an object; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE or JSON {"state": ..., "pulse_ms": n}'],
+      ['', 'empty payload; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE, JSON {"state": ..., "pulse_ms": n} or a waveform {"pwm"|"pattern"|"bounce": {...}}'],
+      ['2', 'payload "2" is not a command; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE, JSON {"state": ..., "pulse_ms": n} or a waveform {"pwm"|"pattern"|"bounce": {...}}'],
+      [Buffer.from([0xff, 0x00, 0x41]), 'payload "??A" is not a command; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE, JSON {"state": ..., "pulse_ms": n} or a waveform {"pwm"|"pattern"|"bounce": {...}}'],
+      ['{"state":"ON"', 'payload "{\\"state\\":\\"ON\\"" is not valid JSON; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE, JSON {"state": ..., "pulse_ms": n} or a waveform {"pwm"|"pattern"|"bounce": {...}}'],
+      ['[1]', 'JSON payload must be an object; allowed: ON, OFF, 1, 0, true, false, high, low, TOGGLE, JSON {"state": ..., "pulse_ms": n} or a waveform {"pwm"|"pattern"|"bounce": {...}}'],
       ['{}', 'JSON payload has no "state"; allowed: {"state": "ON"|"OFF"|"TOGGLE"|true|false|1|0, "pulse_ms": n}'],
       ['{"state":2}', '"state" "2" is not a level; allowed: "ON", "OFF", "TOGGLE", true, false, 1, 0'],
       ['{"state":null}', '"state" "null" is not a level; allowed: "ON", "OFF", "TOGGLE", true, false, 1, 0'],
       ['{"state":"ON","pulse_ms":-5}', '"pulse_ms" "-5" is not allowed; allowed: an integer 0..3600000 (0: no pulse)'],
       ['{"state":"ON","pulse_ms":1.5}', '"pulse_ms" "1.5" is not allowed; allowed: an integer 0..3600000 (0: no pulse)'],
-      ['{"state":"ON","level":1}', 'unknown JSON field "level"; allowed fields: state, pulse_ms'],
+      ['{"state":"ON","level":1}', 'unknown JSON field "level"; allowed fields: state, pulse_ms, or one of pwm, pattern, bounce'],
       ['x'.repeat(MAX_COMMAND_BYTES + 1), `payload is ${MAX_COMMAND_BYTES + 1} bytes; at most ${MAX_COMMAND_BYTES} are allowed`],
     ];
     for (const [payload, error] of cases) assert.deepEqual(parseCommand(payload, line), { ok: false, error }, JSON.stringify(payload.toString()));

@@ -13,9 +13,11 @@
  * LINES is one line or a comma-separated list of up to 64 lines, requested
  * together as one request (as a program watching many buttons would). With
  * several lines each event is printed as "<offset> <line_seqno> <level>".
- * COUNT is the number of events to wait for, all lines together.
+ * COUNT is the number of events to wait for, all lines together. With
+ * `ts` last, each event also ends with its timestamp_ns (CLOCK_MONOTONIC,
+ * the clock of the bridge's guest_ns), for timing a signal in the guest.
  *
- * usage: edgemon /dev/gpiochipN LINES COUNT [rising|falling|both]
+ * usage: edgemon /dev/gpiochipN LINES COUNT [rising|falling|both [ts]]
  */
 #include "../line-request.h"
 
@@ -27,12 +29,14 @@ int main(int argc, char **argv)
 	struct gpio_v2_line_event ev[16];
 	unsigned long count, seen = 0;
 	const char *edges;
+	int stamps;
 
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: %s /dev/gpiochipN LINES COUNT [rising|falling|both]\n", argv[0]);
+	if (argc < 4 || argc > 6 || (argc == 6 && strcmp(argv[5], "ts") != 0)) {
+		fprintf(stderr, "usage: %s /dev/gpiochipN LINES COUNT [rising|falling|both [ts]]\n", argv[0]);
 		return 2;
 	}
-	edges = argc == 5 ? argv[4] : "both";
+	edges = argc >= 5 ? argv[4] : "both";
+	stamps = argc == 6;
 	parse_lines(&req, argv[2], "edgemon");
 	req.event_buffer_size = EVENT_BUFFER_SIZE;
 	req.config.flags = GPIO_V2_LINE_FLAG_INPUT;
@@ -55,8 +59,11 @@ int main(int argc, char **argv)
 		for (i = 0; i < n / (ssize_t)sizeof(ev[0]) && seen < count; i++, seen++) {
 			if (req.num_lines > 1)
 				printf("%u ", ev[i].offset);
-			printf("%u %d\n", ev[i].line_seqno,
+			printf("%u %d", ev[i].line_seqno,
 			       ev[i].id == GPIO_V2_LINE_EVENT_RISING_EDGE);
+			if (stamps)
+				printf(" %llu", (unsigned long long)ev[i].timestamp_ns);
+			printf("\n");
 		}
 		fflush(stdout);
 	}
