@@ -4,7 +4,9 @@
  * takes, one ivshmem server process serves them all (the servers used to
  * close after their idle time before the last chips joined, and each of
  * those chips then started a process of its own); `bridge/state` goes
- * online; the log summarises the chips instead of two lines each.
+ * online; the log summarises the chips instead of two lines each; idle, the
+ * bridge wakes up about as often as a bridge of one chip (one poll timer for
+ * all chips, the metrics' event-loop sampler once a second).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +25,12 @@ function pidFilePids(dir: string): Set<number> {
   return new Set(readdirSync(dir).filter((f) => f.endsWith('.sock.pid')).map((f) => Number(readFileSync(join(dir, f), 'utf8'))));
 }
 
+/** Times the bridge's main thread went to sleep and was woken up since it started (/proc: its voluntary context switches). */
+function wakeUps(pid: number): number {
+  const count = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(count ?? assert.fail(`no context switches for ${pid}`));
+}
+
 /** Running ivshmem server processes whose command line names `dir`. */
 function serverProcesses(dir: string): number[] {
   const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
@@ -37,7 +45,7 @@ describe(`one bridge, ${CHIPS} server-mode chips of 32 lines`, { timeout: 240_00
     dir = mkdtempSync(join(tmpdir(), 'vgpio-many-'));
     const port = await freePort();
     const list = Array.from({ length: CHIPS }, (_, i) => `  - { name: c${i}, ngpio: 32, socket: ${dir}/c${i}.sock, shm: ${dir}/c${i}.shm }`).join('\n');
-    const config = `base_topic: many\nlog_level: info\nbroker: { port: ${port} }\nmetrics: { port: null }\nweb: { enabled: false }\nchips:\n${list}\n`;
+    const config = `base_topic: many\nlog_level: info\nbroker: { port: ${port} }\nmetrics: { port: ${await freePort()} }\nweb: { enabled: false }\nchips:\n${list}\n`;
     bridge = await BridgeProcess.start({ config, dir, url: `mqtt://127.0.0.1:${port}`, baseTopic: 'many', build: 'dist', onlineWithinMs: 120_000 });
   });
 
@@ -61,5 +69,16 @@ describe(`one bridge, ${CHIPS} server-mode chips of 32 lines`, { timeout: 240_00
     const lines = bridge.log.split('\n').filter((line) => line !== '');
     t.diagnostic(`startup log: ${lines.length} lines`);
     assert.ok(lines.length < CHIPS, `${lines.length} log lines for ${CHIPS} chips:\n${lines.slice(0, 20).join('\n')}`);
+  });
+
+  it('wakes up idle about once per poll period, not once per chip', async (t) => {
+    const pid = bridge.child.pid ?? assert.fail('no bridge pid');
+    const seconds = 3;
+    const before = wakeUps(pid);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const perSecond = (wakeUps(pid) - before) / seconds;
+    t.diagnostic(`idle wake-ups of the bridge's main thread: ${perSecond.toFixed(1)}/s`);
+    // One poll tick and one event-loop sample a second, plus the odd GC or broker timer; a timer per chip was 256/s.
+    assert.ok(perSecond < CHIPS / 8, `${perSecond}/s`);
   });
 });
