@@ -22,7 +22,7 @@ export interface Goal {
   figure: string;
   /** The trend table's column header; undefined: not in the trend table. */
   column: string | undefined;
-  limit: { at: 'most' | 'least'; value: number; unit: '×' | ' MiB' };
+  limit: { at: 'most' | 'least'; value: number; unit: '×' | ' MiB' | ' %' | '' };
   read(f: RunFigures): Reading | undefined;
   /** Where the time goes when the goal is missed. */
   whereTimeGoes(f: RunFigures): string;
@@ -78,6 +78,52 @@ function commandGoal(broker: Broker, most: number, column: string | undefined): 
   };
 }
 
+/** Many chips and one-shot clients (issue 25, bench/scale.ts); where the time goes from the profiles of that issue's work. */
+const SCALE_GOALS: readonly Goal[] = [
+  {
+    figure: 'start → `bridge/state` online, 256 × 32 vs 1 × 32',
+    column: undefined,
+    limit: { at: 'most', value: 3, unit: '×' },
+    read: (f) => ratioReading(f.scale.start),
+    whereTimeGoes: () => 'per chip: its configuration (YAML and schema), its metrics series (one per line), its retained states and configs published at start (cpu profile of the 256-chip start in the notes of the scale-chips merge)',
+  },
+  {
+    figure: 'ivshmem server processes for 256 chips',
+    column: undefined,
+    limit: { at: 'most', value: 1, unit: '' },
+    read: (f) => (f.scale.servers === undefined ? undefined : { value: f.scale.servers, text: String(f.scale.servers) }),
+    whereTimeGoes: () => 'a chip found its server gone (closed idle before the chip joined) and started its own: see StartedServers.release in bridge/chip/server-process.ts',
+  },
+  {
+    figure: 'RSS idle (bridge + server process), 256 × 32 vs 16 × 32',
+    column: undefined,
+    limit: { at: 'most', value: 1.5, unit: '×' },
+    read: (f) => ratioReading(f.scale.rss),
+    whereTimeGoes: () => MEMORY,
+  },
+  {
+    figure: 'idle CPU, 256 × 32, no guests (% of a core)',
+    column: undefined,
+    limit: { at: 'most', value: 0.2, unit: ' %' },
+    read: (f) => (f.scale.idleCpu === undefined ? undefined : { value: f.scale.idleCpu, text: `${f.scale.idleCpu.toFixed(2)} %` }),
+    whereTimeGoes: () => 'the one poll tick a second scans every chip (the size and identity checks, the host-owned words, the banks): the work grows with the chips, the wake-ups do not',
+  },
+  {
+    figure: 'commands/s round robin over 256 chips vs 1 chip',
+    column: undefined,
+    limit: { at: 'least', value: 0.8, unit: '×' },
+    read: (f) => ratioReading(f.scale.commands),
+    whereTimeGoes: () => 'on one chip the commands of a turn of the event loop share one doorbell ring (and one guest wake-up); spread over 256 chips each command rings its own chip, in the bridge and in the fake guests of the same run',
+  },
+  {
+    figure: 'one-shot client `.../set` → doorbell p50, embedded vs Mosquitto',
+    column: undefined,
+    limit: { at: 'most', value: 1.05, unit: '×' },
+    read: (f) => ratioReading(f.scale.oneShot),
+    whereTimeGoes: () => 'Aedes\' handling of a new connection (its CONNECT series, the $SYS new/disconnect publications, a stream pipeline for the clean session\'s empty queue), the rest is the client process\'s own start-up; the bridge\'s own guards measured within the noise (notes of the scale-chips branch)',
+  },
+];
+
 export const GOALS: readonly Goal[] = [
   throughputGoal('aedes', 'cmd/s Aedes', () => 'the bridge hosts the broker: per command Aedes matches and delivers three messages (command in, edge and state out) where the hop handles one (profile in the notes of 971ff26)'),
   throughputGoal('mosquitto', 'cmd/s Mosquitto', mosquittoFlood('mosquitto')),
@@ -131,6 +177,7 @@ export const GOALS: readonly Goal[] = [
     read: (f) => ratioReading(f.chipSize),
     whereTimeGoes: () => 'the two chips are measured one after the other: a low ratio has been the load of the moment, not the chip\'s size (1.95× and 0.88× for the same code, notes of 803792b)',
   },
+  ...SCALE_GOALS,
 ];
 
 export const goalText = (g: Goal): string => `${g.limit.at === 'most' ? '≤' : '≥'} ${g.limit.value}${g.limit.unit}`;
