@@ -84,7 +84,7 @@ export interface StartedServers {
    * many chips however slowly never outlasts it. Also happens when this
    * process exits. Safe to call more than once.
    */
-  release(): void;
+  release: () => void;
 }
 
 /**
