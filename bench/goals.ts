@@ -78,50 +78,35 @@ function commandGoal(broker: Broker, most: number, column: string | undefined): 
   };
 }
 
+type ScaleFigure = keyof RunFigures['scale'];
+
+/** A goal on one figure of section 8 (bench/scale.ts): a ratio, or `as` says how its value reads. */
+function scaleGoal(figure: string, key: ScaleFigure, limit: Goal['limit'], why: string, as: (n: number) => string = x): Goal {
+  return {
+    figure,
+    column: undefined,
+    limit,
+    read: (f) => {
+      const value = f.scale[key];
+      return value === undefined ? undefined : { value, text: as(value) };
+    },
+    whereTimeGoes: () => why,
+  };
+}
+
 /** Many chips and one-shot clients (issue 25, bench/scale.ts); where the time goes from the profiles of that issue's work. */
 const SCALE_GOALS: readonly Goal[] = [
-  {
-    figure: 'start → `bridge/state` online, 256 × 32 vs 1 × 32',
-    column: undefined,
-    limit: { at: 'most', value: 3, unit: '×' },
-    read: (f) => ratioReading(f.scale.start),
-    whereTimeGoes: () => 'per chip: its configuration (YAML and schema), its metrics series (one per line), its retained states and configs published at start (cpu profile of the 256-chip start in the notes of the scale-chips merge)',
-  },
-  {
-    figure: 'ivshmem server processes for 256 chips',
-    column: undefined,
-    limit: { at: 'most', value: 1, unit: '' },
-    read: (f) => (f.scale.servers === undefined ? undefined : { value: f.scale.servers, text: String(f.scale.servers) }),
-    whereTimeGoes: () => 'a chip found its server gone (closed idle before the chip joined) and started its own: see StartedServers.release in bridge/chip/server-process.ts',
-  },
-  {
-    figure: 'RSS idle (bridge + server process), 256 × 32 vs 16 × 32',
-    column: undefined,
-    limit: { at: 'most', value: 1.5, unit: '×' },
-    read: (f) => ratioReading(f.scale.rss),
-    whereTimeGoes: () => MEMORY,
-  },
-  {
-    figure: 'idle CPU, 256 × 32, no guests (% of a core)',
-    column: undefined,
-    limit: { at: 'most', value: 0.2, unit: ' %' },
-    read: (f) => (f.scale.idleCpu === undefined ? undefined : { value: f.scale.idleCpu, text: `${f.scale.idleCpu.toFixed(2)} %` }),
-    whereTimeGoes: () => 'the one poll tick a second scans every chip (the size and identity checks, the host-owned words, the banks): the work grows with the chips, the wake-ups do not',
-  },
-  {
-    figure: 'commands/s round robin over 256 chips vs 1 chip',
-    column: undefined,
-    limit: { at: 'least', value: 0.8, unit: '×' },
-    read: (f) => ratioReading(f.scale.commands),
-    whereTimeGoes: () => 'on one chip the commands of a turn of the event loop share one doorbell ring (and one guest wake-up); spread over 256 chips each command rings its own chip, in the bridge and in the fake guests of the same run',
-  },
-  {
-    figure: 'one-shot client `.../set` → doorbell p50, embedded vs Mosquitto',
-    column: undefined,
-    limit: { at: 'most', value: 1.05, unit: '×' },
-    read: (f) => ratioReading(f.scale.oneShot),
-    whereTimeGoes: () => 'Aedes\' handling of a new connection (its CONNECT series, the $SYS new/disconnect publications, a stream pipeline for the clean session\'s empty queue), the rest is the client process\'s own start-up; the bridge\'s own guards measured within the noise (notes of the scale-chips branch)',
-  },
+  scaleGoal('start → `bridge/state` online, 256 × 32 vs 1 × 32', 'start', { at: 'most', value: 3, unit: '×' },
+    'per chip: its configuration (YAML and schema), its metrics series (one per line), its retained states and configs published at start (cpu profile of the 256-chip start in the notes of the scale-chips merge)'),
+  scaleGoal('ivshmem server processes for 256 chips', 'servers', { at: 'most', value: 1, unit: '' },
+    'a chip found its server gone (closed idle before the chip joined) and started its own: see StartedServers.release in bridge/chip/server-process.ts', String),
+  scaleGoal('RSS idle (bridge + server process), 256 × 32 vs 16 × 32', 'rss', { at: 'most', value: 1.5, unit: '×' }, MEMORY),
+  scaleGoal('idle CPU, 256 × 32, no guests (% of a core)', 'idleCpu', { at: 'most', value: 0.2, unit: ' %' },
+    'the one poll tick a second scans every chip (host-owned words, label and names table compared, banks diffed; 10 to 45 µs a chip): the work grows with the chips, the wake-ups do not', (n) => `${n.toFixed(2)} %`),
+  scaleGoal('commands/s round robin over 256 chips vs 1 chip', 'commands', { at: 'least', value: 0.8, unit: '×' },
+    'on one chip the commands of a turn of the event loop share one doorbell ring (and one guest wake-up); spread over 256 chips each command rings its own chip, in the bridge and in the fake guests of the same run'),
+  scaleGoal('one-shot client `.../set` → doorbell p50, embedded vs Mosquitto', 'oneShot', { at: 'most', value: 1.05, unit: '×' },
+    'Aedes\' and Node\'s handling of a new connection (a Socket and an Aedes client per connection, the CONNECT series, a stream pipeline for the clean session\'s empty queue, the close); the bridge\'s own guards and Aedes\' $SYS client announcements measured within the noise (notes of the scale-chips merge)'),
 ];
 
 export const GOALS: readonly Goal[] = [
