@@ -97,7 +97,7 @@ function scaleGoal(figure: string, key: ScaleFigure, limit: Goal['limit'], why: 
 /** Many chips and one-shot clients (issue 25, bench/scale.ts); where the time goes from the profiles of that issue's work. */
 const SCALE_GOALS: readonly Goal[] = [
   scaleGoal('start → `bridge/state` online, 256 × 32 vs 1 × 32', 'start', { at: 'most', value: 3, unit: '×' },
-    'per chip: its configuration (YAML and schema), its metrics series (one per line), its retained states and configs published at start (cpu profile of the 256-chip start in the notes of the scale-chips merge)'),
+    'per chip: its configuration (YAML and schema), its metrics series (one per line), its retained states and configs published at start (profile in bench/scale.ts)'),
   scaleGoal('ivshmem server processes for 256 chips', 'servers', { at: 'most', value: 1, unit: '' },
     'a chip found its server gone (closed idle before the chip joined) and started its own: see StartedServers.release in bridge/chip/server-process.ts', String),
   scaleGoal('RSS idle (bridge + server process), 256 × 32 vs 16 × 32', 'rss', { at: 'most', value: 1.5, unit: '×' }, MEMORY),
@@ -106,7 +106,7 @@ const SCALE_GOALS: readonly Goal[] = [
   scaleGoal('commands/s round robin over 256 chips vs 1 chip', 'commands', { at: 'least', value: 0.8, unit: '×' },
     'on one chip the commands of a turn of the event loop share one doorbell ring (and one guest wake-up); spread over 256 chips each command rings its own chip, in the bridge and in the fake guests of the same run'),
   scaleGoal('one-shot client `.../set` → doorbell p50, embedded vs Mosquitto', 'oneShot', { at: 'most', value: 1.05, unit: '×' },
-    'Aedes\' and Node\'s handling of a new connection (a Socket and an Aedes client per connection, the CONNECT series, a stream pipeline for the clean session\'s empty queue, the close); the bridge\'s own guards and Aedes\' $SYS client announcements measured within the noise (notes of the scale-chips merge)'),
+    'Aedes\' and Node\'s handling of a new connection (a Socket and an Aedes client per connection, the CONNECT series, a stream pipeline for the clean session\'s empty queue, the close); the bridge\'s own guards and Aedes\' $SYS client announcements measured within the noise (profile in bench/scale.ts)'),
 ];
 
 export const GOALS: readonly Goal[] = [
