@@ -22,6 +22,8 @@ export interface BridgeProcessOptions {
   url: string;
   baseTopic: string;
   build: BridgeBuild;
+  /** How long to wait for `bridge/state` online; 30 s unless given. */
+  onlineWithinMs?: number;
 }
 
 export class BridgeProcess {
@@ -68,9 +70,10 @@ export class BridgeProcess {
 
   /** Resolves when `bridge/state` says online (connecting as soon as the broker accepts). */
   static async #online(options: BridgeProcessOptions, gone: () => boolean): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    const within = options.onlineWithinMs ?? 30_000;
+    const deadline = Date.now() + within;
     for (;;) {
-      if (gone() || Date.now() > deadline) throw new Error('the bridge did not go online within 30 s');
+      if (gone() || Date.now() > deadline) throw new Error(`the bridge did not go online within ${within / 1000} s`);
       const client = await mqtt.connectAsync(options.url, { reconnectPeriod: 0, connectTimeout: 1000 }).catch(() => undefined);
       if (client === undefined) {
         await new Promise((resolve) => setTimeout(resolve, 5));
@@ -83,7 +86,12 @@ export class BridgeProcess {
           });
         });
         await client.subscribeAsync(`${options.baseTopic}/bridge/state`, { qos: 1 });
-        await Promise.race([online, new Promise((_, reject) => setTimeout(() => { reject(new Error('no bridge/state online within 30 s')); }, 30_000))]);
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([online, new Promise((_, reject) => (timer = setTimeout(() => { reject(new Error(`no bridge/state online within ${within / 1000} s`)); }, within)))]);
+        } finally {
+          clearTimeout(timer);
+        }
         return;
       } finally {
         await client.endAsync();

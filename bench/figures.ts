@@ -46,6 +46,8 @@ export interface RunFigures {
   chipSize: number | undefined;
   /** A 100 Hz generated square wave's period error p50 in the guest, % of the period (bench/signals.ts). */
   wave100HzError: number | undefined;
+  /** Many chips and one-shot clients (bench/scale.ts): ratios, except the server process count and idle CPU (% of a core). */
+  scale: Record<'start' | 'servers' | 'rss' | 'idleCpu' | 'commands' | 'oneShot', number | undefined>;
 }
 
 /** The first number of a cell: `0.76× / 1.29×` → 0.76 (the p50); `**0**` → 0; `—` → undefined. */
@@ -130,6 +132,22 @@ function wave100HzError(run: string): number | undefined {
   return t === undefined || row === undefined ? undefined : num(cell(t, row, 'guest p50 %'));
 }
 
+/** Section 8 (bench/scale.ts): each row's ratio, or its value where it has no baseline. */
+function scale(run: string): RunFigures['scale'] {
+  const t = tables(section(run, 8))[0];
+  const row = (start: string): string[] | undefined => t?.rows.find((r) => (r[0] ?? '').startsWith(start));
+  const ratioOf = (start: string): number | undefined => num(row(start)?.[3]);
+  const valueOf = (start: string): number | undefined => num(row(start)?.[1]);
+  return {
+    start: ratioOf('start →'),
+    servers: valueOf('ivshmem server processes'),
+    rss: ratioOf('RSS idle'),
+    idleCpu: valueOf('idle CPU'),
+    commands: ratioOf('commands/s round robin'),
+    oneShot: ratioOf('one-shot client'),
+  };
+}
+
 /** `## Run of 2026-12-07T02:55:01.106Z` → `2026-12-07 02:55Z`; undefined for any other heading. */
 function runDate(heading: string): string | undefined {
   const m = /^## Run of (\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(heading);
@@ -151,5 +169,6 @@ export function figuresOf(run: string): RunFigures | undefined {
     rssIdle: rssIdle(run),
     chipSize: num(t7?.rows.find((r) => r[0] === '1024')?.at(-1)),
     wave100HzError: wave100HzError(run),
+    scale: scale(run),
   };
 }

@@ -22,7 +22,7 @@ export interface Goal {
   figure: string;
   /** The trend table's column header; undefined: not in the trend table. */
   column: string | undefined;
-  limit: { at: 'most' | 'least'; value: number; unit: '×' | ' MiB' | '%' };
+  limit: { at: 'most' | 'least'; value: number; unit: '×' | ' MiB' | '%' | ' %' | '' };
   read(f: RunFigures): Reading | undefined;
   /** Where the time goes when the goal is missed. */
   whereTimeGoes(f: RunFigures): string;
@@ -77,6 +77,37 @@ function commandGoal(broker: Broker, most: number, column: string | undefined): 
     whereTimeGoes: standInShare(broker),
   };
 }
+
+type ScaleFigure = keyof RunFigures['scale'];
+
+/** A goal on one figure of section 8 (bench/scale.ts): a ratio, or `as` says how its value reads. */
+function scaleGoal(figure: string, key: ScaleFigure, limit: Goal['limit'], why: string, as: (n: number) => string = x): Goal {
+  return {
+    figure,
+    column: undefined,
+    limit,
+    read: (f) => {
+      const value = f.scale[key];
+      return value === undefined ? undefined : { value, text: as(value) };
+    },
+    whereTimeGoes: () => why,
+  };
+}
+
+/** Many chips and one-shot clients (issue 25, bench/scale.ts); where the time goes from the profiles of that issue's work. */
+const SCALE_GOALS: readonly Goal[] = [
+  scaleGoal('start → `bridge/state` online, 256 × 32 vs 1 × 32', 'start', { at: 'most', value: 3, unit: '×' },
+    'per chip: its configuration (YAML and schema), its metrics series (one per line), its retained states and configs published at start (profile in bench/scale.ts)'),
+  scaleGoal('ivshmem server processes for 256 chips', 'servers', { at: 'most', value: 1, unit: '' },
+    'a chip found its server gone (closed idle before the chip joined) and started its own: see StartedServers.release in bridge/chip/server-process.ts', String),
+  scaleGoal('RSS idle (bridge + server process), 256 × 32 vs 16 × 32', 'rss', { at: 'most', value: 1.5, unit: '×' }, MEMORY),
+  scaleGoal('idle CPU, 256 × 32, no guests (% of a core)', 'idleCpu', { at: 'most', value: 0.2, unit: ' %' },
+    'the one poll tick a second scans every chip (host-owned words, label and names table compared, banks diffed; 10 to 45 µs a chip): the work grows with the chips, the wake-ups do not', (n) => `${n.toFixed(2)} %`),
+  scaleGoal('commands/s round robin over 256 chips vs 1 chip', 'commands', { at: 'least', value: 0.8, unit: '×' },
+    'on one chip the commands of a turn of the event loop share one doorbell ring (and one guest wake-up); spread over 256 chips each command rings its own chip, in the bridge and in the fake guests of the same run'),
+  scaleGoal('one-shot client `.../set` → doorbell p50, embedded vs Mosquitto', 'oneShot', { at: 'most', value: 1.05, unit: '×' },
+    'Aedes\' and Node\'s handling of a new connection (a Socket and an Aedes client per connection, the CONNECT series, a stream pipeline for the clean session\'s empty queue, the close); the bridge\'s own guards and Aedes\' $SYS client announcements measured within the noise (profile in bench/scale.ts)'),
+];
 
 export const GOALS: readonly Goal[] = [
   throughputGoal('aedes', 'cmd/s Aedes', () => 'the bridge hosts the broker: per command Aedes matches and delivers three messages (command in, edge and state out) where the hop handles one (profile in the notes of 971ff26)'),
@@ -138,6 +169,7 @@ export const GOALS: readonly Goal[] = [
     read: (f) => (f.wave100HzError === undefined ? undefined : { value: f.wave100HzError, text: `${f.wave100HzError.toFixed(2)}%` }),
     whereTimeGoes: () => 'the section\'s "as written" columns split it: the bridge\'s own timing on the host (event-loop wake-ups under load, see docs/signals.md), the rest is the TCG guest taking the interrupt late',
   },
+  ...SCALE_GOALS,
 ];
 
 export const goalText = (g: Goal): string => `${g.limit.at === 'most' ? '≤' : '≥'} ${g.limit.value}${g.limit.unit}`;

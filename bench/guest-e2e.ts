@@ -79,7 +79,7 @@ async function chipNamed(guest: Guest, label: string): Promise<string> {
 }
 
 /** Runs one `mosquitto_pub` process, as a user would from a shell. */
-async function mosquittoPub(port: number, topic: string, payload: string): Promise<void> {
+export async function mosquittoPub(port: number, topic: string, payload: string): Promise<void> {
   await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', payload]);
 }
 

@@ -1,4 +1,5 @@
 /** Renders one benchmark run as its Markdown section, the latest run of bench/RESULTS.md (bench/results-file.ts). */
+import { scaleReport } from './scale.ts';
 import type { EndToEnd } from './guest-e2e.ts';
 import { EDGE_WINDOW, type EdgeCount } from './host-paths.ts';
 import { LATENCY_ROUNDS, type BenchResults } from './run.ts';
@@ -111,6 +112,7 @@ export function report(r: BenchResults): string {
     '|---|---|---|---|---|',
     ...r.chipSizes.map((z) => `| ${z.lines} | ${z.sent} | ${z.answered} | ${z.perSecond.toFixed(0)} | ${ratio(z.perSecond, r.chipSizes[0]?.perSecond ?? 0)} |`),
     '',
+    scaleReport(r.scale),
   ];
   return out.join('\n');
 }

@@ -8,6 +8,7 @@
 import { HopPair, hopRate } from './bare-hop.ts';
 import { refusedRate, type ChipSizeRate } from './chip-size.ts';
 import { footprint, type Footprint } from './footprint.ts';
+import { FULL_SCALE, scaleBench, type ScaleCounts, type ScaleResults } from './scale.ts';
 import { endToEnd, type EndToEnd, type GuestMode } from './guest-e2e.ts';
 import { HostRig } from './host-setup.ts';
 import { StandIn } from './stand-in-latency.ts';
@@ -34,9 +35,11 @@ export interface BenchCounts {
    * when start-up ran one.
    */
   settledMs: number;
+  /** Many chips and one-shot clients (bench/scale.ts). */
+  scale: ScaleCounts;
 }
 
-export const FULL: BenchCounts = { latency: 4000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, settledMs: 15_000 };
+export const FULL: BenchCounts = { latency: 4000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, settledMs: 15_000, scale: FULL_SCALE };
 
 /**
  * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
@@ -92,6 +95,7 @@ export interface BenchResults {
   doorbellFailure: string | undefined;
   /** The same in an arm64 guest (qemu-system-aarch64 -M virt, doorbell mode). */
   endToEndArm64: EndToEnd;
+  scale: ScaleResults;
   seconds: number;
 }
 
@@ -173,5 +177,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   }
   log(`end to end in an arm64 TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
   const e2eArm64 = await endToEnd('doorbell', counts.e2eToggles, 0, options.build, 'aarch64');
-  return { machine: machine(), counts, brokers, footprints, chipSizes, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, seconds: (Date.now() - started) / 1000 };
+  const scale = await scaleBench(counts.scale, options.build, log);
+  return { machine: machine(), counts, brokers, footprints, chipSizes, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, scale, seconds: (Date.now() - started) / 1000 };
 }

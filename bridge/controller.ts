@@ -18,7 +18,7 @@ import { preparePrivatePath } from '../native/index.ts';
 import { AgentSocket } from './agent/agent-socket.ts';
 import { relay, upstreamConnector } from './agent/relay.ts';
 import { Chip } from './chip/chip.ts';
-import { startChipServers } from './chip/transport.ts';
+import { openChips } from './chip/open-chips.ts';
 import type { Settings } from './config/types.ts';
 import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
 import { ChipPublisher } from './extensions/chip-publisher.ts';
@@ -31,7 +31,6 @@ import { Wires } from './signals/wires.ts';
 import { STOP_TIMEOUT_MS, type MqttLink } from './mqtt/link.ts';
 import { describeServer } from './mqtt/server.ts';
 import { Topics } from './mqtt/topics.ts';
-import { qemuArgs } from './qemu-args.ts';
 import { healthReport } from './health.ts';
 import { BridgeMetrics } from './metrics/metrics.ts';
 import { MetricsCollector, type Counters, type ExtensionSignals } from './metrics/collect.ts';
@@ -169,16 +168,10 @@ export class Controller {
 
     await this.#startWeb();
 
-    await startChipServers(settings.chips, log);
-    for (const config of settings.chips) {
-      const chip = await Chip.open(config, log.child(`chip ${config.name}`));
-      this.chips.set(config.name, chip);
+    await openChips(settings.chips, log, (chip) => {
+      this.chips.set(chip.config.name, chip);
       this.#collector.chip(chip);
-      log.info(
-        `chip ${config.name}: ${config.mode} mode, ${config.ngpio} lines, ${chip.reattached ? 're-attached to' : 'initialised'} shared memory${config.shm === null ? '' : ` ${config.shm}`}`,
-      );
-      log.info(`chip ${config.name}: attach QEMU with: ${qemuArgs(config).join(' ')}`);
-    }
+    });
 
     await this.#startAgentSockets();
 

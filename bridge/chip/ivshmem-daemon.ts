@@ -10,7 +10,10 @@
  *
  * Lifetime: a server closes once it has had no peer (no bridge, no guest)
  * for its idle time, and the process exits when it serves nothing more, or
- * at once on SIGTERM or SIGINT. Each server's socket gets a pid file next to
+ * at once on SIGTERM or SIGINT. The idle time of a server nobody has joined
+ * yet only starts once the bridge that started the process lets go of it
+ * (closes our stdin: it has opened all its chips, or it died), so a bridge
+ * that takes long to open many chips never finds a server it started gone. Each server's socket gets a pid file next to
  * it (`<socket>.pid`); both go when that server closes. The process reports
  * once, on stdout, which servers listen and why the others could not
  * (while the bridge that started it listens), and never writes after that.
@@ -21,6 +24,9 @@ import { markStale } from './availability.ts';
 import { parseDaemonArgs, pidFile, type DaemonReport, type ServerSpec } from './server-process.ts';
 
 const servers = new Set<IvshmemServer>();
+/** Idle clocks of servers no peer has joined yet, started once the starting bridge lets go (stdin ends). */
+const heldIdle = new Set<() => void>();
+let held = true;
 
 function exitWhenEmpty(): void {
   if (servers.size === 0) process.exit(0);
@@ -49,14 +55,22 @@ async function serve(spec: ServerSpec): Promise<void> {
   servers.add(server);
 
   let idle: NodeJS.Timeout | undefined;
+  let joined = false;
   const watchIdle = (): void => {
     clearTimeout(idle);
     if (server.peers().length > 0) return;
+    if (held && !joined) {
+      heldIdle.add(watchIdle);
+      return;
+    }
     idle = setTimeout(() => {
       void close(server).then(exitWhenEmpty);
     }, spec.idleMs);
   };
-  server.on('join', watchIdle);
+  server.on('join', () => {
+    joined = true;
+    watchIdle();
+  });
   server.on('leave', (id) => {
     markStale(server.shm, id);
     watchIdle();
@@ -76,6 +90,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => undefined);
+  const letGo = (): void => {
+    if (!held) return;
+    held = false;
+    for (const watch of heldIdle) watch();
+    heldIdle.clear();
+  };
+  process.stdin.on('end', letGo).on('error', letGo).on('close', letGo).resume();
   const report: DaemonReport = { pid: process.pid, failed: {} };
   for (const spec of specs) {
     try {

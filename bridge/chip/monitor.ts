@@ -21,6 +21,7 @@ import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { HostWords } from './host-words.ts';
 import { checkNotForeign, truncation, vanished } from './mapping.ts';
 import { openTransport, type Transport } from './transport.ts';
+import { everyPoll } from './poll-clock.ts';
 import { guestAvailability, readEvidence } from './availability.ts';
 
 export interface MonitorEvents {
@@ -125,7 +126,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   #ringAgain = false;
   /** Changes written to `in` so far (write() diffs a line only when it wrote one). */
   #written = 0;
-  #poll: NodeJS.Timeout | undefined;
+  /** Stops this chip's polls (poll-clock.ts: one timer for all chips of a period). */
+  #stopPolling: (() => void) | undefined;
   #closed = false;
   readonly #queueDepths = new Map<number, number>();
   /** Each bank's words at the last scan: a scan looks at the lines of a bank only when they changed. */
@@ -200,9 +202,9 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     }
     this.#ring.drain(); // entries from before this run describe a past the banks already show
     for (const state of this.#lines.snapshot()) this.#seen.push({ in: state.input, out: state.output, isOutput: state.isOutput, viewBits: -1, enabled: undefined });
-    this.#poll = setInterval(() => {
+    this.#stopPolling = everyPoll(this.config.pollMs, () => {
       this.scan();
-    }, this.config.pollMs);
+    });
     this.scan();
   }
 
@@ -425,7 +427,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     this.#failure = `${problem}; the chip is stopped (restart the bridge once the file is sound)`;
     this.#log.error(this.#failure);
     this.emit('problem', this.#failure);
-    if (this.#poll !== undefined) clearInterval(this.#poll);
+    this.#stopPolling?.();
     // Nothing queued will be written now: whoever waits for those changes hears so.
     this.#inputs.abandon();
     if (this.#online) {
@@ -528,7 +530,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#poll !== undefined) clearInterval(this.#poll);
+    this.#stopPolling?.();
     // Clearing the queues writes ack_req bits: not into a truncated file.
     if (this.#failure === undefined) this.#inputs.clear();
     else this.#inputs.abandon();

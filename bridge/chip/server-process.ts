@@ -29,7 +29,7 @@ export interface DaemonReport {
   failed: Record<string, string>;
 }
 
-/** A started server with no peer closes after this long (a bridge restart takes less). */
+/** A started server with no peer closes after this long (a bridge restart takes less); see releaseServers for when that clock starts. */
 export const SERVER_IDLE_MS = 10_000;
 const START_TIMEOUT_MS = 15_000;
 
@@ -75,12 +75,30 @@ function daemonCommand(specs: readonly ServerSpec[]): string[] {
   return [...(fromSources ? ['--import', import.meta.resolve('tsx')] : []), entry, ...daemonArgs(specs)];
 }
 
+/** A started server process, held by the bridge that started it until release(). */
+export interface StartedServers {
+  report: DaemonReport;
+  /**
+   * Lets go of the process: the idle time of its servers that no peer has
+   * joined starts now (ivshmem-daemon.ts), not when they started, so opening
+   * many chips however slowly never outlasts it. Also happens when this
+   * process exits. Safe to call more than once.
+   */
+  release: () => void;
+}
+
 /**
  * Starts one detached process serving `specs`; resolves with its report
- * once it has tried them all, rejects when it could not run at all.
+ * once it has tried them all, rejects when it could not run at all. The
+ * process's stdin is the hold: it stays open, unreferenced, until release().
  */
-export function startServers(specs: readonly ServerSpec[]): Promise<DaemonReport> {
-  const child = spawn(process.execPath, daemonCommand(specs), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+export function startServers(specs: readonly ServerSpec[]): Promise<StartedServers> {
+  const child = spawn(process.execPath, daemonCommand(specs), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], cwd: '/' });
+  const release = (): void => {
+    child.stdin.destroy();
+  };
+  // The server process may be gone (or never run) when we let go: nothing to tell it then.
+  child.stdin.on('error', () => undefined);
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -90,8 +108,13 @@ export function startServers(specs: readonly ServerSpec[]): Promise<DaemonReport
       child.stdout.destroy();
       child.stderr.destroy();
       child.unref();
-      if (result instanceof Error) reject(result);
-      else resolve(result);
+      if (result instanceof Error) {
+        release();
+        reject(result);
+      } else {
+        (child.stdin as unknown as { unref(): void }).unref();
+        resolve({ report: result, release });
+      }
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -162,14 +185,18 @@ function listening(socket: string): Promise<boolean> {
 /**
  * Starts, in one process, a server for every spec whose socket nobody
  * serves; `started` hears about it. Chips then join them one by one
- * (joinOrStartServer). Errors are left for the chips to report.
+ * (joinOrStartServer), and the caller calls the returned release() once
+ * they all have (StartedServers.release). Errors are left for the chips to
+ * report.
  */
-export async function startMissingServers(specs: readonly ServerSpec[], started: (report: DaemonReport, sockets: string[]) => void): Promise<void> {
-  const missing: ServerSpec[] = [];
-  for (const spec of specs) if (!(await listening(spec.socket))) missing.push(spec);
-  if (missing.length === 0) return;
-  const report = await startServers(missing).catch(() => undefined);
-  if (report !== undefined) started(report, missing.map((s) => s.socket).filter((s) => !(s in report.failed)));
+export async function startMissingServers(specs: readonly ServerSpec[], started: (report: DaemonReport, sockets: string[]) => void): Promise<() => void> {
+  const probed = await Promise.all(specs.map(async (spec) => ((await listening(spec.socket)) ? undefined : spec)));
+  const missing = probed.filter((spec) => spec !== undefined);
+  if (missing.length === 0) return () => undefined;
+  const servers = await startServers(missing).catch(() => undefined);
+  if (servers === undefined) return () => undefined;
+  started(servers.report, missing.map((s) => s.socket).filter((s) => !(s in servers.report.failed)));
+  return servers.release;
 }
 
 /**
@@ -183,10 +210,12 @@ export async function joinOrStartServer(spec: ServerSpec, started: (report: Daem
     if (!nobodyListens(error)) throw error;
   }
   let startError: unknown;
+  let release = (): void => undefined;
   try {
-    const report = await startServers([spec]);
-    const failed = report.failed[spec.socket];
-    if (failed === undefined) started(report, [spec.socket]);
+    const servers = await startServers([spec]);
+    release = servers.release;
+    const failed = servers.report.failed[spec.socket];
+    if (failed === undefined) started(servers.report, [spec.socket]);
     else startError = new Error(failed);
   } catch (error) {
     startError = error;
@@ -196,6 +225,8 @@ export async function joinOrStartServer(spec: ServerSpec, started: (report: Daem
   } catch (error) {
     // Another bridge may have started it meanwhile: then joining works; otherwise say why ours did not start.
     throw nobodyListens(error) && startError !== undefined ? startError : error;
+  } finally {
+    release();
   }
 }
 

@@ -43,11 +43,17 @@ function serverSpec(chip: ChipConfig): ServerSpec {
   return { socket, shm, size: chip.size, vectors: chip.vectors, socketMode: chip.socketMode, idleMs: SERVER_IDLE_MS };
 }
 
+/** The sockets a log line names: all of a few, the first and last of many. */
+function someOf(sockets: readonly string[]): string {
+  return sockets.length <= 3 ? sockets.join(', ') : `${sockets.length} sockets (${sockets[0]} ... ${sockets[sockets.length - 1]})`;
+}
+
 function serversStarted(log: Logger): (report: DaemonReport, sockets: string[]) => void {
   return (report, sockets) => {
     if (sockets.length === 0) return;
+    const pidFiles = sockets.length <= 3 ? sockets.map(pidFile).join(', ') : 'each socket\'s .pid file';
     log.info(
-      `started the ivshmem server(s) for ${sockets.join(', ')} (pid ${report.pid}, also in ${sockets.map(pidFile).join(', ')}); they outlive the bridge, so its guests do, and close ${SERVER_IDLE_MS / 1000} s after their last peer left`,
+      `started the ivshmem server(s) for ${someOf(sockets)} (pid ${report.pid}, also in ${pidFiles}); they outlive the bridge, so its guests do, and close ${SERVER_IDLE_MS / 1000} s after their last peer left`,
     );
   };
 }
@@ -55,11 +61,12 @@ function serversStarted(log: Logger): (report: DaemonReport, sockets: string[]) 
 /**
  * Starts, in one process, the ivshmem servers of the server-mode chips
  * that have none running, so that opening them does not start one process
- * per chip. Problems are left for openTransport to report.
+ * per chip. Problems are left for openTransport to report. Call the
+ * returned release() once every chip has been opened (or failed to).
  */
-export async function startChipServers(chips: readonly ChipConfig[], log: Logger): Promise<void> {
+export async function startChipServers(chips: readonly ChipConfig[], log: Logger): Promise<() => void> {
   const specs = chips.filter((c) => c.mode === 'server').map(serverSpec);
-  await startMissingServers(specs, serversStarted(log));
+  return startMissingServers(specs, serversStarted(log));
 }
 
 export async function openTransport(chip: ChipConfig, log: Logger): Promise<Transport> {

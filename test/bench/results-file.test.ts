@@ -55,6 +55,15 @@ function fakeRun(date: string, commit: string, scale: number, rss: number): Benc
     endToEnd: e2e('x86_64'),
     doorbellFailure: undefined,
     endToEndArm64: e2e('aarch64'),
+    scale: {
+      counts: FULL.scale,
+      startMs: { one: 600, many: 1500 },
+      serverProcesses: 1,
+      rssMiB: { some: 110, many: 140 },
+      idleCpuPercent: 0.15,
+      commandsPerSecond: { one: 10_000, many: 9_000 },
+      oneShot: { embedded: summary(4 * scale), mosquitto: summary(4) },
+    },
     seconds: 230,
   };
 }

@@ -113,7 +113,8 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
 
   it('is stopped by stopServer (SIGTERM), removing its socket and pid file (the shared memory stays); a stale pid file names nobody to kill', async () => {
     const s = spec('term');
-    const report = await startServers([s]);
+    const { report, release } = await startServers([s]);
+    release();
     assert.deepEqual(report.failed, {});
     const pid = report.pid;
     started.add(pid);
@@ -135,7 +136,7 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
     const a = spec('a', { idleMs: 300 });
     const b = spec('b', { idleMs: 300 });
     const sockets: string[][] = [];
-    await startMissingServers([running, a, b, { ...spec('bad'), socket: join(dir, 'no-such-dir', 'x.sock') }], (report, listening) => {
+    const release = await startMissingServers([running, a, b, { ...spec('bad'), socket: join(dir, 'no-such-dir', 'x.sock') }], (report, listening) => {
       note(report);
       sockets.push(listening);
     });
@@ -145,6 +146,7 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
     assert.equal(Number(readFileSync(pidFile(b.socket), 'utf8')), pid);
     const peer = await join_(a);
     assert.equal(started.size, before + 1, 'joined, not started again');
+    release();
     await until('b to close once idle', () => !existsSync(b.socket));
     await new Promise((r) => setTimeout(r, 600));
     assert.ok(existsSync(a.socket) && alive(pid), 'a server with a peer stays');
@@ -153,5 +155,22 @@ describe('the long-lived ivshmem server of a server-mode chip', () => {
     assert.equal(existsSync(a.socket), false);
     assert.equal(existsSync(pidFile(a.socket)), false);
     await keep.close();
+  });
+
+  it('keeps a server nobody joined yet while the bridge that started it holds it, however long; its idle time starts at release', async () => {
+    const slow = spec('slow', { idleMs: 200 });
+    const release = await startMissingServers([slow], note);
+    const pid = Number(readFileSync(pidFile(slow.socket), 'utf8'));
+    const processes = started.size;
+    // Much longer than its idle time: a bridge opening hundreds of chips before this one.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(existsSync(slow.socket) && alive(pid), 'still serving while held');
+    const peer = await join_(slow);
+    assert.equal(started.size, processes, 'no process of its own');
+    assert.equal(Number(readFileSync(pidFile(slow.socket), 'utf8')), pid, 'joined the server it started, not one of its own');
+    release();
+    await peer.close();
+    await until('the server to close once idle after release', () => !existsSync(slow.socket));
+    await until('its process to exit', () => !alive(pid));
   });
 });
