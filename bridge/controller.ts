@@ -67,6 +67,10 @@ export class Controller {
   /** The web view, unless web.enabled is false. */
   webServer: WebServer | undefined;
   readonly #extensions: Extension[] = [];
+  /** The link's 'connect' listener: every extension republishes what it owns. Removed at stop. */
+  readonly #reconnected = (): void => {
+    for (const extension of this.#extensions) extension.connected();
+  };
   #stopping: Promise<void> | undefined;
   /** The Prometheus metrics, unless metrics.port is null. */
   readonly #metrics: BridgeMetrics | undefined;
@@ -214,9 +218,7 @@ export class Controller {
     this.#extensions.push(new BridgeApi(ctx), new ChipPublisher(ctx));
     this.#extensions.push(settings.homeassistant.enabled ? new HomeAssistant(ctx) : new HomeAssistantCleanup(ctx));
     for (const extension of this.#extensions) extension.start();
-    mqtt.on('connect', () => {
-      for (const extension of this.#extensions) extension.connected();
-    });
+    mqtt.on('connect', this.#reconnected);
     for (const chip of this.chips.values()) chip.start();
   }
 
@@ -329,6 +331,7 @@ export class Controller {
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     const left = (): number => Math.max(0, deadline - Date.now());
     await this.#finishCommands(left());
+    this.mqtt?.off('connect', this.#reconnected);
     for (const extension of this.#extensions) extension.stop();
     await this.metricsServer?.close();
     // Before MQTT and the embedded broker close, so each dropped agent's will still goes out.
