@@ -11,7 +11,7 @@ import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import type { Taking } from '../mqtt/link.ts';
-import { Extension, type ExtensionContext } from './extension.ts';
+import { Extension } from './extension.ts';
 import { qemuArgs, qemuCommand } from '../qemu-args.ts';
 import { RecentTrace, RECENT_EDGES, RECENT_MS } from './recent-trace.ts';
 import { taking } from './chip-publisher.ts';
@@ -64,10 +64,6 @@ export class BridgeApi extends Extension {
 
   /** What the `set` request being handled waits for before it counts as taken (see ChipPublisher's commands). */
   #taking: Taking | undefined;
-
-  constructor(ctx: ExtensionContext) {
-    super(ctx);
-  }
 
   start(): void {
     for (const chip of this.ctx.chips.values()) this.listen(chip, 'edge', this.#trace.track(chip));

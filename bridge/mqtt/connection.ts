@@ -351,7 +351,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       this.#handlers.splice(at, 1);
       if (this.client.connected && !this.#handlers.some((h) => h.filter === filter)) {
         this.client.unsubscribe(filter, (error) => {
-          if (error !== undefined && error !== null) this.#log.warn(`cannot unsubscribe from ${filter}: ${error.message}`);
+          if (error !== undefined) this.#log.warn(`cannot unsubscribe from ${filter}: ${error.message}`);
         });
       }
     };

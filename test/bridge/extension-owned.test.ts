@@ -10,11 +10,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Chip } from '../../bridge/chip/chip.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
+import { Controller } from '../../bridge/controller.ts';
 import { BridgeApi } from '../../bridge/extensions/bridge-api.ts';
 import { ChipPublisher } from '../../bridge/extensions/chip-publisher.ts';
 import { Extension, type ExtensionContext } from '../../bridge/extensions/extension.ts';
@@ -96,7 +99,8 @@ describe('Extension base', () => {
     assert.equal(link.listenerCount('connect') + ctx.signals.listenerCount('request') + chip.listenerCount('edge'), 0, 'no listener left');
     assert.equal(timers() - before, 0, 'no timer left');
     extension.start();
-    assert.equal(link.routes.size + chip.listenerCount('edge') + timers() - before, 0, 'a start after stop registers nothing');
+    const left = (): number => link.routes.size + chip.listenerCount('edge') + timers() - before;
+    assert.equal(left(), 0, 'a start after stop registers nothing');
   });
 });
 
@@ -164,6 +168,28 @@ describe('BrokerLink.subscribe', () => {
       await client.endAsync();
       await link.close();
       await broker.close();
+    }
+  });
+});
+
+describe('Controller.stop', () => {
+  it('removes the link\'s connect listener it added for the extensions', async () => {
+    const dir = mkdtempSync('/dev/shm/vgpio-owned-');
+    try {
+      writeFileSync(
+        join(dir, 'config.yaml'),
+        `broker: { port: null }\nmetrics: { port: null }\nweb: { enabled: false }\nchips:\n  - { name: board, socket: ${dir}/board.sock, shm: ${dir}/board.shm, poll_ms: 60000 }\n`,
+      );
+      const controller = await Controller.start(loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} }), { log: new Logger('error', 'test', () => undefined) });
+      const link = controller.mqtt ?? assert.fail('no link');
+      const before = link.listenerCount('connect');
+      assert.equal(before, 2, 'the controller (for its extensions) and the metrics collector listen for (re)connects');
+      await controller.stop();
+      // The collector's stays: it records the link's state to the end, and goes with the link.
+      assert.equal(link.listenerCount('connect'), 1, 'the controller\'s connect listener is gone after stop');
+      assert.equal(link.handlers, 0, 'no subscription left after stop');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
