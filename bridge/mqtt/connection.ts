@@ -341,7 +341,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     for (const filter of new Set(this.#handlers.map((h) => h.filter))) this.#subscribeOne(filter);
   }
 
-  /** Adds the route; what it returns removes it, and the broker subscription with the filter's last handler. */
+  /** Adds the route; what it returns removes it, and the broker subscription with the filter's last handler (not once stopping). */
   #addHandler(filter: string, handler: MessageHandler): Unsubscribe {
     const entry = { filter, levels: filter.split('/'), id: subscriptionId(filter), handler };
     this.#handlers.push(entry);
@@ -349,9 +349,13 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       const at = this.#handlers.indexOf(entry);
       if (at === -1) return;
       this.#handlers.splice(at, 1);
-      if (this.client.connected && !this.#handlers.some((h) => h.filter === filter)) {
+      // Once stopping, the broker keeps the subscription: it is part of the persistent session, through which the
+      // broker keeps the commands published while the bridge is away for the next run (and redelivers those not taken).
+      if (this.#stopped || this.#closing || !this.client.connected) return;
+      if (!this.#handlers.some((h) => h.filter === filter)) {
         this.client.unsubscribe(filter, (error) => {
-          if (error !== undefined) this.#log.warn(`cannot unsubscribe from ${filter}: ${error.message}`);
+          // mqtt.js passes null, not undefined, when it went well.
+          if (error instanceof Error) this.#log.warn(`cannot unsubscribe from ${filter}: ${error.message}`);
         });
       }
     };
