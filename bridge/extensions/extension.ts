@@ -82,16 +82,8 @@ export abstract class Extension {
     // Nothing by default.
   }
 
-  protected get isStopped(): boolean {
-    return this.#stopped;
-  }
-
-  /** `undo` runs at stop() unless release() ran it first; after stop() it runs at once. */
+  /** `undo` runs at stop() unless what this returns ran it first (the helpers register nothing once stopped). */
   #own(undo: () => void): () => void {
-    if (this.#stopped) {
-      undo();
-      return () => undefined;
-    }
     this.#owned.add(undo);
     return () => {
       if (this.#owned.delete(undo)) undo();
