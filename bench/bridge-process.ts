@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { repoRoot } from '../test/support/kernel.ts';
 import { msSince } from './samples.ts';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 /** `dist`: the compiled CLI `npm start` runs; `source`: the TypeScript through tsx (for the quick test). */
 export type BridgeBuild = 'dist' | 'source';
@@ -85,7 +86,7 @@ export class BridgeProcess {
             if (payload.toString().includes('"online"')) resolve();
           });
         });
-        await client.subscribeAsync(`${options.baseTopic}/bridge/state`, { qos: 1 });
+        await client.subscribeAsync(new Topics(options.baseTopic).bridgeState, { qos: 1 });
         let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([online, new Promise((_, reject) => (timer = setTimeout(() => { reject(new Error(`no bridge/state online within ${within / 1000} s`)); }, within)))]);

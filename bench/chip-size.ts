@@ -12,6 +12,7 @@ import { MqttProbe } from '../test/support/mqtt-probe.ts';
 import { freePort } from '../test/support/ports.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 export interface ChipSizeRate {
   lines: number;
@@ -21,6 +22,7 @@ export interface ChipSizeRate {
 }
 
 const BASE = 'size';
+const topics = new Topics(BASE);
 
 export async function refusedRate(lines: number, seconds: number, window: number, build: BridgeBuild): Promise<ChipSizeRate> {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-size-'));
@@ -39,9 +41,9 @@ export async function refusedRate(lines: number, seconds: number, window: number
         answered += 1;
         wake?.();
       });
-      await probe.client.subscribeAsync(`${BASE}/bridge/event`, { qos: 0 });
+      await probe.client.subscribeAsync(topics.bridgeEvent, { qos: 0 });
       // The last line, so a scan of every bank would show.
-      const topic = `${BASE}/c/${lines - 1}/set`;
+      const topic = topics.set('c', String(lines - 1));
       let sent = 0;
       const started = process.hrtime.bigint();
       const end = started + BigInt(seconds * 1e9);

@@ -43,6 +43,7 @@ import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';
 import { startReadyChild } from './ready-child.ts';
 import { promisify } from 'node:util';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 const run = promisify(execFile);
 
@@ -64,6 +65,7 @@ export interface EndToEnd {
 }
 
 const BASE = 'e2e';
+const topics = new Topics(BASE);
 const POLL_MS = 5;
 const TIMEOUT_MS = 10_000;
 const WARMUP = 4;
@@ -154,23 +156,23 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const standInClient = standInPort === undefined ? undefined : noDelay(await mqtt.connectAsync(`mqtt://127.0.0.1:${standInPort}`, { reconnectPeriod: 0 }));
     if (standInClient !== undefined) cleanup.push(() => standInClient.endAsync());
 
-    const probe = await MqttProbe.connect(url, [`${BASE}/guest/+/config`, `${BASE}/guest/availability`, `${BASE}/bridged/#`, `${BASE}/raw/#`]);
+    const probe = await MqttProbe.connect(url, [topics.lineFilter('config', 'guest'), topics.availability('guest'), topics.chipFilter('bridged'), topics.chipFilter('raw')]);
     noDelay(probe.client);
     cleanup.push(() => probe.close());
-    await probe.waitFor(`${BASE}/guest/availability`, (p) => p === 'online', TIMEOUT_MS);
+    await probe.waitFor(topics.availability('guest'), (p) => p === 'online', TIMEOUT_MS);
     // Line-buffered on the console: each edge is one line the moment gpiomon sees it.
     await guest.exec(`gpiomon -F 'BRIDGED %e' ${bridged} 0 > ${guest.tty} 2>&1 &`);
     await guest.exec(`gpiomon -F 'RAW %e' ${rawChip} 0 > ${guest.tty} 2>&1 &`);
     if (standInChip !== undefined) await guest.exec(`gpiomon -F 'STANDIN %e' ${standInChip} 0 > ${guest.tty} 2>&1 &`);
-    await probe.waitFor(`${BASE}/guest/button/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
+    await probe.waitFor(topics.config('guest', 'button'), (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
     await until('the raw gpiomon', () => raw.lines.state(0).irq.enabled, TIMEOUT_MS);
     // Both line requests complete (an edge inside one is lost): see Guest.untilWaitingForInput.
     await guest.untilWaitingForInput('gpiomon');
     await guest.exec(`vgpio-agent --base ${BASE} --watch bridged:button2 --watch raw:raw-button2 > /tmp/agent.log 2>&1 &`);
-    await probe.waitFor(`${BASE}/bridged/agent`, (p) => p === 'online', 30_000).catch(async (error: unknown) => {
+    await probe.waitFor(topics.agent('bridged'), (p) => p === 'online', 30_000).catch(async (error: unknown) => {
       throw new Error(`${(error as Error).message}\nagent log:\n${await guest.exec('cat /tmp/agent.log')}`);
     });
-    await probe.waitFor(`${BASE}/guest/button2/config`, (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
+    await probe.waitFor(topics.config('guest', 'button2'), (p) => p.includes('"trigger":"both"'), TIMEOUT_MS);
     await until('the agent on the raw chip', () => raw.lines.state(1).irq.enabled, TIMEOUT_MS);
 
     const bridgeSamples: number[] = [];
@@ -181,7 +183,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
       const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
       let seen = guest.console.waitFor(new RegExp(`^BRIDGED ${level}$`, 'm'), TIMEOUT_MS);
       let start = process.hrtime.bigint();
-      await probe.publish(`${BASE}/guest/button/set`, level === 1 ? 'ON' : 'OFF');
+      await probe.publish(topics.set('guest', 'button'), level === 1 ? 'ON' : 'OFF');
       await seen;
       if (i >= 0) bridgeSamples.push(msSince(start));
 
@@ -202,12 +204,12 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
     const agentBridge: number[] = [];
     const agentRaw: number[] = [];
     const agentEdge = (chip: string, line: string, level: 0 | 1, from: number): Promise<unknown> =>
-      probe.waitFor(`${BASE}/${chip}/${line}/agent/edge`, (p) => p.includes(level === 1 ? '"rising"' : '"falling"'), TIMEOUT_MS, from);
+      probe.waitFor(topics.line('agent-edge', chip, line), (p) => p.includes(level === 1 ? '"rising"' : '"falling"'), TIMEOUT_MS, from);
     for (let i = -WARMUP; i < toggles; i++) {
       const level = (i + WARMUP) % 2 === 0 ? 1 : 0;
       let from = probe.mark;
       let start = process.hrtime.bigint();
-      await probe.publish(`${BASE}/guest/button2/set`, level === 1 ? 'ON' : 'OFF');
+      await probe.publish(topics.set('guest', 'button2'), level === 1 ? 'ON' : 'OFF');
       await agentEdge('bridged', 'button2', level, from);
       if (i >= 0) agentBridge.push(msSince(start));
 
@@ -223,7 +225,7 @@ export async function endToEnd(mode: GuestMode, toggles: number, userToggles: nu
       const level = i % 2 === 0 ? 1 : 0;
       const seen = guest.console.waitFor(new RegExp(`^BRIDGED ${level}$`, 'm'), TIMEOUT_MS);
       const start = process.hrtime.bigint();
-      await mosquittoPub(port, `${BASE}/guest/button/set`, level === 1 ? 'ON' : 'OFF');
+      await mosquittoPub(port, topics.set('guest', 'button'), level === 1 ? 'ON' : 'OFF');
       await seen;
       userSamples.push(msSince(start));
     }

@@ -5,13 +5,13 @@
  * output -> retained state received, and lost edges both ways.
  */
 import { until } from '../test/kernel/vgpio-host.ts';
-import { BASE, BUTTON, CHIP, LED, SPARE_LINES, type HostRig } from './host-setup.ts';
+import { BUTTON, CHIP, LED, SPARE_LINES, topics, type HostRig } from './host-setup.ts';
 import { msSince } from './samples.ts';
 
 const payload = (level: 0 | 1): string => (level === 1 ? 'ON' : 'OFF');
 
 function setTopic(line: number | string): string {
-  return `${BASE}/${CHIP}/${String(line)}/set`;
+  return topics.set(CHIP, String(line));
 }
 
 /**
@@ -54,7 +54,7 @@ export async function settledCommandLatency(rig: HostRig, count: number): Promis
     level = level === 1 ? 0 : 1;
     const from = rig.probe.mark;
     await rig.commander.publishAsync(setTopic('button'), payload(level), { qos: 1 });
-    await rig.probe.waitFor(`${BASE}/${CHIP}/button/edge`, () => true, 5000, from);
+    await rig.probe.waitFor(topics.edge(CHIP, 'button'), () => true, 5000, from);
   });
 }
 
@@ -95,7 +95,7 @@ export async function commandThroughput(rig: HostRig, seconds: number, window: n
   };
   let sent = 0;
   const delivered = (): number => rig.deliveredTotal - deliveredBefore;
-  const published = (): number => rig.probe.on(`${BASE}/${CHIP}/+/edge`, eventsFrom).length;
+  const published = (): number => rig.probe.on(topics.lineFilter('edge', CHIP), eventsFrom).length;
   const outstanding = (): string => `${sent - delivered()} of ${sent} commands not acknowledged in shared memory and ${sent - published()} edges not received, ${rig.rejected(eventsFrom)} refused, after ${STALL_MS / 1000} s without progress`;
   const stalled = (): Throughput => {
     rig.onRing = undefined;
@@ -146,7 +146,7 @@ export async function guestOutputLatency(rig: HostRig, count: number): Promise<n
     const start = process.hrtime.bigint();
     rig.guest.setOutput(LED, rig.ledLevel);
     rig.guest.ringHost();
-    await rig.probe.waitFor(`${BASE}/${CHIP}/led`, (p) => p === want, 5000, from);
+    await rig.probe.waitFor(topics.state(CHIP, 'led'), (p) => p === want, 5000, from);
     samples.push(msSince(start));
   }
   return samples;
@@ -192,7 +192,7 @@ export async function hostToGuestEdges(rig: HostRig, count: number): Promise<Edg
     sent += 1;
     if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  const published = (): number => rig.probe.on(`${BASE}/${CHIP}/button/edge`, from).length;
+  const published = (): number => rig.probe.on(topics.edge(CHIP, 'button'), from).length;
   await until(`${count} edges delivered (${delivered()}) and published (${published()})`, () => (delivered() >= count && published() >= count) || rig.rejected(from) > 0, 30_000).catch(() => undefined);
   rig.onRing = undefined;
   return { sent: count, delivered: delivered(), published: published(), rejected: rig.rejected(from), ringDropped: 0 };
@@ -217,7 +217,7 @@ export async function guestToHostEdges(rig: HostRig, count: number): Promise<Edg
     }
   }
   rig.guest.ringHost();
-  const edges = (): number => rig.probe.on(`${BASE}/${CHIP}/led/edge`, from).filter((m) => m.payload.includes('"source":"guest"')).length;
+  const edges = (): number => rig.probe.on(topics.edge(CHIP, 'led'), from).filter((m) => m.payload.includes('"source":"guest"')).length;
   await until(`${count} guest edges published (${edges()} so far)`, () => edges() >= count, 30_000).catch(() => undefined);
   return { sent: count, delivered: edges(), published: edges(), rejected: 0, ringDropped: rig.ringDropped - droppedBefore };
 }

@@ -19,8 +19,10 @@ import { MqttProbe } from '../test/support/mqtt-probe.ts';
 import { freePort } from '../test/support/ports.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 export const BASE = 'bench';
+export const topics = new Topics(BASE);
 export const CHIP = 'board';
 export const NGPIO = 32;
 /** A host-driven input the fake guest watches for both edges. */
@@ -96,7 +98,7 @@ ${lines}
 `;
       const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build: options.build });
       const client = await IvshmemClient.connect(join(dir, 'board.sock'));
-      const probe = await MqttProbe.connect(url, [`${BASE}/${CHIP}/+/edge`, `${BASE}/${CHIP}/led`, `${BASE}/${CHIP}/availability`, `${BASE}/bridge/event`]);
+      const probe = await MqttProbe.connect(url, [topics.lineFilter('edge', CHIP), topics.state(CHIP, 'led'), topics.availability(CHIP), topics.bridgeEvent]);
       noDelay(probe.client);
       const commander = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
       const rig = new HostRig(dir, url, bridge, client, probe, commander);
@@ -106,7 +108,7 @@ ${lines}
       rig.guest.setDirection(LED, true, false);
       rig.guest.setOutput(LED, 0, false);
       rig.guest.ringHost();
-      await probe.waitFor(`${BASE}/${CHIP}/availability`, (p) => p === 'online', 10_000);
+      await probe.waitFor(topics.availability(CHIP), (p) => p === 'online', 10_000);
       return rig;
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
@@ -116,7 +118,7 @@ ${lines}
 
   /** Commands the bridge refused so far (bridge/event command_rejected). */
   rejected(from = 0): number {
-    return this.probe.on(`${BASE}/bridge/event`, from).filter((m) => m.payload.includes('command_rejected')).length;
+    return this.probe.on(topics.bridgeEvent, from).filter((m) => m.payload.includes('command_rejected')).length;
   }
 
   /** Entries the fake guest dropped because the event ring was full. */

@@ -27,8 +27,10 @@ import { launchBrowser } from '../test/support/browser.ts';
 import { freePort } from '../test/support/ports.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { ms, summarize, type Summary } from './samples.ts';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 const BASE = 'wb';
+const topics = new Topics(BASE);
 const LINES = 32;
 const BOUND = 16_384;
 
@@ -102,7 +104,7 @@ export async function webBench(build: BridgeBuild, log: (line: string) => void):
     const seq = (JSON.parse(payload.toString()) as { seq: number }).seq;
     arrivals.set(`${topic.split('/').slice(1, 3).join('/')}/${seq}`, Date.now());
   });
-  await client.subscribeAsync(`${BASE}/c/+/edge`, { qos: 0 });
+  await client.subscribeAsync(topics.lineFilter('edge', 'c'), { qos: 0 });
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();

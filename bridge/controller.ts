@@ -69,6 +69,10 @@ export class Controller {
   readonly #extensions: Extension[] = [];
   /** The configured wires between chips (signals/wires.ts). */
   #wires: Wires | undefined;
+  /** The link's 'connect' listener: every extension republishes what it owns. Removed at stop. */
+  readonly #reconnected = (): void => {
+    for (const extension of this.#extensions) extension.connected();
+  };
   #stopping: Promise<void> | undefined;
   /** The Prometheus metrics, unless metrics.port is null. */
   readonly #metrics: BridgeMetrics | undefined;
@@ -214,9 +218,7 @@ export class Controller {
     this.#extensions.push(new BridgeApi(ctx), new ChipPublisher(ctx));
     this.#extensions.push(settings.homeassistant.enabled ? new HomeAssistant(ctx) : new HomeAssistantCleanup(ctx));
     for (const extension of this.#extensions) extension.start();
-    mqtt.on('connect', () => {
-      for (const extension of this.#extensions) extension.connected();
-    });
+    mqtt.on('connect', this.#reconnected);
     wires.on('contention', (net, drivers) => {
       ctx.event({ type: 'wire_contention', net, drivers, message: `net ${net} is driven both ways (${drivers.join(', ')}); it reads low` });
     });
@@ -338,6 +340,7 @@ export class Controller {
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     const left = (): number => Math.max(0, deadline - Date.now());
     await this.#finishCommands(left());
+    this.mqtt?.off('connect', this.#reconnected);
     for (const extension of this.#extensions) extension.stop();
     this.#wires?.stop();
     await this.metricsServer?.close();

@@ -158,13 +158,12 @@ export async function watch(settings: Settings, chip: string | undefined, line: 
     const handler = (topic: string, payload: Buffer): void => {
       print(`${topic} ${payload.toString('utf8')}`);
     };
-    const base = `${topics.base}/${chip ?? '+'}/${line ?? '+'}`;
     // Edges, confirmations and config first, the states last: a state's retained
     // message then means everything is subscribed, and nothing after it is missed.
-    await mqtt.subscribeNow(`${base}/edge`, handler);
-    await mqtt.subscribeNow(`${base}/received`, handler);
-    if (line === undefined) await mqtt.subscribeNow(`${base}/config`, handler);
-    await mqtt.subscribeNow(base, handler);
+    await mqtt.subscribeNow(topics.lineFilter('edge', chip, line), handler);
+    await mqtt.subscribeNow(topics.lineFilter('received', chip, line), handler);
+    if (line === undefined) await mqtt.subscribeNow(topics.lineFilter('config', chip), handler);
+    await mqtt.subscribeNow(topics.lineFilter('state', chip, line), handler);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => {

@@ -86,7 +86,8 @@ try {
 }
 
 const pub = `mosquitto_pub -h ${host} -p ${port}`;
-const base = `vgpio2mqtt/${CHIP}`;
+const topics = session.controller.topics;
+const button = topics.set(CHIP, 'button');
 process.stdout.write(`
 The guest is up: vgpio.ko is loaded, vgpio-agent watches line ${LINES.button} (button) and reports
 its edges over MQTT, gpiomon watches line ${LINES.switch} (switch), and the guest blinks line ${LINES.led} (led)
@@ -96,12 +97,12 @@ Watch it as a waveform in a browser: ${session.controller.webServer?.url ?? '(we
 
 Or in another terminal:
 
-  mosquitto_sub -h ${host} -p ${port} -v -t '${base}/#'      # states, edges, the led blinking
-  ${pub} -t ${base}/button/set -m '{"state":"ON","pulse_ms":500}'   # a 500 ms press
-  ${pub} -t ${base}/button/set -m ON                 # hold it: button/edge (the bridge's), button/received
+  mosquitto_sub -h ${host} -p ${port} -v -t '${topics.chipFilter(CHIP)}'      # states, edges, the led blinking
+  ${pub} -t ${button} -m '{"state":"ON","pulse_ms":500}'   # a 500 ms press
+  ${pub} -t ${button} -m ON                 # hold it: button/edge (the bridge's), button/received
                                                      # (the guest took it), button/agent/edge (the agent's)
-  ${pub} -t ${base}/button/set -m OFF                # release it
-  ${pub} -t ${base}/switch/set -m TOGGLE             # gpiomon below prints the edge
+  ${pub} -t ${button} -m OFF                # release it
+  ${pub} -t ${topics.set(CHIP, 'switch')} -m TOGGLE             # gpiomon below prints the edge
 
 Ctrl-C stops the guest, the bridge and the broker and removes every file the demo made.
 The guest's console follows.

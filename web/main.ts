@@ -77,7 +77,7 @@ async function main(): Promise<void> {
         clearTimeout(timer);
         resolve(response);
       });
-      client.publish(`${config.base_topic}/bridge/request/${command}`, JSON.stringify({ ...body, transaction }));
+      client.publish(model.topics.request(command), JSON.stringify({ ...body, transaction }));
     });
 
   const send = async (chip: string, line: string, command: Record<string, unknown>): Promise<{ ok: boolean; text: string }> => {

@@ -6,6 +6,7 @@
  */
 import { GuestClock } from './clock.ts';
 import { Kind, TraceBuffer } from './trace-buffer.ts';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 export interface LineModel {
   number: number;
@@ -72,6 +73,7 @@ const str = (value: unknown): string | undefined => (typeof value === 'string' ?
 
 export class PageModel {
   readonly base: string;
+  readonly topics: Topics;
   readonly chips = new Map<string, ChipModel>();
   readonly clock = new GuestClock();
   bridgeState: string | undefined;
@@ -91,13 +93,14 @@ export class PageModel {
 
   constructor(options: ModelOptions) {
     this.base = options.base;
+    this.topics = new Topics(options.base);
     this.#capacity = options.capacity;
     this.#now = options.now ?? Date.now;
   }
 
   /** The topic filter the page subscribes to. */
   get filter(): string {
-    return `${this.base}/#`;
+    return this.topics.all;
   }
 
   chip(name: string): ChipModel {
@@ -197,41 +200,64 @@ export class PageModel {
   }
 
   handle(topic: string, payload: string): void {
-    if (!topic.startsWith(`${this.base}/`)) return;
-    const levels = topic.slice(this.base.length + 1).split('/');
-    const [first, second, third, fourth] = levels;
-    if (first === undefined || second === undefined) return;
-    if (first === 'bridge') {
-      this.#bridge(second, third, payload);
-      return;
+    const parsed = this.topics.parse(topic);
+    if (parsed === undefined) return;
+    switch (parsed.kind) {
+      case 'bridge-state':
+        this.bridgeState = str(json(payload)?.state);
+        break;
+      case 'bridge-info':
+        this.#info(json(payload));
+        break;
+      case 'bridge-event':
+      case 'response': {
+        const body = json(payload);
+        if (body === undefined) return;
+        if (parsed.kind === 'response') this.#response(parsed.command, body);
+        else this.#event(body);
+        break;
+      }
+      case 'request':
+      case 'set':
+      case 'agent-lineinfo':
+        return;
+      case 'availability':
+        this.chip(parsed.chip).availability = payload;
+        this.changed(parsed.chip);
+        return;
+      case 'agent':
+        this.chip(parsed.chip).agent = payload;
+        this.changed(parsed.chip);
+        return;
+      case 'state':
+      case 'config':
+      case 'edge':
+      case 'received':
+      case 'agent-edge':
+        this.#line(parsed.kind, parsed.chip, parsed.line, payload);
+        this.changed(parsed.chip);
+        return;
     }
-    if (levels.length === 2) {
-      if (second === 'availability') this.chip(first).availability = payload;
-      else if (second === 'agent') this.chip(first).agent = payload;
-      else this.#state(first, second, payload);
-    } else if (levels.length === 3 && third === 'config') this.#config(first, second, payload);
-    else if (levels.length === 3 && third === 'edge') this.#edge(first, second, payload);
-    else if (levels.length === 3 && third === 'received') this.#received(first, second, payload);
-    else if (levels.length === 4 && third === 'agent' && fourth === 'edge') this.#agentEdge(first, second, payload);
-    else return;
-    this.changed(first);
+    this.changed(undefined);
   }
 
-  #bridge(kind: string, command: string | undefined, payload: string): void {
-    const body = json(payload);
-    if (kind === 'state') this.bridgeState = str(body?.state);
-    else if (kind === 'info') this.#info(body);
-    else if (kind === 'event' && body !== undefined) this.#event(body);
-    else if (kind === 'response' && body !== undefined) {
-      const transaction = str(body.transaction);
-      if (command === 'chips' && body.status === 'ok') this.#chips(body.data);
-      const resolve = transaction === undefined ? undefined : this.#waiting.get(transaction);
-      if (resolve !== undefined && transaction !== undefined) {
-        this.#waiting.delete(transaction);
-        resolve(body);
-      }
-    } else return;
-    this.changed(undefined);
+  #line(kind: 'state' | 'config' | 'edge' | 'received' | 'agent-edge', chip: string, line: string, payload: string): void {
+    if (kind === 'state') this.#state(chip, line, payload);
+    else if (kind === 'config') this.#config(chip, line, payload);
+    else if (kind === 'edge') this.#edge(chip, line, payload);
+    else if (kind === 'received') this.#received(chip, line, payload);
+    else this.#agentEdge(chip, line, payload);
+  }
+
+  /** An answer on bridge/response/<command>: the chips' levels, or a request of this page's. */
+  #response(command: string, body: Json): void {
+    const transaction = str(body.transaction);
+    if (command === 'chips' && body.status === 'ok') this.#chips(body.data);
+    const resolve = transaction === undefined ? undefined : this.#waiting.get(transaction);
+    if (resolve !== undefined && transaction !== undefined) {
+      this.#waiting.delete(transaction);
+      resolve(body);
+    }
   }
 
   #event(body: Json): void {

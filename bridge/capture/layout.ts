@@ -29,8 +29,8 @@ export class CaptureTopics {
 
   constructor(base: string, chip: string, lines: readonly KnownLine[]) {
     const topics = new Topics(base);
-    this.edges = topics.edge(chip, '+');
-    this.states = topics.state(chip, '+');
+    this.edges = topics.lineFilter('edge', chip);
+    this.states = topics.lineFilter('state', chip);
     this.bridgeState = topics.bridgeState;
     this.availability = topics.availability(chip);
     lines.forEach((line, index) => {

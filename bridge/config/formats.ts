@@ -11,7 +11,7 @@
 import type convict from 'convict';
 import type { LogLevel } from '../log.ts';
 import { isOrigin } from '../../broker/origin-guard.ts';
-import { isValidTopicPath, nameProblem } from '../mqtt/topics.ts';
+import { isValidTopicPath, nameProblem, RESERVED_CHIP_NAMES, RESERVED_LINE_NAMES } from '../mqtt/topics.ts';
 import { isValidFilter } from '../../broker/topic-filter.ts';
 import { protocol } from '../../native/index.ts';
 import { MAPPING_NOT_LIST } from './fields.ts';
@@ -97,15 +97,6 @@ export function isPowerOfTwo(value: number): boolean {
 const utf8Length = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 const NAME_RULE = 'a non-empty name without +, #, /, NUL or surrounding white space';
-/** Chip names that would clash with the bridge's own topics (`<base>/bridge/...`). */
-const RESERVED_CHIP_NAMES: readonly string[] = ['bridge'];
-/**
- * Line names that are also the fixed leaves of a chip's or a line's topics
- * (`<chip>/availability`, `<chip>/agent`, `<line>/set`, `<line>/edge`, ...):
- * a line with such a name would make `watch` output and subscriptions
- * ambiguous to read.
- */
-const RESERVED_LINE_NAMES: readonly string[] = ['availability', 'agent', 'edge', 'set', 'config', 'received', 'lineinfo'];
 const MAX_PAYLOAD = 64;
 const SOCKET_MODE_RULE = 'an octal permission string such as "0600" or "0660"';
 

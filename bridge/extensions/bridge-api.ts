@@ -11,7 +11,7 @@ import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import type { Taking } from '../mqtt/link.ts';
-import type { Extension, ExtensionContext } from './extension.ts';
+import { Extension } from './extension.ts';
 import { qemuArgs, qemuCommand } from '../qemu-args.ts';
 import { RecentTrace, RECENT_EDGES, RECENT_MS } from './recent-trace.ts';
 import { taking } from './chip-publisher.ts';
@@ -37,17 +37,16 @@ class RequestError extends Error {
 /** The waveform fields a `set` request may carry instead of a state (payload.ts). */
 const WAVE_KEYS = ['pwm', 'pattern', 'bounce'];
 
-export class BridgeApi implements Extension {
-  readonly #ctx: ExtensionContext;
+export class BridgeApi extends Extension {
   readonly #handlers: Record<string, (request: Json) => unknown> = {
-    chips: () => [...this.#ctx.chips.values()].map((chip) => this.#chipInfo(chip, true)),
+    chips: () => [...this.ctx.chips.values()].map((chip) => this.#chipInfo(chip, true)),
     get: (request) => {
       const { chip, line } = this.#target(request, ['chip', 'line']);
       return { chip: chip.config.name, ...chip.status(line) };
     },
     set: (request) => {
       const { chip, line } = this.#target(request, ['chip', 'line', 'state', 'pulse_ms', ...WAVE_KEYS]);
-      this.#ctx.signals.emit('command-received', chip.config.name);
+      this.ctx.signals.emit('command-received', chip.config.name);
       // The command is what the request holds besides chip and line, checked as a `.../set` payload.
       const command: Json = { state: request.state };
       for (const key of ['pulse_ms', ...WAVE_KEYS]) if (key in request) command[key] = request[key];
@@ -55,13 +54,13 @@ export class BridgeApi implements Extension {
       if (WAVE_KEYS.some((key) => key in request) && !('state' in request)) delete command.state;
       const parsed = parseCommand(JSON.stringify(command), line);
       if (!parsed.ok) throw new RequestError('bad_payload', parsed.error);
-      const { taken, done } = taking(this.#ctx.topics, chip.config.name);
+      const { taken, done } = taking(this.ctx.topics, chip.config.name);
       this.#taking = done;
       const result = chip.command(line, parsed.value, taken);
       if (!result.ok) throw new RequestError(result.reason, result.error);
       return { chip: chip.config.name, result: result.result, ...chip.status(line) };
     },
-    health: () => ({ ...healthReport(this.#ctx.mqtt.connected, this.#ctx.chips.values()), counters: this.#ctx.counters.snapshot() }),
+    health: () => ({ ...healthReport(this.ctx.mqtt.connected, this.ctx.chips.values()), counters: this.ctx.counters.snapshot() }),
     trace: (request) => {
       const chip = this.#chipOf(request, ['chip']);
       return { chip: chip.config.name, window_ms: RECENT_MS, max_edges: RECENT_EDGES, edges: this.#trace.edges(chip.config.name) ?? [] };
@@ -72,19 +71,15 @@ export class BridgeApi implements Extension {
   /** What the `set` request being handled waits for before it counts as taken (see ChipPublisher's commands). */
   #taking: Taking | undefined;
 
-  constructor(ctx: ExtensionContext) {
-    this.#ctx = ctx;
-  }
-
   start(): void {
-    for (const chip of this.#ctx.chips.values()) this.#trace.follow(chip);
-    this.#ctx.mqtt.subscribe(this.#ctx.topics.requestFilter, (topic, payload, retained) => {
-      const target = this.#ctx.topics.parse(topic);
+    for (const chip of this.ctx.chips.values()) this.listen(chip, 'edge', this.#trace.track(chip));
+    this.subscribe(this.ctx.topics.requestFilter, (topic, payload, retained) => {
+      const target = this.ctx.topics.parse(topic);
       if (target?.kind !== 'request') return undefined;
       if (retained) {
         // Replayed on every (re)subscription: whoever sent it is not waiting for an answer, and a set must not run again.
-        this.#ctx.signals.emit('request', this.#known(target.command), 'ignored');
-        this.#ctx.log.warn(`retained request on ${topic} ignored (a replay of an old request; clear it with an empty retained message)`);
+        this.ctx.signals.emit('request', this.#known(target.command), 'ignored');
+        this.ctx.log.warn(`retained request on ${topic} ignored (a replay of an old request; clear it with an empty retained message)`);
         return undefined;
       }
       this.#taking = undefined;
@@ -93,26 +88,23 @@ export class BridgeApi implements Extension {
     });
   }
 
-  connected(): void {
-    this.#ctx.publish(this.#ctx.topics.bridgeState, ONLINE, true);
-    this.#ctx.publish(this.#ctx.topics.bridgeInfo, JSON.stringify(this.info()), true);
+  override connected(): void {
+    this.ctx.publish(this.ctx.topics.bridgeState, ONLINE, true);
+    this.ctx.publish(this.ctx.topics.bridgeInfo, JSON.stringify(this.info()), true);
   }
 
-  stop(): void {
-    this.#trace.stop();
-    // bridge/state offline is published by the controller as the connection's last message.
-  }
+  // stop() is the base's (bridge/state offline is published by the controller as the connection's last message).
 
   info(): Json {
-    const { settings, broker, version } = this.#ctx;
+    const { settings, broker, version } = this.ctx;
     return {
       version,
       base_topic: settings.baseTopic,
       broker,
-      web: this.#ctx.web,
+      web: this.ctx.web,
       log_level: settings.logLevel,
       homeassistant: settings.homeassistant.enabled,
-      chips: [...this.#ctx.chips.values()].map((chip) => this.#chipInfo(chip, false)),
+      chips: [...this.ctx.chips.values()].map((chip) => this.#chipInfo(chip, false)),
     };
   }
 
@@ -144,9 +136,9 @@ export class BridgeApi implements Extension {
     const unknown = Object.keys(request).filter((k) => k !== 'transaction' && !allowed.includes(k));
     if (unknown.length > 0) throw new RequestError(undefined, `unknown field ${quote(unknown[0] ?? '')}; allowed: ${allowed.join(', ')}, transaction`);
     const chipName = request.chip;
-    if (typeof chipName !== 'string') throw new RequestError(undefined, `"chip" must be a chip name (string); chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
-    const chip = this.#ctx.chips.get(chipName);
-    if (chip === undefined) throw new RequestError('bad_topic', `no chip ${quote(chipName)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+    if (typeof chipName !== 'string') throw new RequestError(undefined, `"chip" must be a chip name (string); chips: ${[...this.ctx.chips.keys()].join(', ')}`);
+    const chip = this.ctx.chips.get(chipName);
+    if (chip === undefined) throw new RequestError('bad_topic', `no chip ${quote(chipName)}; chips: ${[...this.ctx.chips.keys()].join(', ')}`);
     return chip;
   }
 
@@ -169,8 +161,8 @@ export class BridgeApi implements Extension {
     let transaction: unknown;
     let request: Json = {};
     const respond = (response: Json): void => {
-      this.#ctx.signals.emit('request', this.#known(command), response.status === 'ok' ? 'ok' : 'error');
-      this.#ctx.publish(this.#ctx.topics.response(command), JSON.stringify({ ...response, ...(transaction === undefined ? {} : { transaction }) }), false);
+      this.ctx.signals.emit('request', this.#known(command), response.status === 'ok' ? 'ok' : 'error');
+      this.ctx.publish(this.ctx.topics.response(command), JSON.stringify({ ...response, ...(transaction === undefined ? {} : { transaction }) }), false);
     };
     try {
       if (payload.length > MAX_REQUEST_BYTES) throw new RequestError(undefined, `request is ${payload.length} bytes; at most ${MAX_REQUEST_BYTES} are allowed`);
@@ -191,10 +183,10 @@ export class BridgeApi implements Extension {
       respond({ status: 'ok', data: handler(request) });
     } catch (error) {
       if (!(error instanceof RequestError)) throw error;
-      this.#ctx.log.warn(`request ${command} refused: ${error.message}`);
+      this.ctx.log.warn(`request ${command} refused: ${error.message}`);
       if (error.reason !== undefined && command === 'set') {
-        const chip = typeof request.chip === 'string' && this.#ctx.chips.has(request.chip) ? request.chip : '';
-        this.#ctx.signals.emit('command-rejected', chip, error.reason);
+        const chip = typeof request.chip === 'string' && this.ctx.chips.has(request.chip) ? request.chip : '';
+        this.ctx.signals.emit('command-rejected', chip, error.reason);
       }
       respond({ status: 'error', data: {}, error: error.message });
     }

@@ -10,7 +10,7 @@ import { Taking } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
-import type { Extension, ExtensionContext } from './extension.ts';
+import { Extension, type ExtensionContext } from './extension.ts';
 import { StateCoalescer } from './state-coalescer.ts';
 
 /**
@@ -64,41 +64,36 @@ export function configPayload(view: LineView): string {
   });
 }
 
-export class ChipPublisher implements Extension {
-  readonly #ctx: ExtensionContext;
+export class ChipPublisher extends Extension {
   readonly #states: StateCoalescer;
-  readonly #unfollow: (() => void)[] = [];
 
   constructor(ctx: ExtensionContext) {
-    this.#ctx = ctx;
+    super(ctx);
     this.#states = new StateCoalescer((topic, payload, retain) => {
       ctx.publish(topic, payload, retain);
     });
   }
 
   start(): void {
-    const { topics } = this.#ctx;
-    for (const chip of this.#ctx.chips.values()) this.#follow(chip);
-    this.#ctx.mqtt.subscribe(topics.setFilter, (topic, payload, retained) => this.#command(topic, payload, retained));
+    const { topics } = this.ctx;
+    for (const chip of this.ctx.chips.values()) this.#follow(chip);
+    this.subscribe(topics.setFilter, (topic, payload, retained) => this.#command(topic, payload, retained));
   }
 
-  connected(): void {
-    for (const chip of this.#ctx.chips.values()) chip.republish();
+  override connected(): void {
+    for (const chip of this.ctx.chips.values()) chip.republish();
   }
 
-  stop(): void {
+  /** After the base removed this extension's listeners (only its own: the metrics collector follows the same chips). */
+  protected override stopped(): void {
     this.#states.flush();
-    // Only this extension's listeners: the metrics collector follows the same chips.
-    for (const off of this.#unfollow.splice(0)) off();
   }
 
   #follow(chip: Chip): void {
-    const { topics } = this.#ctx;
+    const { topics } = this.ctx;
     const name = chip.config.name;
     const listen = <E extends keyof ChipEvents>(event: E, listener: (...args: ChipEvents[E]) => void): void => {
-      // TypeScript cannot narrow EventEmitter's conditional listener type for a generic event name.
-      chip.on(event, listener as never);
-      this.#unfollow.push(() => chip.off(event, listener as never));
+      this.listen(chip, event, listener);
     };
     listen('state', (line, level, replay) => {
       const topic = topics.state(name, line.name);
@@ -107,43 +102,43 @@ export class ChipPublisher implements Extension {
       else this.#states.state(topic, payload, line.retain);
     });
     listen('edge', (edge) => {
-      this.#ctx.publish(topics.edge(name, edge.line.name), edgePayload(edge), false);
+      this.ctx.publish(topics.edge(name, edge.line.name), edgePayload(edge), false);
     });
     listen('received', (received) => {
-      this.#ctx.publish(topics.received(name, received.line.name), receivedPayload(received), false);
+      this.ctx.publish(topics.received(name, received.line.name), receivedPayload(received), false);
     });
     listen('config', (view) => {
-      this.#ctx.publish(topics.config(name, view.name), configPayload(view), true);
+      this.ctx.publish(topics.config(name, view.name), configPayload(view), true);
     });
     listen('availability', (online) => {
-      this.#ctx.publish(topics.availability(name), online ? 'online' : 'offline', true);
+      this.ctx.publish(topics.availability(name), online ? 'online' : 'offline', true);
     });
     listen('problem', (message) => {
-      this.#ctx.event({ type: 'shared_memory_problem', chip: name, message });
+      this.ctx.event({ type: 'shared_memory_problem', chip: name, message });
     });
   }
 
   #reject(topic: string, chip: string | undefined, reason: RejectReason, error: string): void {
-    this.#ctx.signals.emit('command-rejected', chip ?? '', reason);
-    this.#ctx.log.warn(`command on ${topic} refused: ${error}`);
-    this.#ctx.event({ type: 'command_rejected', topic, reason, message: error });
+    this.ctx.signals.emit('command-rejected', chip ?? '', reason);
+    this.ctx.log.warn(`command on ${topic} refused: ${error}`);
+    this.ctx.event({ type: 'command_rejected', topic, reason, message: error });
   }
 
   /** Applies a command; it is taken (see Chip.command) when the returned Taking says so, with the edge it made. */
   #command(topic: string, payload: Buffer, retained: boolean): Taking | undefined {
-    const target = this.#ctx.topics.parse(topic);
+    const target = this.ctx.topics.parse(topic);
     if (target?.kind !== 'set') return undefined;
-    const chip = this.#ctx.chips.get(target.chip);
+    const chip = this.ctx.chips.get(target.chip);
     if (retained) {
       // A retained command would be replayed on every (re)subscription, e.g. after each restart.
       this.#reject(topic, chip?.config.name, 'retained', 'a retained command is a replay of an old one, not a command; ignored (publish commands without the retain flag, and clear it with an empty retained message)');
       return undefined;
     }
     if (chip === undefined) {
-      this.#reject(topic, undefined, 'bad_topic', `no chip ${quote(target.chip)}; chips: ${[...this.#ctx.chips.keys()].join(', ')}`);
+      this.#reject(topic, undefined, 'bad_topic', `no chip ${quote(target.chip)}; chips: ${[...this.ctx.chips.keys()].join(', ')}`);
       return undefined;
     }
-    this.#ctx.signals.emit('command-received', chip.config.name);
+    this.ctx.signals.emit('command-received', chip.config.name);
     const line = chip.line(target.line);
     if (line === undefined) {
       this.#reject(topic, chip.config.name, 'unknown_line', `chip ${chip.config.name} has no line ${quote(target.line)} (lines are named in the configuration, or numbered 0..${chip.config.ngpio - 1})`);
@@ -154,7 +149,7 @@ export class ChipPublisher implements Extension {
       this.#reject(topic, chip.config.name, 'bad_payload', parsed.error);
       return undefined;
     }
-    const { taken, done } = taking(this.#ctx.topics, chip.config.name);
+    const { taken, done } = taking(this.ctx.topics, chip.config.name);
     const result = chip.command(line, parsed.value, taken);
     if (!result.ok) this.#reject(topic, chip.config.name, result.reason, result.error);
     return done;

@@ -3,11 +3,18 @@
  * pattern: one controller, small extensions). An extension subscribes in
  * start(), republishes what it owns in connected() (called on every
  * (re)connect), and lets go in stop().
+ *
+ * An extension owns what it registers: subscriptions, listeners (on chips,
+ * the link, the signals) and timers go through this.subscribe, this.listen,
+ * this.after and this.every, which record how to undo them, and stop()
+ * undoes them all at once (as zigbee2mqtt's Extension base does with its
+ * event bus). After stop() the helpers register nothing, so a late
+ * callback (a reconnect, a retained message) cannot start anything again.
  */
 import type { Chip } from '../chip/chip.ts';
 import type { Settings } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import type { MqttLink } from '../mqtt/link.ts';
+import type { MessageHandler, MqttLink } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
 import type { EventEmitter } from 'node:events';
 import type { Counters, ExtensionSignals } from '../metrics/collect.ts';
@@ -39,8 +46,85 @@ export interface ExtensionContext {
   publish(topic: string, payload: string, retain: boolean): void;
 }
 
-export interface Extension {
-  start(): void;
-  connected(): void;
-  stop(): void;
+/** A timer started through Extension.after or .every; cancel() is also done by stop(). */
+export interface OwnedTimer {
+  cancel(): void;
+}
+
+export abstract class Extension {
+  protected readonly ctx: ExtensionContext;
+  /** How to undo each registration still in place, in the order they were made. */
+  readonly #owned = new Set<() => void>();
+  #stopped = false;
+
+  constructor(ctx: ExtensionContext) {
+    this.ctx = ctx;
+  }
+
+  abstract start(): void;
+
+  /** Called on every (re)connect; nothing by default. */
+  connected(): void {
+    // An extension with nothing retained to republish.
+  }
+
+  /** Undoes every subscription, listener and timer it registered, then calls stopped(). Only the first call does anything. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const undo of [...this.#owned].reverse()) undo();
+    this.#owned.clear();
+    this.stopped();
+  }
+
+  /** What a subclass does once its registrations are gone (publish what it held back). */
+  protected stopped(): void {
+    // Nothing by default.
+  }
+
+  /** `undo` runs at stop() unless what this returns ran it first (the helpers register nothing once stopped). */
+  #own(undo: () => void): () => void {
+    this.#owned.add(undo);
+    return () => {
+      if (this.#owned.delete(undo)) undo();
+    };
+  }
+
+  /** The link's subscribe, undone at stop(). Returns what undoes it earlier. */
+  protected subscribe(filter: string, handler: MessageHandler): () => void {
+    if (this.#stopped) return () => undefined;
+    return this.#own(this.ctx.mqtt.subscribe(filter, handler));
+  }
+
+  /** emitter.on(event, listener), removed at stop(). Returns what removes it earlier. */
+  protected listen<T extends Record<keyof T, unknown[]>, K extends keyof T & (string | symbol)>(emitter: EventEmitter<T>, event: K, listener: (...args: T[K]) => void): () => void {
+    if (this.#stopped) return () => undefined;
+    // TypeScript cannot narrow EventEmitter's conditional listener type for a generic event name.
+    emitter.on(event as never, listener as never);
+    return this.#own(() => emitter.off(event as never, listener as never));
+  }
+
+  /** setTimeout, cleared at stop(); does nothing once stopped. */
+  protected after(ms: number, fn: () => void): OwnedTimer {
+    if (this.#stopped) return { cancel: () => undefined };
+    const timer = setTimeout(() => {
+      cancel();
+      fn();
+    }, ms);
+    const cancel = this.#own(() => {
+      clearTimeout(timer);
+    });
+    return { cancel };
+  }
+
+  /** setInterval, cleared at stop(); does nothing once stopped. */
+  protected every(ms: number, fn: () => void): OwnedTimer {
+    if (this.#stopped) return { cancel: () => undefined };
+    const timer = setInterval(fn, ms);
+    return {
+      cancel: this.#own(() => {
+        clearInterval(timer);
+      }),
+    };
+  }
 }

@@ -6,32 +6,20 @@
  * unavailable for ever.
  */
 import { discoveryFilters, ownedConfig } from '../homeassistant/retained.ts';
-import type { Extension, ExtensionContext } from './extension.ts';
+import { Extension } from './extension.ts';
 
-export class HomeAssistantCleanup implements Extension {
-  readonly #ctx: ExtensionContext;
-
-  constructor(ctx: ExtensionContext) {
-    this.#ctx = ctx;
-  }
-
+export class HomeAssistantCleanup extends Extension {
   start(): void {
-    const { settings, mqtt, log, topics } = this.#ctx;
+    const { settings, log, topics } = this.ctx;
     const prefix = settings.homeassistant.discoveryPrefix;
     for (const filter of discoveryFilters(prefix)) {
-      mqtt.subscribe(filter, (topic, payload) => {
+      this.subscribe(filter, (topic, payload) => {
         if (payload.length === 0 || ownedConfig(prefix, topic, payload, topics) === undefined) return;
         log.info(`Home Assistant discovery is off: clearing ${topic}`);
-        this.#ctx.publish(topic, '', true);
+        this.ctx.publish(topic, '', true);
       });
     }
   }
 
-  connected(): void {
-    // Nothing to announce: the subscriptions replay what is left to clear on every (re)connect.
-  }
-
-  stop(): void {
-    // The subscriptions end with the link.
-  }
+  // connected(): nothing to announce, the subscriptions replay what is left to clear on every (re)connect.
 }

@@ -20,23 +20,22 @@
  */
 import { deviceConfigs, deviceTopic, withRemovals, type DeviceConfig } from '../homeassistant/payloads.ts';
 import { discoveryFilters, ownedConfig } from '../homeassistant/retained.ts';
-import type { Extension, ExtensionContext } from './extension.ts';
+import { Extension, type ExtensionContext, type OwnedTimer } from './extension.ts';
 
 const SETTLE_MS = 500;
 const MIGRATE = JSON.stringify({ migrate_discovery: true });
 
-export class HomeAssistant implements Extension {
-  readonly #ctx: ExtensionContext;
+export class HomeAssistant extends Extension {
   readonly #configs: DeviceConfig[];
   readonly #current: Set<string>;
   /** Per-entity configs of earlier versions read back since the last announcement. */
   readonly #entities = new Set<string>();
   /** This bridge's device configs read back since the last announcement, with their components' platforms. */
   readonly #devices = new Map<string, Record<string, string>>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: OwnedTimer | undefined;
 
   constructor(ctx: ExtensionContext) {
-    this.#ctx = ctx;
+    super(ctx);
     this.#configs = deviceConfigs({
       prefix: ctx.settings.homeassistant.discoveryPrefix,
       topics: ctx.topics,
@@ -50,16 +49,16 @@ export class HomeAssistant implements Extension {
   }
 
   start(): void {
-    const { settings, mqtt, log, topics } = this.#ctx;
+    const { settings, log, topics } = this.ctx;
     const prefix = settings.homeassistant.discoveryPrefix;
-    mqtt.subscribe(settings.homeassistant.statusTopic, (_topic, payload) => {
+    this.subscribe(settings.homeassistant.statusTopic, (_topic, payload) => {
       if (payload.toString('utf8').trim() === 'online') {
         log.info('Home Assistant came online: announcing discovery again');
         this.#announce();
       }
     });
     for (const filter of discoveryFilters(prefix)) {
-      mqtt.subscribe(filter, (topic, payload, retained) => {
+      this.subscribe(filter, (topic, payload, retained) => {
         // A live message on one of today's device topics is this bridge's own publication coming back.
         if (payload.length === 0 || (!retained && this.#current.has(topic))) return;
         const owned = ownedConfig(prefix, topic, payload, topics);
@@ -71,27 +70,25 @@ export class HomeAssistant implements Extension {
     }
   }
 
-  connected(): void {
+  override connected(): void {
     this.#settle();
   }
 
-  stop(): void {
-    clearTimeout(this.#timer);
-    // Discovery stays retained: entities show unavailable while the bridge is away.
-  }
+  // stop() is the base's: the subscriptions and the settle timer go, and none can start again (after() does nothing
+  // once stopped). Discovery stays retained: entities show unavailable while the bridge is away.
 
   #settle(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    this.#timer?.cancel();
+    this.#timer = this.after(SETTLE_MS, () => {
       this.#sync();
-    }, SETTLE_MS);
+    });
   }
 
   /** Migrates, announces and clears, in the order Home Assistant's migration asks for. */
   #sync(): void {
-    const { log } = this.#ctx;
+    const { log } = this.ctx;
     const publish = (topic: string, payload: string, retain: boolean): void => {
-      this.#ctx.publish(topic, payload, retain);
+      this.ctx.publish(topic, payload, retain);
     };
     for (const topic of this.#entities) {
       // An entity whose line or chip is gone (or changed platform) is only cleared below, which removes it; the others move into their device.
@@ -122,7 +119,7 @@ export class HomeAssistant implements Extension {
    * platform in today's device `<node>` (a line whose direction changed is a different entity).
    */
   #succeeded(topic: string): boolean {
-    const prefix = this.#ctx.settings.homeassistant.discoveryPrefix;
+    const prefix = this.ctx.settings.homeassistant.discoveryPrefix;
     const [component = '', node = '', object = ''] = topic.slice(prefix.length + 1).split('/');
     const device = this.#configs.find((c) => c.topic === deviceTopic(prefix, node));
     const cmps = (device?.payload.cmps ?? {}) as Record<string, { p?: string }>;
@@ -130,6 +127,6 @@ export class HomeAssistant implements Extension {
   }
 
   #announce(): void {
-    for (const { topic, payload } of this.#configs) this.#ctx.publish(topic, JSON.stringify(payload), true);
+    for (const { topic, payload } of this.#configs) this.ctx.publish(topic, JSON.stringify(payload), true);
   }
 }

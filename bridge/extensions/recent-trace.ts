@@ -1,8 +1,8 @@
 /**
  * The last seconds of each chip's edges (host and guest, as published on
  * `.../edge`), so a newly opened web page can draw what happened before it
- * was opened (`bridge/request/trace`). It follows the chips' `edge` events;
- * nothing calls it from the edge path.
+ * was opened (`bridge/request/trace`). BridgeApi hands it the chips' `edge`
+ * events; nothing calls it from the edge path.
  *
  * Memory is fixed per chip: a ring of RECENT_EDGES edges in typed arrays
  * (8 + 8 + 4 + 2 + 1 bytes each: about 92 KiB per chip), allocated once.
@@ -79,27 +79,23 @@ class ChipRing {
 
 export class RecentTrace {
   readonly #rings = new Map<string, ChipRing>();
-  readonly #unfollow: (() => void)[] = [];
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
-  /** Starts keeping `chip`'s edges. */
-  follow(chip: Chip): void {
+  /**
+   * Starts keeping `chip`'s edges: returns the listener its `edge` event
+   * must call (the owner adds it, and removes it when it stops; the kept
+   * edges stay readable).
+   */
+  track(chip: Chip): (edge: EdgeEvent) => void {
     const ring = new ChipRing(chip);
     this.#rings.set(chip.config.name, ring);
-    const listener = (edge: EdgeEvent): void => {
+    return (edge) => {
       ring.push(edge);
     };
-    chip.on('edge', listener);
-    this.#unfollow.push(() => chip.off('edge', listener));
-  }
-
-  /** Stops following every chip (the kept edges stay readable). */
-  stop(): void {
-    for (const off of this.#unfollow.splice(0)) off();
   }
 
   /** The chip's edges of the last RECENT_MS, oldest first; undefined for a chip not followed. */

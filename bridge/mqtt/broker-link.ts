@@ -22,7 +22,7 @@ import { EventEmitter } from 'node:events';
 import type { AedesPublishPacket, PublishPacket } from 'aedes';
 import type { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Logger } from '../log.ts';
-import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions } from './link.ts';
+import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Unsubscribe } from './link.ts';
 
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
 interface Outgoing {
@@ -72,7 +72,7 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
     return this.#connected && !this.#broker.aedes.closed;
   }
 
-  subscribe(filter: string, handler: MessageHandler): void {
+  subscribe(filter: string, handler: MessageHandler): Unsubscribe {
     const deliver: Deliver = (packet, done) => {
       // Aedes stamps each client's publication with its id (untyped); ours carry none, so the bridge never consumes its own.
       if (!this.#stopped && (packet as { clientId?: string }).clientId !== undefined) {
@@ -81,16 +81,29 @@ export class BrokerLink extends EventEmitter<LinkEvents> implements MqttLink {
       }
       done();
     };
-    this.#listeners.push({ filter, deliver });
+    const listener = { filter, deliver };
+    this.#listeners.push(listener);
     this.#broker.aedes.subscribe(filter, deliver, () => {
-      void this.#replayRetained(filter, handler);
+      void this.#replayRetained(listener, handler);
     });
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at === -1) return;
+      this.#listeners.splice(at, 1);
+      if (!this.#closed && !this.#broker.aedes.closed) this.#broker.aedes.unsubscribe(filter, deliver, () => undefined);
+    };
   }
 
-  async #replayRetained(filter: string, handler: MessageHandler): Promise<void> {
+  get handlers(): number {
+    return this.#listeners.length;
+  }
+
+  async #replayRetained(listener: { filter: string; deliver: Deliver }, handler: MessageHandler): Promise<void> {
+    const { filter } = listener;
     try {
       for await (const message of this.#broker.retained(filter)) {
-        if (this.#stopped) return;
+        // Nothing after stopTaking(), nor for a subscription undone meanwhile.
+        if (this.#stopped || !this.#listeners.includes(listener)) return;
         this.emit('traffic', 'in');
         this.#wait(handler(message.topic, message.payload, true));
       }

@@ -31,7 +31,7 @@ import { Acknowledger } from './acknowledger.ts';
 import { CommandJournal } from './journal.ts';
 import { noDelay } from './no-delay.ts';
 import { describeServer, readTls } from './server.ts';
-import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking } from './link.ts';
+import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking, type Unsubscribe } from './link.ts';
 
 export interface ConnectionOptions {
   /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
@@ -346,9 +346,14 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
    * held while we were away arrive right after the reconnect and are routed
    * the same way.
    */
-  subscribe(filter: string, handler: MessageHandler): void {
-    this.#addHandler(filter, handler);
+  subscribe(filter: string, handler: MessageHandler): Unsubscribe {
+    const unsubscribe = this.#addHandler(filter, handler);
     if (this.client.connected) this.#subscribeOne(filter);
+    return unsubscribe;
+  }
+
+  get handlers(): number {
+    return this.#handlers.length;
   }
 
   /**
@@ -374,8 +379,24 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     for (const filter of new Set(this.#handlers.map((h) => h.filter))) this.#subscribeOne(filter);
   }
 
-  #addHandler(filter: string, handler: MessageHandler): void {
-    this.#handlers.push({ filter, levels: filter.split('/'), id: subscriptionId(filter), handler });
+  /** Adds the route; what it returns removes it, and the broker subscription with the filter's last handler (not once stopping). */
+  #addHandler(filter: string, handler: MessageHandler): Unsubscribe {
+    const entry = { filter, levels: filter.split('/'), id: subscriptionId(filter), handler };
+    this.#handlers.push(entry);
+    return () => {
+      const at = this.#handlers.indexOf(entry);
+      if (at === -1) return;
+      this.#handlers.splice(at, 1);
+      // Once stopping, the broker keeps the subscription: it is part of the persistent session, through which the
+      // broker keeps the commands published while the bridge is away for the next run (and redelivers those not taken).
+      if (this.#stopped || this.#closing || !this.client.connected) return;
+      if (!this.#handlers.some((h) => h.filter === filter)) {
+        this.client.unsubscribe(filter, (error) => {
+          // mqtt.js passes null, not undefined, when it went well.
+          if (error instanceof Error) this.#log.warn(`cannot unsubscribe from ${filter}: ${error.message}`);
+        });
+      }
+    };
   }
 
   #subscribeOptions(filter: string): IClientSubscribeOptions {
@@ -391,10 +412,11 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   }
 
   /** Subscribes and resolves once the broker granted it (for clients that must not miss the first message). */
-  async subscribeNow(filter: string, handler: MessageHandler): Promise<void> {
-    this.#addHandler(filter, handler);
+  async subscribeNow(filter: string, handler: MessageHandler): Promise<Unsubscribe> {
+    const unsubscribe = this.#addHandler(filter, handler);
     const granted = await this.client.subscribeAsync(filter, this.#subscribeOptions(filter));
     if (granted.some((g) => g.qos >= 128)) throw new Error(`the broker refused the subscription to ${filter}`);
+    return unsubscribe;
   }
 
   /**

@@ -50,6 +50,9 @@ export class Taking {
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a handler that takes its message at once returns nothing
 export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void | Taking;
 
+/** Undoes one subscribe(); calling it again does nothing. */
+export type Unsubscribe = () => void;
+
 export interface PublishOptions {
   retain?: boolean;
   qos?: 0 | 1;
@@ -72,9 +75,13 @@ export interface MqttLink extends EventEmitter<LinkEvents> {
   readonly connected: boolean;
   /**
    * Routes messages on topics matching `filter` to `handler`, once per
-   * message, and keeps the subscription across reconnects.
+   * message, and keeps the subscription across reconnects. Returns what
+   * undoes it: the handler gets nothing more, and the broker subscription
+   * goes with the filter's last handler.
    */
-  subscribe(filter: string, handler: MessageHandler): void;
+  subscribe(filter: string, handler: MessageHandler): Unsubscribe;
+  /** Handlers subscribed and not undone (what an extension leaves behind shows here). */
+  readonly handlers: number;
   publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
   /**
    * Stops handing messages to the handlers (an external broker delivers

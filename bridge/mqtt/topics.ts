@@ -1,7 +1,10 @@
 /**
- * Every MQTT topic the bridge uses, built and parsed in one place
- * (docs/topics.md lists them), and the rules names must follow to be usable as topic
- * levels: not empty, no `+`, `#` or `/`, no NUL.
+ * Every MQTT topic the project uses under the base topic (docs/topics.md
+ * lists them), built and parsed in one place, by the bridge, the CLI,
+ * capture, the web page, the TypeScript client, the bench and the demo;
+ * and the rules names must follow to be usable as topic levels: not
+ * empty, no `+`, `#` or `/`, no NUL. No Node-only import: the web page's
+ * bundle (scripts/build-web.ts) includes this file.
  */
 
 /** Why a chip or line name cannot be a topic level, or undefined when it can. */
@@ -16,6 +19,40 @@ export function nameProblem(name: string): string | undefined {
 export function isValidTopicPath(path: string): boolean {
   return path.split('/').every((level) => nameProblem(level) === undefined);
 }
+
+/** Chip names that would clash with the bridge's own topics (`<base>/bridge/...`). */
+export const RESERVED_CHIP_NAMES: readonly string[] = ['bridge'];
+
+/** What follows `<base>/<chip>/<line>` in each kind of line topic. */
+const LINE_LEAVES = {
+  state: '',
+  set: '/set',
+  edge: '/edge',
+  received: '/received',
+  config: '/config',
+  'agent-edge': '/agent/edge',
+  'agent-lineinfo': '/agent/lineinfo',
+} as const;
+
+/** A kind of per-line topic: the bridge's state, edge, received and config, commands (set), the guest agent's edge and lineinfo. */
+export type LineKind = keyof typeof LINE_LEAVES;
+
+const LINE_KINDS = new Map<string, LineKind>(Object.entries(LINE_LEAVES).map(([kind, leaf]) => [leaf, kind as LineKind]));
+
+/**
+ * Line names that are also the fixed leaves of a chip's or a line's topics
+ * (`<chip>/availability`, `<chip>/agent`, `<line>/set`, `<line>/edge`, ...):
+ * a line with such a name would make `watch` output and subscriptions
+ * ambiguous to read.
+ */
+export const RESERVED_LINE_NAMES: readonly string[] = ['availability', 'agent', 'edge', 'set', 'config', 'received', 'lineinfo'];
+
+/** What a topic under the base addresses (Topics.parse). */
+export type ParsedTopic =
+  | { kind: 'bridge-state' | 'bridge-info' | 'bridge-event' }
+  | { kind: 'request' | 'response'; command: string }
+  | { kind: 'availability' | 'agent'; chip: string }
+  | { kind: LineKind; chip: string; line: string };
 
 /** Topics under one base topic. */
 export class Topics {
@@ -59,46 +96,71 @@ export class Topics {
     return `${this.base}/${chip}/agent`;
   }
 
+  /** A line topic of `kind`; `+` for chip or line makes it a filter. */
+  line(kind: LineKind, chip: string, line: string): string {
+    return `${this.base}/${chip}/${line}${LINE_LEAVES[kind]}`;
+  }
+
+  /** The filter for `kind` topics of one chip or line, or of all (`+` where not given). */
+  lineFilter(kind: LineKind, chip = '+', line = '+'): string {
+    return this.line(kind, chip, line);
+  }
+
   state(chip: string, line: string): string {
-    return `${this.base}/${chip}/${line}`;
+    return this.line('state', chip, line);
   }
 
   set(chip: string, line: string): string {
-    return `${this.base}/${chip}/${line}/set`;
+    return this.line('set', chip, line);
   }
 
   edge(chip: string, line: string): string {
-    return `${this.base}/${chip}/${line}/edge`;
+    return this.line('edge', chip, line);
   }
 
   /** The guest's confirmation that its driver handed an input edge on (the event ring's EV_INPUT_EDGE). */
   received(chip: string, line: string): string {
-    return `${this.base}/${chip}/${line}/received`;
+    return this.line('received', chip, line);
   }
 
   config(chip: string, line: string): string {
-    return `${this.base}/${chip}/${line}/config`;
+    return this.line('config', chip, line);
   }
 
   /** Subscription for every line command. */
   get setFilter(): string {
-    return `${this.base}/+/+/set`;
+    return this.lineFilter('set');
   }
 
-  /** What an incoming topic addresses, or undefined when it is none of ours. */
-  parse(topic: string): { kind: 'set'; chip: string; line: string } | { kind: 'request'; command: string } | undefined {
+  /** Subscription for everything of one chip (its availability, agent and lines' topics). */
+  chipFilter(chip: string): string {
+    return `${this.base}/${chip}/#`;
+  }
+
+  /** Subscription for everything under the base (the web page's). */
+  get all(): string {
+    return `${this.base}/#`;
+  }
+
+  /**
+   * What a topic addresses, or undefined when it is none of ours. Under
+   * `bridge/` only the bridge's own topics, and `bridge/<x>/set`: a command
+   * for a chip that cannot exist (the name is reserved), refused like
+   * every other unknown chip.
+   */
+  parse(topic: string): ParsedTopic | undefined {
     const prefix = `${this.base}/`;
     if (!topic.startsWith(prefix)) return undefined;
     const levels = topic.slice(prefix.length).split('/');
-    if (levels[0] === 'bridge') {
-      if (levels[1] === 'request' && levels.length > 2) return { kind: 'request', command: levels.slice(2).join('/') };
-      // `bridge/response/set` is a reply, never a line command. Any other `bridge/<x>/set` names a chip that
-      // cannot exist (the name is reserved) and is refused like every other unknown chip.
-      if (levels[1] === 'response') return undefined;
+    const [chip = '', second, third] = levels;
+    if (second === undefined) return undefined;
+    if (chip === 'bridge') {
+      if ((second === 'request' || second === 'response') && levels.length > 2) return { kind: second, command: levels.slice(2).join('/') };
+      if (levels.length === 2 && (second === 'state' || second === 'info' || second === 'event')) return { kind: `bridge-${second}` };
+      if (levels.length !== 3 || third !== 'set') return undefined;
     }
-    if (levels.length === 3 && levels[2] === 'set' && levels[0] !== undefined && levels[1] !== undefined) {
-      return { kind: 'set', chip: levels[0], line: levels[1] };
-    }
-    return undefined;
+    if (levels.length === 2 && (second === 'availability' || second === 'agent')) return { kind: second, chip };
+    const kind = LINE_KINDS.get(levels.length === 2 ? '' : `/${levels.slice(2).join('/')}`);
+    return kind === undefined ? undefined : { kind, chip, line: second };
   }
 }

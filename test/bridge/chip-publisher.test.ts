@@ -21,7 +21,7 @@ function setup(): { chip: EventEmitter; publisher: ChipPublisher; published: str
   const ctx = {
     topics: new Topics('vt'),
     chips: new Map([['board', chip as unknown as Chip]]),
-    mqtt: { subscribe: () => undefined },
+    mqtt: { subscribe: () => () => undefined },
     publish: (topic: string, payload: string) => published.push(`${topic} ${payload}`),
     event: () => undefined,
   } as unknown as ExtensionContext;

@@ -1,8 +1,7 @@
-/** Command payloads, state payloads and topic names (unit). */
+/** Command payloads and state payloads (unit; topics: test/bridge/topics.test.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { logical, MAX_COMMAND_BYTES, parseCommand, statePayload } from '../../bridge/payload.ts';
-import { isValidTopicPath, nameProblem, Topics } from '../../bridge/mqtt/topics.ts';
 import { edgePayload } from '../../bridge/extensions/chip-publisher.ts';
 import type { LineConfig } from '../../bridge/config/types.ts';
 
@@ -55,32 +54,6 @@ describe('command payloads', () => {
     assert.equal(logical(1, { inverted: true }), 0);
     assert.equal(logical(0, { inverted: true }), 1);
     assert.equal(logical(1, { inverted: false }), 1);
-  });
-});
-
-describe('topics', () => {
-  it('validates names: no wildcards, no separators, not empty', () => {
-    assert.equal(nameProblem('button-1 A'), undefined);
-    assert.equal(nameProblem(''), 'must not be empty');
-    for (const bad of ['a+b', '#', 'a/b', 'nul\0']) assert.equal(nameProblem(bad), 'must not contain +, #, / or NUL', bad);
-    assert.equal(nameProblem(' x'), 'must not start or end with white space');
-    assert.equal(isValidTopicPath('lab/vgpio'), true);
-    for (const bad of ['', 'a//b', '/a', 'a/', 'a/#', '+']) assert.equal(isValidTopicPath(bad), false, bad);
-  });
-
-  it('builds and parses the topics of docs/topics.md', () => {
-    const t = new Topics('lab/vg');
-    assert.equal(t.state('board', 'led'), 'lab/vg/board/led');
-    assert.equal(t.set('board', 'led'), 'lab/vg/board/led/set');
-    assert.equal(t.edge('board', 'led'), 'lab/vg/board/led/edge');
-    assert.equal(t.config('board', 'led'), 'lab/vg/board/led/config');
-    assert.equal(t.availability('board'), 'lab/vg/board/availability');
-    assert.equal(t.setFilter, 'lab/vg/+/+/set');
-    assert.deepEqual(t.parse('lab/vg/board/led/set'), { kind: 'set', chip: 'board', line: 'led' });
-    assert.deepEqual(t.parse('lab/vg/bridge/request/get'), { kind: 'request', command: 'get' });
-    assert.equal(t.parse('lab/vg/board/led'), undefined);
-    assert.equal(t.parse('other/board/led/set'), undefined);
-    assert.equal(t.parse('lab/vg/board/led/extra/set'), undefined);
   });
 });
 

@@ -2,7 +2,8 @@
  * RecentTrace on its own: it keeps what a chip emits on `edge` (no other
  * path feeds it), answers oldest first with the `.../edge` fields plus the
  * line name, leaves out edges older than RECENT_MS, keeps at most
- * RECENT_EDGES per chip, and lets go of the chips on stop().
+ * RECENT_EDGES per chip (BridgeApi adds and removes the listener:
+ * test/bridge/extension-owned.test.ts).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +31,7 @@ describe('RecentTrace', () => {
     let now = 1_000_000;
     const trace = new RecentTrace(() => now);
     const chip = fakeChip('board');
-    trace.follow(chip);
+    chip.on('edge', trace.track(chip));
     chip.emit('edge', edge(0, 2, now - 20));
     chip.emit('edge', edge(1, 7, now - 10, 123_456));
     now += 1;
@@ -45,7 +46,7 @@ describe('RecentTrace', () => {
     let now = 50_000;
     const trace = new RecentTrace(() => now);
     const chip = fakeChip('board');
-    trace.follow(chip);
+    chip.on('edge', trace.track(chip));
     chip.emit('edge', edge(0, 0, now));
     now += RECENT_MS / 2;
     chip.emit('edge', edge(0, 1, now));
@@ -56,21 +57,11 @@ describe('RecentTrace', () => {
   it(`keeps the last ${RECENT_EDGES} edges per chip`, () => {
     const trace = new RecentTrace(() => 0);
     const chip = fakeChip('board');
-    trace.follow(chip);
+    chip.on('edge', trace.track(chip));
     for (let seq = 0; seq < RECENT_EDGES + 10; seq += 1) chip.emit('edge', edge(0, seq, 0));
     const kept = trace.edges('board') ?? [];
     assert.equal(kept.length, RECENT_EDGES);
     assert.equal(kept[0]?.seq, 10);
     assert.equal(kept.at(-1)?.seq, RECENT_EDGES + 9);
-  });
-
-  it('stops listening on stop()', () => {
-    const trace = new RecentTrace(() => 0);
-    const chip = fakeChip('board');
-    trace.follow(chip);
-    trace.stop();
-    assert.equal((chip as unknown as EventEmitter).listenerCount('edge'), 0);
-    chip.emit('edge', edge(0, 1, 0));
-    assert.deepEqual(trace.edges('board'), []);
   });
 });

@@ -4,6 +4,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { filterCovers } from '../../broker/topic-filter.ts';
+import { Topics } from '../../bridge/mqtt/topics.ts';
 
 export interface Seen {
   topic: string;
@@ -72,10 +73,11 @@ export class MqttProbe {
 
   /** Sends a bridge request and resolves with the response carrying our transaction. */
   async request(base: string, command: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const topics = new Topics(base);
     const transaction = `t${Math.random().toString(36).slice(2)}`;
     const from = this.mark;
-    await this.publish(`${base}/bridge/request/${command}`, JSON.stringify({ ...body, transaction }));
-    const answer = await this.waitFor(`${base}/bridge/response/${command}`, (p) => p.includes(transaction), 5000, from);
+    await this.publish(topics.request(command), JSON.stringify({ ...body, transaction }));
+    const answer = await this.waitFor(topics.response(command), (p) => p.includes(transaction), 5000, from);
     return JSON.parse(answer.payload) as Record<string, unknown>;
   }
 
