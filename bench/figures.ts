@@ -44,6 +44,8 @@ export interface RunFigures {
   rssIdle: { one: number | undefined; sixteen: number | undefined };
   /** Refused commands/s on a 1,024-line chip over a 32-line one. */
   chipSize: number | undefined;
+  /** The clustered broker's rows (bench/cluster.ts): commands/s over the bare hop with the recipe's prefetch, and the failover in seconds. */
+  cluster: { ratio: number | undefined; failoverS: number | undefined };
 }
 
 /** The first number of a cell: `0.76× / 1.29×` → 0.76 (the p50); `**0**` → 0; `—` → undefined. */
@@ -127,6 +129,15 @@ function runDate(heading: string): string | undefined {
   return m === null ? undefined : `${m[1] ?? ''} ${m[2] ?? ''}Z`;
 }
 
+/** The clustered broker's section, found by its title (it is not numbered). */
+function cluster(run: string): RunFigures['cluster'] {
+  const text = blocks(run, 3).blocks.find((b) => b.heading.startsWith('### Clustered broker'))?.text ?? '';
+  const rows = tables(text)[0]?.rows ?? [];
+  const value = (start: string): number | undefined => num(rows.find((r) => (r[0] ?? '').startsWith(start))?.[1]);
+  const failoverMs = value('failover');
+  return { ratio: value('commands/s vs bare hop, prefetch 256'), failoverS: failoverMs === undefined ? undefined : failoverMs / 1000 };
+}
+
 /** The figures of a full run's block (`## Run of ...`); undefined for any other block. */
 export function figuresOf(run: string): RunFigures | undefined {
   const date = runDate(run.split('\n')[0] ?? '');
@@ -141,5 +152,6 @@ export function figuresOf(run: string): RunFigures | undefined {
     endToEnd: endToEnd(run),
     rssIdle: rssIdle(run),
     chipSize: num(t7?.rows.find((r) => r[0] === '1024')?.at(-1)),
+    cluster: cluster(run),
   };
 }

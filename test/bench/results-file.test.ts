@@ -14,6 +14,7 @@ import { figuresOf } from '../../bench/figures.ts';
 import { GOALS } from '../../bench/goals.ts';
 import { blocks } from '../../bench/markdown.ts';
 import { report } from '../../bench/report.ts';
+import { clusterReport } from '../../bench/cluster.ts';
 import { GOALS_HEADING, renderResults, splitResults, SPREAD_HEADING, TREND_HEADING, withNewRun, withPartialRun } from '../../bench/results-file.ts';
 import { FULL, type BenchResults, type BrokerResults } from '../../bench/run.ts';
 import type { Summary } from '../../bench/samples.ts';
@@ -60,7 +61,9 @@ function fakeRun(date: string, commit: string, scale: number, rss: number): Benc
 
 const RUN1 = report(fakeRun('2026-12-08T10:00:00.000Z', 'aaaaaaa11111', 0.9, 68.5));
 const RUN2 = report(fakeRun('2026-12-08T11:00:00.000Z', 'bbbbbbb22222', 1.1, 69.5));
-const RUN3 = report(fakeRun('2026-12-08T12:00:00.000Z', 'ccccccc33333', 0.5, 72.25));
+const RUN3 =
+  report(fakeRun('2026-12-08T12:00:00.000Z', 'ccccccc33333', 0.5, 72.25)) +
+  clusterReport({ seconds: 1, window: 8, hopPerSecond: 1000, persistentHopPerSecond: 900, commandsPerSecond: 300, prefetchCommandsPerSecond: 400, stalled: undefined, failoverMs: 600 });
 const NOTES1 = '### Notes on the run of 10:00Z\n\nRun one was taken on a quiet machine.\n';
 const NOTES2 = '### Notes on the run of 11:00Z\n\nRun two: a profile of the bridge.\n\n- one finding\n- another\n';
 
