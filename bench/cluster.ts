@@ -79,7 +79,7 @@ export async function clusterBench(build: BridgeBuild, seconds: number, window: 
 /** The figures as a RESULTS.md section. */
 export function clusterReport(f: ClusterFigures): string {
   const ratio = f.commandsPerSecond / f.hopPerSecond;
-  const commands = f.stalled === undefined ? `${Math.round(f.commandsPerSecond).toLocaleString('en-US')}` : `stalled: ${f.stalled}`;
+  const commands = f.stalled === undefined ? Math.round(f.commandsPerSecond).toLocaleString('en-US') : `stalled: ${f.stalled}`;
   return `
 ### Clustered broker (bench/cluster.ts)
 

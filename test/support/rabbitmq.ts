@@ -107,8 +107,8 @@ export class RabbitCluster {
     const collect = (chunk: Buffer): void => {
       node.log = (node.log + chunk.toString()).slice(-20_000);
     };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     // await_startup fails at once while the node is not yet registered with epmd: ask again until it answers.
     const deadline = Date.now() + 90_000;
     for (;;) {
@@ -145,7 +145,7 @@ export class RabbitCluster {
     const state = this.#state(node);
     const child = state.process;
     process.kill(this.pid(node), 'SIGKILL');
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (child?.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
     state.process = undefined;
   }
 
