@@ -114,6 +114,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
    * CONNECT goes out from mqtt.js's constructor, before any listener of ours.
    */
   #awaitingConnack = true;
+  /** A broker answered this client's MQTT 5 CONNECT: a later close before any answer is an outage, not a refusal. */
+  #heardMqtt5 = false;
   readonly #acks: Acknowledger;
   /** stopTaking() was called: messages are no longer handed to handlers, nor acknowledged. */
   #stopped = false;
@@ -217,6 +219,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       // A command must not wait behind our last small packet (Nagle's algorithm); a WebSocket stream has no such option.
       noDelay(this.client);
       this.#fallingBack = false;
+      if (this.protocolVersion === 5) this.#heardMqtt5 = true;
       this.#subscriptionIds = this.protocolVersion === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
       this.#log.info(`connected to MQTT broker ${this.#current()}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
@@ -250,7 +253,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       const silent = this.#awaitingConnack;
       this.#awaitingConnack = false;
       // RabbitMQ 3.10 answers an MQTT 5 CONNECT by closing the connection, without the CONNACK the protocol asks for.
-      if (silent && !this.#closing && this.client.options.protocolVersion === 5) this.#useMqtt311('it closed the connection in answer to an MQTT 5 CONNECT');
+      if (silent && !this.#closing && !this.#heardMqtt5 && this.client.options.protocolVersion === 5) this.#useMqtt311('it closed the connection in answer to an MQTT 5 CONNECT');
     });
     this.client.on('close', () => {
       this.#acks.disconnected();
