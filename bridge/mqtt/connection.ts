@@ -2,7 +2,9 @@
  * The MQTT client wrapper of vgpio2mqtt (the bridge with an external
  * broker, and the get/set/watch commands): mqtt.js over mqtt://, mqtts://,
  * ws://, wss:// or a unix socket. (With the embedded broker the bridge
- * uses the broker's own API instead: see broker-link.ts.) It reconnects on its own, keeps a
+ * uses the broker's own API instead: see broker-link.ts.) Given the nodes
+ * of a cluster, it connects to the first that answers and fails over to the
+ * next round the list. It reconnects on its own, keeps a
  * persistent session when asked (fixed client id, clean: false, QoS 1
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
