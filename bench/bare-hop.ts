@@ -3,14 +3,19 @@
  * publishing to a plain topic and another receiving it through the same
  * broker (a bare MQTT hop), with the QoS the bridge uses (1).
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { until } from '../test/kernel/vgpio-host.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince } from './samples.ts';
 
-async function pair(url: string, topic: string): Promise<{ pub: MqttClient; sub: MqttClient }> {
+/**
+ * A publisher on `url` and a subscriber on `subUrl` (another node of a
+ * cluster) or the same broker; `subOptions`: e.g. a persistent session, as
+ * the bridge's.
+ */
+async function pair(url: string, topic: string, subUrl = url, subOptions: IClientOptions = {}): Promise<{ pub: MqttClient; sub: MqttClient }> {
   const pub = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
-  const sub = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
+  const sub = noDelay(await mqtt.connectAsync(subUrl, { reconnectPeriod: 0, ...subOptions }));
   await sub.subscribeAsync(topic, { qos: 1 });
   return { pub, sub };
 }
@@ -57,9 +62,9 @@ export class HopPair {
  * messages published but not yet received (the same flow control the
  * throughput benchmark puts on bridge commands).
  */
-export async function hopRate(url: string, seconds: number, window: number): Promise<{ sent: number; received: number; perSecond: number }> {
+export async function hopRate(url: string, seconds: number, window: number, subUrl = url, subOptions: IClientOptions = {}): Promise<{ sent: number; received: number; perSecond: number }> {
   const topic = `bench/rate/${process.pid}`;
-  const { pub, sub } = await pair(url, topic);
+  const { pub, sub } = await pair(url, topic, subUrl, subOptions);
   let received = 0;
   let wake: (() => void) | undefined;
   sub.on('message', () => {

@@ -48,6 +48,8 @@ export interface RunFigures {
   wave100HzError: number | undefined;
   /** Many chips and one-shot clients (bench/scale.ts): ratios, except the server process count and idle CPU (% of a core). */
   scale: Record<'start' | 'servers' | 'rss' | 'idleCpu' | 'commands' | 'oneShot', number | undefined>;
+  /** The clustered broker's rows (bench/cluster.ts): commands/s over the bare hop with the recipe's prefetch, and the failover in seconds. */
+  cluster: { ratio: number | undefined; failoverS: number | undefined };
 }
 
 /** The first number of a cell: `0.76× / 1.29×` → 0.76 (the p50); `**0**` → 0; `—` → undefined. */
@@ -154,6 +156,15 @@ function runDate(heading: string): string | undefined {
   return m === null ? undefined : `${m[1] ?? ''} ${m[2] ?? ''}Z`;
 }
 
+/** The clustered broker's section, found by its title (it is not numbered). */
+function cluster(run: string): RunFigures['cluster'] {
+  const text = blocks(run, 3).blocks.find((b) => b.heading.startsWith('### Clustered broker'))?.text ?? '';
+  const rows = tables(text)[0]?.rows ?? [];
+  const value = (start: string): number | undefined => num(rows.find((r) => (r[0] ?? '').startsWith(start))?.[1]);
+  const failoverMs = value('failover');
+  return { ratio: value('commands/s vs bare hop, prefetch 256'), failoverS: failoverMs === undefined ? undefined : failoverMs / 1000 };
+}
+
 /** The figures of a full run's block (`## Run of ...`); undefined for any other block. */
 export function figuresOf(run: string): RunFigures | undefined {
   const date = runDate(run.split('\n')[0] ?? '');
@@ -170,5 +181,6 @@ export function figuresOf(run: string): RunFigures | undefined {
     chipSize: num(t7?.rows.find((r) => r[0] === '1024')?.at(-1)),
     wave100HzError: wave100HzError(run),
     scale: scale(run),
+    cluster: cluster(run),
   };
 }

@@ -74,15 +74,21 @@ export class HostRig {
     });
   }
 
-  static async start(options: { build: BridgeBuild; broker?: string }): Promise<HostRig> {
+  /**
+   * `broker`: an external broker for everything; `cluster`: the bridge is
+   * given the nodes `bridge` (it connects to the first, which the rig's
+   * subscriber uses too) and the commands go in through the node `commands`.
+   */
+  static async start(options: { build: BridgeBuild; broker?: string; cluster?: { bridge: readonly string[]; commands: string } }): Promise<HostRig> {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-'));
     try {
       const port = await freePort();
-      const url = options.broker ?? `mqtt://127.0.0.1:${port}`;
+      const external = options.cluster === undefined ? options.broker : options.cluster.bridge.join(',');
+      const url = options.cluster?.bridge[0] ?? options.broker ?? `mqtt://127.0.0.1:${port}`;
       const lines = [`      - { line: ${BUTTON}, name: button }`, `      - { line: ${LED}, name: led, direction: output }`].join('\n');
       const config = `base_topic: ${BASE}
 log_level: warn
-${options.broker === undefined ? `broker: { port: ${port}, max_publish_rate: null }` : `mqtt: { server: '${options.broker}', client_id: bench-bridge-${process.pid} }`}
+${external === undefined ? `broker: { port: ${port}, max_publish_rate: null }` : `mqtt: { server: '${external}', client_id: bench-bridge-${process.pid}, reconnect_ms: 500 }`}
 metrics: { port: ${await freePort()} }
 web: { enabled: false }
 homeassistant: { enabled: false }
@@ -100,7 +106,7 @@ ${lines}
       const client = await IvshmemClient.connect(join(dir, 'board.sock'));
       const probe = await MqttProbe.connect(url, [topics.lineFilter('edge', CHIP), topics.state(CHIP, 'led'), topics.availability(CHIP), topics.bridgeEvent]);
       noDelay(probe.client);
-      const commander = noDelay(await mqtt.connectAsync(url, { reconnectPeriod: 0 }));
+      const commander = noDelay(await mqtt.connectAsync(options.cluster?.commands ?? url, { reconnectPeriod: 0 }));
       const rig = new HostRig(dir, url, bridge, client, probe, commander);
       rig.guest.bind();
       rig.guest.enableIrq(BUTTON, { rising: true, falling: true });

@@ -29,7 +29,7 @@ import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
 import { Wires } from './signals/wires.ts';
 import { STOP_TIMEOUT_MS, type MqttLink } from './mqtt/link.ts';
-import { describeServer } from './mqtt/server.ts';
+import { describeServer, describeServers, serverList } from './mqtt/server.ts';
 import { Topics } from './mqtt/topics.ts';
 import { healthReport } from './health.ts';
 import { BridgeMetrics } from './metrics/metrics.ts';
@@ -125,7 +125,7 @@ export class Controller {
       allowedOrigins: web.allowedOrigins,
       refused: this.#refused,
     });
-    const live = embedded ? `MQTT over WebSocket on ${MQTT_PATH}` : web.mqttUrl === null ? `no live view: set web.mqtt_url to the WebSocket listener of ${describeServer(mqtt.server)}` : `live view through ${web.mqttUrl}`;
+    const live = embedded ? `MQTT over WebSocket on ${MQTT_PATH}` : web.mqttUrl === null ? `no live view: set web.mqtt_url to the WebSocket listener of ${describeServers(mqtt.server)}` : `live view through ${web.mqttUrl}`;
     this.log.info(`web view on ${this.webServer.url} (${live})`);
   }
 
@@ -202,7 +202,7 @@ export class Controller {
       version: VERSION,
       broker: {
         mode: embedded ? 'embedded' : 'external',
-        server: embedded ? 'embedded' : describeServer(settings.mqtt.server),
+        server: embedded ? 'embedded' : describeServers(settings.mqtt.server),
         listeners: broker === undefined ? {} : listenersOf(broker),
       },
       web: this.webServer?.url ?? null,
@@ -236,6 +236,7 @@ export class Controller {
     const { MqttConnection } = await import('./mqtt/connection.ts');
     return new MqttConnection({
       server: settings.mqtt.server,
+      serverOrder: settings.mqtt.serverOrder,
       clientId: settings.mqtt.clientId,
       clean: false,
       username: settings.mqtt.username,
@@ -257,14 +258,18 @@ export class Controller {
   /**
    * The MQTT session's command journal (mqtt/journal.ts), in the bridge's
    * runtime folder: one per client id and broker, as the broker's session
-   * is. A bridge without chips has no commands to record.
+   * is. A list of brokers is one cluster holding one session: one journal
+   * for the list, whatever its order (sorted for the name), so failing over
+   * to another node keeps the record of what was applied. A bridge without
+   * chips has no commands to record.
    */
   #journal(): { journal?: string } {
     const { mqtt, chips } = this.settings;
     const runtimeDir = chips[0]?.runtimeDir;
     if (runtimeDir === undefined) return {};
     const safe = (text: string): string => text.replace(/[^A-Za-z0-9._-]/g, '_');
-    const path = join(runtimeDir, `mqtt-${safe(mqtt.clientId)}@${safe(describeServer(mqtt.server))}.journal`);
+    const brokers = serverList(mqtt.server).map(describeServer).sort().join('+');
+    const path = join(runtimeDir, `mqtt-${safe(mqtt.clientId)}@${safe(brokers)}.journal`);
     preparePrivatePath(path, runtimeDir, 'MQTT command journal');
     return { journal: path };
   }
@@ -283,7 +288,7 @@ export class Controller {
     if (withAgent.length === 0) return;
     const broker = this.broker;
     const upstream = broker === undefined ? upstreamConnector(settings.mqtt) : undefined;
-    const where = describeServer(settings.mqtt.server);
+    const where = describeServers(settings.mqtt.server);
     for (const config of withAgent) {
       const path = config.agentSocket ?? '';
       const log = this.log.child(`chip ${config.name}`);

@@ -10,6 +10,7 @@ import type { Settings } from './config/types.ts';
 import { Logger } from './log.ts';
 import { MqttConnection } from './mqtt/connection.ts';
 import { nameProblem, Topics } from './mqtt/topics.ts';
+import { serverList } from './mqtt/server.ts';
 import { bridgeOnline } from './capture/layout.ts';
 
 export const REMOTE_TIMEOUT_MS = 5000;
@@ -18,8 +19,8 @@ export class RemoteError extends Error {
   override readonly name = 'RemoteError';
 }
 
-/** The broker a CLI client should reach for these settings. */
-export function remoteServer(settings: Settings): string {
+/** The broker (or a cluster's nodes, tried in turn) a CLI client should reach for these settings. */
+export function remoteServer(settings: Settings): string | string[] {
   if (settings.mqtt.server !== 'embedded') return settings.mqtt.server;
   const { host, port } = settings.broker;
   if (port === null || port === 0) throw new RemoteError('the embedded broker has no fixed TCP port (broker.port); set one, or point mqtt.server at the broker');
@@ -35,12 +36,14 @@ export function checkName(what: string, name: string): void {
 export function connect(settings: Settings, log: Logger): MqttConnection {
   return new MqttConnection({
     server: remoteServer(settings),
+    serverOrder: settings.mqtt.serverOrder,
     clientId: `vgpio2mqtt-cli-${randomUUID().slice(0, 8)}`,
     clean: true,
     username: settings.mqtt.username,
     password: settings.mqtt.password,
     keepalive: settings.mqtt.keepalive,
-    reconnectMs: 1000,
+    // The nodes of a cluster are tried in turn: the first that answers serves the command, well within REMOTE_TIMEOUT_MS.
+    reconnectMs: serverList(remoteServer(settings)).length > 1 ? 100 : 1000,
     ca: settings.mqtt.ca,
     cert: settings.mqtt.cert,
     key: settings.mqtt.key,

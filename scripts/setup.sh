@@ -19,6 +19,7 @@ packages=(
   busybox-static    # the guests' userspace
   cpio gzip kmod    # initramfs and module dependencies
   mosquitto mosquitto-clients # external broker and real MQTT clients
+  rabbitmq-server   # a real clustered broker (3.10, MQTT plugin): the cluster test starts its own nodes
   prometheus        # promtool and a real scraper
   gpiod             # libgpiod tools inside the guests
   musl-tools        # static guest programs (the agent)
@@ -59,6 +60,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian starts RabbitMQ's system service on install; the cluster test runs nodes of its own, and the service's
+# node would hold AMQP's port (and 1883, the embedded broker's, once its MQTT plugin is on).
+if [ "$(id -u)" -eq 0 ]; then
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
+  else
+    service rabbitmq-server stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # bookworm-backports carries the 6.12 kernel the module is also built (and

@@ -11,17 +11,40 @@ import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import type { MqttSettings } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { describeServer, readTls } from '../mqtt/server.ts';
+import { describeServer, readTls, serverList } from '../mqtt/server.ts';
 
-/** Whether agent connections can be relayed to `server` (an external broker URL). */
-export function relayable(server: string): boolean {
-  return /^(mqtts?|unix):\/\//.test(server);
+/** Whether agent connections can be relayed to `server` (an external broker URL, or every broker of a list). */
+export function relayable(server: string | readonly string[]): boolean {
+  return serverList(server).every((entry) => /^(mqtts?|unix):\/\//.test(entry));
 }
 
-/** Opens a new connection to the external broker; reads TLS files once, so a missing one fails at start. */
+/**
+ * Opens a new connection to the external broker; reads TLS files once, so a
+ * missing one fails at start. With a list of brokers (a cluster's nodes),
+ * each agent connection goes to the broker the last one reached, and moves
+ * on to the next when that broker cannot be reached: QEMU reconnects and
+ * the agent's retry lands on the next node.
+ */
 export function upstreamConnector(mqtt: MqttSettings): () => Socket {
-  const { server } = mqtt;
-  if (!relayable(server)) throw new Error(`cannot relay agent connections to ${describeServer(server)}: only mqtt://, mqtts:// and unix:// brokers`);
+  const servers = serverList(mqtt.server);
+  const bad = servers.find((server) => !relayable(server));
+  if (bad !== undefined) throw new Error(`cannot relay agent connections to ${describeServer(bad)}: only mqtt://, mqtts:// and unix:// brokers`);
+  const connectors = servers.map((server) => connectorOf(server, mqtt));
+  let next = 0;
+  return () => {
+    const index = next;
+    const connector = connectors[index];
+    // mqtt.server is never an empty list (config/formats.ts).
+    if (connector === undefined) throw new Error('no broker to relay agent connections to');
+    const socket = connector();
+    socket.once('error', () => {
+      if (next === index) next = (index + 1) % connectors.length;
+    });
+    return socket;
+  };
+}
+
+function connectorOf(server: string, mqtt: MqttSettings): () => Socket {
   if (server.startsWith('unix://')) {
     const path = server.slice('unix://'.length);
     return () => netConnect(path);

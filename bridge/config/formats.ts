@@ -15,12 +15,14 @@ import { isValidTopicPath, nameProblem, RESERVED_CHIP_NAMES, RESERVED_LINE_NAMES
 import { isValidFilter } from '../../broker/topic-filter.ts';
 import { protocol } from '../../native/index.ts';
 import { MAPPING_NOT_LIST } from './fields.ts';
+import { describeServer, LIST_ENTRY, serverList } from '../mqtt/server.ts';
 
 /** The TypeScript type of a valid value of each format (null only where the option is `nullable`). */
 export interface FormatTypes {
   'log-level': LogLevel;
   'topic-path': string;
-  'mqtt-server': string;
+  /** One URL, several separated by commas, or a list (mqtt/server.ts serverList reads all three). */
+  'mqtt-server': string | string[];
   'tcp-port': number;
   'listen-port': number;
   'optional-ws-url': string;
@@ -98,6 +100,7 @@ const utf8Length = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 const NAME_RULE = 'a non-empty name without +, #, /, NUL or surrounding white space';
 const MAX_PAYLOAD = 64;
+const SERVER_RULE = '"embedded", mqtt://host[:port], mqtts://host[:port], ws://host[:port][/path], wss://... or unix:///path/to/socket, or a list of mqtt:// and mqtts:// URLs';
 const SOCKET_MODE_RULE = 'an octal permission string such as "0600" or "0660"';
 
 /** A topic level naming a chip or a line: at most `maxBytes` bytes (the protocol's name fields) and none of `reserved`. */
@@ -129,12 +132,18 @@ export const formats: Record<FormatName, Format> = {
     },
   },
   'mqtt-server': {
-    type: '"embedded" or a broker URL',
+    type: '"embedded", a broker URL, or a list of mqtt:// or mqtts:// URLs',
     validate: (value: unknown) => {
-      check(
-        typeof value === 'string' && (value === 'embedded' || /^(mqtts?|wss?):\/\/[^/\s]+/.test(value) || /^unix:\/\/\/\S+/.test(value)),
-        '"embedded", mqtt://host[:port], mqtts://host[:port], ws://host[:port][/path], wss://... or unix:///path/to/socket',
-      );
+      const list = typeof value === 'string' ? serverList(value) : Array.isArray(value) && value.every((v) => typeof v === 'string') ? serverList(value) : undefined;
+      check(list !== undefined && list.length > 0, SERVER_RULE);
+      if (list === undefined || list.length === 1) {
+        const one = list?.[0] ?? '';
+        check(one === 'embedded' || /^(mqtts?|wss?):\/\/[^/\s]+/.test(one) || /^unix:\/\/\/\S+/.test(one), SERVER_RULE);
+        return;
+      }
+      list.forEach((entry, index) => {
+        check(LIST_ENTRY.test(entry), `in a list of brokers, entry ${index + 1} ${JSON.stringify(describeServer(entry))} is not one: each is mqtt://host[:port] or mqtts://host[:port] (one ws://, wss:// or unix:// broker goes alone)`);
+      });
     },
   },
   'tcp-port': {

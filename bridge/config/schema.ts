@@ -191,9 +191,16 @@ export const schema = {
   log_level: { doc: 'Least important log level printed: error, warn, info or debug.', format: 'log-level', default: 'info' },
   mqtt: {
     server: {
-      doc: '"embedded" runs the built-in broker (see broker.*); else the external broker to use: mqtt://, mqtts://, ws://, wss:// URL or unix:///path.',
+      doc: '"embedded" runs the built-in broker (see broker.*); else the external broker to use: mqtt://, mqtts://, ws://, wss:// URL or unix:///path; or the nodes of a clustered broker, a list of mqtt:// or mqtts:// URLs (comma-separated in a flag or environment variable), tried in `server_order` and on every reconnect the next one.',
       format: 'mqtt-server',
+      more: 'See [Clustered broker](deployment.md#a-clustered-broker).',
       default: 'embedded',
+    },
+    server_order: {
+      doc: 'With a list of brokers in `server`: `ordered` connects to the first and fails over down the list; `random` starts at a random one (then goes round the list from there), to spread bridges across the nodes of a cluster.',
+      format: 'one-of',
+      values: ['ordered', 'random'],
+      default: 'ordered',
     },
     client_id: {
       doc: 'Client id at an external broker. Fixed, so the broker keeps the session (and queued commands) while the bridge is away.',

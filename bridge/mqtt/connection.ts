@@ -2,7 +2,9 @@
  * The MQTT client wrapper of vgpio2mqtt (the bridge with an external
  * broker, and the get/set/watch commands): mqtt.js over mqtt://, mqtts://,
  * ws://, wss:// or a unix socket. (With the embedded broker the bridge
- * uses the broker's own API instead: see broker-link.ts.) It reconnects on its own, keeps a
+ * uses the broker's own API instead: see broker-link.ts.) Given the nodes
+ * of a cluster, it connects to the first that answers and fails over to the
+ * next round the list. It reconnects on its own, keeps a
  * persistent session when asked (fixed client id, clean: false, QoS 1
  * subscriptions, so the broker queues commands while the bridge is away),
  * logs one line per outage instead of one per attempt, and routes incoming
@@ -30,12 +32,18 @@ import type { Logger } from '../log.ts';
 import { Acknowledger } from './acknowledger.ts';
 import { CommandJournal } from './journal.ts';
 import { noDelay } from './no-delay.ts';
-import { describeServer, readTls } from './server.ts';
+import { describeServer, readTls, serverList } from './server.ts';
 import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking, type Unsubscribe } from './link.ts';
 
 export interface ConnectionOptions {
-  /** An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path). */
-  server: string;
+  /**
+   * An external broker URL (mqtt://, mqtts://, ws://, wss://, unix:///path),
+   * or the mqtt:// and mqtts:// URLs of a cluster's nodes (a list, or one
+   * string separated by commas): each new connection goes to the next one.
+   */
+  server: string | readonly string[];
+  /** With several servers: start at the first (ordered, the default) or at a random one. */
+  serverOrder?: 'ordered' | 'random';
   clientId: string;
   /** false: ask the broker to keep the session (subscriptions and queued QoS 1 messages) across disconnects. */
   clean: boolean;
@@ -100,12 +108,23 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   #subscriptionIds = false;
   /** The socket's writes are held (corked) until the end of this turn of the event loop. */
   #batching = false;
+  /** The broker(s), log-safe: the one URL, or the list in the order they are tried. */
   readonly #where: string;
+  /** More than one server: mqtt.js goes round them, one per connection attempt. */
+  readonly #ring: boolean;
   readonly #qos: 0 | 1 | undefined;
   #outage = false;
   #closing = false;
   /** The connection that is closing was refused MQTT 5 and is retried with 3.1.1 at once: not an outage. */
   #fallingBack = false;
+  /**
+   * This connection sent its CONNECT and has had neither a packet back nor
+   * an error (a refused or failed TCP connection is an error). The first
+   * CONNECT goes out from mqtt.js's constructor, before any listener of ours.
+   */
+  #awaitingConnack = true;
+  /** A broker answered this client's MQTT 5 CONNECT: a later close before any answer is an outage, not a refusal. */
+  #heardMqtt5 = false;
   readonly #acks: Acknowledger;
   /** stopTaking() was called: messages are no longer handed to handlers, nor acknowledged. */
   #stopped = false;
@@ -117,7 +136,9 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     super();
     skipNumberCache();
     this.#log = options.log;
-    this.#where = describeServer(options.server);
+    const servers = ringOrder(serverList(options.server), options.serverOrder ?? 'ordered');
+    this.#ring = servers.length > 1;
+    this.#where = servers.map(describeServer).join(', ');
     this.#qos = options.qos;
     this.#maxWaiting = options.maxWaiting ?? 16;
     const clientOptions: IClientOptions = {
@@ -146,7 +167,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       ...(options.password === undefined || options.password === '' ? {} : { password: options.password }),
       ...(options.will === undefined ? {} : { will: { ...options.will, qos: 1 as const } }),
     };
-    const server = options.server;
+    const server = servers[0] ?? '';
     if (server.startsWith('unix://')) {
       const path = server.slice('unix://'.length);
       this.client = new MqttClient(() => createConnection(path), clientOptions);
@@ -160,6 +181,10 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
         ...(cert === undefined ? {} : { cert }),
         ...(key === undefined ? {} : { key }),
         rejectUnauthorized: options.rejectUnauthorized ?? true,
+        // mqtt.js builds each connection to the next of these (by host, port and protocol), round the list, and
+        // keeps going round on every reconnect: failover to the next node of a cluster. Lists hold mqtt:// and
+        // mqtts:// URLs only (config/formats.ts): a WebSocket path or a unix socket has no place in these entries.
+        ...(this.#ring ? { servers: servers.map(serverEntry) } : {}),
       });
     }
     const journal = options.journal === undefined ? undefined : new CommandJournal(options.journal);
@@ -234,28 +259,41 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       // A command must not wait behind our last small packet (Nagle's algorithm); a WebSocket stream has no such option.
       noDelay(this.client);
       this.#fallingBack = false;
+      if (this.protocolVersion === 5) this.#heardMqtt5 = true;
       this.#subscriptionIds = this.protocolVersion === 5 && connack.properties?.subscriptionIdentifiersAvailable !== false;
-      this.#log.info(`connected to MQTT broker ${this.#where}${connack.sessionPresent ? ' (session resumed)' : ''}`);
+      this.#log.info(`connected to MQTT broker ${this.#current()}${connack.sessionPresent ? ' (session resumed)' : ''}`);
       this.#outage = false;
       this.#acks.connected(connack.sessionPresent);
       this.#subscribeAll();
       this.emit('connect');
     });
     this.client.on('error', (error: Error & { code?: unknown }) => {
+      this.#awaitingConnack = false;
       if (this.#closing) return;
       if (this.#fallBack(error)) return;
-      const message = `MQTT broker ${this.#where}: ${error.message}; retrying every ${reconnectMs} ms`;
+      const message = this.#ring
+        ? `MQTT broker ${this.#current()}: ${error.message}; trying the next of ${this.#where} every ${reconnectMs} ms`
+        : `MQTT broker ${this.#where}: ${error.message}; retrying every ${reconnectMs} ms`;
       if (this.#outage) this.#log.debug(message);
       else this.#log.error(message);
       this.#outage = true;
     });
     // What reached the broker: it answers a connection's packets in order (see Acknowledger).
     this.client.on('packetsend', (packet) => {
+      if (packet.cmd === 'connect') this.#awaitingConnack = true;
       if (packet.cmd === 'puback' && packet.messageId !== undefined) this.#acks.sentAck(packet.messageId);
       else if (packet.cmd === 'pingreq') this.#acks.sentPing();
     });
     this.client.on('packetreceive', (packet) => {
+      this.#awaitingConnack = false;
       if (packet.cmd === 'pingresp') this.#acks.pong();
+    });
+    // Before mqtt.js's own listener, which emits 'offline': a fallback is no outage.
+    this.client.prependListener('close', () => {
+      const silent = this.#awaitingConnack;
+      this.#awaitingConnack = false;
+      // RabbitMQ 3.10 answers an MQTT 5 CONNECT by closing the connection, without the CONNACK the protocol asks for.
+      if (silent && !this.#closing && !this.#heardMqtt5 && this.client.options.protocolVersion === 5) this.#useMqtt311('it closed the connection in answer to an MQTT 5 CONNECT');
     });
     this.client.on('close', () => {
       this.#acks.disconnected();
@@ -266,7 +304,9 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
         this.#fallingBack = false;
         return;
       }
-      if (!this.#outage) this.#log.warn(`lost MQTT broker ${this.#where}; reconnecting every ${reconnectMs} ms`);
+      if (!this.#outage) {
+        this.#log.warn(this.#ring ? `lost MQTT broker ${this.#current()}; trying the next of ${this.#where} every ${reconnectMs} ms` : `lost MQTT broker ${this.#where}; reconnecting every ${reconnectMs} ms`);
+      }
       this.#outage = true;
       this.emit('offline');
     });
@@ -297,22 +337,36 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   }
 
   /**
-   * After a broker refused MQTT 5: the next connection asks for 3.1.1, at
+   * After a broker refused MQTT 5 (a CONNACK saying so here; a close
+   * without CONNACK in the 'close' listener): the next connection asks for 3.1.1, at
    * once, not after reconnect_ms. The session expiry then has no property
    * to go in: 3.1.1's clean: false alone keeps the session.
    */
   #fallBack(error: Error & { code?: unknown }): boolean {
+    if (this.client.options.protocolVersion !== 5 || typeof error.code !== 'number' || !UNSUPPORTED_VERSION.has(error.code)) return false;
+    this.#useMqtt311(error.message);
+    return true;
+  }
+
+  #useMqtt311(why: string): void {
     const options = this.client.options;
-    if (options.protocolVersion !== 5 || typeof error.code !== 'number' || !UNSUPPORTED_VERSION.has(error.code)) return false;
     options.protocolVersion = 4;
     delete options.properties;
     this.#fallingBack = true;
-    this.#log.info(`MQTT broker ${this.#where} does not speak MQTT 5 (${error.message}); using MQTT 3.1.1`);
+    this.#log.info(`MQTT broker ${this.#current()} does not speak MQTT 5 (${why}); using MQTT 3.1.1`);
+    // The same broker again: mqtt.js would move on to the next of a list with this reconnect.
+    if (this.#ring) this.client._reconnectCount -= 1;
     // After mqtt.js has scheduled its retry of the refusal (a reconnect_ms away); connecting clears that timer.
     setImmediate(() => {
       if (!this.#closing) this.client.reconnect();
     });
-    return true;
+  }
+
+  /** The broker of the current (or last) connection attempt, log-safe. */
+  #current(): string {
+    if (!this.#ring) return this.#where;
+    const { protocol, host, port } = this.client.options;
+    return `${protocol ?? 'mqtt'}://${host?.includes(':') === true ? `[${host}]` : host ?? ''}:${port ?? ''}`;
   }
 
   /** The MQTT version of the current (or next) connection: 5, or 4 (3.1.1) after a broker refused 5. */
@@ -487,4 +541,22 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       this.#acks.close();
     }
   }
+}
+
+/**
+ * The servers in the order they are tried: as given, or (random) turned
+ * round to start at a random one, so that bridges given the same list
+ * spread across a cluster's nodes and still fail over through all of them.
+ */
+function ringOrder(servers: string[], order: 'ordered' | 'random'): string[] {
+  if (order === 'ordered' || servers.length < 2) return servers;
+  const start = Math.floor(Math.random() * servers.length);
+  return [...servers.slice(start), ...servers.slice(0, start)];
+}
+
+/** A list entry as mqtt.js's `servers` takes it. */
+function serverEntry(server: string): { protocol: 'mqtt' | 'mqtts'; host: string; port: number } {
+  const url = new URL(server);
+  const tls = url.protocol === 'mqtts:';
+  return { protocol: tls ? 'mqtts' : 'mqtt', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? (tls ? 8883 : 1883) : Number(url.port) };
 }

@@ -18,3 +18,21 @@ export function readTls(path: string | null | undefined, what: string): Buffer |
 export function describeServer(server: string): string {
   return server.replace(/\/\/[^@/]*@/, '//');
 }
+
+/**
+ * The brokers `mqtt.server` names, in its order: a YAML list, or one string
+ * of URLs separated by commas (the form flags and environment variables
+ * take). One URL is a list of one.
+ */
+export function serverList(server: string | readonly string[]): string[] {
+  const entries = typeof server === 'string' ? server.split(',') : server;
+  return entries.map((entry) => entry.trim()).filter((entry) => entry !== '');
+}
+
+/** The servers as one log-safe string. */
+export function describeServers(server: string | readonly string[]): string {
+  return serverList(server).map(describeServer).join(', ');
+}
+
+/** Where a list of brokers may point: each a TCP or TLS broker, whose host and port alone tell mqtt.js where to go. */
+export const LIST_ENTRY = /^mqtts?:\/\/[^/\s,]+\/?$/;

@@ -15,6 +15,7 @@ import { GOALS } from '../../bench/goals.ts';
 import { blocks } from '../../bench/markdown.ts';
 import { report } from '../../bench/report.ts';
 import { signalsReport } from '../../bench/signals.ts';
+import { clusterReport } from '../../bench/cluster.ts';
 import { GOALS_HEADING, renderResults, splitResults, SPREAD_HEADING, TREND_HEADING, withNewRun, withPartialRun } from '../../bench/results-file.ts';
 import { FULL, type BenchResults, type BrokerResults } from '../../bench/run.ts';
 import type { Summary } from '../../bench/samples.ts';
@@ -72,11 +73,15 @@ const RUN1 = report(fakeRun('2026-12-08T10:00:00.000Z', 'aaaaaaa11111', 0.9, 68.
 const RUN2 = report(fakeRun('2026-12-08T11:00:00.000Z', 'bbbbbbb22222', 1.1, 69.5));
 const spread = (p50: number): { n: number; p50: number; p99: number } => ({ n: 100, p50, p99: 4 * p50 });
 /** The latest run with the waveform section bench/main.ts appends (bench/signals.ts). */
-const RUN3 = report(fakeRun('2026-12-08T12:00:00.000Z', 'ccccccc33333', 0.5, 72.25)) + signalsReport({
+const RUN3_SIGNALS = report(fakeRun('2026-12-08T12:00:00.000Z', 'ccccccc33333', 0.5, 72.25)) + signalsReport({
   waves: [{ hz: 10, edges: 100, lost: 0, guest: spread(0.5), host: spread(0.4) }, { hz: 100, edges: 1000, lost: 0, guest: spread(0.25), host: spread(0.2) }],
   wire: { ...spread(2), edges: 40, changes: 40 },
   loadAverage: 1,
 });
+/** ... and the clustered broker's section (bench/cluster.ts). */
+const RUN3 =
+  RUN3_SIGNALS +
+  clusterReport({ seconds: 1, window: 8, hopPerSecond: 1000, persistentHopPerSecond: 900, commandsPerSecond: 300, prefetchCommandsPerSecond: 400, stalled: undefined, failoverMs: 600 });
 const NOTES1 = '### Notes on the run of 10:00Z\n\nRun one was taken on a quiet machine.\n';
 const NOTES2 = '### Notes on the run of 11:00Z\n\nRun two: a profile of the bridge.\n\n- one finding\n- another\n';
 

@@ -101,7 +101,7 @@ describe('configuration', () => {
     assert.deepEqual(problems('log_level: loud\nbroker: { port: 70000, ws_port: "x" }\nmqtt: { server: "http://x", keepalive: 0 }\nbase_topic: "a/+/b"\n'), [
       'base_topic: got "a/+/b"; allowed: topic levels separated by /, none empty, without + or #',
       'log_level: got "loud"; allowed: error, warn, info or debug',
-      'mqtt.server: got "http://x"; allowed: "embedded", mqtt://host[:port], mqtts://host[:port], ws://host[:port][/path], wss://... or unix:///path/to/socket',
+      'mqtt.server: got "http://x"; allowed: "embedded", mqtt://host[:port], mqtts://host[:port], ws://host[:port][/path], wss://... or unix:///path/to/socket, or a list of mqtt:// and mqtts:// URLs',
       'mqtt.keepalive: got 0; allowed: an integer >= 1',
       'broker.port: got 70000; allowed: an integer port 0..65535 (0 picks a free port) or null to turn the listener off',
       'broker.ws_port: got "x"; allowed: an integer port 0..65535 (0 picks a free port) or null to turn the listener off',
@@ -139,7 +139,7 @@ describe('configuration', () => {
 
   it('says a group of options takes a mapping in one line', () => {
     assert.deepEqual(problems('broker: 5\n'), ['broker: got a number; allowed: a mapping of broker.* options (host, port, ws_port, tls_port, tls_cert, tls_key, tls_ca, persistence_dir, max_packet_bytes, max_connections, max_publish_rate, max_client_output_bytes, users)']);
-    assert.deepEqual(problems('mqtt: [a]\nmetrics:\n'), ['mqtt: got a list of 1; allowed: a mapping of mqtt.* options (server, client_id, username, password, keepalive, qos, reconnect_ms, ca, cert, key, reject_unauthorized)']);
+    assert.deepEqual(problems('mqtt: [a]\nmetrics:\n'), ['mqtt: got a list of 1; allowed: a mapping of mqtt.* options (server, server_order, client_id, username, password, keepalive, qos, reconnect_ms, ca, cert, key, reject_unauthorized)']);
   });
 
   it('explains an unquoted socket_mode', () => {
