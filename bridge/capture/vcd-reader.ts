@@ -41,16 +41,16 @@ export interface VcdTrace {
   endNs: number;
 }
 
-/** Femtoseconds per unit: ns times are unit * count / 1e6. */
+/** Femtoseconds per unit: ns times are ticks * unit * count / 1e6 (in that order: exact for whole ns). */
 const UNIT_FS: Record<string, number> = { s: 1e15, ms: 1e12, us: 1e9, ns: 1e6, ps: 1e3, fs: 1 };
 
-function timescaleNs(text: string, where: string): number {
+function timescaleFs(text: string, where: string): number {
   const match = /^(1|10|100)\s*(s|ms|us|ns|ps|fs)$/.exec(text.trim());
   const unit = match === null ? undefined : UNIT_FS[match[2] ?? ''];
   if (match === null || unit === undefined) {
     throw new VcdReadError(`${where}: timescale ${JSON.stringify(text.trim())} is not supported; a VCD timescale is 1, 10 or 100 of s, ms, us, ns, ps or fs`);
   }
-  return (Number(match[1]) * unit) / 1e6;
+  return Number(match[1]) * unit;
 }
 
 function levelOf(char: string): VcdLevel | undefined {
@@ -83,7 +83,7 @@ export function readVcd(text: string, file = 'the VCD'): VcdTrace {
   const signals: VcdSignal[] = [];
   const byCode = new Map<string, number[]>();
   const scopes: string[] = [];
-  let unitNs: number | undefined;
+  let unitFs: number | undefined;
   let definitionsDone = false;
   let timeNs = 0;
   let endNs = 0;
@@ -104,7 +104,7 @@ export function readVcd(text: string, file = 'the VCD'): VcdTrace {
     const token = tokens[i] ?? { text: '', line: 0 };
     const word = token.text;
     if (!definitionsDone) {
-      if (word === '$timescale') unitNs = timescaleNs(body().map((t) => t.text).join(' '), at(token));
+      if (word === '$timescale') unitFs = timescaleFs(body().map((t) => t.text).join(' '), at(token));
       else if (word === '$scope') scopes.push(body()[1]?.text ?? '');
       else if (word === '$upscope') {
         body();
@@ -124,7 +124,7 @@ export function readVcd(text: string, file = 'the VCD'): VcdTrace {
         body();
         definitionsDone = true;
         if (signals.length === 0) throw new VcdReadError(`${file} declares no signals ($var)`);
-        if (unitNs === undefined) throw new VcdReadError(`${file} has no $timescale before $enddefinitions; without it its times have no unit`);
+        if (unitFs === undefined) throw new VcdReadError(`${file} has no $timescale before $enddefinitions; without it its times have no unit`);
       } else if (word.startsWith('$')) body();
       else throw new VcdReadError(`${at(token)}: ${JSON.stringify(word.slice(0, 40))} before $enddefinitions; this is not a VCD file`);
       continue;
@@ -134,8 +134,8 @@ export function readVcd(text: string, file = 'the VCD'): VcdTrace {
     if (word === '$comment') body();
     else if (word.startsWith('#')) {
       const ticks = /^#\d+$/.test(word) ? Number(word.slice(1)) : Number.NaN;
-      const next = ticks * (unitNs ?? 1);
-      if (!Number.isSafeInteger(ticks) || next < timeNs) throw new VcdReadError(`${at(token)}: ${JSON.stringify(word)} is not a time at or after #${timeNs / (unitNs ?? 1)}`);
+      const next = (ticks * (unitFs ?? 1)) / 1e6;
+      if (!Number.isSafeInteger(ticks) || next < timeNs) throw new VcdReadError(`${at(token)}: ${JSON.stringify(word)} is not a time at or after #${(timeNs * 1e6) / (unitFs ?? 1)}`);
       timeNs = next;
       endNs = Math.max(endNs, timeNs);
     } else {
