@@ -44,6 +44,8 @@ export interface RunFigures {
   rssIdle: { one: number | undefined; sixteen: number | undefined };
   /** Refused commands/s on a 1,024-line chip over a 32-line one. */
   chipSize: number | undefined;
+  /** The replay round trip: inter-edge error p50 in ms, and whether both captures held the same edges. */
+  replay: { errorP50: number | undefined; same: boolean };
 }
 
 /** The first number of a cell: `0.76× / 1.29×` → 0.76 (the p50); `**0**` → 0; `—` → undefined. */
@@ -121,6 +123,12 @@ function rssIdle(run: string): RunFigures['rssIdle'] {
   return { one: rss('1 × 32'), sixteen: rss('16 × 32') };
 }
 
+function replay(run: string): RunFigures['replay'] {
+  const t = tables(section(run, 8))[0];
+  const row = t?.rows[0];
+  return t === undefined || row === undefined ? { errorP50: undefined, same: false } : { errorP50: num(cell(t, row, 'inter-edge error p50')), same: cell(t, row, 'same edges') === 'yes' };
+}
+
 /** `## Run of 2026-12-07T02:55:01.106Z` → `2026-12-07 02:55Z`; undefined for any other heading. */
 function runDate(heading: string): string | undefined {
   const m = /^## Run of (\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(heading);
@@ -141,5 +149,6 @@ export function figuresOf(run: string): RunFigures | undefined {
     endToEnd: endToEnd(run),
     rssIdle: rssIdle(run),
     chipSize: num(t7?.rows.find((r) => r[0] === '1024')?.at(-1)),
+    replay: replay(run),
   };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { readVcd } from '../bridge/capture/vcd-reader.ts';
 import { toVcd, type VcdChange } from '../bridge/capture/vcd.ts';
 import { runCli, startCapture } from '../test/support/capture-cli.ts';
-import { CHIP, type ReplayRig } from './replay-rig.ts';
+import { CHIP, ReplayRig } from './replay-rig.ts';
 import { summarize, type Summary } from './samples.ts';
 
 export interface RoundTrip {
@@ -77,4 +77,29 @@ export async function roundTrip(rig: ReplayRig, edges: number, tell: (text: stri
   const mismatch = at >= 0 || first.length !== second.length ? `edge ${at < 0 ? Math.min(first.length, second.length) : at}: first ${first[at]?.key ?? 'none'}, second ${second[at < 0 ? first.length : at]?.key ?? 'none'} (${first.length} and ${second.length} edges)` : undefined;
   const signed = first.slice(1).map((e, i) => ((second[i + 1]?.timeNs ?? 0) - (second[i]?.timeNs ?? 0) - (e.timeNs - (first[i]?.timeNs ?? 0))) / 1e6);
   return { edges: first.length, mismatch, errorMs: summarize(signed.map(Math.abs)), signedMs: summarize(signed) };
+}
+
+/** The round trip in a guest of its own (the benchmark's section 8). */
+export async function replayFigures(toggles: number): Promise<RoundTrip> {
+  const rig = await ReplayRig.start();
+  try {
+    return await roundTrip(rig, toggles);
+  } finally {
+    await rig.close();
+  }
+}
+
+/** Section 8 of a run, also the body of `npm run bench:replay`'s partial run. */
+export function replaySection(r: RoundTrip, toggles: number): string[] {
+  const f = (v: number): string => v.toFixed(2);
+  return [
+    `### 8. Replay round trip (a ${toggles}-toggle trace on two input lines of a TCG guest)`,
+    '',
+    'A trace (gaps of 5 to 45 ms) is played with `vgpio2mqtt play` while `vgpio2mqtt capture` records it; that capture is played again and captured again (bench/replay.ts). Same edges: both captures hold the same edges in the same order on every line. Inter-edge error: how much each gap between consecutive edges of the second capture differs from the same gap in the first, in ms (host edges are stamped in whole milliseconds, so 1 ms is the resolution).',
+    '',
+    '| edges | same edges | inter-edge error p50 | p90 | p99 | signed p50 |',
+    '|---|---|---|---|---|---|',
+    `| ${r.edges} | ${r.mismatch === undefined ? 'yes' : `**no**: ${r.mismatch}`} | ${f(r.errorMs.p50)} ms | ${f(r.errorMs.p90)} ms | ${f(r.errorMs.p99)} ms | ${f(r.signedMs.p50)} ms |`,
+    '',
+  ];
 }

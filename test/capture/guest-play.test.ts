@@ -39,7 +39,9 @@ describe('play and decode with a real guest (x86_64 TCG, vgpio.ko)', { timeout: 
   });
 
   it('capture -> play -> capture: the same edges in the same order on every line', async (t) => {
-    const result = await roundTrip(rig, 40, (text) => t.diagnostic(text));
+    const result = await roundTrip(rig, 40, (text) => {
+      t.diagnostic(text);
+    });
     assert.equal(result.mismatch, undefined);
     assert.ok(result.edges >= 40, `${result.edges} edges`);
     const f = (v: number): string => v.toFixed(2);
