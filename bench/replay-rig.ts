@@ -17,6 +17,7 @@ import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
 import { buildGuestProgram, chipByLabel } from '../test/kernel/vgpio-host.ts';
 import { Guest } from '../test/support/guest.ts';
 import { guestKernel } from '../test/support/kernel.ts';
+import { plainChipYaml } from '../test/support/plain-chip.ts';
 import { freePort } from '../test/support/ports.ts';
 
 export const CHIP = 'board';
@@ -48,23 +49,13 @@ export class ReplayRig {
     const config = join(dir, 'config.yaml');
     writeFileSync(
       config,
-      `base_topic: rp
-broker: { port: ${port} }
-metrics: { port: null }
-homeassistant: { enabled: false }
-chips:
-  - name: ${CHIP}
-    mode: plain
-    shm: ${dir}/board.shm
-    poll_ms: 5
-    ngpio: 8
-    lines:
-      - { line: ${LINES.a}, name: a }
-      - { line: ${LINES.b}, name: b }
-      - { line: ${LINES.tx}, name: tx, direction: output }
-      - { line: ${LINES.scl}, name: scl, direction: output }
-      - { line: ${LINES.sda}, name: sda, direction: output }
-`,
+      plainChipYaml({
+        baseTopic: 'rp',
+        port,
+        dir,
+        chip: CHIP,
+        lines: [`{ line: ${LINES.a}, name: a }`, `{ line: ${LINES.b}, name: b }`, ...(['tx', 'scl', 'sda'] as const).map((name) => `{ line: ${LINES[name]}, name: ${name}, direction: output }`)],
+      }),
     );
     const settings = loadSettings({ args: ['-c', config], env: {} });
     const controller = await Controller.start(settings, { log: new Logger('error', 'bridge') });
