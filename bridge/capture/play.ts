@@ -15,8 +15,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type Line, type Vgpio } from '../../client/index.ts';
 import type { Settings } from '../config/types.ts';
-import { remoteServer } from '../remote.ts';
-import type { PlayOptions } from './play-options.ts';
+import { remoteServer, request } from '../remote.ts';
+import { PlayArgsError, type PlayOptions } from './play-options.ts';
 
 export interface PlaySummary {
   /** Changes sent (set requests answered). */
@@ -85,8 +85,24 @@ export async function play(vgpio: Vgpio, options: PlayOptions, signal: AbortSign
   return summary;
 }
 
+/**
+ * The configuration says which lines the guest drives (play-options.ts
+ * refuses those); a line configured as an input that the guest has
+ * requested as an output now is found by asking the bridge (`get`: the
+ * line's direction as the guest set it), before anything is played.
+ */
+async function refuseGuestDriven(settings: Settings, options: PlayOptions): Promise<void> {
+  const driven: string[] = [];
+  for (const target of options.targets) {
+    const data = (await request(settings, 'get', { chip: target.chip, line: target.line.name })) as { direction?: string };
+    if (data.direction === 'output') driven.push(`${target.chip}/${target.line.name}`);
+  }
+  if (driven.length > 0) throw new PlayArgsError(`nothing was played: the guest drives ${driven.join(', ')} now (requested as an output); play only drives input lines (leave a signal out with --map SIGNAL=-)`);
+}
+
 /** Runs `vgpio2mqtt play`: connects as the CLI does, plays, prints a summary. */
 export async function runPlay(settings: Settings, options: PlayOptions, signal: AbortSignal, tell: (text: string) => void): Promise<PlaySummary> {
+  await refuseGuestDriven(settings, options);
   const vgpio = await connect({
     url: remoteServer(settings),
     baseTopic: settings.baseTopic,

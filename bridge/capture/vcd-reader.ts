@@ -89,6 +89,7 @@ export function readVcd(text: string, file = 'the VCD'): VcdTrace {
   let endNs = 0;
   const current: VcdLevel[] = [];
   const changes: VcdChange[] = [];
+  const started = new Set<number>();
   let i = 0;
   const at = (token: Token): string => `${file} line ${token.line}`;
   /** The words up to `$end` after tokens[i]. */
@@ -144,8 +145,9 @@ export function readVcd(text: string, file = 'the VCD'): VcdTrace {
       const indexes = byCode.get(word.slice(1));
       if (indexes === undefined) throw new VcdReadError(`${at(token)}: value ${JSON.stringify(word)} names no declared signal`);
       for (const signal of indexes) {
-        if (timeNs === 0 && changes.every((c) => c.signal !== signal)) {
-          // Levels at #0 ($dumpvars or not) are the initial levels, not changes.
+        if (timeNs === 0 && !started.has(signal)) {
+          // A signal's first value at #0 ($dumpvars or not) is its initial level; a later one, even at #0, is a change.
+          started.add(signal);
           const entry = signals[signal];
           if (entry !== undefined) entry.initial = level;
           current[signal] = level;

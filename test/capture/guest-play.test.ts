@@ -17,14 +17,18 @@ import { until } from '../kernel/vgpio-host.ts';
 import { runCli, startCapture } from '../support/capture-cli.ts';
 
 /**
- * A rate the TCG guest holds on this shared two-core machine, busy with
- * other tests (load 8 to 10): the gaps between its bit edges were a whole
- * number of bits to 0.03-0.3 ms at p50, but single edges came up to 1.3 ms
- * (300 baud), 4.8 ms (100 baud) and 8 ms (50 baud) off, nearly half a bit
- * each time, and 300 and 100 baud misread bytes; at 25 baud 8 ms is a fifth
- * of a bit (figures printed below; docs/replay.md).
+ * The UART rate. Its bit edges are set on absolute deadlines in the guest,
+ * and most land within 0.03 to 0.3 ms of them (p50), but on this shared
+ * two-core machine, its load at 8 to 17 while other test runs go on, single
+ * levels were set a third of a bit to many bits late at 300, 100, 50 and
+ * even 25 baud (the TCG vCPU waiting for a core), and then a byte reads
+ * wrong whatever the rate. So bitbang reports the latest it set a level
+ * (late_max_us), and a run where the guest held the timing (every level
+ * within a quarter bit) must decode exactly; a run where it did not is
+ * retried, at most ATTEMPTS times (figures printed below; docs/capture.md).
  */
-const BAUD = 25;
+const BAUD = 50;
+const ATTEMPTS = 4;
 const TEXT = 'Hi, vgpio!';
 
 describe('play and decode with a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 }, () => {
@@ -49,40 +53,50 @@ describe('play and decode with a real guest (x86_64 TCG, vgpio.ko)', { timeout: 
   });
 
   /** Runs the guest's bitbang with `args` during a capture of `lines` decoded as `decode`; resolves with the capture's output. */
-  async function decodeRun(name: string, lines: string, decode: string, args: string, edgeLine: string, minEdges: number): Promise<{ stdout: string; stderr: string; file: string; published: number }> {
+  async function decodeRun(name: string, lines: string, decode: string, args: string, edgeLine: string, minEdges: number): Promise<{ stdout: string; stderr: string; file: string; published: number; lateUs: number }> {
     const file = join(rig.dir, `${name}.vcd`);
     const capture = await startCapture(rig.config, ['--chip', CHIP, '--lines', lines, '--decode', decode, '--out', file]);
     const line = rig.vgpio.chip(CHIP).line(edgeLine);
     const stream = await line.edges();
-    await rig.guest.exec(`bitbang /dev/${rig.device} ${args}`, 120_000);
+    const output = await rig.guest.exec(`bitbang /dev/${rig.device} ${args}`, 120_000);
+    const lateUs = Number(/late_max_us (\d+)/.exec(output)?.[1] ?? Number.NaN);
     await until(`${minEdges} edges on ${edgeLine}`, () => stream.buffered.length >= minEdges, 30_000);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const published = stream.buffered.length;
     stream.close();
     capture.kill('SIGINT');
     assert.equal(await capture.exited, 0, capture.stderr());
-    return { stdout: capture.stdout(), stderr: capture.stderr(), file, published };
+    return { stdout: capture.stdout(), stderr: capture.stderr(), file, published, lateUs };
   }
 
-  it(`a guest program's UART at ${BAUD} baud is decoded into exactly the bytes it sent`, async (t) => {
-    const { stdout, stderr, file, published } = await decodeRun('uart', 'tx', `uart:rx=tx,baud=${BAUD}`, `uart ${LINES.tx} ${BAUD} '${TEXT}'`, 'tx', 2);
-    // How well the guest held the bit time: each gap between edges against the nearest whole number of bits.
+  it(`a guest program's UART at ${BAUD} baud is decoded into exactly the bytes it sent, when the guest held the bit timing`, async (t) => {
     const bitNs = 1e9 / BAUD;
-    const times = readVcd(readFileSync(file, 'utf8')).changes.map((c) => c.timeNs);
-    // From the third edge: the first is the line's request (idle high), the second the first start bit after 20 idle bits.
-    const offMs = times.slice(2).map((time, i) => {
-      const gap = time - (times[i + 1] ?? 0);
-      return Math.abs(gap - Math.round(gap / bitNs) * bitNs) / 1e6;
-    });
-    const s = summarize(offMs);
-    const pct = (ms: number): string => `${ms.toFixed(2)} ms (${((ms * 1e6 * 100) / bitNs).toFixed(1)}% of a bit)`;
-    // The transitions of TEXT as 8N1 frames after the line went idle high (one rising edge).
-    const bits = [...Buffer.from(TEXT)].flatMap((byte) => [0, ...Array.from({ length: 8 }, (_, i) => (byte >> i) & 1), 1]);
-    const expected = 1 + bits.filter((bit, i) => bit !== (i === 0 ? 1 : bits[i - 1])).length;
-    t.diagnostic(`uart: ${expected} transitions sent, ${published} published by the bridge, ${times.length} in the capture; capture said: ${stderr.trim().split('\n').slice(1).join(' / ')}`);
-    t.diagnostic(`uart: ${times.length} edges at ${BAUD} baud; gaps between edges off a whole number of bits by p50 ${pct(s.p50)}, p99 ${pct(s.p99)}, max ${pct(Math.max(...offMs))}`);
     const hex = [...Buffer.from(TEXT)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-    assert.equal(stdout, `decode uart rx=tx at ${BAUD} baud: ${TEXT.length} byte(s): ${hex} ${JSON.stringify(TEXT)}\n`);
+    // The transitions of TEXT as 8N1 frames, and a rising edge before them when the line is low (idle is high; a run leaves it high).
+    const bits = [...Buffer.from(TEXT)].flatMap((byte) => [0, ...Array.from({ length: 8 }, (_, i) => (byte >> i) & 1), 1]);
+    const frames = bits.filter((bit, i) => bit !== (i === 0 ? 1 : bits[i - 1])).length;
+    for (let attempt = 1; ; attempt++) {
+      const transitions = frames + 1 - (await rig.vgpio.chip(CHIP).line('tx').level());
+      const run = await decodeRun(`uart${attempt}`, 'tx', `uart:rx=tx,baud=${BAUD}`, `uart ${LINES.tx} ${BAUD} '${TEXT}'`, 'tx', transitions);
+      // Every transition sent reaches the capture, held timing or not.
+      assert.equal(run.published, transitions, 'published by the bridge');
+      const times = readVcd(readFileSync(run.file, 'utf8')).changes.map((c) => c.timeNs);
+      assert.equal(times.length, transitions, run.stderr);
+      // From the third edge: the first is the line's request (idle high), the second the first start bit after 20 idle bits.
+      const offMs = times.slice(2).map((time, i) => {
+        const gap = time - (times[i + 1] ?? 0);
+        return Math.abs(gap - Math.round(gap / bitNs) * bitNs) / 1e6;
+      });
+      const s = summarize(offMs);
+      const pct = (ms: number): string => `${ms.toFixed(2)} ms (${((ms * 1e6 * 100) / bitNs).toFixed(1)}% of a bit)`;
+      const held = run.lateUs * 1000 < bitNs / 4;
+      t.diagnostic(`uart attempt ${attempt}: ${transitions} edges at ${BAUD} baud; gaps off a whole number of bits by p50 ${pct(s.p50)}, p99 ${pct(s.p99)}; the guest set a level at most ${pct(run.lateUs / 1000)} late: ${held ? 'held' : 'missed'} the timing; decoded ${run.stdout.trim()}`);
+      if (held) {
+        assert.equal(run.stdout, `decode uart rx=tx at ${BAUD} baud: ${TEXT.length} byte(s): ${hex} ${JSON.stringify(TEXT)}\n`);
+        return;
+      }
+      assert.ok(attempt < ATTEMPTS, `the guest missed its bit timing at ${BAUD} baud in ${ATTEMPTS} runs out of ${ATTEMPTS} (is the machine overloaded?)`);
+    }
   });
 
   it('a guest program\'s I2C write on two lines is decoded into its address and bytes', async () => {
@@ -106,5 +120,16 @@ describe('play and decode with a real guest (x86_64 TCG, vgpio.ko)', { timeout: 
     const refused = await runCli(rig.config, 'play', ['--in', guestDriven, '--chip', CHIP]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /signal tx would drive board\/tx, an output the guest drives/);
+
+    // Line b is configured as an input, but the guest holds it as an output while bitbang runs: play asks the bridge first.
+    const b = rig.vgpio.chip(CHIP).line('b');
+    const driving = b.waitFor({ edge: 'rising', source: 'guest' }, { timeoutMs: 30_000 });
+    await rig.guest.exec(`( (bitbang /dev/${rig.device} uart ${LINES.b} 5 UUUU > /dev/null 2>&1) & )`);
+    await driving;
+    const source = join(rig.dir, 'b.vcd');
+    writeFileSync(source, '$timescale 1 ms $end\n$var wire 1 ! b $end\n$enddefinitions $end\n#0\n0!\n#5\n1!\n');
+    const busy = await runCli(rig.config, 'play', ['--in', source, '--chip', CHIP]);
+    assert.equal(busy.code, 2, busy.stderr);
+    assert.match(busy.stderr, /nothing was played: the guest drives board\/b now \(requested as an output\)/);
   });
 });

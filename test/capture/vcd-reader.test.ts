@@ -36,6 +36,16 @@ describe('VCD reader', () => {
     assert.equal(trace.endNs, 5000);
   });
 
+  it('reads a change at #0 after the initial level as a change (capture moves time 0 back to its first edge)', () => {
+    const text = toVcd([{ name: 'tx', initial: 0 }], [{ timeNs: 0, signal: 0, level: 1 }, { timeNs: 5, signal: 0, level: 0 }], { endNs: 10 });
+    const trace = readVcd(text);
+    assert.equal(trace.signals[0]?.initial, 0);
+    assert.deepEqual(trace.changes, [
+      { timeNs: 0, signal: 0, level: 1 },
+      { timeNs: 5, signal: 0, level: 0 },
+    ]);
+  });
+
   it('scales times by the timescale, from s to fs', () => {
     const times = (timescale: string): number[] => readVcd(`${header(timescale, '$var wire 1 ! a $end')}#0\n0!\n#3\n1!\n#7\n0!\n`).changes.map((c) => c.timeNs);
     assert.deepEqual(times('1 ns'), [3, 7]);

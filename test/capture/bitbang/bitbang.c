@@ -11,7 +11,10 @@
  *     device would (there is none: both lines are push-pull outputs).
  *
  * Every level is set on an absolute CLOCK_MONOTONIC deadline, so the bit
- * time does not stretch with how long each ioctl takes under TCG.
+ * time does not stretch with how long each ioctl takes under TCG. A level
+ * set late (the vCPU did not run in time) is late on the wire; bitbang
+ * prints `late_max_us N`, the latest any level was set after its deadline,
+ * so a test can tell a decoding error from a guest that missed its timing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,16 +29,23 @@
 static int line_fd;
 static struct timespec next;
 static long step_ns;
+static long late_max_ns;
 
 /* Sets the lines in `mask` to `bits`, then sleeps until the next deadline. */
 static void put(unsigned long mask, unsigned long bits)
 {
 	struct gpio_v2_line_values values = { .bits = bits, .mask = mask };
+	struct timespec now;
+	long late;
 
 	if (ioctl(line_fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &values) < 0) {
 		perror("GPIO_V2_LINE_SET_VALUES_IOCTL");
 		exit(1);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	late = (now.tv_sec - next.tv_sec) * 1000000000L + (now.tv_nsec - next.tv_nsec);
+	if (late > late_max_ns)
+		late_max_ns = late;
 	next.tv_nsec += step_ns;
 	while (next.tv_nsec >= 1000000000L) {
 		next.tv_nsec -= 1000000000L;
@@ -72,6 +82,7 @@ static void request(const char *path, unsigned int n, const unsigned int *offset
 	}
 	line_fd = req.fd;
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	late_max_ns = 0;
 }
 
 static void uart(const char *path, unsigned int line, long baud, const char *text)
@@ -132,10 +143,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 6 && strcmp(argv[2], "uart") == 0) {
 		uart(argv[1], strtoul(argv[3], NULL, 10), strtol(argv[4], NULL, 10), argv[5]);
+		printf("late_max_us %ld\n", late_max_ns / 1000);
 		return 0;
 	}
 	if (argc >= 7 && strcmp(argv[2], "i2c") == 0) {
 		i2c(argv[1], strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10), strtol(argv[5], NULL, 10), argc - 6, argv + 6);
+		printf("late_max_us %ld\n", late_max_ns / 1000);
 		return 0;
 	}
 	fprintf(stderr, "usage: %s /dev/gpiochipN uart LINE BAUD TEXT\n       %s /dev/gpiochipN i2c SCL SDA PHASE_US ADDR BYTE...\n", argv[0], argv[0]);
