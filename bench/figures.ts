@@ -50,6 +50,8 @@ export interface RunFigures {
   scale: Record<'start' | 'servers' | 'rss' | 'idleCpu' | 'commands' | 'oneShot', number | undefined>;
   /** The clustered broker's rows (bench/cluster.ts): commands/s over the bare hop with the recipe's prefetch, and the failover in seconds. */
   cluster: { ratio: number | undefined; failoverS: number | undefined };
+  /** The replay round trip: inter-edge error p50 in ms, and whether both captures held the same edges. */
+  replay: { errorP50: number | undefined; same: boolean };
 }
 
 /** The first number of a cell: `0.76× / 1.29×` → 0.76 (the p50); `**0**` → 0; `—` → undefined. */
@@ -150,6 +152,12 @@ function scale(run: string): RunFigures['scale'] {
   };
 }
 
+function replay(run: string): RunFigures['replay'] {
+  const t = tables(section(run, 9))[0];
+  const row = t?.rows[0];
+  return t === undefined || row === undefined ? { errorP50: undefined, same: false } : { errorP50: num(cell(t, row, 'inter-edge error p50')), same: cell(t, row, 'same edges') === 'yes' };
+}
+
 /** `## Run of 2026-12-07T02:55:01.106Z` → `2026-12-07 02:55Z`; undefined for any other heading. */
 function runDate(heading: string): string | undefined {
   const m = /^## Run of (\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(heading);
@@ -182,5 +190,6 @@ export function figuresOf(run: string): RunFigures | undefined {
     wave100HzError: wave100HzError(run),
     scale: scale(run),
     cluster: cluster(run),
+    replay: replay(run),
   };
 }

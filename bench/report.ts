@@ -4,6 +4,7 @@ import type { EndToEnd } from './guest-e2e.ts';
 import { EDGE_WINDOW, type EdgeCount } from './host-paths.ts';
 import { LATENCY_ROUNDS, type BenchResults } from './run.ts';
 import { ms, ratio, type Summary } from './samples.ts';
+import { replaySection } from './replay.ts';
 
 const pair = (s: Summary): string => `${ms(s.p50)} / ${ms(s.p99)}`;
 const ratios = (s: Summary, base: Summary): string => `${ratio(s.p50, base.p50)} / ${ratio(s.p99, base.p99)}`;
@@ -113,6 +114,7 @@ export function report(r: BenchResults): string {
     ...r.chipSizes.map((z) => `| ${z.lines} | ${z.sent} | ${z.answered} | ${z.perSecond.toFixed(0)} | ${ratio(z.perSecond, r.chipSizes[0]?.perSecond ?? 0)} |`),
     '',
     scaleReport(r.scale),
+    ...replaySection(r.replay, c.replayToggles),
   ];
   return out.join('\n');
 }

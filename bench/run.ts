@@ -14,6 +14,7 @@ import { HostRig } from './host-setup.ts';
 import { StandIn } from './stand-in-latency.ts';
 import { commandLatency, settledCommandLatency, commandThroughput, guestOutputLatency, guestToHostEdges, hostToGuestEdges, type EdgeCount, type Throughput } from './host-paths.ts';
 import { machine, type Machine } from './machine.ts';
+import { replayFigures, type RoundTrip } from './replay.ts';
 import type { BridgeBuild } from './bridge-process.ts';
 import { inRounds, type Summary } from './samples.ts';
 import { Mosquitto } from '../test/support/mosquitto.ts';
@@ -29,6 +30,8 @@ export interface BenchCounts {
   /** Toggles timed as a user would: one mosquitto_pub process each. */
   userToggles: number;
   idleMs: number;
+  /** Toggles of the replay round trip's trace (bench/replay.ts). */
+  replayToggles: number;
   /**
    * A second RSS reading this long after start-up: V8's memory reducer
    * gives back the heap start-up grew about 8 s after a full collection,
@@ -39,7 +42,7 @@ export interface BenchCounts {
   scale: ScaleCounts;
 }
 
-export const FULL: BenchCounts = { latency: 4000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, settledMs: 15_000, scale: FULL_SCALE };
+export const FULL: BenchCounts = { latency: 4000, throughputSeconds: 10, window: 256, edges: 10_000, e2eToggles: 200, userToggles: 40, idleMs: 3000, replayToggles: 200, settledMs: 15_000, scale: FULL_SCALE };
 
 /**
  * Mosquitto twice: as Debian ships it, and with `set_tcp_nodelay true`. By
@@ -96,6 +99,7 @@ export interface BenchResults {
   /** The same in an arm64 guest (qemu-system-aarch64 -M virt, doorbell mode). */
   endToEndArm64: EndToEnd;
   scale: ScaleResults;
+  replay: RoundTrip;
   seconds: number;
 }
 
@@ -177,6 +181,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   }
   log(`end to end in an arm64 TCG guest (${counts.e2eToggles} toggles per path), doorbell mode`);
   const e2eArm64 = await endToEnd('doorbell', counts.e2eToggles, 0, options.build, 'aarch64');
+  log(`replay round trip in a TCG guest (${counts.replayToggles} toggles)`);
+  const replay = await replayFigures(counts.replayToggles);
   const scale = await scaleBench(counts.scale, options.build, log);
-  return { machine: machine(), counts, brokers, footprints, chipSizes, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, scale, seconds: (Date.now() - started) / 1000 };
+  return { machine: machine(), counts, brokers, footprints, chipSizes, endToEnd: e2e, doorbellFailure, endToEndArm64: e2eArm64, replay, scale, seconds: (Date.now() - started) / 1000 };
 }

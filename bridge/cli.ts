@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `vgpio2mqtt` command: start (the default), qemu-args, get, set,
- * watch, capture, --help, --version. Configuration problems are printed and end the
+ * watch, capture, play, --help, --version. Configuration problems are printed and end the
  * process with status 2 before anything is opened; runtime failures with 1.
  */
 import { parseArgs } from 'node:util';
@@ -14,6 +14,8 @@ import { LibvirtError, libvirtXml } from './libvirt-xml.ts';
 import { qemuArgs, shellWord } from './qemu-args.ts';
 import { pwmArgument } from './signals/pwm-arg.ts';
 import { CAPTURE_FLAGS, CaptureArgsError, captureOptions } from './capture/options.ts';
+import { DecodeArgsError } from './capture/decode.ts';
+import { PLAY_FLAGS, PlayArgsError, playOptions } from './capture/play-options.ts';
 import { ChipLookupError, findLine, knownChips, pickChip } from './known-chips.ts';
 import { VERSION } from './version.ts';
 import { STOP_TIMEOUT_MS } from './mqtt/link.ts';
@@ -37,7 +39,10 @@ Usage:
                                           print states and edges as the bridge publishes them
   vgpio2mqtt capture [--chip <chip>] [--lines a,b,3] [--duration 10s] [--count N] --out <file.vcd|->
                                           record the chip's edges into a VCD file (GTKWave, PulseView,
-                                          sigrok) until the duration passed, N edges arrived or Ctrl-C
+                                          sigrok) until the duration passed, N edges arrived or Ctrl-C;
+                                          --decode uart:rx=LINE,baud=N|i2c:scl=LINE,sda=LINE prints the bytes
+  vgpio2mqtt play --in <file.vcd> [--map SIGNAL=chip/line ...] [--speed X] [--loop]
+                                          play a VCD's signals onto input lines with the file's timing
   vgpio2mqtt <command> --help             the command's own options and an example
   vgpio2mqtt --help | --version
 
@@ -137,9 +142,30 @@ Options:
   --duration 10s     stop after ms, s, m or h (a bare number is seconds)
   --count N          stop after N edges on the chosen lines
   --out <file|->     the VCD file, or - for stdout (progress goes to stderr)
+  --decode uart:rx=LINE,baud=N | i2c:scl=LINE,sda=LINE
+                     run sigrok's decoder over the file and print the bytes
 
 Example:
   vgpio2mqtt capture --lines button,led --duration 10s --out blink.vcd`,
+  },
+  play: {
+    min: 0,
+    max: 0,
+    usage: 'vgpio2mqtt play --in <file.vcd> [--chip <chip>] [--map SIGNAL=chip/line ...] [--speed X] [--loop] [options]',
+    help: `Plays a VCD file's one-bit signals onto host-driven input lines through the running bridge, with
+the file's timing (from vgpio2mqtt capture, PulseView or sigrok-cli). Every signal must reach an input
+line before anything is played. Ctrl-C stops it; each line keeps the level it was last played.
+
+Options:
+  --in <file.vcd>        the VCD file
+  --chip <chip>          the chip of lines named without one (default: the only chip)
+  --map SIGNAL=chip/line a signal's line (default: the line named like the signal); SIGNAL=line on
+                         --chip, SIGNAL=- leaves it out; repeat it or separate entries with commas
+  --speed X              play X times as fast (0.001 to 1000, default 1)
+  --loop                 start again from time 0 at the end of the file, until Ctrl-C
+
+Example:
+  vgpio2mqtt play --in board.vcd --map D0=vgpio0/button --map D1=-`,
   },
 };
 
@@ -167,7 +193,7 @@ function formatOf(value: string | undefined): Format {
  * Splits the words into positionals, the flag words loadSettings checks and
  * the values of the command's own flags (`own`, e.g. capture's --chip).
  */
-function split(words: string[], own: FlagSpec = {}): { positionals: string[]; flags: string[]; values: Record<string, string> } {
+function split(words: string[], own: FlagSpec = {}): { positionals: string[]; flags: string[]; values: Record<string, string>; lists: Record<string, string[]> } {
   const spec: FlagSpec = { ...flagSpec(), ...own, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } };
   const args = joinNegativeValues(words, spec);
   // Before counting positionals: the value of a misspelt flag would count as one.
@@ -182,17 +208,27 @@ function split(words: string[], own: FlagSpec = {}): { positionals: string[]; fl
   const positionalIndexes = new Set(tokens.filter((t) => t.kind === 'positional').map((t) => t.index));
   const ownIndexes = new Set<number>();
   const values: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   for (const token of tokens) {
     if (token.kind !== 'option' || !Object.hasOwn(own, token.name)) continue;
+    const flag = own[token.name] as { type: string; multiple?: boolean };
+    ownIndexes.add(token.index);
+    // A boolean flag of the command (play's --loop) takes no value.
+    if (flag.type === 'boolean') {
+      values[token.name] = 'true';
+      continue;
+    }
     if (token.value === undefined) throw new UsageError(`${token.rawName} needs a value (see vgpio2mqtt --help)`);
     values[token.name] = token.value;
-    ownIndexes.add(token.index);
+    // A flag that may be repeated (play's --map) keeps every value.
+    if (flag.multiple === true) (lists[token.name] ??= []).push(token.value);
     if (!token.inlineValue) ownIndexes.add(token.index + 1);
   }
   return {
     positionals: args.filter((_, i) => positionalIndexes.has(i) && !ownIndexes.has(i)),
     flags: args.filter((_, i) => !positionalIndexes.has(i) && !ownIndexes.has(i)),
     values,
+    lists,
   };
 }
 
@@ -276,8 +312,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(commandHelp(spec));
     return;
   }
-  const own = command === 'capture' ? CAPTURE_FLAGS : command === 'qemu-args' ? QEMU_ARGS_FLAGS : command === 'set' ? SET_FLAGS : {};
-  const { positionals, flags, values } = split(rest, own);
+  const own = command === 'capture' ? CAPTURE_FLAGS : command === 'play' ? PLAY_FLAGS : command === 'qemu-args' ? QEMU_ARGS_FLAGS : command === 'set' ? SET_FLAGS : {};
+  const { positionals, flags, values, lists } = split(rest, own);
   const format = formatOf(values.format);
   // With --pwm, set takes no payload: one positional fewer.
   const [min, max] = values.pwm === undefined ? [spec.min, spec.max] : [spec.min - 1, spec.max - 1];
@@ -356,10 +392,16 @@ async function main(argv: string[]): Promise<void> {
       await runCapture(settings, options, interruptSignal(), (text) => process.stderr.write(`${text}\n`));
       return;
     }
+    case 'play': {
+      const options = playOptions({ ...values, map: lists.map ?? [] }, source);
+      const { runPlay } = await import('./capture/play.ts');
+      await runPlay(settings, options, interruptSignal(), (text) => process.stderr.write(`${text}\n`));
+      return;
+    }
   }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`vgpio2mqtt: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof UsageError || error instanceof CaptureArgsError || error instanceof ChipLookupError ? 2 : 1);
+  process.exit(error instanceof UsageError || error instanceof CaptureArgsError || error instanceof DecodeArgsError || error instanceof PlayArgsError || error instanceof ChipLookupError ? 2 : 1);
 });

@@ -4,6 +4,7 @@
  * CaptureArgsError or a ChipLookupError (the CLI exits 2) saying what is
  * allowed.
  */
+import { parseDecode, type DecodeSpec } from './decode.ts';
 import { findLine, pickChip, type ChipSource, type KnownChip, type KnownLine } from '../known-chips.ts';
 
 export class CaptureArgsError extends Error {
@@ -17,6 +18,7 @@ export const CAPTURE_FLAGS = {
   duration: { type: 'string' },
   count: { type: 'string' },
   out: { type: 'string' },
+  decode: { type: 'string' },
 } as const;
 
 export type CaptureFlagValues = Partial<Record<keyof typeof CAPTURE_FLAGS, string>>;
@@ -31,6 +33,8 @@ export interface CaptureOptions {
   count?: number;
   /** A file path, or `-` for stdout. */
   out: string;
+  /** sigrok decoder run over the written file (decode.ts). */
+  decode?: DecodeSpec;
 }
 
 /** The longest --duration: setTimeout's limit is 24.8 days; a day is plenty for one capture held in memory. */
@@ -71,5 +75,9 @@ export function captureOptions(values: CaptureFlagValues, source: ChipSource): C
   const options: CaptureOptions = { chip, lines: parseLines(chip, values.lines), out: values.out };
   if (values.duration !== undefined) options.durationMs = parseDuration(values.duration);
   if (values.count !== undefined) options.count = parseCount(values.count);
+  if (values.decode !== undefined) {
+    if (options.out === '-') throw new CaptureArgsError('--decode reads the capture from its file: give --out <file.vcd>, not -');
+    options.decode = parseDecode(values.decode, options.lines);
+  }
   return options;
 }

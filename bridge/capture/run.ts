@@ -10,6 +10,7 @@ import { CaptureArgsError, type CaptureOptions } from './options.ts';
 import { record, type Recording } from './record.ts';
 import { toTimeline, type Timeline } from './timebase.ts';
 import { toVcd } from './vcd.ts';
+import { decodedText, decodeFile } from './decode.ts';
 
 /** The VCD text of a recording: line names as signal names, one timebase (timebase.ts). */
 export function recordingVcd(options: CaptureOptions, recording: Recording, timeline: Timeline): string {
@@ -44,6 +45,7 @@ async function writeStdout(text: string): Promise<void> {
 export async function runCapture(settings: Settings, options: CaptureOptions, signal: AbortSignal, tell: (text: string) => void): Promise<void> {
   const output = openOutput(options.out);
   let written = false;
+  let closed = false;
   try {
     const until = [options.durationMs === undefined ? undefined : `${options.durationMs} ms`, options.count === undefined ? undefined : `${options.count} edges`]
       .filter((x) => x !== undefined)
@@ -65,9 +67,14 @@ export async function runCapture(settings: Settings, options: CaptureOptions, si
     const seconds = ((recording.endMs - recording.startMs) / 1000).toFixed(1);
     tell(`capture: wrote ${recording.edges.length} edge(s) on ${options.lines.length} line(s) over ${seconds} s to ${options.out === '-' ? 'stdout' : options.out} (stopped by ${recording.stopped})`);
     if (recording.repeated > 0) tell(`capture: ${recording.repeated} edge(s) repeated their line's level, so as many edges between them never arrived; the file shows the levels that did`);
+    if (options.decode !== undefined) {
+      closeSync(output as number);
+      closed = true;
+      process.stdout.write(`${decodedText(options.decode, await decodeFile(options.decode, options.out))}\n`);
+    }
   } finally {
     if (output !== 'stdout') {
-      closeSync(output);
+      if (!closed) closeSync(output);
       if (!written) unlinkSync(options.out);
     }
   }

@@ -65,7 +65,7 @@ export function vcdName(name: string): string {
 }
 
 /** Names as vcdName makes them, with `_2`, `_3`... added where two would be the same. */
-function uniqueNames(signals: readonly VcdSignal[]): string[] {
+export function uniqueNames(signals: readonly VcdSignal[]): string[] {
   const taken = new Set<string>();
   return signals.map((signal) => {
     const base = vcdName(signal.name);

@@ -11,7 +11,7 @@ import { GOALS } from '../../bench/goals.ts';
 import { report } from '../../bench/report.ts';
 import { runBench, type BenchCounts, type BenchResults } from '../../bench/run.ts';
 
-const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200, settledMs: 400, scale: { many: 4, some: 2, idleMs: 200, floodSeconds: 1, window: 16, oneShots: 4 } };
+const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200, replayToggles: 6, settledMs: 400, scale: { many: 4, some: 2, idleMs: 200, floodSeconds: 1, window: 16, oneShots: 4 } };
 
 describe('bench with tiny counts', { timeout: 600_000 }, () => {
   let results: BenchResults;
@@ -78,7 +78,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
 
   it('renders every section of the report with the machine and commit', () => {
     const text = report(results);
-    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory', '### 7. Per-command cost', '### 8. Many chips']) {
+    for (const heading of ['### 1. Command latency', '### 2. Throughput', '### 3. Guest output', '### 4. End to end', '### 5. Lost edges', '### 6. Memory', '### 7. Per-command cost', '### 8. Many chips', '### 9. Replay round trip']) {
       assert.ok(text.includes(heading), heading);
     }
     assert.match(text, /Commit `[0-9a-f]{12}/);

@@ -65,6 +65,7 @@ function fakeRun(date: string, commit: string, scale: number, rss: number): Benc
       commandsPerSecond: { one: 10_000, many: 9_000 },
       oneShot: { embedded: summary(4 * scale), mosquitto: summary(4) },
     },
+    replay: { edges: 202, mismatch: undefined, errorMs: summary(0.5), signedMs: summary(0) },
     seconds: 230,
   };
 }
@@ -125,7 +126,7 @@ describe('RESULTS.md and HISTORY.md after a new run', () => {
         ['2026-12-08 10:00Z', '`aaaaaaa`'],
       ],
     );
-    assert.match(rows[0] ?? '', /\| 0\.50× \| stalled \(0\.70×\) \| 0\.50× \| 0\.50× \| 0\.50× \| 2\.40× \| 72\.3 MiB \| 0\.95× \|$/);
+    assert.match(rows[0] ?? '', /\| 0\.50× \| stalled \(0\.70×\) \| 0\.50× \| 0\.50× \| 0\.50× \| 2\.40× | 72\.3 MiB \| 0\.95× \| 0\.50 ms \|$/);
     assert.match(rows[1] ?? '', /^\| 2026-12-08 11:00Z \| `bbbbbbb` \| 1\.10× \|/);
   });
 

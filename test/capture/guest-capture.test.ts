@@ -20,6 +20,7 @@ import { startCapture } from '../support/capture-cli.ts';
 import { Guest } from '../support/guest.ts';
 import { guestKernel } from '../support/kernel.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
+import { plainChipYaml } from '../support/plain-chip.ts';
 import { freePort } from '../support/ports.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
 
@@ -38,24 +39,7 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
     dir = mkdtempSync(join(tmpdir(), 'vgpio-guest-capture-'));
     const port = await freePort();
     config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
-broker: { port: ${port} }
-metrics: { port: null }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: ${CHIP}
-    mode: plain
-    shm: ${dir}/board.shm
-    poll_ms: 5
-    ngpio: 8
-    lines:
-      - { line: 0, name: button }
-      - { line: 7, name: relay }
-`,
-    );
+    writeFileSync(config, plainChipYaml({ baseTopic: B, port, dir, chip: CHIP, lines: ['{ line: 0, name: button }', '{ line: 7, name: relay }'] }));
     const settings = loadSettings({ args: ['-c', config], env: {} });
     controller = await Controller.start(settings, { log: new Logger('error', 'bridge') });
     probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]);

@@ -30,3 +30,14 @@ export async function startCapture(config: string, args: readonly string[]): Pro
   assert.equal(child.exitCode, null, `capture ended early: ${err}`);
   return { stdout: () => out, stderr: () => err, exited, kill: (s) => child.kill(s) };
 }
+
+/** Runs `vgpio2mqtt <command> <args> -c <config>` to its end (play, or a capture that must fail). */
+export async function runCli(config: string, command: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, command, ...args, '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
