@@ -334,10 +334,16 @@ async function main(argv: string[]): Promise<void> {
     if (chip !== undefined) remote.checkName('chip', chip);
     remote.checkName('line', line ?? '');
   }
-  const source = await knownChips(settings, (s) => remote.bridgeInfo(s));
+  // Only where a chip is needed: `watch` with no chip just subscribes, so it can watch a bridge come up.
+  const needsChips = !(command === 'watch' && positionals[0] === undefined);
+  const source = needsChips ? await knownChips(settings, (s) => remote.bridgeInfo(s)) : undefined;
+  const chips = (): NonNullable<typeof source> => {
+    if (source === undefined) throw new Error('the chips were not looked up for this command');
+    return source;
+  };
   switch (command) {
     case 'qemu-args': {
-      const target = pickChip(source, positionals[0], 'qemu-args <chip>');
+      const target = pickChip(chips(), positionals[0], 'qemu-args <chip>');
       if (format === 'qemu') {
         process.stdout.write(`${qemuArgs(target).map(shellWord).join(' ')}\n`);
         return;
@@ -352,13 +358,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'get': {
-      const target = pickChip(source, chip, `get <chip> <line>`);
+      const target = pickChip(chips(), chip, `get <chip> <line>`);
       const data = (await remote.request(settings, 'get', { chip: target.name, line: findLine(target, line ?? '').name })) as { state: string };
       process.stdout.write(`${data.state}\n`);
       return;
     }
     case 'set': {
-      const target = pickChip(source, chip, `set <chip> <line> <payload>`);
+      const target = pickChip(chips(), chip, `set <chip> <line> <payload>`);
       const text = payload ?? '';
       let body: Record<string, unknown> = { state: text };
       if (values.pwm !== undefined) {
@@ -381,19 +387,19 @@ async function main(argv: string[]): Promise<void> {
     case 'watch': {
       const [name, lineWord] = positionals;
       // No chip named: every chip's topics, which with one chip are that chip's.
-      const target = name === undefined ? undefined : pickChip(source, name, 'watch <chip>');
+      const target = name === undefined ? undefined : pickChip(chips(), name, 'watch <chip>');
       const watched = target === undefined || lineWord === undefined ? undefined : findLine(target, lineWord).name;
       await remote.watch(settings, target?.name, watched, (text) => process.stdout.write(`${text}\n`), interruptSignal());
       return;
     }
     case 'capture': {
-      const options = captureOptions(values, source);
+      const options = captureOptions(values, chips());
       const { runCapture } = await import('./capture/run.ts');
       await runCapture(settings, options, interruptSignal(), (text) => process.stderr.write(`${text}\n`));
       return;
     }
     case 'play': {
-      const options = playOptions({ ...values, map: lists.map ?? [] }, source);
+      const options = playOptions({ ...values, map: lists.map ?? [] }, chips());
       const { runPlay } = await import('./capture/play.ts');
       await runPlay(settings, options, interruptSignal(), (text) => process.stderr.write(`${text}\n`));
       return;

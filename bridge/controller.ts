@@ -10,6 +10,7 @@
  * offline, MQTT, chips (their servers remove their sockets; shared memory
  * stays so the next run re-attaches keeping every level), broker.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { EmbeddedBroker, type RefusalKind } from '../broker/embedded.ts';
 import { RateLimitedLog } from '../broker/log-limiter.ts';
@@ -268,8 +269,10 @@ export class Controller {
     const runtimeDir = chips[0]?.runtimeDir;
     if (runtimeDir === undefined) return {};
     const safe = (text: string): string => text.replace(/[^A-Za-z0-9._-]/g, '_');
-    const brokers = serverList(mqtt.server).map(describeServer).sort().join('+');
-    const path = join(runtimeDir, `mqtt-${safe(mqtt.clientId)}@${safe(brokers)}.journal`);
+    const brokers = safe(serverList(mqtt.server).map(describeServer).sort().join('+'));
+    // A file name holds at most 255 bytes: a long list (or client id) is named by a digest instead.
+    const name = `${safe(mqtt.clientId)}@${brokers}`;
+    const path = join(runtimeDir, `mqtt-${name.length <= 160 ? name : createHash('sha256').update(name).digest('hex').slice(0, 32)}.journal`);
     preparePrivatePath(path, runtimeDir, 'MQTT command journal');
     return { journal: path };
   }

@@ -62,9 +62,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Debian starts RabbitMQ's system service on install; the cluster test runs nodes of its own, and the service's
-# node would hold AMQP's port (and 1883, the embedded broker's, once its MQTT plugin is on).
-if [ "$(id -u)" -eq 0 ]; then
+# Debian starts RabbitMQ's system service when it installs it; the cluster test runs nodes of its own, and the
+# service's node would hold AMQP's port (and 1883, the embedded broker's, once its MQTT plugin is on). Stopped only
+# when this script installed it: a RabbitMQ that was here before is somebody's, and left alone.
+if [[ " ${missing[*]} " == *" rabbitmq-server "* ]]; then
   if [ -d /run/systemd/system ]; then
     systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
   else

@@ -5,6 +5,7 @@
  * every problem is reported at once, each naming the option, the bad value
  * and what is allowed (ConfigError).
  */
+import { describeServer } from '../mqtt/server.ts';
 import convict from 'convict';
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -97,6 +98,13 @@ function parseFlags(words: readonly string[], problems: Problems): { file: strin
   }
 }
 
+/** mqtt.server's value as an error may show it: each URL without its user and password. */
+function serversShown(value: unknown): unknown {
+  if (typeof value === 'string') return value.split(',').map((url) => describeServer(url.trim())).join(',');
+  if (Array.isArray(value)) return (value as unknown[]).map((url) => (typeof url === 'string' ? describeServer(url) : url));
+  return value;
+}
+
 /** Turns convict's `name: message: value was V` lines into ours. */
 function convictProblems(error: Error, conf: convict.Config<unknown>): string[] {
   const sensitive = new Set(listOptions().filter((o) => o.sensitive === true).map((o) => o.path));
@@ -112,6 +120,8 @@ function convictProblems(error: Error, conf: convict.Config<unknown>): string[] 
     let value: string;
     const current = (): unknown => (conf as convict.Config<Record<string, unknown>>).get(name as never);
     if (sensitive.has(name)) value = `${kindOf(current())} (value hidden)`;
+    // A broker URL may carry a login (mqtt://user:password@host): shown without it.
+    else if (name === 'mqtt.server') value = JSON.stringify(serversShown(current()));
     else if (match[3] !== undefined) value = match[3];
     else value = show(current());
     return `${name}: got ${value}; allowed: ${allowed}`;

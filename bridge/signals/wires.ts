@@ -92,6 +92,8 @@ export class Wires extends EventEmitter<WireEvents> {
     for (const off of this.#unfollow.splice(0)) off();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    // What the controller listens to goes too: nothing registered outlives stop().
+    this.removeAllListeners();
   }
 
   #listen<E extends keyof ChipEvents>(chip: Chip, event: E, listener: (...args: ChipEvents[E]) => void): void {

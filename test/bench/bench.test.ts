@@ -88,7 +88,8 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.doesNotMatch(text, /NaN|undefined/);
     const figures = figuresOf(text);
     assert.ok(figures !== undefined, 'RESULTS.md reads the run back');
-    assert.deepEqual(GOALS.filter((g) => g.read(figures) === undefined).map((g) => g.figure), [], 'every goal has its figure in the section');
+    // Goals of the parts main.ts appends (signals, cluster) are read in test/bench/results-file.test.ts.
+    assert.deepEqual(GOALS.filter((g) => g.measuredBy === undefined && g.read(figures) === undefined).map((g) => g.figure), [], 'every goal has its figure in the section');
   });
 
   it('reports a stalled flood with its rate until the stall, and lost edges measured after a restart', () => {

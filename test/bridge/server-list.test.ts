@@ -62,6 +62,8 @@ describe('mqtt.server as a list of brokers', () => {
   it('names the bad entry of a list, without its password', () => {
     const [problem, ...rest] = problems('mqtt: { server: [mqtt://a:1, "http://user:secret@b:2"] }\n');
     assert.deepEqual(rest, []);
+    assert.doesNotMatch(problem ?? '', /secret/, 'no password in the message');
+    assert.doesNotMatch(problems('', ['--mqtt-server', 'mqtt://u:secret2@a:1,ws://b:2/x'])[0] ?? '', /secret2/);
     assert.match(problem ?? '', /^mqtt\.server: .*entry 2 "http:\/\/b:2" is not one: each is mqtt:\/\/host\[:port\] or mqtts:\/\/host\[:port\]/);
     assert.match(problems('', ['--mqtt-server', 'mqtt://a:1,ws://b:2/mqtt'])[0] ?? '', /entry 2 "ws:\/\/b:2\/mqtt" is not one/);
     assert.match(problems('mqtt: { server: [] }\n')[0] ?? '', /^mqtt\.server: got .*; allowed: "embedded", mqtt:\/\/host/);
