@@ -63,6 +63,23 @@ async function startBridge(config: string, dir: string): Promise<Bridge> {
   return { child, log: () => log };
 }
 
+/** A bridge process with one plain-mode chip `board` (8 lines, shared memory in `dir`) on the broker at `port`. */
+async function startPlainBridge(dir: string, port: number, clientId: string): Promise<Bridge> {
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    `base_topic: ${B}
+mqtt: { server: "mqtt://127.0.0.1:${port}", client_id: ${clientId} }
+homeassistant: { enabled: false }
+metrics: { port: null }
+web: { enabled: false }
+chips:
+  - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, ngpio: 8 }
+`,
+  );
+  return startBridge(config, dir);
+}
+
 /**
  * Stands between the bridge and Mosquitto; `silence()` makes it a broker
  * that has gone silent: the bridge's connection stays open and nothing
@@ -213,19 +230,7 @@ chips:
     const dir = mkdtempSync(join(root, 'silent-'));
     const mosquitto = await Mosquitto.start();
     const proxy = await Proxy.start(mosquitto.port);
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
-mqtt: { server: "mqtt://127.0.0.1:${proxy.port}", client_id: vgpio2mqtt-stop-silent }
-homeassistant: { enabled: false }
-metrics: { port: null }
-web: { enabled: false }
-chips:
-  - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, ngpio: 8 }
-`,
-    );
-    const bridge = await startBridge(config, dir);
+    const bridge = await startPlainBridge(dir, proxy.port, 'vgpio2mqtt-stop-silent');
     const mem = SharedMemory.open(join(dir, 'board.shm'));
     const probe = await MqttProbe.connect(mosquitto.url, [`${B}/bridge/state`]);
     try {
@@ -249,19 +254,7 @@ chips:
   it('a command waiting behind one line\'s interrupt does not hold back the commands for other lines', async (t: TestContext) => {
     const dir = mkdtempSync(join(root, 'waiting-'));
     const mosquitto = await Mosquitto.start();
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
-mqtt: { server: "mqtt://127.0.0.1:${mosquitto.port}", client_id: vgpio2mqtt-stop-waiting }
-homeassistant: { enabled: false }
-metrics: { port: null }
-web: { enabled: false }
-chips:
-  - { name: board, mode: plain, shm: ${dir}/board.shm, poll_ms: 5, ngpio: 8 }
-`,
-    );
-    const bridge = await startBridge(config, dir);
+    const bridge = await startPlainBridge(dir, mosquitto.port, 'vgpio2mqtt-stop-waiting');
     const mem = SharedMemory.open(join(dir, 'board.shm'));
     const guest = new FakeGuest(mem);
     const probe = await MqttProbe.connect(mosquitto.url, [`${B}/board/availability`]);
