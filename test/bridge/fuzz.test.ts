@@ -326,8 +326,10 @@ describe(`fuzzing a bridge with a bound fake guest (seed ${SEED})`, { timeout: 1
     stalled.socket.write(packets.subscribe('#'));
     await stalled.receive(9);
     stalled.socket.pause();
-    // 16 MiB, twice broker.max_client_output_bytes, in 100 KiB messages.
-    for (let i = 0; i < 160; i += 1) await probe.client.publishAsync('flood/x', fuzz.bytes(32).toString('hex').repeat(1600), { qos: 0 });
+    // 80 MiB, ten times broker.max_client_output_bytes, in 100 KiB messages: the kernel's socket buffers take what a
+    // paused reader does not read first (here up to 32 MiB receiving, 4 MiB sending: net.ipv4.tcp_rmem/tcp_wmem), so
+    // 16 MiB left the broker under its bound in one CI-like run.
+    for (let i = 0; i < 800; i += 1) await probe.client.publishAsync('flood/x', fuzz.bytes(32).toString('hex').repeat(1600), { qos: 0 });
     stalled.socket.resume();
     assert.ok(await stalled.closedWithin(30_000), 'the reader that stopped was disconnected');
 
