@@ -75,6 +75,8 @@ export class RabbitCluster {
         RABBITMQ_ENABLED_PLUGINS_FILE: join(base, 'enabled_plugins'),
         RABBITMQ_PID_FILE: join(base, 'pid'),
         RABBITMQ_LOGS: '-',
+        // An Erlang VM that dies writes erl_crash.dump into its working folder (the checkout) unless told where.
+        ERL_CRASH_DUMP: join(base, 'erl_crash.dump'),
       };
       nodes.push({ name, mqttPort: mqtt, url: `mqtt://127.0.0.1:${mqtt}`, env, process: undefined, log: '' });
     }
