@@ -15,12 +15,19 @@ export class VgpioError extends Error {
   readonly code: VgpioErrorCode;
   /** For `refused`: the bridge's own error text (its `error` field on `bridge/response/set`). */
   readonly reason: string | undefined;
+  /**
+   * For `refused`: the bridge's reason code (its `reason` field), e.g.
+   * `not_host_driven`, `chip_offline`, `queue_overflow`, `bad_payload`
+   * (docs/topics.md, "Refused commands"), to branch on without matching text.
+   */
+  readonly refusal: string | undefined;
 
-  constructor(code: VgpioErrorCode, message: string, reason?: string) {
+  constructor(code: VgpioErrorCode, message: string, reason?: string, refusal?: string) {
     super(message);
     this.name = 'VgpioError';
     this.code = code;
     this.reason = reason;
+    this.refusal = refusal;
   }
 }
 

@@ -193,7 +193,7 @@ export class Vgpio {
     const response = await answer;
     if (response.status !== 'ok') {
       const reason = typeof response.error === 'string' ? response.error : 'no reason given';
-      throw new VgpioError('refused', `${what}: the bridge refused it: ${reason}`, reason);
+      throw new VgpioError('refused', `${what}: the bridge refused it: ${reason}`, reason, typeof response.reason === 'string' ? response.reason : undefined);
     }
     return response.data as SetAnswer;
   }

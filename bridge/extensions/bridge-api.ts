@@ -188,7 +188,8 @@ export class BridgeApi extends Extension {
         const chip = typeof request.chip === 'string' && this.ctx.chips.has(request.chip) ? request.chip : '';
         this.ctx.signals.emit('command-rejected', chip, error.reason);
       }
-      respond({ status: 'error', data: {}, error: error.message });
+      // `reason`: a code to branch on (the refused-command reasons, or `bad_request`); `error`: the words for a person.
+      respond({ status: 'error', data: {}, error: error.message, reason: error.reason ?? 'bad_request' });
     }
   }
 }

@@ -117,6 +117,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   #closing = false;
   /** The connection that is closing was refused MQTT 5 and is retried with 3.1.1 at once: not an outage. */
   #fallingBack = false;
+  /** A broker refused MQTT 5 with a CONNACK: connect again with 3.1.1 once that connection has closed. */
+  #reconnectAfterClose = false;
   /**
    * This connection sent its CONNECT and has had neither a packet back nor
    * an error (a refused or failed TCP connection is an error). The first
@@ -293,10 +295,14 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       const silent = this.#awaitingConnack;
       this.#awaitingConnack = false;
       // RabbitMQ 3.10 answers an MQTT 5 CONNECT by closing the connection, without the CONNACK the protocol asks for.
-      if (silent && !this.#closing && !this.#heardMqtt5 && this.client.options.protocolVersion === 5) this.#useMqtt311('it closed the connection in answer to an MQTT 5 CONNECT');
+      if (silent && !this.#closing && !this.#heardMqtt5 && this.client.options.protocolVersion === 5) this.#useMqtt311('it closed the connection in answer to an MQTT 5 CONNECT', true);
     });
+    // After mqtt.js's own 'close' listener, which set up its retry timer: connecting now clears it.
     this.client.on('close', () => {
       this.#acks.disconnected();
+      if (!this.#reconnectAfterClose) return;
+      this.#reconnectAfterClose = false;
+      this.#reconnectNow();
     });
     this.client.on('offline', () => {
       if (this.#closing) return;
@@ -344,11 +350,11 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
    */
   #fallBack(error: Error & { code?: unknown }): boolean {
     if (this.client.options.protocolVersion !== 5 || typeof error.code !== 'number' || !UNSUPPORTED_VERSION.has(error.code)) return false;
-    this.#useMqtt311(error.message);
+    this.#useMqtt311(error.message, false);
     return true;
   }
 
-  #useMqtt311(why: string): void {
+  #useMqtt311(why: string, closed: boolean): void {
     const options = this.client.options;
     options.protocolVersion = 4;
     delete options.properties;
@@ -356,7 +362,16 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
     this.#log.info(`MQTT broker ${this.#current()} does not speak MQTT 5 (${why}); using MQTT 3.1.1`);
     // The same broker again: mqtt.js would move on to the next of a list with this reconnect.
     if (this.#ring) this.client._reconnectCount -= 1;
-    // After mqtt.js has scheduled its retry of the refusal (a reconnect_ms away); connecting clears that timer.
+    // Connecting clears mqtt.js's retry timer, so it must come after the refused connection has closed: mqtt.js sets
+    // that timer up in its own 'close' listener, and a timer set after the new connection started would, a
+    // reconnect_ms later, drop that working connection to connect once more (a CLI capture lost the edges published
+    // in that gap). A CONNACK refusal closes the socket later (libuv's close phase, after this turn's setImmediate):
+    // the reconnect waits for the 'close' listener below. A close without CONNACK is that close already.
+    if (closed) this.#reconnectNow();
+    else this.#reconnectAfterClose = true;
+  }
+
+  #reconnectNow(): void {
     setImmediate(() => {
       if (!this.#closing) this.client.reconnect();
     });

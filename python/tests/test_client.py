@@ -155,13 +155,15 @@ def test_wait_online(client: Client) -> None:
 
 
 def test_set_on_a_line_the_guest_drives_is_refused(client: Client) -> None:
-    with pytest.raises(vgpio2mqtt.NotHostDriven, match=r"the bridge refused ON on board/led: line led of chip board is configured as an output"):
+    with pytest.raises(vgpio2mqtt.NotHostDriven, match=r"the bridge refused ON on board/led: line led of chip board is configured as an output") as refused:
         client.chip("board").line("led").set(True)
+    assert refused.value.code == "not_host_driven"
 
 
 def test_set_on_an_offline_chip_is_refused(client: Client) -> None:
-    with pytest.raises(vgpio2mqtt.CommandRefused, match=r"refused ON on spare/0: chip spare has no guest with a bound driver"):
+    with pytest.raises(vgpio2mqtt.CommandRefused, match=r"refused ON on spare/0: chip spare has no guest with a bound driver") as refused:
         client.chip("spare").line(0).set(True)
+    assert refused.value.code == "chip_offline"
 
 
 def test_bad_levels_and_pulses_are_refused_before_sending(client: Client) -> None:

@@ -360,25 +360,27 @@ chips:
     assert.equal((health.data as { healthy: boolean }).healthy, true);
     assert.equal((health.data as { chips: Record<string, { online: boolean }> }).chips.board?.online, true);
 
-    for (const [command, body, error] of [
-      ['get', { chip: 'board', line: 'nosuch' }, /has no line/],
-      ['get', { chip: 'x/+' , line: 0 }, /no chip/],
-      ['get', { chip: 'board' }, /"line" must be/],
-      ['set', { chip: 'board', line: 'led', state: 'ON' }, /guest drives/],
-      ['set', { chip: 'board', line: 'button', state: 'maybe' }, /not a level/],
-      ['reboot', {}, /unknown request "reboot"; allowed: chips, get, set, health/],
-      ['get', { chip: 'board', line: 0, extra: 1 }, /unknown field "extra"/],
+    for (const [command, body, error, reason] of [
+      ['get', { chip: 'board', line: 'nosuch' }, /has no line/, 'unknown_line'],
+      ['get', { chip: 'x/+' , line: 0 }, /no chip/, 'bad_topic'],
+      ['get', { chip: 'board' }, /"line" must be/, 'bad_request'],
+      ['set', { chip: 'board', line: 'led', state: 'ON' }, /guest drives/, 'not_host_driven'],
+      ['set', { chip: 'board', line: 'button', state: 'maybe' }, /not a level/, 'bad_payload'],
+      ['reboot', {}, /unknown request "reboot"; allowed: chips, get, set, health/, 'bad_request'],
+      ['get', { chip: 'board', line: 0, extra: 1 }, /unknown field "extra"/, 'bad_request'],
     ] as const) {
       const response = await probe.request(B, command, body);
       assert.equal(response.status, 'error', `${command} ${JSON.stringify(body)}`);
       assert.match(String(response.error), error);
+      assert.equal(response.reason, reason, `${command} ${JSON.stringify(body)}: the reason code`);
       assert.equal(typeof response.transaction, 'string');
     }
     const from = probe.mark;
     await probe.publish(`${B}/bridge/request/get`, 'not json');
-    const answer = JSON.parse((await probe.waitFor(`${B}/bridge/response/get`, () => true, 5000, from)).payload) as { status: string; error: string };
+    const answer = JSON.parse((await probe.waitFor(`${B}/bridge/response/get`, () => true, 5000, from)).payload) as { status: string; error: string; reason: string };
     assert.equal(answer.status, 'error');
     assert.match(answer.error, /not valid JSON/);
+    assert.equal(answer.reason, 'bad_request');
   });
 
   it('survives a guest that writes garbage into shared memory', async () => {

@@ -180,4 +180,36 @@ describe('the bridge MQTT client against the embedded Aedes (MQTT 3.1.1 only)', 
       await broker.close();
     }
   });
+
+  it('keeps the connection it fell back to: the refused attempt leaves no retry timer behind', async () => {
+    const broker = await EmbeddedBroker.start({ tcp: { host: '127.0.0.1', port: 0 }, ws: null, tls: null, users: [], persistenceDir: null });
+    const connects: string[] = [];
+    broker.aedes.on('client', (client) => connects.push(client.id));
+    // A CLI client (clean session): a reconnect loses what is published while it is away.
+    const connection = new MqttConnection({ server: `mqtt://127.0.0.1:${broker.addresses.tcp?.port ?? 0}`, clientId: 'cli', clean: true, reconnectMs: 150, log: recordingLogger([]) });
+    try {
+      await connection.waitConnected(5_000);
+      const got: string[] = [];
+      connection.subscribe('a/#', (_topic, payload) => {
+        got.push(payload.toString());
+      });
+      await until('the subscription', () => connection.connected);
+      // Several reconnect_ms: the timer mqtt.js set up for the refused MQTT 5 attempt fired after one, dropping this connection.
+      for (let i = 0; i < 20; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise<void>((resolve, reject) => {
+          broker.aedes.publish({ cmd: 'publish', topic: 'a/b', payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false }, (error) => {
+            if (error instanceof Error) reject(error);
+            else resolve();
+          });
+        });
+      }
+      await until('the last message', () => got.includes('19'), 5_000);
+      assert.deepEqual(connects, ['cli'], 'one connection after the refused MQTT 5 attempt (Aedes counts only accepted ones)');
+      assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => String(i)));
+    } finally {
+      await connection.close();
+      await broker.close();
+    }
+  });
 });

@@ -63,6 +63,7 @@ describe('the TypeScript client against a bridge with a fake guest', () => {
   it('set() is refused with the bridge\'s reason while the chip is offline', async () => {
     const error = await rejectsWith(vgpio.chip('board').line('button').set(1), 'refused', /^set board\/button ON: the bridge refused it: chip board has no guest with a bound driver; command not applied$/);
     assert.equal(error.reason, 'chip board has no guest with a bound driver; command not applied');
+    assert.equal(error.refusal, 'chip_offline');
   });
 
   it('waitOnline resolves once the guest binds', async () => {
@@ -113,6 +114,7 @@ describe('the TypeScript client against a bridge with a fake guest', () => {
   it('refuses set() on a line the guest drives, with the bridge\'s reason', async () => {
     const error = await rejectsWith(vgpio.chip('board').line('led').set(1), 'refused', /^set board\/led ON: the bridge refused it: line led of chip board is configured as an output the guest drives; it cannot be set$/);
     assert.match(error.reason ?? '', /configured as an output/);
+    assert.equal(error.refusal, 'not_host_driven');
   });
 
   it('waitFor an edge that never comes fails after its timeout naming the edge, what was seen and the level', async () => {

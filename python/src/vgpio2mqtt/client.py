@@ -277,9 +277,10 @@ class Line:
         response = self._client.request("set", body)
         if response.get("status") != "ok":
             error = str(response.get("error", "refused"))
+            code = response.get("reason")
             what = f"{state}" + (f" pulse of {pulse_ms} ms" if pulse_ms is not None else "")
-            kind = NotHostDriven if "cannot be set" in error else CommandRefused
-            raise kind(f"the bridge refused {what} on {self.label}: {error}", error)
+            kind = NotHostDriven if code == "not_host_driven" else CommandRefused
+            raise kind(f"the bridge refused {what} on {self.label}: {error}", error, code if isinstance(code, str) else None)
         data: dict[str, Any] = response.get("data", {})
         return SetResult(str(data.get("result")), data.get("level") == 1, bool(data.get("pending")), int(data.get("queued", 0)), data)
 
@@ -301,7 +302,8 @@ class Line:
         """The bridge's `get` answer for the line (level, direction, pending, queued, ...)."""
         response = self._client.request("get", {"chip": self.chip.name, "line": self.name})
         if response.get("status") != "ok":
-            raise CommandRefused(f"the bridge cannot read {self.label}: {response.get('error')}", str(response.get("error")))
+            code = response.get("reason")
+            raise CommandRefused(f"the bridge cannot read {self.label}: {response.get('error')}", str(response.get("error")), code if isinstance(code, str) else None)
         data: dict[str, Any] = response["data"]
         return data
 

@@ -2,6 +2,8 @@
 ``VgpioError``; the failed expectations are also ``AssertionError`` so pytest
 reports them as test failures, and the timeouts also ``TimeoutError``."""
 
+from typing import Optional
+
 
 class VgpioError(Exception):
     """Base of every error this package raises."""
@@ -32,11 +34,13 @@ class UnknownLine(VgpioError, LookupError):
 
 
 class CommandRefused(VgpioError):
-    """The bridge refused a command; ``reason`` is its error text."""
+    """The bridge refused a command; ``reason`` is its error text, ``code`` its reason code
+    (``not_host_driven``, ``chip_offline``, ``queue_overflow``, ``bad_payload``, ...; docs/topics.md)."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, reason: str, code: Optional[str] = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.code = code
 
 
 class NotHostDriven(CommandRefused):
