@@ -1,14 +1,15 @@
 /**
  * Generated waveforms and wires measured in a real TCG guest, for
- * test/signals/guest-signals.test.ts (which asserts on what it returns)
+ * test/signals/guest-signals.test.ts and two-guests.test.ts (which assert on what it returns)
  * and the bench (`npm run bench:signals` runs this file alone; `npm run
  * bench` appends its section to a full run).
  * One boot: a bridge (in this process, embedded broker) with two
  * server-mode chips, both attached to one x86_64 guest running vgpio.ko
  * in doorbell mode, and a wire from chip A's output `out` to chip B's
- * input `in`. A guest program (test/kernel/edgemon, uAPI v2) timestamps
- * every edge with the guest's CLOCK_MONOTONIC, the clock of the bridge's
- * `guest_ns`.
+ * input `in`. With `guests: 2` (test/signals/two-guests.test.ts) chip A is
+ * in one guest and chip B in another, booted in parallel. A guest program
+ * (test/kernel/edgemon, uAPI v2) timestamps every edge with the guest's
+ * CLOCK_MONOTONIC, the clock of the bridge's `guest_ns`.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stopServer } from '../bridge/chip/server-process.ts';
 import { loadSettings } from '../bridge/config/load.ts';
+import type { ChipConfig } from '../bridge/config/types.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
@@ -75,28 +77,33 @@ export function periodErrors(risingMs: readonly number[], periodMs: number): num
   return risingMs.slice(1).map((t, i) => t - (risingMs[i] ?? t) - periodMs);
 }
 
+/** Chip A's side or chip B's. */
+export type Side = 'a' | 'b';
+
 export class SignalsRig {
   readonly #dir: string;
   readonly #controller: Controller;
   readonly #probe: MqttProbe;
   readonly #port: number;
   readonly #vgpio: ModuleBuild;
-  readonly guest: Guest;
-  /** gpiochipN of chip A and B in the guest. */
-  readonly devices: { a: string; b: string };
+  /** The guest of chip A and of chip B: one guest twice, or two. */
+  readonly guests: Record<Side, Guest>;
+  /** gpiochipN of chip A and B in their guests. */
+  readonly devices: Record<Side, string>;
   #monitors = 0;
 
-  private constructor(dir: string, controller: Controller, probe: MqttProbe, port: number, vgpio: ModuleBuild, guest: Guest, devices: { a: string; b: string }) {
+  private constructor(dir: string, controller: Controller, probe: MqttProbe, port: number, vgpio: ModuleBuild, guests: Record<Side, Guest>, devices: Record<Side, string>) {
     this.#dir = dir;
     this.#controller = controller;
     this.#probe = probe;
     this.#port = port;
     this.#vgpio = vgpio;
-    this.guest = guest;
+    this.guests = guests;
     this.devices = devices;
   }
 
-  static async start(): Promise<SignalsRig> {
+  /** The two chips in one guest (the default), or chip A in one guest and chip B in another. */
+  static async start(options: { guests: 1 | 2 } = { guests: 1 }): Promise<SignalsRig> {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-signals-'));
     const port = await freePort();
     const config = join(dir, 'config.yaml');
@@ -117,18 +124,38 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
     const controller = await Controller.start(settings, { log: new Logger('warn') });
     const probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${BASE}/+/+/edge`]);
     const vgpio = buildVgpio(guestKernel().headersDir);
-    const guest = await Guest.boot({
+    const edgemon = buildEdgemon(dir);
+    const boot = (chips: ChipConfig[]): Promise<Guest> => Guest.boot({
       binaries: GPIOD_TOOLS,
       files: [
         { dest: '/lib/vgpio.ko', src: vgpio.ko, mode: 0o644 },
-        { dest: '/usr/bin/edgemon', src: buildEdgemon(dir), mode: 0o755 },
+        { dest: '/usr/bin/edgemon', src: edgemon, mode: 0o755 },
       ],
       initCommands: ['insmod /lib/vgpio.ko'],
-      qemuArgs: settings.chips.flatMap((c) => qemuArgs(c)),
+      qemuArgs: chips.flatMap((c) => qemuArgs(c)),
     });
+    let guests: Record<Side, Guest>;
+    if (options.guests === 1) {
+      const guest = await boot(settings.chips);
+      guests = { a: guest, b: guest };
+    } else {
+      // In parallel: each TCG guest boots on its own host thread.
+      const booted = await Promise.allSettled(settings.chips.map((c) => boot([c])));
+      const [a, b] = booted.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+      if (a === undefined || b === undefined) {
+        for (const guest of [a, b]) await guest?.close();
+        throw new Error(`a guest did not boot: ${booted.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : [])).join('; ')}`);
+      }
+      guests = { a, b };
+    }
     await until('both chips online', () => [...controller.chips.values()].every((c) => c.online), 60_000);
-    const devices = { a: await chipByLabel(guest, CHIP_A), b: await chipByLabel(guest, CHIP_B) };
-    return new SignalsRig(dir, controller, probe, port, vgpio, guest, devices);
+    const devices = { a: await chipByLabel(guests.a, CHIP_A), b: await chipByLabel(guests.b, CHIP_B) };
+    return new SignalsRig(dir, controller, probe, port, vgpio, guests, devices);
+  }
+
+  /** Chip A's guest (in the one-guest rig, the guest). */
+  get guest(): Guest {
+    return this.guests.a;
   }
 
   /** Publishes a command on `<chip>/<line>/set` with mosquitto_pub, as a user would. */
@@ -142,14 +169,15 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
   }
 
   /**
-   * Watches `line` of `device` with edgemon while `act` runs, then until
-   * the guest saw as many edges as the bridge published on `chip`/`name`
-   * (or 5 s more), and returns both.
+   * Watches `line` of chip `side`'s device in its guest with edgemon while
+   * `act` runs, then until the guest saw as many edges as the bridge
+   * published on `chip`/`name` (or 5 s more), and returns both.
    */
-  async watch(device: string, line: number, chip: string, name: string, act: () => Promise<void>): Promise<Seen> {
+  async watch(side: Side, line: number, chip: string, name: string, act: () => Promise<void>): Promise<Seen> {
+    const guest = this.guests[side];
     const file = `/tmp/mon${++this.#monitors}`;
-    await this.guest.exec(`( edgemon /dev/${device} ${line} 100000000 both ts > ${file} 2>&1 & echo $! > ${file}.pid )`);
-    await this.guest.untilWaitingForInput('edgemon');
+    await guest.exec(`( edgemon /dev/${this.devices[side]} ${line} 100000000 both ts > ${file} 2>&1 & echo $! > ${file}.pid )`);
+    await guest.untilWaitingForInput('edgemon');
     const from = this.#probe.mark;
     const hostMs: number[] = [];
     const chipOf = this.#controller.chips.get(chip);
@@ -160,7 +188,7 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
     await act();
     const bridge = (): BridgeEdge[] => this.#probe.on(`${BASE}/${chip}/${name}/edge`, from).map((m) => JSON.parse(m.payload) as BridgeEdge);
     const guestEdges = async (): Promise<GuestEdge[]> =>
-      (await this.guest.exec(`cat ${file}`))
+      (await guest.exec(`cat ${file}`))
         .split('\n')
         .map((l) => l.trim().split(' '))
         .filter((w) => w.length === 3)
@@ -170,7 +198,7 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
     // Long enough for an extra edge to show up behind the last one; never a timing assertion.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     seen = await guestEdges();
-    await this.guest.exec(`kill $(cat ${file}.pid)`);
+    await guest.exec(`kill $(cat ${file}.pid)`);
     chipOf?.off('edge', stamp);
     return { guest: seen, bridge: bridge(), hostMs };
   }
@@ -185,7 +213,7 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
   }
 
   async close(): Promise<void> {
-    await this.guest.close();
+    for (const guest of new Set(Object.values(this.guests))) await guest.close();
     await this.#probe.close();
     const sockets = this.#controller.settings.chips.flatMap((c) => (c.socket === null ? [] : [c.socket]));
     await this.#controller.stop();
@@ -200,7 +228,7 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
 export async function squareWave(rig: SignalsRig, hz: number, seconds: number): Promise<Seen & { errors: number[]; hostErrors: number[] }> {
   await rig.set(CHIP_A, 'wave', 'OFF');
   const periodMs = 1000 / hz;
-  const seen = await rig.watch(rig.devices.a, 0, CHIP_A, 'wave', async () => {
+  const seen = await rig.watch('a', 0, CHIP_A, 'wave', async () => {
     await rig.set(CHIP_A, 'wave', JSON.stringify({ pwm: { period_ms: periodMs, duty: 50 } }));
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
     await rig.set(CHIP_A, 'wave', 'OFF');
@@ -211,15 +239,20 @@ export async function squareWave(rig: SignalsRig, hz: number, seconds: number): 
   return { ...seen, errors: periodErrors(rising.map((e) => e.ns / 1e6), periodMs), hostErrors: periodErrors(hostRising, periodMs) };
 }
 
-/** gpioset on chip A's `out` `toggles` times (0, 1, 0, ...); chip B's `in` as the guest saw it, and A's output edges. */
+/**
+ * gpioset on chip A's `out` `toggles` times (0, 1, 0, ...); chip B's `in`
+ * as its guest saw it, and A's output edges. The latencies are taken on
+ * one guest's clock, so only when both chips are in one guest (else none).
+ */
 export async function wireToggles(rig: SignalsRig, toggles: number): Promise<Seen & { latenciesMs: number[] }> {
   let outEdges: BridgeEdge[] = [];
-  const seen = await rig.watch(rig.devices.b, 0, CHIP_B, 'in', async () => {
+  const seen = await rig.watch('b', 0, CHIP_B, 'in', async () => {
     const from = rig.mark;
-    for (let i = 0; i < toggles; i++) await rig.guest.exec(`gpioset ${rig.devices.a} 2=${i % 2 === 0 ? 0 : 1}`);
+    for (let i = 0; i < toggles; i++) await rig.guests.a.exec(`gpioset ${rig.devices.a} 2=${i % 2 === 0 ? 0 : 1}`);
     await until('every output edge published', () => rig.edges(CHIP_A, 'out', from).length >= toggles - 1, 20_000).catch(() => undefined);
     outEdges = rig.edges(CHIP_A, 'out', from);
   });
+  if (rig.guests.a !== rig.guests.b) return { ...seen, latenciesMs: [] };
   // Each input edge against the output edge of the same level just before it, both on the guest's monotonic clock.
   const latenciesMs = seen.guest.flatMap((edge) => {
     const cause = outEdges.filter((o) => o.guest_ns !== undefined && o.guest_ns <= edge.ns && (o.edge === 'rising') === (edge.level === 1)).at(-1);

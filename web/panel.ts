@@ -2,7 +2,7 @@
  * One chip's table: availability (while offline, the QEMU options that
  * attach a guest, selectable and with a copy button), and per line its number, name, the
  * guest's direction and trigger, level, pending/queued, and for host-driven
- * lines ON, OFF, TOGGLE and pulse buttons. Commands go to
+ * lines ON, OFF, TOGGLE and pulse buttons and a pwm waveform's start and stop. Commands go to
  * `bridge/request/set`, so the bridge's answer (and a refusal's reason)
  * comes back to this page on `bridge/response/set` with its transaction.
  */
@@ -123,13 +123,25 @@ export class ChipPanel {
       return b;
     };
     const duration = el('input', { type: 'number', min: '1', value: '200', class: 'pulse-ms', title: 'pulse length in ms' });
+    // A pwm waveform, the payload `vgpio2mqtt set --pwm` sends; the bridge checks the numbers (and refuses with the reason shown here).
+    const period = el('input', { type: 'number', min: '1', value: '20', class: 'pwm-period', title: 'pwm period in ms' });
+    const duty = el('input', { type: 'number', min: '1', max: '99', value: '50', class: 'pwm-duty', title: 'pwm duty cycle in %' });
     row.controls.append(
       button('ON', () => ({ state: 'ON' })),
       button('OFF', () => ({ state: 'OFF' })),
       button('TOGGLE', () => ({ state: 'TOGGLE' })),
       button('pulse', () => ({ state: 'ON', pulse_ms: Number(duration.value) })),
       duration,
-      ' ms',
+      ' ms ',
+      el('span', { class: 'pwm' },
+        button('pwm', () => ({ pwm: { period_ms: Number(period.value), duty: Number(duty.value) } })),
+        period,
+        ' ms ',
+        duty,
+        ' % ',
+        // Any command stops a waveform; OFF leaves the line OFF.
+        button('stop', () => ({ state: 'OFF' })),
+      ),
     );
   }
 }

@@ -71,10 +71,21 @@ export interface ChipEvents {
   availability: [online: boolean];
   /** Something in shared memory or from a peer made no sense; already logged. */
   problem: [message: string];
+  /** A pulse's end or a waveform's next step could not be written, so it stopped before its end; already logged. */
+  'waveform-stopped': [stopped: WaveformStopped];
   /** A command was accepted; `startedAt` (process.hrtime.bigint()) is when it arrived, so the time to the doorbell can be taken. */
   command: [result: CommandResult, startedAt: bigint];
   /** A change was refused because the line's queue is full. */
   overflow: [line: LineConfig];
+}
+
+/** Why a pulse or waveform stopped before its end (a later command stopping it is no problem and not reported). */
+export interface WaveformStopped {
+  line: LineConfig;
+  kind: 'pulse' | Waveform['wave']['kind'];
+  /** `guest_output`: the guest made the line an output; `chip_failed`: its shared memory cannot be used; `queue_overflow`: a pulse's end found the queue full. */
+  reason: 'guest_output' | 'chip_failed' | 'queue_overflow';
+  message: string;
 }
 
 export type CommandOutcome = { ok: true; result: CommandResult } | { ok: false; error: string; reason: RejectReason };
@@ -276,7 +287,7 @@ export class Chip extends EventEmitter<ChipEvents> {
       tracked.pulse = setTimeout(() => {
         tracked.pulse = undefined;
         // The pulse ends even if the guest left meanwhile: a button is never left pressed.
-        if (this.#request(line, back) === 'overflow') this.#problem(`line ${line.name}: the end of a pulse was refused, the queue is full`);
+        if (this.#request(line, back) === 'overflow') this.#stopped({ line, kind: 'pulse', reason: 'queue_overflow', message: `line ${line.name}: the end of a pulse was refused, the queue is full` });
       }, command.pulseMs);
     }
     if (command.wave !== undefined && tracked !== undefined) this.#startWave(line, tracked, command.wave);
@@ -294,8 +305,14 @@ export class Chip extends EventEmitter<ChipEvents> {
       wave,
       (level) => {
         const started = process.hrtime.bigint();
+        // The bridge stopping ends its waveforms quietly; a chip whose shared memory failed is reported.
+        if (this.monitor.closed) return false;
+        if (!this.monitor.usable(false)) {
+          this.#stopped({ line, kind: wave.kind, reason: 'chip_failed', message: `line ${line.name}: the ${wave.kind} waveform stopped, chip ${this.config.name} failed: ${this.monitor.failure ?? ''}` });
+          return false;
+        }
         if (this.monitor.isOutput(line.line)) {
-          this.#problem(`line ${line.name}: the ${wave.kind} waveform stopped, the guest made the line an output`);
+          this.#stopped({ line, kind: wave.kind, reason: 'guest_output', message: `line ${line.name}: the ${wave.kind} waveform stopped, the guest made the line an output` });
           return false;
         }
         const result = this.#request(line, level);
@@ -324,9 +341,9 @@ export class Chip extends EventEmitter<ChipEvents> {
     return result;
   }
 
-  #problem(message: string): void {
-    this.#log.warn(message);
-    this.emit('problem', message);
+  #stopped(stopped: WaveformStopped): void {
+    this.#log.warn(stopped.message);
+    this.emit('waveform-stopped', stopped);
   }
 
   #edge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): void {

@@ -116,6 +116,9 @@ export class ChipPublisher extends Extension {
     listen('problem', (message) => {
       this.ctx.event({ type: 'shared_memory_problem', chip: name, message });
     });
+    listen('waveform-stopped', ({ line, kind, reason, message }) => {
+      this.ctx.event({ type: 'waveform_stopped', chip: name, line: line.name, kind, reason, message });
+    });
   }
 
   #reject(topic: string, chip: string | undefined, reason: RejectReason, error: string): void {

@@ -13,7 +13,7 @@ import { ChipPublisher } from '../../bridge/extensions/chip-publisher.ts';
 import type { ExtensionContext } from '../../bridge/extensions/extension.ts';
 import { Topics } from '../../bridge/mqtt/topics.ts';
 
-const EVENTS = ['state', 'edge', 'received', 'config', 'availability', 'problem'] as const;
+const EVENTS = ['state', 'edge', 'received', 'config', 'availability', 'problem', 'waveform-stopped'] as const;
 
 function setup(): { chip: EventEmitter; publisher: ChipPublisher; published: string[] } {
   const chip = Object.assign(new EventEmitter(), { config: { name: 'board' } });

@@ -28,7 +28,7 @@ import { BrokerLink } from '../../bridge/mqtt/broker-link.ts';
 import type { MessageHandler } from '../../bridge/mqtt/link.ts';
 import { Topics } from '../../bridge/mqtt/topics.ts';
 
-const CHIP_EVENTS = ['state', 'edge', 'received', 'config', 'availability', 'problem'] as const;
+const CHIP_EVENTS = ['state', 'edge', 'received', 'config', 'availability', 'problem', 'waveform-stopped'] as const;
 
 /** A link that records subscriptions; subscribe() returns what removes one. */
 class RecordingLink extends EventEmitter {

@@ -11,17 +11,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHIP_A, SignalsRig, spread, squareWave, wireToggles, type Seen } from '../../bench/signals.ts';
-
-/** Every published edge reached the guest, and nothing else did, in order. */
-function assertLossless(seen: Seen, what: string): void {
-  const detail = `${what}: guest ${JSON.stringify(seen.guest.slice(0, 8))}... bridge ${JSON.stringify(seen.bridge.slice(0, 8))}...`;
-  assert.ok(seen.bridge.length > 0, detail);
-  assert.equal(seen.guest.length, seen.bridge.length, `as many edges in the guest as published: ${detail}`);
-  assert.deepEqual(seen.guest.map((e) => (e.level === 1 ? 'rising' : 'falling')), seen.bridge.map((e) => e.edge), detail);
-  const first = seen.guest[0]?.seq ?? 0;
-  assert.deepEqual(seen.guest.map((e) => e.seq), seen.guest.map((_, i) => first + i), `line_seqno without a gap: ${detail}`);
-}
+import { CHIP_A, SignalsRig, spread, squareWave, wireToggles } from '../../bench/signals.ts';
+import { assertLossless } from './lossless.ts';
 
 const ms = (n: number): string => `${n.toFixed(3)} ms`;
 
@@ -49,7 +40,7 @@ describe('generated waveforms and wires in a TCG guest', () => {
 
   it('gives the guest exactly the configured number of bounce edges', async () => {
     await rig.set(CHIP_A, 'bouncy', 'OFF');
-    const seen = await rig.watch(rig.devices.a, 1, CHIP_A, 'bouncy', async () => {
+    const seen = await rig.watch('a', 1, CHIP_A, 'bouncy', async () => {
       await rig.set(CHIP_A, 'bouncy', JSON.stringify({ bounce: { pulses: 5, pulse_ms: 2, settle: 'ON' } }));
     });
     assertLossless(seen, 'bounce');

@@ -5,6 +5,8 @@
  * TOGGLE changes the line's `in` word; a guest output change shows as the
  * line's level and as an edge on the trace (drawn pixels of the guest-edge
  * colour in its lane); a refused command shows the bridge's reason; the
+ * pwm control starts a waveform whose edges reach shared memory and the
+ * page, its stop stops them, and a malformed one shows the refusal; the
  * VCD download holds the edges; the page's listener serves nothing else.
  */
 import { after, before, describe, it } from 'node:test';
@@ -23,6 +25,7 @@ import { until } from '../kernel/vgpio-host.ts';
 const B = 'wv';
 const BUTTON = 0;
 const LED = 1;
+const WAVE = 2;
 
 /** JavaScript run in the page: the model's line `name` of chip board. */
 const line = (name: string): string => `globalThis.vgpio?.model.chips.get('board')?.lines.get('${name}')`;
@@ -57,6 +60,7 @@ chips:
     lines:
       - { line: ${BUTTON}, name: button }
       - { line: ${LED}, name: led, direction: output }
+      - { line: ${WAVE}, name: wave }
 `,
     );
     controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('info', 'bridge', (l) => logs.push(l)) });
@@ -186,6 +190,43 @@ chips:
     }
     await pageUntil(page, 'every blink', `${line('led')}.counts.guest === 21`);
     await screenshot(page, 'web-page');
+  });
+
+  it('starts a pwm waveform from the line\'s control: its edges reach shared memory and the page; stop stops them', async () => {
+    const row = 'tr[data-line="wave"]';
+    await page.evaluate(`document.querySelector('${row} input.pwm-period').value = '40'; document.querySelector('${row} input.pwm-duty').value = '50'`);
+    await page.click(`${row} button[data-action="pwm"]`);
+    await pageUntil(page, 'the answer', `document.querySelector('${row} td.result.ok')?.textContent === 'applied (ON)'`);
+    // The fake guest has no interrupt enabled on the line: each step is written to `in` at once (every 20 ms, `until` looks every 10 ms).
+    let flips = 0;
+    let last = guest.input(WAVE);
+    await until('the waveform in shared memory', () => {
+      const now = guest.input(WAVE);
+      if (now !== last) flips += 1;
+      last = now;
+      return flips >= 4;
+    }, 10_000);
+    await pageUntil(page, 'the waveform\'s host edges on the page', `${line('wave')}.counts.host >= 6`);
+    await page.click(`${row} button[data-action="stop"]`);
+    await pageUntil(page, 'the stop\'s answer', `/^(applied|unchanged|queued|interrupt) \\(OFF\\)$/.test(document.querySelector('${row} td.result.ok')?.textContent ?? '')`);
+    assert.equal(guest.input(WAVE), 0, 'stopped OFF');
+    const edges = (await page.evaluate(`${line('wave')}.counts.host`)) as number;
+    // Absence takes a wait: 5 periods of the stopped wave.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(guest.input(WAVE), 0, 'no step after the stop');
+    assert.equal(await page.evaluate(`${line('wave')}.counts.host`), edges, 'no edge after the stop');
+  });
+
+  it('shows the bridge\'s refusal of a malformed pwm, and starts nothing', async () => {
+    const row = 'tr[data-line="wave"]';
+    const edges = (await page.evaluate(`${line('wave')}.counts.host`)) as number;
+    await page.evaluate(`document.querySelector('${row} input.pwm-duty').value = '150'`);
+    await page.click(`${row} button[data-action="pwm"]`);
+    await pageUntil(page, 'the refusal', `document.querySelector('${row} td.result.refused') !== null`);
+    assert.match(await textOf(page, `${row} td.result`) ?? '', /^refused: "pwm.duty" "150" is not allowed/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(guest.input(WAVE), 0);
+    assert.equal(await page.evaluate(`${line('wave')}.counts.host`), edges, 'nothing started');
   });
 
   it('serves only the page\'s files, with a content security policy, and no page error happened', async () => {
