@@ -22,12 +22,13 @@ import { Chip } from './chip/chip.ts';
 import { openChips } from './chip/open-chips.ts';
 import type { Settings } from './config/types.ts';
 import { BridgeApi, OFFLINE } from './extensions/bridge-api.ts';
-import { ChipPublisher } from './extensions/chip-publisher.ts';
+import { appliedCheck, ChipPublisher } from './extensions/chip-publisher.ts';
 import type { BridgeEvent, Extension, ExtensionContext } from './extensions/extension.ts';
 import { HomeAssistant } from './extensions/homeassistant.ts';
 import { HomeAssistantCleanup } from './extensions/homeassistant-cleanup.ts';
 import { Logger } from './log.ts';
 import { BrokerLink } from './mqtt/broker-link.ts';
+import type { AppliedCheck } from './mqtt/acknowledger.ts';
 import { Wires } from './signals/wires.ts';
 import { STOP_TIMEOUT_MS, type MqttLink } from './mqtt/link.ts';
 import { describeServer, describeServers, serverList } from './mqtt/server.ts';
@@ -264,7 +265,7 @@ export class Controller {
    * to another node keeps the record of what was applied. A bridge without
    * chips has no commands to record.
    */
-  #journal(): { journal?: string } {
+  #journal(): { journal?: { path: string; applied: AppliedCheck } } {
     const { mqtt, chips } = this.settings;
     const runtimeDir = chips[0]?.runtimeDir;
     if (runtimeDir === undefined) return {};
@@ -274,7 +275,7 @@ export class Controller {
     const name = `${safe(mqtt.clientId)}@${brokers}`;
     const path = join(runtimeDir, `mqtt-${name.length <= 160 ? name : createHash('sha256').update(name).digest('hex').slice(0, 32)}.journal`);
     preparePrivatePath(path, runtimeDir, 'MQTT command journal');
-    return { journal: path };
+    return { journal: { path, applied: appliedCheck(this.chips, this.topics) } };
   }
 
   /**

@@ -98,6 +98,15 @@ export type CommandOutcome = { ok: true; result: CommandResult } | { ok: false; 
  */
 export type Taken = (edge: EdgeEvent | undefined, dropped: boolean) => void;
 
+/**
+ * Called synchronously right before a command's change reaches shared
+ * memory (at once, or when it leaves the line's queue), with the line, the
+ * electrical level it gets and the one it has until then: what must be
+ * recorded to tell after a crash whether the change was made. A pulse's
+ * return and a waveform's later steps are not the command's change.
+ */
+export type Writing = (line: number, level: Level, before: Level) => void;
+
 /** What the line layer remembers of a line. */
 interface Tracked {
   /** Last level published (logical), undefined before the first publication. */
@@ -231,22 +240,27 @@ export class Chip extends EventEmitter<ChipEvents> {
    * `taken` (see Taken) is called exactly once: at once, or when a change
    * queued behind a pending interrupt is written.
    */
-  command(line: LineConfig, command: LineCommand, taken?: Taken): CommandOutcome {
+  command(line: LineConfig, command: LineCommand, taken?: Taken, writing?: Writing): CommandOutcome {
     let settled = false;
     const settle = (edge: EdgeEvent | undefined, dropped = false): void => {
       if (settled) return;
       settled = true;
       taken?.(edge, dropped);
     };
-    const outcome = this.#command(line, command, (result) => {
-      settle(result === 'applied' || result === 'interrupt' ? this.#lastHostEdge : undefined, result === 'dropped');
-    });
+    const outcome = this.#command(
+      line,
+      command,
+      (result) => {
+        settle(result === 'applied' || result === 'interrupt' ? this.#lastHostEdge : undefined, result === 'dropped');
+      },
+      writing,
+    );
     // Refused, unchanged or overflowing: nothing was written and nothing will be.
     if (!outcome.ok || outcome.result === 'unchanged') settle(undefined);
     return outcome;
   }
 
-  #command(line: LineConfig, command: LineCommand, settled: Settled): CommandOutcome {
+  #command(line: LineConfig, command: LineCommand, settled: Settled, writing: Writing | undefined): CommandOutcome {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
     if (this.monitor.closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
@@ -274,7 +288,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     // Likewise any later command stops a waveform.
     tracked?.wave?.stop();
     if (tracked !== undefined) tracked.wave = undefined;
-    const result = this.#request(line, target, settled);
+    const result = this.#request(line, target, settled, writing);
     // The accesses above met a page a truncation took away: nothing reached the guest.
     if (!this.monitor.usable(false)) return failed();
     if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
@@ -332,10 +346,17 @@ export class Chip extends EventEmitter<ChipEvents> {
   }
 
   /** Asks for `level` (logical) on `line` unless it is already the latest requested level; the monitor then emits what that line shows. */
-  #request(line: LineConfig, level: Level, settled?: Settled): InputResult | 'closed' {
+  #request(line: LineConfig, level: Level, settled?: Settled, writing?: Writing): InputResult | 'closed' {
     if (this.monitor.closed || !this.monitor.usable(false)) return 'closed';
     if (logical(this.monitor.latest(line.line), line) === level) return 'unchanged';
-    const result = this.monitor.write(line.line, logical(level, line), settled);
+    const electrical = logical(level, line);
+    const recorded =
+      writing === undefined
+        ? undefined
+        : (before: Level): void => {
+            writing(line.line, electrical, before);
+          };
+    const result = this.monitor.write(line.line, electrical, settled, recorded);
     // Guarded: the message would otherwise be built for every command.
     if (this.#log.enabled('debug')) this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
     return result;
@@ -346,10 +367,30 @@ export class Chip extends EventEmitter<ChipEvents> {
     this.emit('waveform-stopped', stopped);
   }
 
+  /**
+   * Whether a change a previous run was about to make (see Writing) is in
+   * shared memory: the line's `in` shows `level` (electrical) instead of
+   * `before`. Meaningful only before this run writes the line. Returns the
+   * host edge that change made (counted, not emitted: it happened in the
+   * previous run), or undefined when it was not made or cannot be told.
+   */
+  written(line: number, level: Level, before: Level): EdgeEvent | undefined {
+    const config = this.config.lines[line];
+    if (config === undefined || level === before || !this.monitor.usable(false)) return undefined;
+    if (this.monitor.state(line).input !== level) return undefined;
+    return this.#makeEdge(config, level, 'host', undefined);
+  }
+
   #edge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): void {
+    const edge = this.#makeEdge(line, electrical, source, seq, guestNs);
+    if (source === 'host') this.#lastHostEdge = edge;
+    this.emit('edge', edge);
+  }
+
+  #makeEdge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): EdgeEvent {
     this.#hostSeq = (this.#hostSeq + 1) >>> 0;
     const level = logical(electrical, line);
-    const edge: EdgeEvent = {
+    return {
       line,
       edge: level === 1 ? 'rising' : 'falling',
       source,
@@ -357,8 +398,6 @@ export class Chip extends EventEmitter<ChipEvents> {
       tsMs: Date.now(),
       ...(guestNs === undefined ? {} : { guestNs }),
     };
-    if (source === 'host') this.#lastHostEdge = edge;
-    this.emit('edge', edge);
   }
 
   #view(line: LineConfig, state: LineState): LineView {

@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import type { GuestEventKind } from '../metrics/metrics.ts';
 import { VgpioRegion } from '../shm/region.ts';
 import { LineRegisters, type BankWords, type Level, type LineState } from '../shm/line-registers.ts';
-import { InputDriver, type InputResult, type Settled } from '../shm/input-driver.ts';
+import { InputDriver, type InputResult, type Settled, type Writing } from '../shm/input-driver.ts';
 import { EventRingReader, type RingEvent } from '../shm/event-ring.ts';
 import { HostWords } from './host-words.ts';
 import { checkNotForeign, truncation, vanished } from './mapping.ts';
@@ -250,13 +250,13 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
    * Writes `level` (electrical) to a host-driven line through its queue
    * and emits what that line shows: no scan, and a bank read only when `in`
    * moved (a change queued behind a pending interrupt, the common case in a
-   * burst, changes nothing the guest can see yet). `settled`: see
-   * InputDriver.set.
+   * burst, changes nothing the guest can see yet). `settled` and `writing`:
+   * see InputDriver.set.
    */
-  write(line: number, level: Level, settled?: Settled): InputResult | 'closed' {
+  write(line: number, level: Level, settled?: Settled, writing?: Writing): InputResult | 'closed' {
     if (this.#closed || !this.usable(false)) return 'closed';
     const before = this.#written;
-    const result = this.#inputs.set(line, level, settled);
+    const result = this.#inputs.set(line, level, settled, writing);
     if (this.#written !== before) this.#diff(line, this.#lines.state(line));
     this.#trackQueue(line);
     return result;

@@ -10,7 +10,7 @@ import type { Chip } from '../chip/chip.ts';
 import { healthReport } from '../health.ts';
 import { parseCommand, quote } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
-import type { Taking } from '../mqtt/link.ts';
+import type { Intend, Taking } from '../mqtt/link.ts';
 import { Extension } from './extension.ts';
 import { qemuArgs, qemuCommand } from '../qemu-args.ts';
 import { RecentTrace, RECENT_EDGES, RECENT_MS } from './recent-trace.ts';
@@ -54,9 +54,9 @@ export class BridgeApi extends Extension {
       if (WAVE_KEYS.some((key) => key in request) && !('state' in request)) delete command.state;
       const parsed = parseCommand(JSON.stringify(command), line);
       if (!parsed.ok) throw new RequestError('bad_payload', parsed.error);
-      const { taken, done } = taking(this.ctx.topics, chip.config.name);
+      const { taken, done, writing } = taking(this.ctx.topics, chip.config.name, this.#intend);
       this.#taking = done;
-      const result = chip.command(line, parsed.value, taken);
+      const result = chip.command(line, parsed.value, taken, writing);
       if (!result.ok) throw new RequestError(result.reason, result.error);
       return { chip: chip.config.name, result: result.result, ...chip.status(line) };
     },
@@ -70,10 +70,12 @@ export class BridgeApi extends Extension {
 
   /** What the `set` request being handled waits for before it counts as taken (see ChipPublisher's commands). */
   #taking: Taking | undefined;
+  /** The request being handled's way to record a change before it reaches shared memory (the link's journal), if any. */
+  #intend: Intend | undefined;
 
   start(): void {
     for (const chip of this.ctx.chips.values()) this.listen(chip, 'edge', this.#trace.track(chip));
-    this.subscribe(this.ctx.topics.requestFilter, (topic, payload, retained) => {
+    this.subscribe(this.ctx.topics.requestFilter, (topic, payload, retained, intend) => {
       const target = this.ctx.topics.parse(topic);
       if (target?.kind !== 'request') return undefined;
       if (retained) {
@@ -83,6 +85,7 @@ export class BridgeApi extends Extension {
         return undefined;
       }
       this.#taking = undefined;
+      this.#intend = intend;
       this.#request(target.command, payload);
       return this.#taking;
     });

@@ -5,8 +5,9 @@
  * `<base>/<chip>/<line>/set` commands. A bad command changes nothing: it is
  * logged, answered on `<base>/bridge/event` and counted.
  */
-import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent, Taken } from '../chip/chip.ts';
-import { Taking } from '../mqtt/link.ts';
+import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent, Taken, Writing } from '../chip/chip.ts';
+import type { AppliedCheck } from '../mqtt/acknowledger.ts';
+import { Taking, type Intend } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
 import { parseCommand, quote, statePayload } from '../payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
@@ -31,14 +32,30 @@ export function receivedPayload(received: ReceivedEvent): string {
 /**
  * A command's Taken callback and the Taking it settles with the edge the
  * command made, as published: the MQTT link acknowledges the command once
- * it is taken, and can publish that edge again after a crash.
+ * it is taken, and can publish that edge again after a crash. With
+ * `intend` (the link's journal), `writing` records the command's change
+ * right before it reaches shared memory.
  */
-export function taking(topics: Topics, chip: string): { taken: Taken; done: Taking } {
+export function taking(topics: Topics, chip: string, intend?: Intend): { taken: Taken; done: Taking; writing: Writing | undefined } {
   const done = new Taking();
   const taken: Taken = (edge) => {
     done.take(edge === undefined ? undefined : { topic: topics.edge(chip, edge.line.name), payload: edgePayload(edge) });
   };
-  return { taken, done };
+  const writing: Writing | undefined =
+    intend === undefined
+      ? undefined
+      : (line, level, before) => {
+          intend({ chip, line, level, before });
+        };
+  return { taken, done, writing };
+}
+
+/** Whether a command the previous run was writing when it stopped is in shared memory, and the edge it made (see Acknowledger). */
+export function appliedCheck(chips: ReadonlyMap<string, Chip>, topics: Topics): AppliedCheck {
+  return (intent) => {
+    const edge = chips.get(intent.chip)?.written(intent.line, intent.level, intent.before);
+    return edge === undefined ? undefined : { topic: topics.edge(intent.chip, edge.line.name), payload: edgePayload(edge) };
+  };
 }
 
 function trigger(view: LineView): string {
@@ -77,7 +94,7 @@ export class ChipPublisher extends Extension {
   start(): void {
     const { topics } = this.ctx;
     for (const chip of this.ctx.chips.values()) this.#follow(chip);
-    this.subscribe(topics.setFilter, (topic, payload, retained) => this.#command(topic, payload, retained));
+    this.subscribe(topics.setFilter, (topic, payload, retained, intend) => this.#command(topic, payload, retained, intend));
   }
 
   override connected(): void {
@@ -128,7 +145,7 @@ export class ChipPublisher extends Extension {
   }
 
   /** Applies a command; it is taken (see Chip.command) when the returned Taking says so, with the edge it made. */
-  #command(topic: string, payload: Buffer, retained: boolean): Taking | undefined {
+  #command(topic: string, payload: Buffer, retained: boolean, intend: Intend | undefined): Taking | undefined {
     const target = this.ctx.topics.parse(topic);
     if (target?.kind !== 'set') return undefined;
     const chip = this.ctx.chips.get(target.chip);
@@ -152,8 +169,8 @@ export class ChipPublisher extends Extension {
       this.#reject(topic, chip.config.name, 'bad_payload', parsed.error);
       return undefined;
     }
-    const { taken, done } = taking(this.ctx.topics, chip.config.name);
-    const result = chip.command(line, parsed.value, taken);
+    const { taken, done, writing } = taking(this.ctx.topics, chip.config.name, intend);
+    const result = chip.command(line, parsed.value, taken, writing);
     if (!result.ok) this.#reject(topic, chip.config.name, result.reason, result.error);
     return done;
   }

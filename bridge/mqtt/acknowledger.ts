@@ -9,6 +9,12 @@
  *   the journal records as applied is acknowledged without running again;
  *   a DUP=0 delivery always runs (the broker reuses identifiers once a
  *   message is acknowledged);
+ * - a command records its intent in the journal right before it writes
+ *   shared memory, and is recorded as applied right after: a crash in
+ *   between leaves an intent, which the next run resolves at its start,
+ *   before it writes anything, by asking whether the line shows the level
+ *   the command wrote (AppliedCheck); if so the command counts as applied,
+ *   its edge as not published;
  * - a command's edge goes out before its PUBACK, in the same write (the
  *   connection batches a turn's writes), and the broker reads them in
  *   order: a command it delivers again lost its PUBACK, and so its edge,
@@ -24,10 +30,15 @@
  */
 import type { Logger } from '../log.ts';
 import type { CommandJournal } from './journal.ts';
-import type { Published, Taking } from './link.ts';
+import type { Intent, Published, Taking } from './link.ts';
+
+/** The edge of a previous run's intent that shared memory shows was carried out; undefined when it was not, or cannot be told. */
+export type AppliedCheck = (intent: Intent) => Published | undefined;
 
 export class Acknowledger {
   readonly #journal: CommandJournal | undefined;
+  /** An intent did not fit the journal: said once. */
+  #warnedIntent = false;
   readonly #log: Logger;
   readonly #publish: (edge: Published) => void;
   /** Messages handed to handlers and not yet taken. */
@@ -48,13 +59,40 @@ export class Acknowledger {
 
   readonly #ping: () => void;
 
-  /** `publish` publishes an edge again; `ping` sends a PINGREQ. */
-  constructor(journal: CommandJournal | undefined, publish: (edge: Published) => void, ping: () => void, log: Logger) {
-    this.#journal = journal;
+  /** `publish` publishes an edge again; `ping` sends a PINGREQ; `applied` resolves the intents a crash left in the journal. */
+  constructor(journal: { journal: CommandJournal; applied: AppliedCheck } | undefined, publish: (edge: Published) => void, ping: () => void, log: Logger) {
+    this.#journal = journal?.journal;
     this.#publish = publish;
     this.#ping = ping;
     this.#log = log;
-    for (const id of journal?.entries.keys() ?? []) this.#awaitingRepeat.add(id);
+    if (journal !== undefined) this.#resolve(journal.journal, journal.applied);
+    for (const id of journal?.journal.entries.keys() ?? []) this.#awaitingRepeat.add(id);
+  }
+
+  /** Before anything of this run writes shared memory: each intent left is either applied (its edge to publish once) or not (run when delivered again). */
+  #resolve(journal: CommandJournal, applied: AppliedCheck): void {
+    const intents = [...journal.intents];
+    if (intents.length === 0) return;
+    let done = 0;
+    for (const [id, intent] of intents) {
+      const edge = applied(intent);
+      if (edge !== undefined) {
+        journal.applied(id, edge);
+        done += 1;
+      }
+      journal.resolved(id);
+    }
+    this.#log.warn(
+      `the previous run stopped while writing ${intents.length} command(s) to shared memory: ${done} reached it (acknowledged without being applied again when the broker delivers them again, their edges published then), ${intents.length - done} did not (applied when delivered again)`,
+    );
+  }
+
+  /** Records what the command with packet identifier `id` is about to write, before it does (see CommandJournal.intended). */
+  intend(id: number, intent: Intent): void {
+    if (this.#closed || this.#journal === undefined) return;
+    if (this.#journal.intended(id, intent) || this.#warnedIntent) return;
+    this.#warnedIntent = true;
+    this.#log.warn(`chip name ${intent.chip} too long for the journal: a command on it that a crash interrupts may be applied again when the broker delivers it again`);
   }
 
   get untaken(): number {

@@ -29,11 +29,11 @@ import mqtt, { MqttClient, type IClientOptions, type IClientPublishOptions, type
 import { levelsCover } from '../../broker/topic-filter.ts';
 import { skipNumberCache } from '../../broker/number-cache.ts';
 import type { Logger } from '../log.ts';
-import { Acknowledger } from './acknowledger.ts';
+import { Acknowledger, type AppliedCheck } from './acknowledger.ts';
 import { CommandJournal } from './journal.ts';
 import { noDelay } from './no-delay.ts';
 import { describeServer, readTls, serverList } from './server.ts';
-import { publishQos, STOP_TIMEOUT_MS, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking, type Unsubscribe } from './link.ts';
+import { publishQos, STOP_TIMEOUT_MS, type Intend, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking, type Unsubscribe } from './link.ts';
 
 export interface ConnectionOptions {
   /**
@@ -62,8 +62,10 @@ export interface ConnectionOptions {
    * A private file recording which QoS 1 commands were applied and not yet
    * acknowledged (journal.ts), for a persistent session: a command the
    * broker delivers again after a crash is then not applied twice.
+   * `applied` tells whether a command the previous run was writing when
+   * it stopped reached shared memory.
    */
-  journal?: string;
+  journal?: { path: string; applied: AppliedCheck };
   /**
    * QoS 1 commands that may wait at once for their line's interrupt to be
    * acknowledged before the next message is read: the smallest per-line
@@ -133,6 +135,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
   /** The QoS 1 message mqtt.js is delivering: its 'message' event comes first, then handleMessage with the same packet. */
   #delivery: Delivery | undefined;
   readonly #maxWaiting: number;
+  /** A journal records what QoS 1 commands do. */
+  readonly #journaled: boolean;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -189,7 +193,8 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
         ...(this.#ring ? { servers: servers.map(serverEntry) } : {}),
       });
     }
-    const journal = options.journal === undefined ? undefined : new CommandJournal(options.journal);
+    const journal = options.journal === undefined ? undefined : { journal: new CommandJournal(options.journal.path), applied: options.journal.applied };
+    this.#journaled = journal !== undefined;
     this.#acks = new Acknowledger(
       journal,
       (edge) => {
@@ -327,6 +332,13 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
         return;
       }
       const waits: Taking[] = [];
+      const id = packet.messageId ?? 0;
+      const intend: Intend | undefined =
+        packet.qos === 1 && this.#journaled
+          ? (intent) => {
+              this.#acks.intend(id, intent);
+            }
+          : undefined;
       // An MQTT 5 broker may deliver a message once per matching subscription (Mosquitto does: a bridge request on
       // <base>/bridge/request/set also matches <base>/+/+/set), each copy naming its subscription: such a copy goes to
       // that subscription's handlers only. Without identifiers the broker sends one copy, for every matching filter.
@@ -335,7 +347,7 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
       const levels = topic.split('/');
       for (const { levels: filter, id, handler } of this.#handlers) {
         if (!named(id) || !levelsCover(filter, levels)) continue;
-        const wait = handler(topic, payload, packet.retain);
+        const wait = handler(topic, payload, packet.retain, intend);
         if (wait !== undefined) waits.push(wait);
       }
       if (packet.qos === 1) this.#delivery = { packet, waits };

@@ -2,10 +2,14 @@
  * Which QoS 1 commands this MQTT session applied and may not have
  * acknowledged yet, kept in a private file so that it outlives the bridge
  * (a kill -9 included: every write is in the kernel's page cache when it
- * returns). One slot per packet identifier, written when the command is
- * taken (in shared memory), cleared once its PUBACK has been handed to the
- * kernel. A slot holds the edge the command made, so that a restarted
- * bridge publishes an edge that may not have gone out.
+ * returns). One slot per packet identifier. Right before a command writes
+ * shared memory the slot records its intent (chip, line, the level it
+ * writes and the one the line had); once the command is taken it records
+ * the command as applied, with the edge it made, so that a restarted
+ * bridge publishes an edge that may not have gone out; once its PUBACK is
+ * known to have reached the broker it is cleared. An intent left by a
+ * crash is resolved at the next start by looking at the line (see
+ * Acknowledger).
  *
  * Hand-written: MQTT client stores (mqtt.js's, its LevelDB and file
  * stores) keep the client's own outgoing packets, not what an incoming
@@ -13,7 +17,7 @@
  * change and its record.
  */
 import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import type { Published } from './link.ts';
+import type { Intent, Published } from './link.ts';
 
 /** Bytes per packet identifier: state, length, then the edge as JSON. At most 16 MiB, and sparse. */
 const SLOT = 256;
@@ -24,6 +28,10 @@ const CHUNK = 1 << 20;
 const APPLIED = 1;
 /** The command was applied and its edge published again after a restart. */
 const REPUBLISHED = 2;
+/** The command was about to write shared memory: whether it did, the line tells. */
+const INTENT = 3;
+/** An intent's bytes before the chip's name: state, length, level, before, line. */
+const INTENT_HEAD = 7;
 
 export interface JournalEntry {
   edge: Published | undefined;
@@ -35,6 +43,9 @@ export class CommandJournal {
   readonly path: string;
   readonly #fd: number;
   readonly #entries = new Map<number, JournalEntry>();
+  readonly #intents = new Map<number, Intent>();
+  /** One intent's bytes, reused: recording an intent is on every command's path. */
+  readonly #intent = Buffer.alloc(SLOT);
 
   /** Opens (creating it 0600) the journal at `path` and reads what a previous run left. */
   constructor(path: string) {
@@ -50,7 +61,12 @@ export class CommandJournal {
 
   #load(id: number, slot: Buffer): void {
     const state = slot[0];
-    if (id === 0 || (state !== APPLIED && state !== REPUBLISHED)) return;
+    if (id === 0) return;
+    if (state === INTENT) {
+      this.#loadIntent(id, slot);
+      return;
+    }
+    if (state !== APPLIED && state !== REPUBLISHED) return;
     const length = slot.readUInt16LE(1);
     let edge: Published | undefined;
     try {
@@ -60,6 +76,45 @@ export class CommandJournal {
       edge = undefined;
     }
     this.#entries.set(id, { edge, republished: state === REPUBLISHED });
+  }
+
+  #loadIntent(id: number, slot: Buffer): void {
+    const length = slot.readUInt16LE(1);
+    // Cut short by a crash within its write: the write it announces had not begun.
+    if (length < INTENT_HEAD - 3 || slot.length < 3 + length) return;
+    const level = slot[3];
+    const before = slot[4];
+    if ((level !== 0 && level !== 1) || (before !== 0 && before !== 1)) return;
+    this.#intents.set(id, { level, before, line: slot.readUInt16LE(5), chip: slot.toString('utf8', INTENT_HEAD, 3 + length) });
+  }
+
+  /** The intents a previous run left unresolved: commands that may or may not have reached shared memory. */
+  get intents(): ReadonlyMap<number, Intent> {
+    return this.#intents;
+  }
+
+  /**
+   * Records, before it happens, that the command with packet identifier
+   * `id` writes `intent`. Returns false when the chip's name does not fit
+   * (the intent then cannot be recognised after a crash).
+   */
+  intended(id: number, intent: Intent): boolean {
+    const slot = this.#intent;
+    const name = slot.write(intent.chip, INTENT_HEAD, 'utf8');
+    const fits = Buffer.byteLength(intent.chip) === name;
+    slot[0] = INTENT;
+    slot.writeUInt16LE(INTENT_HEAD - 3 + (fits ? name : 0), 1);
+    slot[3] = intent.level;
+    slot[4] = intent.before;
+    slot.writeUInt16LE(intent.line, 5);
+    writeSync(this.#fd, slot, 0, INTENT_HEAD + (fits ? name : 0), id * SLOT);
+    return fits;
+  }
+
+  /** A previous run's intent resolved: applied (then recorded as such, see applied()) or not (then forgotten). */
+  resolved(id: number): void {
+    if (!this.#intents.delete(id)) return;
+    if (!this.#entries.has(id)) writeSync(this.#fd, Buffer.of(0), 0, 1, id * SLOT);
   }
 
   /** The entries left by the previous run (before any of this run's). */

@@ -41,14 +41,31 @@ export class Taking {
 }
 
 /**
+ * What a command is about to write to shared memory: line `line` of chip
+ * `chip` from electrical level `before` to `level`. Recorded before the
+ * write, so that after a crash the line's `in` tells whether it was done.
+ */
+export interface Intent {
+  chip: string;
+  line: number;
+  level: 0 | 1;
+  before: 0 | 1;
+}
+
+/** Records an Intent durably, synchronously: it returns before the write it announces may happen. */
+export type Intend = (intent: Intent) => void;
+
+/**
  * `retained` is true for a message the broker replayed because it was
  * stored retained (delivered on subscribing), false for a live one. A
  * handler that returns a Taking has not necessarily taken the message: a
  * QoS 1 message is acknowledged to the broker only once it is taken (see
- * MqttConnection).
+ * MqttConnection). `intend` is given with a QoS 1 message whose link keeps
+ * a journal: a handler calls it right before each change the message
+ * makes in shared memory, now or later from a line's queue.
  */
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a handler that takes its message at once returns nothing
-export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void | Taking;
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean, intend?: Intend) => void | Taking;
 
 /** Undoes one subscribe(); calling it again does nothing. */
 export type Unsubscribe = () => void;

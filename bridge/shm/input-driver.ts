@@ -28,9 +28,19 @@ export type InputResult =
  */
 export type Settled = (outcome: 'applied' | 'interrupt' | 'unchanged' | 'dropped') => void;
 
+/**
+ * Called synchronously right before a change is written to `in` (now or
+ * when it leaves the queue), with the level `in` has until then; not for a
+ * change that would leave `in` as it is, nor for one dropped unwritten.
+ * Whoever must be able to tell after a crash whether the write happened
+ * records it here.
+ */
+export type Writing = (before: Level) => void;
+
 interface Change {
   level: Level;
   settled: Settled | undefined;
+  writing: Writing | undefined;
 }
 
 export interface InputDriverOptions {
@@ -74,18 +84,19 @@ export class InputDriver {
    * Sets `line` to `level`, now or after the pending interrupt is
    * acknowledged. `settled` is called once the change is in `in` (at once
    * unless it is queued) or dropped unwritten; never for an overflow.
+   * `writing`: see Writing.
    */
-  set(line: number, level: Level, settled?: Settled): InputResult {
+  set(line: number, level: Level, settled?: Settled, writing?: Writing): InputResult {
     const queue = this.#queues.get(line);
     if (queue === undefined && !this.#lines.pending(line)) {
-      const result = this.#write(line, level);
+      const result = this.#write(line, level, writing);
       settled?.(result === 'applied' || result === 'interrupt' ? result : 'unchanged');
       return result;
     }
 
     const waiting = queue ?? [];
     if (waiting.length >= this.#options.queueLimit) return 'overflow';
-    waiting.push({ level, settled });
+    waiting.push({ level, settled, writing });
     this.#queues.set(line, waiting);
     // Ask first, then look again: if the guest acked in between it saw no
     // request and will not ring, so the queue must move on right here.
@@ -120,7 +131,7 @@ export class InputDriver {
     if (queue === undefined) return;
     let change: Change | undefined;
     while (!this.#lines.pending(line) && (change = queue.shift()) !== undefined) {
-      const result = this.#write(line, change.level);
+      const result = this.#write(line, change.level, change.writing);
       change.settled?.(result === 'applied' || result === 'interrupt' ? result : 'unchanged');
     }
     if (queue.length === 0) {
@@ -129,7 +140,11 @@ export class InputDriver {
     }
   }
 
-  #write(line: number, level: Level): InputResult {
+  #write(line: number, level: Level, writing: Writing | undefined): InputResult {
+    if (writing !== undefined) {
+      const before = this.#lines.input(line);
+      if (before !== level) writing(before);
+    }
     const previous = this.#lines.setInput(line, level);
     if (previous === level) return 'unchanged';
     if (!this.#lines.wantsInterrupt(line, level)) {
