@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the full test suite needs from Debian packages, unpacks QEMU
-# 10.0 beside the installed 7.2 (see below) and caches a
+# Installs what the full test suite needs from Debian packages and caches a
 # guest kernel image (vmlinuz + modules) matching each installed
-# linux-headers-*-amd64 package, for the QEMU guests the tests boot; then
+# linux-headers-*-amd64 package, for the QEMU guests the tests boot;
+# scripts/setup-qemu10.sh unpacks QEMU 10.0 beside the installed 7.2, then
 # scripts/setup-arm64.sh adds what the arm64 guests need.
 #
 # Idempotent: packages already installed and kernels already cached are
@@ -144,40 +144,8 @@ if ! compgen -G '/usr/src/linux-headers-6.12.*-amd64' >/dev/null; then
     -t bookworm-backports "$hdr612" >/dev/null
 fi
 
-# QEMU 10.0 from bookworm-backports beside Debian 12's 7.2 (which stays
-# /usr/bin/qemu-system-x86_64): the x86 binary and its data files (option
-# ROMs, keymaps) are unpacked into $cache/qemu-10 with dpkg -x, nothing is
-# installed. The shared libraries it links are all Debian 12's; BIOS and iPXE
-# ROMs come from the installed seabios and ipxe-qemu (qemu-system-x86's
-# dependencies). test/support/qemu-builds.ts runs it.
-qemu10=$cache/qemu-10
-if ! "$qemu10/usr/bin/qemu-system-x86_64" --version 2>/dev/null | grep -q '^QEMU emulator version 10\.0\.'; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing QEMU 10.0 in $qemu10; run this script as root"
-    exit 1
-  fi
-  say "fetching qemu-system-x86 and qemu-system-data 10.0 (bookworm-backports) into $qemu10"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  # apt-get download drops privileges to _apt when it can: give it a folder it may write.
-  chmod 0777 "$tmp"
-  qemu10_debs=(qemu-system-x86/bookworm-backports qemu-system-data/bookworm-backports)
-  if ! (cd "$tmp" && apt-get download -qq "${qemu10_debs[@]}" 2>/dev/null); then
-    apt-get update -qq
-    (cd "$tmp" && apt-get download -qq "${qemu10_debs[@]}") || { say "cannot download ${qemu10_debs[*]}"; exit 1; }
-  fi
-  rm -rf "$qemu10.partial"
-  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$qemu10.partial"; done
-  version=$("$qemu10.partial/usr/bin/qemu-system-x86_64" --version 2>&1 | head -n 1) || {
-    say "the unpacked QEMU does not run: $version"
-    exit 1
-  }
-  [[ $version == 'QEMU emulator version 10.0.'* ]] || { say "bookworm-backports has $version, not 10.0"; exit 1; }
-  rm -rf "$qemu10"
-  mv "$qemu10.partial" "$qemu10"
-  rm -rf "$tmp"
-  trap - EXIT
-fi
+# QEMU 10.0 from bookworm-backports beside Debian 12's 7.2, unpacked into the cache.
+"$root/scripts/setup-qemu10.sh" "$cache"
 
 # One guest kernel per installed headers flavour (e.g. 6.1.0-56-amd64).
 mkdir -p "$cache/guest-kernel"

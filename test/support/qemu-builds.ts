@@ -1,8 +1,8 @@
 /**
  * The QEMU versions the x86_64 guests are tested on: Debian 12's own 7.2
  * (installed, /usr/bin), the default, and 10.0 from bookworm-backports,
- * which scripts/setup.sh unpacks into <cache>/qemu-10 without installing it,
- * so both stay usable side by side. A guest picks one with Guest.boot's
+ * which scripts/setup-qemu10.sh unpacks into <cache>/qemu-10 without
+ * installing it, so both stay usable side by side. A guest picks one with Guest.boot's
  * `qemu` option, else $VGPIO_QEMU (x86_64 guests only), else 7.2.
  */
 import { existsSync } from 'node:fs';
@@ -14,6 +14,9 @@ export type QemuVersion = '7.2' | '10.0';
 
 export const QEMU_VERSIONS: readonly QemuVersion[] = ['7.2', '10.0'];
 
+/** Where scripts/setup-qemu10.sh unpacks QEMU 10.0's packages. */
+const QEMU_10 = join(cacheDir, 'qemu-10');
+
 export interface QemuBuild {
   version: QemuVersion;
   /** The qemu-system-* binary to run. */
@@ -21,8 +24,6 @@ export interface QemuBuild {
   /** Options that come before the guest's own. */
   args: string[];
 }
-
-const QEMU_10 = join(cacheDir, 'qemu-10');
 
 function parseVersion(text: string): QemuVersion {
   const found = QEMU_VERSIONS.find((v) => v === text);
