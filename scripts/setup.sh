@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the full test suite needs from Debian packages and caches a
 # guest kernel image (vmlinuz + modules) matching each installed
-# linux-headers-*-amd64 package, for the QEMU guests the tests boot; then
+# linux-headers-*-amd64 package, for the QEMU guests the tests boot;
+# scripts/setup-qemu10.sh unpacks QEMU 10.0 beside the installed 7.2, then
 # scripts/setup-arm64.sh adds what the arm64 guests need.
 #
 # Idempotent: packages already installed and kernels already cached are
@@ -142,6 +143,9 @@ if ! compgen -G '/usr/src/linux-headers-6.12.*-amd64' >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     -t bookworm-backports "$hdr612" >/dev/null
 fi
+
+# QEMU 10.0 from bookworm-backports beside Debian 12's 7.2, unpacked into the cache.
+"$root/scripts/setup-qemu10.sh" "$cache"
 
 # One guest kernel per installed headers flavour (e.g. 6.1.0-56-amd64).
 mkdir -p "$cache/guest-kernel"

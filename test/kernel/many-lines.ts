@@ -24,6 +24,7 @@ import { BridgeProcess } from '../../bench/bridge-process.ts';
 import { archProfile, type GuestArch } from '../support/arch.ts';
 import { Guest } from '../support/guest.ts';
 import { guestKernel } from '../support/kernel.ts';
+import type { QemuVersion } from '../support/qemu-builds.ts';
 import { MqttProbe } from '../support/mqtt-probe.ts';
 import { freePort } from '../support/ports.ts';
 import { buildVgpio, type ModuleBuild } from './build-module.ts';
@@ -36,12 +37,15 @@ export const NGPIO = 64;
  * The guests held to it: x86_64 with one vCPU (QEMU's default) and with
  * two, and a weakly ordered arm64 guest (`-cpu max`, two vCPUs run in
  * parallel by TCG, so a missing barrier in the driver shows up as a lost or
- * stale edge).
+ * stale edge), all on QEMU 7.2; and x86_64 with two vCPUs on QEMU 10.0, the
+ * case where a newer TCG's parallel vCPUs could order or tear shared memory
+ * differently (one more boot, not a second copy of the matrix).
  */
-export const GUESTS: readonly { arch: GuestArch; cpus: number }[] = [
-  { arch: 'x86_64', cpus: 1 },
-  { arch: 'x86_64', cpus: 2 },
-  { arch: 'aarch64', cpus: 2 },
+export const GUESTS: readonly { arch: GuestArch; cpus: number; qemu: QemuVersion }[] = [
+  { arch: 'x86_64', cpus: 1, qemu: '7.2' },
+  { arch: 'x86_64', cpus: 2, qemu: '7.2' },
+  { arch: 'aarch64', cpus: 2, qemu: '7.2' },
+  { arch: 'x86_64', cpus: 2, qemu: '10.0' },
 ];
 /** ivshmem-plain's smallest sensible size; atomadd uses three words of it. */
 const ATOM_SIZE = 1 << 20;
@@ -145,8 +149,8 @@ export class ManyLinesRig {
     this.#cleanup = init.cleanup;
   }
 
-  /** Starts the bridge, boots a guest of `arch` with `cpus` vCPUs on it and binds vgpio.ko. */
-  static async start(cpus: number, arch: GuestArch = 'x86_64', kernelVersion?: string): Promise<ManyLinesRig> {
+  /** Starts the bridge, boots a guest of `arch` with `cpus` vCPUs on `qemu` on it and binds vgpio.ko. */
+  static async start(cpus: number, arch: GuestArch = 'x86_64', kernelVersion?: string, qemu?: QemuVersion): Promise<ManyLinesRig> {
     const dir = mkdtempSync(join(tmpdir(), 'vgpio-many-lines-'));
     const cleanup: (() => Promise<void> | void)[] = [() => { rmSync(dir, { recursive: true, force: true }); }];
     try {
@@ -170,6 +174,7 @@ export class ManyLinesRig {
       SharedMemory.open(atomPath, { size: ATOM_SIZE, create: true }).close();
       const guest = await Guest.boot({
         arch,
+        qemu,
         cpus,
         binaries: GPIOD_TOOLS,
         files: [

@@ -15,10 +15,13 @@ import { archProfile, consoleDevice, type GuestArch } from './arch.ts';
 import { ConsoleLog } from './console.ts';
 import { buildInitramfs, READY_MARKER, type InitramfsOptions } from './initramfs.ts';
 import { guestKernel, type GuestKernel } from './kernel.ts';
+import { qemuBuild, type QemuBuild, type QemuVersion } from './qemu-builds.ts';
 
 export interface GuestOptions extends Omit<InitramfsOptions, 'kernel'> {
   /** The guest's architecture; default x86_64. */
   arch?: GuestArch;
+  /** The QEMU version to run (see qemu-builds.ts); default $VGPIO_QEMU for x86_64, else Debian 12's 7.2. */
+  qemu?: QemuVersion | undefined;
   /** QEMU's -cpu model; default: the architecture's (see ArchProfile.defaultCpu). */
   cpu?: string | undefined;
   /** Kernel version or prefix (see guestKernel); default: Debian 12's 6.1. */
@@ -61,6 +64,7 @@ export function withoutCommandMarkers(text: string): string {
 export class Guest {
   readonly console = new ConsoleLog();
   readonly kernel: GuestKernel;
+  readonly qemu: QemuBuild;
   readonly workDir: string;
   #qemu: ChildProcessWithoutNullStreams | undefined;
   #exited: Promise<unknown> = Promise.resolve();
@@ -68,15 +72,17 @@ export class Guest {
   #nextCommand = 0;
   #closed = false;
 
-  private constructor(kernel: GuestKernel, workDir: string) {
+  private constructor(kernel: GuestKernel, qemu: QemuBuild, workDir: string) {
     this.kernel = kernel;
+    this.qemu = qemu;
     this.workDir = workDir;
   }
 
   /** Builds the initramfs, starts QEMU and resolves once the guest shell is ready. */
   static async boot(options: GuestOptions = {}): Promise<Guest> {
     const kernel = guestKernel(options.kernelVersion, options.arch);
-    const guest = new Guest(kernel, mkdtempSync(join(tmpdir(), 'vgpio-guest-')));
+    const qemu = qemuBuild(kernel.arch, archProfile(kernel.arch).qemu, options.qemu);
+    const guest = new Guest(kernel, qemu, mkdtempSync(join(tmpdir(), 'vgpio-guest-')));
     live.add(guest);
     try {
       const initrd = buildInitramfs(guest.workDir, { ...options, kernel });
@@ -98,6 +104,7 @@ export class Guest {
     const profile = archProfile(this.kernel.arch);
     const append = [`console=${profile.console}`, 'panic=-1', 'loglevel=4', 'rdinit=/init', options.append ?? ''].join(' ');
     const args = [
+      ...this.qemu.args,
       ...profile.machine(options.cpu ?? profile.defaultCpu),
       '-accel', 'tcg',
       '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
@@ -108,7 +115,7 @@ export class Guest {
       '-append', append.trim(),
       ...(options.qemuArgs ?? []),
     ];
-    const qemu = spawn(profile.qemu, args, { stdio: 'pipe' });
+    const qemu = spawn(this.qemu.binary, args, { stdio: 'pipe' });
     this.#qemu = qemu;
     this.console.attach(qemu.stdout);
     qemu.stderr.setEncoding('utf8');
@@ -124,7 +131,7 @@ export class Guest {
         resolve();
       });
       qemu.once('error', (error) => {
-        this.console.close(`cannot run ${profile.qemu}: ${error.message} (run scripts/setup.sh)`);
+        this.console.close(`cannot run ${this.qemu.binary}: ${error.message} (run scripts/setup.sh)`);
         resolve();
       });
     });
