@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import type { MqttSettings } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { describeServer, readTls, serverList } from '../mqtt/server.ts';
+import { describeServer, readTls, ringOrder, serverList } from '../mqtt/server.ts';
 
 /** Whether agent connections can be relayed to `server` (an external broker URL, or every broker of a list). */
 export function relayable(server: string | readonly string[]): boolean {
@@ -23,10 +23,11 @@ export function relayable(server: string | readonly string[]): boolean {
  * missing one fails at start. With a list of brokers (a cluster's nodes),
  * each agent connection goes to the broker the last one reached, and moves
  * on to the next when that broker cannot be reached: QEMU reconnects and
- * the agent's retry lands on the next node.
+ * the agent's retry lands on the next node. The first broker is where
+ * `mqtt.server_order` says, as for the bridge's own connection.
  */
-export function upstreamConnector(mqtt: MqttSettings): () => Socket {
-  const servers = serverList(mqtt.server);
+export function upstreamConnector(mqtt: MqttSettings, random: () => number = Math.random): () => Socket {
+  const servers = ringOrder(serverList(mqtt.server), mqtt.serverOrder, random);
   const bad = servers.find((server) => !relayable(server));
   if (bad !== undefined) throw new Error(`cannot relay agent connections to ${describeServer(bad)}: only mqtt://, mqtts:// and unix:// brokers`);
   const connectors = servers.map((server) => connectorOf(server, mqtt));

@@ -32,7 +32,7 @@ import type { Logger } from '../log.ts';
 import { Acknowledger, type AppliedCheck } from './acknowledger.ts';
 import { CommandJournal } from './journal.ts';
 import { noDelay } from './no-delay.ts';
-import { describeServer, readTls, serverList } from './server.ts';
+import { describeServer, readTls, ringOrder, serverList } from './server.ts';
 import { publishQos, STOP_TIMEOUT_MS, type Intend, type LastMessage, type LinkEvents, type MessageHandler, type MqttLink, type PublishOptions, type Taking, type Unsubscribe } from './link.ts';
 
 export interface ConnectionOptions {
@@ -575,12 +575,6 @@ export class MqttConnection extends EventEmitter<LinkEvents> implements MqttLink
  * round to start at a random one, so that bridges given the same list
  * spread across a cluster's nodes and still fail over through all of them.
  */
-function ringOrder(servers: string[], order: 'ordered' | 'random'): string[] {
-  if (order === 'ordered' || servers.length < 2) return servers;
-  const start = Math.floor(Math.random() * servers.length);
-  return [...servers.slice(start), ...servers.slice(0, start)];
-}
-
 /** A list entry as mqtt.js's `servers` takes it. */
 function serverEntry(server: string): { protocol: 'mqtt' | 'mqtts'; host: string; port: number } {
   const url = new URL(server);

@@ -36,3 +36,14 @@ export function describeServers(server: string | readonly string[]): string {
 
 /** Where a list of brokers may point: each a TCP or TLS broker, whose host and port alone tell mqtt.js where to go. */
 export const LIST_ENTRY = /^mqtts?:\/\/[^/\s,]+\/?$/;
+
+/**
+ * The brokers of a list in the order connections go round them:
+ * `ordered` from the first, `random` from a random one (spreading bridges
+ * and their guests' agents over a cluster's nodes), then round the list.
+ */
+export function ringOrder(servers: string[], order: 'ordered' | 'random', random: () => number = Math.random): string[] {
+  if (order === 'ordered' || servers.length < 2) return servers;
+  const start = Math.floor(random() * servers.length);
+  return [...servers.slice(start), ...servers.slice(0, start)];
+}
