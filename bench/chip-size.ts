@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MqttProbe } from '../test/support/mqtt-probe.ts';
-import { freePort } from '../test/support/ports.ts';
+import { MqttProbe } from '../testkit/mqtt-probe.ts';
+import { freePort } from '../testkit/ports.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { Topics } from '../bridge/mqtt/topics.ts';

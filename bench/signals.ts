@@ -6,7 +6,7 @@
  * One boot: a bridge (in this process, embedded broker) with two
  * server-mode chips, both attached to one x86_64 guest running vgpio.ko
  * in doorbell mode, and a wire from chip A's output `out` to chip B's
- * input `in`. A guest program (test/kernel/edgemon, uAPI v2) timestamps
+ * input `in`. A guest program (testkit/programs/edgemon, uAPI v2) timestamps
  * every edge with the guest's CLOCK_MONOTONIC, the clock of the bridge's
  * `guest_ns`.
  */
@@ -21,15 +21,15 @@ import { loadSettings } from '../bridge/config/load.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
-import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
-import { buildEdgemon, chipByLabel, GPIOD_TOOLS, until } from '../test/kernel/vgpio-host.ts';
-import { Guest } from '../test/support/guest.ts';
-import { guestKernel } from '../test/support/kernel.ts';
-import { MqttProbe } from '../test/support/mqtt-probe.ts';
+import { buildVgpio, type ModuleBuild } from '../testkit/build-module.ts';
+import { buildEdgemon, chipByLabel, GPIOD_TOOLS, until } from '../testkit/vgpio-host.ts';
+import { Guest } from '../testkit/guest.ts';
+import { guestKernel } from '../testkit/kernel.ts';
+import { MqttProbe } from '../testkit/mqtt-probe.ts';
 import { machine } from './machine.ts';
 import { readResults, writeResults } from './results-io.ts';
 import { withPartialRun } from './results-file.ts';
-import { freePort } from '../test/support/ports.ts';
+import { freePort } from '../testkit/ports.ts';
 
 const run = promisify(execFile);
 const BASE = 'sg';

@@ -14,11 +14,11 @@ import { SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
-import { CLI, startCapture, type CaptureProcess } from '../support/capture-cli.ts';
+import { CLI, startCapture, type CaptureProcess } from '../../testkit/capture-cli.ts';
 
 const run = promisify(execFile);
 const B = 'cap';

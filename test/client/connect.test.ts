@@ -8,8 +8,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, VgpioError } from '../../client/index.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { FakeBoard } from './fake-board.ts';
 
 async function failure(promise: Promise<unknown>): Promise<VgpioError> {

@@ -13,8 +13,8 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import type { Settings } from '../../bridge/config/types.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 export const BUTTON = 0;
 export const LED = 1;

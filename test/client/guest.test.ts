@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { Controller } from '../../bridge/controller.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { connect, measureEdges, VgpioError, type Vgpio } from '../../client/index.ts';
-import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
-import { background, buildGuestProgram, chipByLabel, GPIOD_TOOLS } from '../kernel/vgpio-host.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
+import { background, buildGuestProgram, chipByLabel, GPIOD_TOOLS } from '../../testkit/vgpio-host.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel } from '../../testkit/kernel.ts';
 import { BLINK, BUTTON, startBridge } from './fake-board.ts';
 
 const CHIP = 'board';

@@ -16,10 +16,10 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
-import { repoRoot } from '../support/kernel.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { repoRoot } from '../../testkit/kernel.ts';
 
 const exec = promisify(execFile);
 

@@ -9,8 +9,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocol } from '../../native/index.ts';
-import { archProfile, GUEST_ARCHES } from '../support/arch.ts';
-import { Guest } from '../support/guest.ts';
+import { archProfile, GUEST_ARCHES } from '../../testkit/arch.ts';
+import { Guest } from '../../testkit/guest.ts';
 import { hostLoad } from '../support/host-load.ts';
 import {
   background,
@@ -29,7 +29,7 @@ import {
   until,
   type GuestModules,
   type HostRegion,
-} from './vgpio-host.ts';
+} from '../../testkit/vgpio-host.ts';
 
 const NGPIO = 40; // two banks
 const LABEL = 'bell-chip';

@@ -11,7 +11,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GUESTS, ManyLinesRig, STREAMS } from './many-lines.ts';
+import { GUESTS, ManyLinesRig, STREAMS } from '../../testkit/many-lines.ts';
 
 /** Adds by the guest per attempt: about a second of a TCG vCPU. */
 const GUEST_ADDS = 2_000_000;

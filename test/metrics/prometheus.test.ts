@@ -16,9 +16,9 @@ import { IvshmemClient } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { Prometheus } from '../support/prometheus.ts';
 import { dashboardQueries } from '../support/dashboard.ts';
 

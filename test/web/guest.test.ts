@@ -15,11 +15,11 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
-import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
-import { background, GPIOD_TOOLS, until } from '../kernel/vgpio-host.ts';
-import { launchBrowser, pageUntil, screenshot } from '../support/browser.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
+import { background, GPIOD_TOOLS, until } from '../../testkit/vgpio-host.ts';
+import { launchBrowser, pageUntil, screenshot } from '../../testkit/browser.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel } from '../../testkit/kernel.ts';
 
 const CHIP = 'board';
 const BUTTON = 0;

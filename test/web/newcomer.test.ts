@@ -15,8 +15,8 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { launchBrowser, pageUntil, textOf } from '../support/browser.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { launchBrowser, pageUntil, textOf } from '../../testkit/browser.ts';
 
 const LED = 1;
 const chipSection = 'section.chip[data-chip="board"]';

@@ -16,9 +16,9 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { launchBrowser, pageUntil, screenshot, textOf } from '../support/browser.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { launchBrowser, pageUntil, screenshot, textOf } from '../../testkit/browser.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const B = 'wv';
 const BUTTON = 0;
