@@ -15,7 +15,7 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
-import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { connect, type Edge, type Vgpio } from '../../client/index.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
 import { CLI, startCapture, type CaptureProcess } from '../../testkit/capture-cli.ts';
@@ -29,7 +29,8 @@ describe('vgpio2mqtt capture', () => {
   let controller: Controller;
   let mem: SharedMemory;
   let guest: FakeGuest;
-  let probe: MqttProbe;
+  let vgpio: Vgpio;
+  let port: number;
 
   const capture = (...args: string[]): Promise<CaptureProcess> => startCapture(config, args);
   const cliFails = async (...args: string[]): Promise<{ code: number; stderr: string }> => {
@@ -41,24 +42,23 @@ describe('vgpio2mqtt capture', () => {
       return { code: e.code, stderr: e.stderr };
     }
   };
-  /** Sets a host-driven line and waits for the bridge's edge, whose payload is returned. */
-  const hostEdge = async (line: string, state: string): Promise<Record<string, unknown>> => {
-    const from = probe.mark;
-    await probe.publish(`${B}/board/${line}/set`, state);
-    const edge = await probe.waitFor(`${B}/board/${line}/edge`, () => true, 10_000, from);
-    return JSON.parse(edge.payload) as Record<string, unknown>;
+  /** Sets a host-driven line and waits for the bridge's edge. */
+  const hostEdge = async (name: string, state: 'ON' | 'OFF'): Promise<Edge> => {
+    const line = vgpio.chip('board').line(name);
+    const edge = line.waitFor({ edge: 'any', source: 'host' }, { timeoutMs: 10_000 });
+    await line.set(state);
+    return edge;
   };
   /** The fake guest drives led (line 1) and reports it in its ring; waits for the bridge's edge. */
-  const guestEdge = async (level: 0 | 1): Promise<Record<string, unknown>> => {
-    const from = probe.mark;
+  const guestEdge = async (level: 0 | 1): Promise<Edge> => {
+    const edge = vgpio.chip('board').line('led').waitFor({ edge: 'any', source: 'guest' }, { timeoutMs: 10_000 });
     guest.setOutput(1, level);
-    const edge = await probe.waitFor(`${B}/board/led/edge`, () => true, 10_000, from);
-    return JSON.parse(edge.payload) as Record<string, unknown>;
+    return edge;
   };
 
   before(async () => {
     dir = mkdtempSync('/dev/shm/vgpio-capture-test-');
-    const port = await freePort();
+    port = await freePort();
     config = join(dir, 'config.yaml');
     writeFileSync(
       config,
@@ -85,12 +85,14 @@ chips:
     guest = new FakeGuest(mem);
     guest.bind();
     guest.setDirection(1, true);
-    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]);
-    await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 10_000);
+    vgpio = await connect({ url: `mqtt://127.0.0.1:${port}`, baseTopic: B, timeoutMs: 10_000 });
+    await vgpio.chip('board').waitOnline({ timeoutMs: 10_000 });
+    // Subscribes each line's state and edges now, so a wait started right before an action is listening when its edge comes.
+    for (const name of ['button', 'led', 'relay']) await vgpio.chip('board').line(name).level();
   });
 
   after(async () => {
-    await probe.close();
+    await vgpio.close();
     await controller.stop();
     mem.close();
     rmSync(dir, { recursive: true, force: true });
@@ -125,10 +127,10 @@ chips:
     const vcd = parseVcd(readFileSync(file, 'utf8'));
     const at = (line: string): number[] => vcd.changes.filter((c) => c.name === line).map((c) => c.timeNs);
     const gaps = (times: number[]): number[] => times.slice(1).map((t, i) => t - (times[i] ?? 0));
-    const guestNs = edges.filter(([line]) => line === 'led').map(([, edge]) => edge.guest_ns as number);
+    const guestNs = edges.filter(([line]) => line === 'led').map(([, edge]) => edge.guestNs ?? NaN);
     assert.equal(guestNs.length, 3);
     assert.deepEqual(gaps(at('led')), gaps(guestNs));
-    const hostMs = (line: string): number[] => edges.filter(([l]) => l === line).map(([, edge]) => edge.ts_ms as number);
+    const hostMs = (line: string): number[] => edges.filter(([l]) => l === line).map(([, edge]) => edge.tsMs);
     assert.deepEqual(gaps(at('button')), gaps(hostMs('button')).map((ms) => ms * 1e6));
   });
 
@@ -138,9 +140,11 @@ chips:
     await guestEdge(0);
     await hostEdge('button', 'OFF');
     // What a bridge's will and its restart publish: the capture says why edges may be missing.
-    await probe.publish(`${B}/bridge/state`, '{"state":"offline"}', true);
-    await probe.publish(`${B}/bridge/state`, '{"state":"online"}', true);
-    // The capture is a subscriber of its own: give it ample time to receive what the probe did before stopping it.
+    // Raw retained publishes, not the client: the test impersonates the bridge's own topic.
+    for (const state of ['offline', 'online']) {
+      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-r', '-t', `${B}/bridge/state`, '-m', `{"state":"${state}"}`]);
+    }
+    // The capture is a subscriber of its own: give it ample time to receive what mosquitto_pub sent before stopping it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     cap.kill('SIGINT');
     assert.equal(await cap.exited, 0, cap.stderr());

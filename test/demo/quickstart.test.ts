@@ -17,7 +17,7 @@ import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { SharedMemory } from '../../native/index.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
-import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { connect, type Vgpio } from '../../client/index.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { repoRoot } from '../../testkit/kernel.ts';
 
@@ -32,7 +32,7 @@ describe('docs/quickstart.md: the mosquitto_pub commands of the demo', { timeout
   let dir: string;
   let controller: Controller;
   let mem: SharedMemory;
-  let probe: MqttProbe;
+  let vgpio: Vgpio;
   let port: number;
 
   before(async () => {
@@ -58,11 +58,13 @@ chips:
     controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge', () => undefined) });
     mem = SharedMemory.open(join(dir, 'demo.shm'));
     new FakeGuest(mem).bind();
-    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['vgpio2mqtt/demo/#']);
+    vgpio = await connect(`mqtt://127.0.0.1:${port}`);
+    // Subscribes each line's state and edges now, so a wait started right before a command is listening when its edge comes.
+    for (const line of ['button', 'led', 'switch']) await vgpio.chip('demo').line(line).level();
   });
 
   after(async () => {
-    await probe.close();
+    await vgpio.close();
     await controller.stop();
     mem.close();
     rmSync(dir, { recursive: true, force: true });
@@ -76,9 +78,9 @@ chips:
       const [program, ...args] = words(command.replace('-p 1883', `-p ${port}`));
       const topic = args[args.indexOf('-t') + 1] ?? '';
       const line = topic.replace(/^vgpio2mqtt\/demo\//, '').replace(/\/set$/, '');
-      const from = probe.mark;
+      const edge = vgpio.chip('demo').line(line).waitFor({ edge: 'any', source: 'host' }, { timeoutMs: 3000 });
       await exec(program ?? '', args);
-      await probe.waitFor(`vgpio2mqtt/demo/${line}/edge`, (p) => p.includes('"source":"host"'), 3000, from).catch((error: unknown) => {
+      await edge.catch((error: unknown) => {
         assert.fail(`${command}: no edge on ${line} (${(error as Error).message})`);
       });
       // A pulse's return comes 500 ms later; a reader types the next command after that.
