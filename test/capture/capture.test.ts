@@ -7,16 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
-import { Logger } from '../../bridge/log.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { connect, type Edge, type Vgpio } from '../../client/index.ts';
-import { freePort } from '../../testkit/ports.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
 import { CLI, startCapture, type CaptureProcess } from '../../testkit/capture-cli.ts';
 
@@ -24,18 +20,15 @@ const run = promisify(execFile);
 const B = 'cap';
 
 describe('vgpio2mqtt capture', () => {
+  let bridge: InProcessBridge;
   let dir: string;
-  let config: string;
-  let controller: Controller;
-  let mem: SharedMemory;
   let guest: FakeGuest;
   let vgpio: Vgpio;
-  let port: number;
 
-  const capture = (...args: string[]): Promise<CaptureProcess> => startCapture(config, args);
+  const capture = (...args: string[]): Promise<CaptureProcess> => startCapture(bridge.configPath, args);
   const cliFails = async (...args: string[]): Promise<{ code: number; stderr: string }> => {
     try {
-      await run(process.execPath, ['--import', 'tsx', CLI, 'capture', ...args, '-c', config]);
+      await run(process.execPath, ['--import', 'tsx', CLI, 'capture', ...args, '-c', bridge.configPath]);
       return assert.fail('capture succeeded');
     } catch (error) {
       const e = error as { code: number; stderr: string };
@@ -57,12 +50,9 @@ describe('vgpio2mqtt capture', () => {
   };
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-capture-test-');
-    port = await freePort();
-    config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
+    bridge = await InProcessBridge.start({
+      name: 'capture-test',
+      config: (folder, port) => `base_topic: ${B}
 broker:
   port: ${port}
 metrics: { port: 0 }
@@ -71,7 +61,7 @@ homeassistant: { enabled: false }
 chips:
   - name: board
     mode: plain
-    shm: ${dir}/board.shm
+    shm: ${folder}/board.shm
     poll_ms: 5
     lines:
       - { line: 0, name: button }
@@ -79,13 +69,12 @@ chips:
       - { line: 2, name: relay, inverted: true }
     ngpio: 8
 `,
-    );
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge') });
-    mem = SharedMemory.open(join(dir, 'board.shm'));
-    guest = new FakeGuest(mem);
+    });
+    dir = bridge.dir;
+    guest = new FakeGuest(bridge.open());
     guest.bind();
     guest.setDirection(1, true);
-    vgpio = await connect({ url: `mqtt://127.0.0.1:${port}`, baseTopic: B, timeoutMs: 10_000 });
+    vgpio = await connect({ url: bridge.url, baseTopic: B, timeoutMs: 10_000 });
     await vgpio.chip('board').waitOnline({ timeoutMs: 10_000 });
     // Subscribes each line's state and edges now, so a wait started right before an action is listening when its edge comes.
     for (const name of ['button', 'led', 'relay']) await vgpio.chip('board').line(name).level();
@@ -93,9 +82,7 @@ chips:
 
   after(async () => {
     await vgpio.close();
-    await controller.stop();
-    mem.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bridge.stop();
   });
 
   it('records host and guest edges until --count, in one timebase that keeps both clocks\' spacing', async () => {
@@ -142,7 +129,7 @@ chips:
     // What a bridge's will and its restart publish: the capture says why edges may be missing.
     // Raw retained publishes, not the client: the test impersonates the bridge's own topic.
     for (const state of ['offline', 'online']) {
-      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-r', '-t', `${B}/bridge/state`, '-m', `{"state":"${state}"}`]);
+      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(bridge.port), '-q', '1', '-r', '-t', `${B}/bridge/state`, '-m', `{"state":"${state}"}`]);
     }
     // The capture is a subscriber of its own: give it ample time to receive what mosquitto_pub sent before stopping it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -189,33 +176,30 @@ chips:
 });
 
 describe('vgpio2mqtt capture with broker users', () => {
+  let bridge: InProcessBridge;
   let dir: string;
   let config: string;
-  let controller: Controller;
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-capture-login-');
-    config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
+    bridge = await InProcessBridge.start({
+      name: 'capture-login',
+      config: (folder, port) => `base_topic: ${B}
 broker:
-  port: ${await freePort()}
+  port: ${port}
   users:
     - { username: viewer, password: s3cret, publish: [], subscribe: ["${B}/#"] }
 metrics: { port: 0 }
 web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
-  - { name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }
+  - { name: board, mode: plain, shm: ${folder}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }
 `,
-    );
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge') });
+    });
+    ({ dir, configPath: config } = bridge);
   });
 
   after(async () => {
-    await controller.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bridge.stop();
   });
 
   it('says how to log in when the broker refuses it, and records with --mqtt-username/--mqtt-password', async () => {
