@@ -34,6 +34,7 @@ import { buildAgent } from '../testkit/agent.ts';
 import type { GuestArch } from '../testkit/arch.ts';
 import { Guest } from '../testkit/guest.ts';
 import { guestKernel } from '../testkit/kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: it times the raw `.../set` path, without the client's wait for an answer.
 import { MqttProbe } from '../testkit/mqtt-probe.ts';
 import { freePort } from '../testkit/ports.ts';
 import { buildVgpio } from '../testkit/build-module.ts';

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemClient, protocol } from '../native/index.ts';
 import { FakeGuest } from '../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it times the raw `.../set` path, without the client's wait for an answer.
 import { MqttProbe } from '../testkit/mqtt-probe.ts';
 import { freePort } from '../testkit/ports.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';

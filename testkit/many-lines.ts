@@ -24,6 +24,7 @@ import { BridgeProcess } from '../bench/bridge-process.ts';
 import { archProfile, type GuestArch } from './arch.ts';
 import { Guest } from './guest.ts';
 import { guestKernel } from './kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: commands go in as raw `.../set` messages and every edge message is counted.
 import { MqttProbe } from './mqtt-probe.ts';
 import { freePort } from './ports.ts';
 import { buildVgpio, type ModuleBuild } from './build-module.ts';

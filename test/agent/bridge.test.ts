@@ -36,6 +36,7 @@ import { GUEST_ARCHES } from '../../testkit/arch.ts';
 import { ConsoleLog } from '../../testkit/console.ts';
 import { Guest } from '../../testkit/guest.ts';
 import { guestKernel } from '../../testkit/kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: the agent's topics (agent/edge, received), which the typed client does not speak.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 

@@ -25,6 +25,7 @@ import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { buildAgent, MqttSend } from '../../testkit/agent.ts';
 import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: the agent's topics, which the typed client does not speak.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 
 const run = promisify(execFile);

@@ -18,6 +18,7 @@ import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it counts every message a command causes, on the wire.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/vgpio-host.ts';

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
 import { parseCommand } from '../../bridge/payload.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it feeds the bridge malformed and hostile input and checks its raw answers.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { rssBytes } from '../../testkit/rss.ts';

@@ -27,6 +27,7 @@ import { stopServer } from '../../bridge/chip/server-process.ts';
 import { buildGuestModules, chipByLabel, GPIOD_TOOLS, until, type GuestModules } from '../../testkit/vgpio-host.ts';
 import { Guest } from '../../testkit/guest.ts';
 import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it counts every state, edge and availability message across restarts.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 

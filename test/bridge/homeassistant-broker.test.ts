@@ -18,6 +18,7 @@ import { Logger } from '../../bridge/log.ts';
 import { Topics } from '../../bridge/mqtt/topics.ts';
 import { legacyConfigs } from '../support/ha-legacy.ts';
 import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks Home Assistant's discovery topics and retained messages.
 import { MqttProbe, type Seen } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/vgpio-host.ts';

@@ -19,6 +19,7 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks retained messages and sessions across a broker cluster.
 import { MqttProbe, type Seen } from '../../testkit/mqtt-probe.ts';
 import { RabbitCluster, type RabbitNode } from '../../testkit/rabbitmq.ts';
 import { until } from '../../testkit/until.ts';

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks which bridge publishes what, topic by topic, on a shared broker.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { until } from '../../testkit/vgpio-host.ts';
 

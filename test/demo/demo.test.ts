@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../testkit/kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: the agent's and the line config topics, which the typed client does not speak.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/vgpio-host.ts';

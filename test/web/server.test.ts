@@ -17,6 +17,7 @@ import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { WebServer } from '../../bridge/web/server.ts';
 import { listenerNames } from '../../broker/origin-guard.ts';
+// Raw MQTT (MqttProbe), not the typed client: Home Assistant's discovery topics, which the typed client does not speak.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 
