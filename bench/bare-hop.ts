@@ -4,7 +4,7 @@
  * broker (a bare MQTT hop), with the QoS the bridge uses (1).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { until } from '../test/kernel/vgpio-host.ts';
+import { until } from '../testkit/vgpio-host.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince } from './samples.ts';
 

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { repoRoot } from '../test/support/kernel.ts';
+import { repoRoot } from '../testkit/kernel.ts';
 import { msSince } from './samples.ts';
 import { Topics } from '../bridge/mqtt/topics.ts';
 

@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MqttProbe } from '../test/support/mqtt-probe.ts';
-import { freePort } from '../test/support/ports.ts';
+import mqtt from 'mqtt';
+import { freePort } from '../testkit/ports.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { Topics } from '../bridge/mqtt/topics.ts';
@@ -32,16 +32,17 @@ export async function refusedRate(lines: number, seconds: number, window: number
     const config = `base_topic: ${BASE}\nlog_level: error\nbroker: { port: ${port}, max_publish_rate: null }\nmetrics: { port: ${await freePort()} }\nweb: { enabled: false }\nhomeassistant: { enabled: false }\nchips:\n  - { name: c, mode: plain, ngpio: ${lines}, poll_ms: 60000, shm: ${dir}/c.shm }\n`;
     const url = `mqtt://127.0.0.1:${port}`;
     const bridge = await BridgeProcess.start({ config, dir, url, baseTopic: BASE, build });
-    const probe = await MqttProbe.connect(url, []);
+    // A raw mqtt.js client, not the typed one: the bench floods `.../set` at QoS 0 without waiting for answers.
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
     try {
-      noDelay(probe.client);
+      noDelay(client);
       let answered = 0;
       let wake: (() => void) | undefined;
-      probe.client.on('message', () => {
+      client.on('message', () => {
         answered += 1;
         wake?.();
       });
-      await probe.client.subscribeAsync(topics.bridgeEvent, { qos: 0 });
+      await client.subscribeAsync(topics.bridgeEvent, { qos: 0 });
       // The last line, so a scan of every bank would show.
       const topic = topics.set('c', String(lines - 1));
       let sent = 0;
@@ -53,14 +54,14 @@ export async function refusedRate(lines: number, seconds: number, window: number
           wake = undefined;
           continue;
         }
-        probe.client.publish(topic, 'TOGGLE', { qos: 0 });
+        client.publish(topic, 'TOGGLE', { qos: 0 });
         sent += 1;
         if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
       const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
       return { lines, sent, answered, perSecond: answered / elapsed };
     } finally {
-      await probe.close();
+      await client.endAsync();
       await bridge.stop();
     }
   } finally {

@@ -1,6 +1,6 @@
 /**
  * The clustered-broker rows of the benchmark: a 3-node RabbitMQ 3.10
- * cluster on loopback (test/support/rabbitmq.ts), the bridge on node 2 and
+ * cluster on loopback (testkit/rabbitmq.ts), the bridge on node 2 and
  * the commands published on node 1. Commands/s through the cluster against
  * a bare hop between the same two nodes; then node 2 is killed (kill -9)
  * and the time until the bridge's chip is online again through node 3 is
@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { RabbitCluster } from '../test/support/rabbitmq.ts';
+import { RabbitCluster } from '../testkit/rabbitmq.ts';
 import { hopRate } from './bare-hop.ts';
 import type { BridgeBuild } from './bridge-process.ts';
 import { commandThroughput } from './host-paths.ts';

@@ -9,8 +9,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/support/ports.ts';
-import { rssBytes } from '../test/support/rss.ts';
+import { freePort } from '../testkit/ports.ts';
+import { rssBytes } from '../testkit/rss.ts';
 import { pidFile } from '../bridge/chip/server-process.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import type { BenchCounts } from './run.ts';

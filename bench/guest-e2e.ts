@@ -3,7 +3,7 @@
  * process, embedded broker) -> vgpio.ko -> `gpiomon` in the guest prints
  * the edge on the serial console -> the host reads it. The raw baseline, in
  * the same boot: a second vgpio device whose region this process owns
- * (test/kernel/vgpio-host.ts's HostRegion), the host writing `in`, raising
+ * (testkit/vgpio-host.ts's HostRegion), the host writing `in`, raising
  * the line and ringing the guest directly through the addon, no MQTT, and
  * a second gpiomon. In doorbell mode a third path, the stand-in bridge
  * (bench/stand-in-device.ts): another process with an embedded broker of
@@ -30,14 +30,15 @@ import { join } from 'node:path';
 import { IvshmemServer, protocol } from '../native/index.ts';
 import { loadSettings } from '../bridge/config/load.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
-import { buildAgent } from '../test/support/agent.ts';
-import type { GuestArch } from '../test/support/arch.ts';
-import { Guest } from '../test/support/guest.ts';
-import { guestKernel } from '../test/support/kernel.ts';
-import { MqttProbe } from '../test/support/mqtt-probe.ts';
-import { freePort } from '../test/support/ports.ts';
-import { buildVgpio } from '../test/kernel/build-module.ts';
-import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../test/kernel/vgpio-host.ts';
+import { buildAgent } from '../testkit/agent.ts';
+import type { GuestArch } from '../testkit/arch.ts';
+import { Guest } from '../testkit/guest.ts';
+import { guestKernel } from '../testkit/kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: it times the raw `.../set` path, without the client's wait for an answer.
+import { MqttProbe } from '../testkit/mqtt-probe.ts';
+import { freePort } from '../testkit/ports.ts';
+import { buildVgpio } from '../testkit/build-module.ts';
+import { GPIOD_TOOLS, HostRegion, plainDeviceArgs, until } from '../testkit/vgpio-host.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { msSince, summarize, type Summary } from './samples.ts';

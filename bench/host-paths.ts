@@ -4,7 +4,7 @@
  * throughput with every command accounted for in shared memory, guest
  * output -> retained state received, and lost edges both ways.
  */
-import { until } from '../test/kernel/vgpio-host.ts';
+import { until } from '../testkit/vgpio-host.ts';
 import { BUTTON, CHIP, LED, SPARE_LINES, topics, type HostRig } from './host-setup.ts';
 import { msSince } from './samples.ts';
 

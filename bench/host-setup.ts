@@ -14,9 +14,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemClient, protocol } from '../native/index.ts';
-import { FakeGuest } from '../test/support/fake-guest.ts';
-import { MqttProbe } from '../test/support/mqtt-probe.ts';
-import { freePort } from '../test/support/ports.ts';
+import { FakeGuest } from '../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it times the raw `.../set` path, without the client's wait for an answer.
+import { MqttProbe } from '../testkit/mqtt-probe.ts';
+import { freePort } from '../testkit/ports.ts';
 import { BridgeProcess, type BridgeBuild } from './bridge-process.ts';
 import { noDelay } from '../bridge/mqtt/no-delay.ts';
 import { Topics } from '../bridge/mqtt/topics.ts';

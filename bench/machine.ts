@@ -1,7 +1,7 @@
 /** What a benchmark run ran on and what it measured: for the heading of each run in RESULTS.md. */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { repoRoot } from '../test/support/kernel.ts';
+import { repoRoot } from '../testkit/kernel.ts';
 
 function firstLine(command: string, args: string[]): string {
   try {

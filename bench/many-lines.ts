@@ -1,6 +1,6 @@
 /**
  * Stress mode for lost and invented edges with many lines at once, in a
- * real TCG guest through the real bridge (test/kernel/many-lines.ts): the
+ * real TCG guest through the real bridge (testkit/many-lines.ts): the
  * streams of test/kernel/many-lines.test.ts, repeated RUNS times on one
  * boot per guest of the test (x86_64 with 1 and 2 vCPUs, arm64 with 2, on
  * QEMU 7.2; x86_64 with 2 on QEMU 10.0), or
@@ -11,8 +11,8 @@
  *   node --import tsx bench/many-lines.ts [RUNS [ARCH]]     (default 10, all)
  */
 import process from 'node:process';
-import { parseGuestArch } from '../test/support/arch.ts';
-import { GUESTS, ManyLinesRig, STREAMS } from '../test/kernel/many-lines.ts';
+import { parseGuestArch } from '../testkit/arch.ts';
+import { GUESTS, ManyLinesRig, STREAMS } from '../testkit/many-lines.ts';
 import { machine } from './machine.ts';
 
 const runs = Number(process.argv[2] ?? 10);

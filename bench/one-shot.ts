@@ -4,7 +4,7 @@
  * `.../set`, until the fake guest's doorbell fires. The same bridge on its
  * embedded broker and on Mosquitto as shipped, alternated in rounds.
  */
-import { Mosquitto } from '../test/support/mosquitto.ts';
+import { Mosquitto } from '../testkit/mosquitto.ts';
 import type { BridgeBuild } from './bridge-process.ts';
 import { mosquittoPub } from './guest-e2e.ts';
 import { BASE, BUTTON, CHIP, HostRig } from './host-setup.ts';

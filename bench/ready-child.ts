@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { repoRoot } from '../test/support/kernel.ts';
+import { repoRoot } from '../testkit/kernel.ts';
 
 export interface ReadyChild {
   /** SIGTERM, and resolves once the process has exited. */

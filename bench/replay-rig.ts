@@ -2,7 +2,7 @@
  * A bridge and one x86_64 TCG guest (vgpio.ko, plain mode) for the replay
  * and decoding figures: input lines `a` and `b` that `vgpio2mqtt play`
  * drives, outputs `tx`, `scl` and `sda` that the guest's bitbang program
- * (test/capture/bitbang) drives as UART and I2C. test/capture/guest-play.test.ts
+ * (testkit/programs/bitbang) drives as UART and I2C. test/capture/guest-play.test.ts
  * and `npm run bench:replay` share it.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,12 +13,12 @@ import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
 import { connect, type Vgpio } from '../client/index.ts';
-import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
-import { buildGuestProgram, chipByLabel } from '../test/kernel/vgpio-host.ts';
-import { Guest } from '../test/support/guest.ts';
-import { guestKernel } from '../test/support/kernel.ts';
-import { plainChipYaml } from '../test/support/plain-chip.ts';
-import { freePort } from '../test/support/ports.ts';
+import { buildVgpio, type ModuleBuild } from '../testkit/build-module.ts';
+import { buildGuestProgram, chipByLabel } from '../testkit/vgpio-host.ts';
+import { Guest } from '../testkit/guest.ts';
+import { guestKernel } from '../testkit/kernel.ts';
+import { plainChipYaml } from '../testkit/plain-chip.ts';
+import { freePort } from '../testkit/ports.ts';
 
 export const CHIP = 'board';
 export const LINES = { a: 0, b: 1, tx: 4, scl: 5, sda: 6 } as const;
@@ -69,7 +69,7 @@ export class ReplayRig {
         binaries: ['/usr/bin/gpiodetect'],
         files: [
           { dest: '/lib/vgpio.ko', src: module.ko, mode: 0o644 },
-          { dest: '/bin/bitbang', src: buildGuestProgram(join(import.meta.dirname, '../test/capture/bitbang/bitbang.c'), join(dir, 'bitbang')), mode: 0o755 },
+          { dest: '/bin/bitbang', src: buildGuestProgram(join(import.meta.dirname, '../testkit/programs/bitbang/bitbang.c'), join(dir, 'bitbang')), mode: 0o755 },
         ],
         initCommands: ['insmod /lib/vgpio.ko poll_ms=1'],
         qemuArgs: qemuArgs(chip),

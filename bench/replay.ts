@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVcd } from '../bridge/capture/vcd-reader.ts';
 import { toVcd, type VcdChange } from '../bridge/capture/vcd.ts';
-import { runCli, startCapture } from '../test/support/capture-cli.ts';
+import { runCli, startCapture } from '../testkit/capture-cli.ts';
 import { CHIP, ReplayRig } from './replay-rig.ts';
 import { summarize, type Summary } from './samples.ts';
 

@@ -17,7 +17,7 @@ import { machine, type Machine } from './machine.ts';
 import { replayFigures, type RoundTrip } from './replay.ts';
 import type { BridgeBuild } from './bridge-process.ts';
 import { inRounds, type Summary } from './samples.ts';
-import { Mosquitto } from '../test/support/mosquitto.ts';
+import { Mosquitto } from '../testkit/mosquitto.ts';
 
 export interface BenchCounts {
   /** Samples per latency figure. */

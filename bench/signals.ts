@@ -8,7 +8,7 @@
  * in doorbell mode, and a wire from chip A's output `out` to chip B's
  * input `in`. With `guests: 2` (test/signals/two-guests.test.ts) chip A is
  * in one guest and chip B in another, booted in parallel. A guest program
- * (test/kernel/edgemon, uAPI v2) timestamps every edge with the guest's
+ * (testkit/programs/edgemon, uAPI v2) timestamps every edge with the guest's
  * CLOCK_MONOTONIC, the clock of the bridge's `guest_ns`.
  */
 import { execFile } from 'node:child_process';
@@ -23,15 +23,15 @@ import type { ChipConfig } from '../bridge/config/types.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
-import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
-import { buildEdgemon, chipByLabel, GPIOD_TOOLS, until } from '../test/kernel/vgpio-host.ts';
-import { Guest } from '../test/support/guest.ts';
-import { guestKernel } from '../test/support/kernel.ts';
-import { MqttProbe } from '../test/support/mqtt-probe.ts';
+import { buildVgpio, type ModuleBuild } from '../testkit/build-module.ts';
+import { buildEdgemon, chipByLabel, GPIOD_TOOLS, until } from '../testkit/vgpio-host.ts';
+import { Guest } from '../testkit/guest.ts';
+import { guestKernel } from '../testkit/kernel.ts';
+import { MqttProbe } from '../testkit/mqtt-probe.ts';
 import { machine } from './machine.ts';
 import { readResults, writeResults } from './results-io.ts';
 import { withPartialRun } from './results-file.ts';
-import { freePort } from '../test/support/ports.ts';
+import { freePort } from '../testkit/ports.ts';
 
 const run = promisify(execFile);
 const BASE = 'sg';

@@ -20,7 +20,7 @@ import { Aedes } from 'aedes';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { IvshmemServer, protocol } from '../native/index.ts';
-import { HostRegion } from '../test/kernel/vgpio-host.ts';
+import { HostRegion } from '../testkit/vgpio-host.ts';
 
 const [port, socket, topic] = process.argv.slice(2);
 if (port === undefined || socket === undefined || topic === undefined) throw new Error('usage: stand-in-device.ts PORT SOCKET TOPIC');

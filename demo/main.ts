@@ -5,10 +5,10 @@
  * which stops everything and leaves nothing behind.
  */
 import { parseArgs } from 'node:util';
-import { parseGuestArch, type GuestArch } from '../test/support/arch.ts';
+import { parseGuestArch, type GuestArch } from '../testkit/arch.ts';
 import { surviveClosedOutput } from '../bridge/log.ts';
-import { READY_MARKER } from '../test/support/initramfs.ts';
-import { withoutCommandMarkers } from '../test/support/guest.ts';
+import { READY_MARKER } from '../testkit/initramfs.ts';
+import { withoutCommandMarkers } from '../testkit/guest.ts';
 import { BLINK_S, CHIP, DemoSession, LINES } from './session.ts';
 
 const USAGE = 'usage: npm run demo [-- --port <tcp port, default 1883>] [--web-port <web view port, default 8080, 0: any>] [--host <address, default 127.0.0.1>] [--arch <x86_64 (default) or arm64>]';

@@ -15,12 +15,12 @@ import { Controller } from '../bridge/controller.ts';
 import { stopServer } from '../bridge/chip/server-process.ts';
 import { Logger, type LogLevel } from '../bridge/log.ts';
 import { qemuArgs } from '../bridge/qemu-args.ts';
-import { buildAgent } from '../test/support/agent.ts';
-import { consoleDevice, type GuestArch } from '../test/support/arch.ts';
-import { Guest } from '../test/support/guest.ts';
-import { guestKernel } from '../test/support/kernel.ts';
-import { buildVgpio, type ModuleBuild } from '../test/kernel/build-module.ts';
-import { GPIOD_TOOLS, until } from '../test/kernel/vgpio-host.ts';
+import { buildAgent } from '../testkit/agent.ts';
+import { consoleDevice, type GuestArch } from '../testkit/arch.ts';
+import { Guest } from '../testkit/guest.ts';
+import { guestKernel } from '../testkit/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../testkit/build-module.ts';
+import { GPIOD_TOOLS, until } from '../testkit/vgpio-host.ts';
 
 export const CHIP = 'demo';
 export const LINES = { button: 0, led: 1, switch: 2 } as const;

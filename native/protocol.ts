@@ -2,7 +2,7 @@
  * The protocol constants of kernel/vgpio_shm.h, as exported by the addon
  * (the C compiler evaluates them; nothing here repeats a value). This file
  * only lists the names, without the VGPIO_ prefix, so TypeScript knows them;
- * loading fails if the addon lacks one, and test/native/protocol.test.ts
+ * loading fails if the addon lacks one, and test/native/protocol.unit.test.ts
  * fails if the header gained one that is missing here.
  */
 import { binding } from './addon.ts';

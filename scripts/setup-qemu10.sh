@@ -5,7 +5,7 @@
 # option ROMs and keymaps) are fetched with `apt-get download` and unpacked
 # with `dpkg -x` into CACHE_DIR/qemu-10 (nothing is installed). The shared
 # libraries it links are all Debian 12's; the BIOS and iPXE ROMs come from
-# the installed seabios and ipxe-qemu. test/support/qemu-builds.ts runs it.
+# the installed seabios and ipxe-qemu. testkit/qemu-builds.ts runs it.
 #
 # Idempotent like setup.sh: a cached QEMU 10.0 that runs is left alone.
 # Usage: scripts/setup-qemu10.sh CACHE_DIR   (as root; setup.sh passes its cache)

@@ -2,27 +2,40 @@
  * Runs the test suite: every `*.test.ts` below test/ (or the files given as
  * arguments), one file at a time (QEMU guests are heavy and the machine has
  * two cores), through node:test with our reporter.
+ *
+ * `--unit` runs only the unit tests, `*.unit.test.ts`: no broker process,
+ * no guest, no child process, each file under a second. They share nothing,
+ * so they run as many at a time as there are cores.
  */
 import { run } from 'node:test';
 import { readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import reporter from './support/reporter.ts';
 
-function findTests(dir: string): string[] {
+function findTests(dir: string, suffix: string): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...findTests(path));
-    else if (entry.name.endsWith('.test.ts')) found.push(path);
+    if (entry.isDirectory()) found.push(...findTests(path, suffix));
+    else if (entry.name.endsWith(suffix)) found.push(path);
   }
   return found.sort();
 }
 
 const args = process.argv.slice(2);
-const files = args.length > 0 ? args.map((f) => resolve(f)) : findTests(resolve(import.meta.dirname));
+const unit = args[0] === '--unit';
+const root = resolve(import.meta.dirname);
+let files: string[];
+if (unit) {
+  if (args.length > 1) throw new Error('--unit takes no files: it runs every *.unit.test.ts');
+  files = findTests(root, '.unit.test.ts');
+} else {
+  files = args.length > 0 ? args.map((f) => resolve(f)) : findTests(root, '.test.ts');
+}
 
 let failed = false;
-const stream = run({ files, concurrency: 1 });
+const stream = run({ files, concurrency: unit ? availableParallelism() : 1 });
 stream.on('test:fail', () => {
   failed = true;
 });

@@ -1,7 +1,7 @@
 /**
  * The option reference of docs/configuration.md, generated from the schema
  * (config/schema.ts) by `npm run docs:config` (scripts/gen-config-docs.ts)
- * between two marker comments; test/bridge/config-schema.test.ts fails
+ * between two marker comments; test/bridge/config-schema.unit.test.ts fails
  * when the committed file differs, so an option cannot skip the docs.
  */
 import { defaultOf, typeOf } from './help.ts';

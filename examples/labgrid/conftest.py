@@ -1,7 +1,7 @@
 """Starts what examples/labgrid/env.yaml needs before labgrid reads it: a
 vgpio2mqtt bridge (``node dist/bridge/cli.js start``, a child process with
 a server-mode chip `board` in a temporary runtime folder) and the guest's
-kernel and initramfs (test/support/labgrid-guest-main.ts). Sets LG_VGPIO_URL,
+kernel and initramfs (testkit/labgrid-guest-main.ts). Sets LG_VGPIO_URL,
 LG_VGPIO_KERNEL and LG_VGPIO_QEMU_ARGS for the environment file, unless
 LG_VGPIO_URL is set already (a bridge of your own: then set all three).
 
@@ -62,7 +62,7 @@ chips:
       - {{ line: 1, name: led, direction: output }}
 """
         )
-        guest = json.loads(_run(["node", "--import", "tsx", "test/support/labgrid-guest-main.ts", str(self.dir / "guest"), "board"]))
+        guest = json.loads(_run(["node", "--import", "tsx", "testkit/labgrid-guest-main.ts", str(self.dir / "guest"), "board"]))
         self.bridge = subprocess.Popen([*CLI, "start", "-c", str(config), "--log-level", "warn"], cwd=REPO)
         url = f"mqtt://127.0.0.1:{port}"
         self._until_bridge(url)

@@ -5,7 +5,7 @@
 The plugin loads by itself once the package is installed (else add
 ``-p vgpio2mqtt.pytest_plugin``). The chip `board` with the lines `button`
 (the host drives it: an input in the guest) and `led` (the guest drives
-it) is the one test/support/fake-guest-main.ts serves; name your own chip's
+it) is the one testkit/fake-guest-main.ts serves; name your own chip's
 lines here.
 """
 

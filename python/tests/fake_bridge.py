@@ -1,6 +1,6 @@
 """pytest plugin for this package's own tests (load with ``-p fake_bridge``,
 python/tests on PYTHONPATH): one bridge with a fake guest for the session,
-test/support/fake-guest-main.ts run by Node, and the plugin's ``vgpio_url``
+testkit/fake-guest-main.ts run by Node, and the plugin's ``vgpio_url``
 pointed at it. ``fake_bridge.guest("out 1 1")`` makes the fake guest act."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _read_line(stream: IO[str], timeout: float) -> str:
 @pytest.fixture(scope="session")
 def fake_bridge() -> Iterator[FakeBridge]:
     process = subprocess.Popen(
-        ["node", "--import", "tsx", "test/support/fake-guest-main.ts"],
+        ["node", "--import", "tsx", "testkit/fake-guest-main.ts"],
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -29,15 +29,16 @@ import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { watch } from '../../bridge/remote.ts';
 import type { Settings } from '../../bridge/config/types.ts';
-import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
-import { buildEdgemon, chipByLabel } from '../kernel/vgpio-host.ts';
-import { buildAgent, MqttSend } from '../support/agent.ts';
-import { GUEST_ARCHES } from '../support/arch.ts';
-import { ConsoleLog } from '../support/console.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
+import { buildEdgemon, chipByLabel } from '../../testkit/vgpio-host.ts';
+import { buildAgent, MqttSend } from '../../testkit/agent.ts';
+import { GUEST_ARCHES } from '../../testkit/arch.ts';
+import { ConsoleLog } from '../../testkit/console.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel } from '../../testkit/kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: the agent's topics (agent/edge, received), which the typed client does not speak.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 const run = promisify(execFile);
 const B = 'vt';

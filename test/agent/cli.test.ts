@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildAgent } from '../support/agent.ts';
+import { buildAgent } from '../../testkit/agent.ts';
 
 const { agent } = buildAgent();
 

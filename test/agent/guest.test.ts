@@ -21,9 +21,9 @@ import { InputDriver } from '../../bridge/shm/input-driver.ts';
 import { LineRegisters, type Level } from '../../bridge/shm/line-registers.ts';
 import { VgpioRegion } from '../../bridge/shm/region.ts';
 import { protocol, SharedMemory } from '../../native/index.ts';
-import { buildAgent } from '../support/agent.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel, repoRoot } from '../support/kernel.ts';
+import { buildAgent } from '../../testkit/agent.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel, repoRoot } from '../../testkit/kernel.ts';
 
 const CHIP = 'agentchip';
 const NAMES = ['button0', 'button1', 'in2', 'in3', 'in4', 'in5', 'spare', 'relay'];

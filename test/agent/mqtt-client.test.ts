@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { EmbeddedBroker } from '../../broker/embedded.ts';
-import { buildAgent, MqttSend } from '../support/agent.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
+import { buildAgent, MqttSend } from '../../testkit/agent.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
 
 /** A broker the test can stop and start again on the same address. */
 interface TestBroker {

@@ -88,7 +88,7 @@ describe('bench with tiny counts', { timeout: 600_000 }, () => {
     assert.doesNotMatch(text, /NaN|undefined/);
     const figures = figuresOf(text);
     assert.ok(figures !== undefined, 'RESULTS.md reads the run back');
-    // Goals of the parts main.ts appends (signals, cluster) are read in test/bench/results-file.test.ts.
+    // Goals of the parts main.ts appends (signals, cluster) are read in test/bench/results-file.unit.test.ts.
     assert.deepEqual(GOALS.filter((g) => g.measuredBy === undefined && g.read(figures) === undefined).map((g) => g.figure), [], 'every goal has its figure in the section');
   });
 

@@ -23,9 +23,10 @@ import { EmbeddedBroker } from '../../broker/embedded.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { buildAgent, MqttSend } from '../support/agent.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
+import { buildAgent, MqttSend } from '../../testkit/agent.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: the agent's topics, which the typed client does not speak.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 
 const run = promisify(execFile);
 const B = 'relay';

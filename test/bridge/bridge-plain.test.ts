@@ -15,10 +15,11 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks the bridge's topics, payloads and retain flags themselves.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');

@@ -15,9 +15,10 @@ import { IvshmemClient, IvshmemServer, protocol } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks the bridge's topics, payloads and retain flags themselves.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 
 const B = 'vs';

@@ -14,10 +14,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../support/ports.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { SharedMemory } from '../../native/index.ts';
 
 const exec = promisify(execFile);

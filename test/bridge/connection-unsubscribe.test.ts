@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Logger } from '../../bridge/log.ts';
 import { MqttConnection } from '../../bridge/mqtt/connection.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
 
 describe('MqttConnection.subscribe undo', () => {
   let mosquitto: Mosquitto;

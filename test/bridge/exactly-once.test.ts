@@ -16,11 +16,12 @@ import { SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it counts every message a command causes, on the wire.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const B = 'xo';
 const BURST = 100;

@@ -23,11 +23,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
 import { parseCommand } from '../../bridge/payload.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
-import { rssBytes } from '../support/rss.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it feeds the bridge malformed and hostile input and checks its raw answers.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { rssBytes } from '../../testkit/rss.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 import { packets, RawClient } from '../support/raw-mqtt.ts';
 import { getStatus, handshake } from '../support/web-requests.ts';
 

@@ -27,11 +27,12 @@ import { protocol, SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { stopServer } from '../../bridge/chip/server-process.ts';
-import { buildGuestModules, chipByLabel, GPIOD_TOOLS, until, type GuestModules } from '../kernel/vgpio-host.ts';
-import { Guest } from '../support/guest.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { machineQemuVersion, QEMU_VERSIONS } from '../support/qemu-builds.ts';
+import { buildGuestModules, chipByLabel, GPIOD_TOOLS, until, type GuestModules } from '../../testkit/vgpio-host.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it counts every state, edge and availability message across restarts.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { machineQemuVersion, QEMU_VERSIONS } from '../../testkit/qemu-builds.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 
 const run = promisify(execFile);

@@ -19,7 +19,7 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import type { ChipConfig } from '../../bridge/config/types.ts';
 import { Logger } from '../../bridge/log.ts';
 import { MetricsCollector, type Counters } from '../../bridge/metrics/collect.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 describe('a hostile guest and a pulled shared-memory file', () => {
   let dir: string;

@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../support/kernel.ts';
-import { freePort } from '../support/ports.ts';
+import { repoRoot } from '../../testkit/kernel.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 interface Loaded {
   tls: boolean;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, protocol, SharedMemory } from '../../native/index.ts';
-import { until } from '../support/until.ts';
+import { until } from '../../testkit/until.ts';
 import { daemonArgs, joinOrStartServer, parseDaemonArgs, pidFile, startMissingServers, startServers, stopServer, type DaemonReport, type ServerSpec } from '../../bridge/chip/server-process.ts';
 
 const dir = mkdtempSync('/dev/shm/vgpio-daemon-');

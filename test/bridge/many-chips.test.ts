@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BridgeProcess } from '../../bench/bridge-process.ts';
 import { stopServer } from '../../bridge/chip/server-process.ts';
-import { freePort } from '../support/ports.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 const CHIPS = 256;
 

@@ -12,7 +12,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger } from '../../bridge/log.ts';
 import { MqttConnection } from '../../bridge/mqtt/connection.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
 
 it('publishes a burst of 2,000 QoS 0 messages in one turn without a drain listener per packet, and delivers them all', async () => {
   const mosquitto = await Mosquitto.start();

@@ -22,8 +22,8 @@ import { connected } from '../../bridge/remote.ts';
 import type { Settings } from '../../bridge/config/types.ts';
 import { commandThroughput } from '../../bench/host-paths.ts';
 import { HostRig } from '../../bench/host-setup.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { until } from '../support/until.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+import { until } from '../../testkit/until.ts';
 
 function recordingLogger(lines: string[]): Logger {
   return new Logger('debug', 'test', (line) => lines.push(line));

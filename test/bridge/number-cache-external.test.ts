@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { Logger } from '../../bridge/log.ts';
 import { MqttConnection } from '../../bridge/mqtt/connection.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
 
 const numberCache = createRequire(import.meta.url)('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
 

@@ -11,8 +11,8 @@ import { SharedMemory } from '../../native/index.ts';
 import { Chip } from '../../bridge/chip/chip.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const CHIPS = 64;
 

@@ -18,10 +18,11 @@ import { SharedMemory } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe, type Seen } from '../support/mqtt-probe.ts';
-import { RabbitCluster, type RabbitNode } from '../support/rabbitmq.ts';
-import { until } from '../support/until.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks retained messages and sessions across a broker cluster.
+import { MqttProbe, type Seen } from '../../testkit/mqtt-probe.ts';
+import { RabbitCluster, type RabbitNode } from '../../testkit/rabbitmq.ts';
+import { until } from '../../testkit/until.ts';
 
 const LINES = 8;
 /** QoS 1 TOGGLEs for the first bridge: some before the kill, the rest while its node is dead and after. */

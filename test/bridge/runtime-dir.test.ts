@@ -17,7 +17,7 @@ import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { binding } from '../../native/addon.ts';
 import { SharedMemory } from '../../native/index.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');

@@ -14,10 +14,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+// Raw MQTT (MqttProbe), not the typed client: it checks which bridge publishes what, topic by topic, on a shared broker.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const BRIDGES = 3;

@@ -14,9 +14,9 @@ import { ConfigError, loadSettings } from '../../bridge/config/load.ts';
 import { Logger } from '../../bridge/log.ts';
 import { MqttConnection } from '../../bridge/mqtt/connection.ts';
 import { connect, connected } from '../../bridge/remote.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { freePort } from '../support/ports.ts';
-import { until } from '../support/until.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/until.ts';
 
 describe('mqtt.server as a list of brokers', () => {
   let dir: string;

@@ -19,12 +19,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SharedMemory } from '../../native/index.ts';
 import { STOP_TIMEOUT_MS } from '../../bridge/mqtt/link.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { Mosquitto } from '../support/mosquitto.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { Mosquitto } from '../../testkit/mosquitto.ts';
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const KILLED = join(import.meta.dirname, '../support/killed-bridge-main.ts');

@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DEFAULT_BROKER_LIMITS, EmbeddedBroker, type BrokerLimits } from '../../broker/embedded.ts';
-import { freePort } from '../support/ports.ts';
-import { rssBytes } from '../support/rss.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { rssBytes } from '../../testkit/rss.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 
 const run = promisify(execFile);

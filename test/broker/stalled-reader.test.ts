@@ -17,9 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
-import { freePort } from '../support/ports.ts';
-import { rssBytes } from '../support/rss.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { rssBytes } from '../../testkit/rss.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 import { packets, RawClient } from '../support/raw-mqtt.ts';
 

@@ -7,62 +7,52 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
-import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { connect, type Edge, type Vgpio } from '../../client/index.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
-import { CLI, startCapture, type CaptureProcess } from '../support/capture-cli.ts';
+import { CLI, startCapture, type CaptureProcess } from '../../testkit/capture-cli.ts';
 
 const run = promisify(execFile);
 const B = 'cap';
 
 describe('vgpio2mqtt capture', () => {
+  let bridge: InProcessBridge;
   let dir: string;
-  let config: string;
-  let controller: Controller;
-  let mem: SharedMemory;
   let guest: FakeGuest;
-  let probe: MqttProbe;
+  let vgpio: Vgpio;
 
-  const capture = (...args: string[]): Promise<CaptureProcess> => startCapture(config, args);
+  const capture = (...args: string[]): Promise<CaptureProcess> => startCapture(bridge.configPath, args);
   const cliFails = async (...args: string[]): Promise<{ code: number; stderr: string }> => {
     try {
-      await run(process.execPath, ['--import', 'tsx', CLI, 'capture', ...args, '-c', config]);
+      await run(process.execPath, ['--import', 'tsx', CLI, 'capture', ...args, '-c', bridge.configPath]);
       return assert.fail('capture succeeded');
     } catch (error) {
       const e = error as { code: number; stderr: string };
       return { code: e.code, stderr: e.stderr };
     }
   };
-  /** Sets a host-driven line and waits for the bridge's edge, whose payload is returned. */
-  const hostEdge = async (line: string, state: string): Promise<Record<string, unknown>> => {
-    const from = probe.mark;
-    await probe.publish(`${B}/board/${line}/set`, state);
-    const edge = await probe.waitFor(`${B}/board/${line}/edge`, () => true, 10_000, from);
-    return JSON.parse(edge.payload) as Record<string, unknown>;
+  /** Sets a host-driven line and waits for the bridge's edge. */
+  const hostEdge = async (name: string, state: 'ON' | 'OFF'): Promise<Edge> => {
+    const line = vgpio.chip('board').line(name);
+    const edge = line.waitFor({ edge: 'any', source: 'host' }, { timeoutMs: 10_000 });
+    await line.set(state);
+    return edge;
   };
   /** The fake guest drives led (line 1) and reports it in its ring; waits for the bridge's edge. */
-  const guestEdge = async (level: 0 | 1): Promise<Record<string, unknown>> => {
-    const from = probe.mark;
+  const guestEdge = async (level: 0 | 1): Promise<Edge> => {
+    const edge = vgpio.chip('board').line('led').waitFor({ edge: 'any', source: 'guest' }, { timeoutMs: 10_000 });
     guest.setOutput(1, level);
-    const edge = await probe.waitFor(`${B}/board/led/edge`, () => true, 10_000, from);
-    return JSON.parse(edge.payload) as Record<string, unknown>;
+    return edge;
   };
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-capture-test-');
-    const port = await freePort();
-    config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
+    bridge = await InProcessBridge.start({
+      name: 'capture-test',
+      config: (folder, port) => `base_topic: ${B}
 broker:
   port: ${port}
 metrics: { port: 0 }
@@ -71,7 +61,7 @@ homeassistant: { enabled: false }
 chips:
   - name: board
     mode: plain
-    shm: ${dir}/board.shm
+    shm: ${folder}/board.shm
     poll_ms: 5
     lines:
       - { line: 0, name: button }
@@ -79,21 +69,20 @@ chips:
       - { line: 2, name: relay, inverted: true }
     ngpio: 8
 `,
-    );
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge') });
-    mem = SharedMemory.open(join(dir, 'board.shm'));
-    guest = new FakeGuest(mem);
+    });
+    dir = bridge.dir;
+    guest = new FakeGuest(bridge.open());
     guest.bind();
     guest.setDirection(1, true);
-    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]);
-    await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 10_000);
+    vgpio = await connect({ url: bridge.url, baseTopic: B, timeoutMs: 10_000 });
+    await vgpio.chip('board').waitOnline({ timeoutMs: 10_000 });
+    // Subscribes each line's state and edges now, so a wait started right before an action is listening when its edge comes.
+    for (const name of ['button', 'led', 'relay']) await vgpio.chip('board').line(name).level();
   });
 
   after(async () => {
-    await probe.close();
-    await controller.stop();
-    mem.close();
-    rmSync(dir, { recursive: true, force: true });
+    await vgpio.close();
+    await bridge.stop();
   });
 
   it('records host and guest edges until --count, in one timebase that keeps both clocks\' spacing', async () => {
@@ -125,10 +114,10 @@ chips:
     const vcd = parseVcd(readFileSync(file, 'utf8'));
     const at = (line: string): number[] => vcd.changes.filter((c) => c.name === line).map((c) => c.timeNs);
     const gaps = (times: number[]): number[] => times.slice(1).map((t, i) => t - (times[i] ?? 0));
-    const guestNs = edges.filter(([line]) => line === 'led').map(([, edge]) => edge.guest_ns as number);
+    const guestNs = edges.filter(([line]) => line === 'led').map(([, edge]) => edge.guestNs ?? NaN);
     assert.equal(guestNs.length, 3);
     assert.deepEqual(gaps(at('led')), gaps(guestNs));
-    const hostMs = (line: string): number[] => edges.filter(([l]) => l === line).map(([, edge]) => edge.ts_ms as number);
+    const hostMs = (line: string): number[] => edges.filter(([l]) => l === line).map(([, edge]) => edge.tsMs);
     assert.deepEqual(gaps(at('button')), gaps(hostMs('button')).map((ms) => ms * 1e6));
   });
 
@@ -138,9 +127,11 @@ chips:
     await guestEdge(0);
     await hostEdge('button', 'OFF');
     // What a bridge's will and its restart publish: the capture says why edges may be missing.
-    await probe.publish(`${B}/bridge/state`, '{"state":"offline"}', true);
-    await probe.publish(`${B}/bridge/state`, '{"state":"online"}', true);
-    // The capture is a subscriber of its own: give it ample time to receive what the probe did before stopping it.
+    // Raw retained publishes, not the client: the test impersonates the bridge's own topic.
+    for (const state of ['offline', 'online']) {
+      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(bridge.port), '-q', '1', '-r', '-t', `${B}/bridge/state`, '-m', `{"state":"${state}"}`]);
+    }
+    // The capture is a subscriber of its own: give it ample time to receive what mosquitto_pub sent before stopping it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     cap.kill('SIGINT');
     assert.equal(await cap.exited, 0, cap.stderr());
@@ -185,33 +176,30 @@ chips:
 });
 
 describe('vgpio2mqtt capture with broker users', () => {
+  let bridge: InProcessBridge;
   let dir: string;
   let config: string;
-  let controller: Controller;
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-capture-login-');
-    config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
+    bridge = await InProcessBridge.start({
+      name: 'capture-login',
+      config: (folder, port) => `base_topic: ${B}
 broker:
-  port: ${await freePort()}
+  port: ${port}
   users:
     - { username: viewer, password: s3cret, publish: [], subscribe: ["${B}/#"] }
 metrics: { port: 0 }
 web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
-  - { name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }
+  - { name: board, mode: plain, shm: ${folder}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }
 `,
-    );
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge') });
+    });
+    ({ dir, configPath: config } = bridge);
   });
 
   after(async () => {
-    await controller.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bridge.stop();
   });
 
   it('says how to log in when the broker refuses it, and records with --mqtt-username/--mqtt-password', async () => {

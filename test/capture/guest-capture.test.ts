@@ -14,14 +14,13 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
-import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
-import { until } from '../kernel/vgpio-host.ts';
-import { startCapture } from '../support/capture-cli.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { plainChipYaml } from '../support/plain-chip.ts';
-import { freePort } from '../support/ports.ts';
+import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
+import { startCapture } from '../../testkit/capture-cli.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel } from '../../testkit/kernel.ts';
+import { connect, type Edge, type EdgeStream, type Vgpio } from '../../client/index.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
 
 const B = 'gc';
@@ -31,7 +30,7 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
   let dir: string;
   let config: string;
   let controller: Controller;
-  let probe: MqttProbe;
+  let client: Vgpio;
   let vgpio: ModuleBuild;
   let guest: Guest;
 
@@ -42,7 +41,7 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
     writeFileSync(config, plainChipYaml({ baseTopic: B, port, dir, chip: CHIP, lines: ['{ line: 0, name: button }', '{ line: 7, name: relay }'] }));
     const settings = loadSettings({ args: ['-c', config], env: {} });
     controller = await Controller.start(settings, { log: new Logger('error', 'bridge') });
-    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, [`${B}/#`]);
+    client = await connect({ url: `mqtt://127.0.0.1:${port}`, baseTopic: B });
     vgpio = buildVgpio(guestKernel().headersDir);
     const chip = settings.chips[0] ?? assert.fail('no chip');
     guest = await Guest.boot({
@@ -51,14 +50,14 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
       initCommands: ['insmod /lib/vgpio.ko poll_ms=1'],
       qemuArgs: qemuArgs(chip),
     });
-    await probe.waitFor(`${B}/${CHIP}/availability`, (p) => p === 'online', 120_000).catch((error: unknown) => {
+    await client.chip(CHIP).waitOnline({ timeoutMs: 120_000 }).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\nguest console:\n${guest.console.tail(3000)}`);
     });
   });
 
   after(async () => {
     await guest.close();
-    await probe.close();
+    await client.close();
     await controller.stop();
     vgpio.remove();
     rmSync(dir, { recursive: true, force: true });
@@ -67,28 +66,34 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
   it('records gpioset on an output and host commands on an input, as the bridge published them', async () => {
     const file = join(dir, 'guest.vcd');
     const cap = await startCapture(config, ['--chip', CHIP, '--lines', 'relay,button', '--out', file]);
-    const from = probe.mark;
-    const wait = async (line: string, count: number): Promise<void> => {
-      await until(`${count} edges on ${line}`, () => probe.on(`${B}/${CHIP}/${line}/edge`, from).length >= count, 60_000);
+    const button = client.chip(CHIP).line('button');
+    const relayEdges = await client.chip(CHIP).line('relay').edges({ timeoutMs: 60_000 });
+    const buttonEdges = await button.edges({ timeoutMs: 60_000 });
+    // Each step waits for its own edge, so this is the order the bridge published them in.
+    const published: Edge[] = [];
+    const next = async (stream: EdgeStream): Promise<void> => {
+      const { value } = await stream.next();
+      published.push(value ?? assert.fail('the stream ended'));
     };
     for (let i = 1; i <= 3; i++) {
       await guest.exec(`gpioset ${CHIP} 7=1`);
-      await wait('relay', 2 * i - 1);
-      await probe.publish(`${B}/${CHIP}/button/set`, 'TOGGLE');
-      await wait('button', i);
+      await next(relayEdges);
+      await button.toggle();
+      await next(buttonEdges);
       await guest.exec(`gpioset ${CHIP} 7=0`);
-      await wait('relay', 2 * i);
+      await next(relayEdges);
     }
-    // The capture is a subscriber of its own: give it ample time to receive what the probe did before stopping it.
+    // The capture is a subscriber of its own: give it ample time to receive what the client saw before stopping it.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     cap.kill('SIGINT');
     assert.equal(await cap.exited, 0, cap.stderr());
+    relayEdges.close();
+    buttonEdges.close();
 
-    const published = probe.on(`${B}/${CHIP}/+/edge`, from).map((m) => ({ line: m.topic.split('/')[2] ?? '', edge: JSON.parse(m.payload) as Record<string, unknown> }));
-    assert.equal(published.length, 9, JSON.stringify(published));
-    const guestEdges = published.filter((p) => p.line === 'relay');
-    assert.ok(guestEdges.every((p) => p.edge.source === 'guest' && typeof p.edge.guest_ns === 'number'), 'the guest reported its outputs in the ring');
-    const expected = published.map((p) => [`${p.line}=${p.edge.edge === 'rising' ? 1 : 0}`]);
+    assert.deepEqual([...relayEdges.buffered, ...buttonEdges.buffered], [], 'no edge beyond the nine');
+    const guestEdges = published.filter((e) => e.line === 'relay');
+    assert.ok(guestEdges.every((e) => e.source === 'guest' && e.guestNs !== undefined), 'the guest reported its outputs in the ring');
+    const expected = published.map((e) => [`${e.line}=${e.edge === 'rising' ? 1 : 0}`]);
 
     const sigrok = sigrokRead(file);
     assert.deepEqual(sigrok.names, ['relay', 'button']);
@@ -97,7 +102,7 @@ describe('capture from a real guest (x86_64 TCG, vgpio.ko)', { timeout: 600_000 
     assert.deepEqual(gtkwaveRoundTrip(file).changes.map((c) => [`${c.name}=${c.level}`]), expected);
 
     const relayTimes = parseVcd(readFileSync(file, 'utf8')).changes.filter((c) => c.name === 'relay').map((c) => c.timeNs);
-    const guestNs = guestEdges.map((p) => p.edge.guest_ns as number);
+    const guestNs = guestEdges.map((e) => e.guestNs ?? NaN);
     const gaps = (times: number[]): number[] => times.slice(1).map((t, i) => t - (times[i] ?? 0));
     assert.deepEqual(gaps(relayTimes), gaps(guestNs), 'the guest\'s spacing of its edges, to the nanosecond');
   });

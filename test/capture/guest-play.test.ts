@@ -13,8 +13,8 @@ import { readVcd } from '../../bridge/capture/vcd-reader.ts';
 import { CHIP, LINES, ReplayRig } from '../../bench/replay-rig.ts';
 import { roundTrip } from '../../bench/replay.ts';
 import { summarize } from '../../bench/samples.ts';
-import { until } from '../kernel/vgpio-host.ts';
-import { runCli, startCapture } from '../support/capture-cli.ts';
+import { until } from '../../testkit/vgpio-host.ts';
+import { runCli, startCapture } from '../../testkit/capture-cli.ts';
 
 /**
  * The UART rate. Its bit edges are set on absolute deadlines in the guest,

@@ -8,8 +8,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, VgpioError } from '../../client/index.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+// Raw MQTT (MqttProbe), not the typed client: it impersonates a bridge's retained topics to test the client itself.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { FakeBoard } from './fake-board.ts';
 
 async function failure(promise: Promise<unknown>): Promise<VgpioError> {

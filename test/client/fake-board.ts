@@ -6,15 +6,11 @@
  * the led, like a program in the guest would. Lines: 0 button, 1 led
  * (configured output), 2 blink (direction left to the guest).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { protocol, SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import type { Settings } from '../../bridge/config/types.ts';
-import { Controller } from '../../bridge/controller.ts';
+import { protocol, type SharedMemory } from '../../native/index.ts';
+import type { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { freePort } from '../support/ports.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 export const BUTTON = 0;
 export const LED = 1;
@@ -27,16 +23,17 @@ export interface BoardOptions {
 }
 
 /**
- * Starts the bridge with the chip `board` (plain mode, its shared memory in
- * `dir`) and the embedded broker on a free port; the guest is the caller's
- * (a FakeGuest, or a QEMU guest started with `qemuArgs(settings.chips[0])`).
+ * Starts the bridge with the chip `board` (plain mode, its shared memory
+ * in the bridge's folder) and the embedded broker on a free port; the guest
+ * is the caller's (a FakeGuest, or a QEMU guest started with
+ * `qemuArgs(bridge.settings.chips[0])`).
  */
-export async function startBridge(dir: string, options: BoardOptions = {}): Promise<{ controller: Controller; settings: Settings; url: string }> {
-  const port = await freePort();
+export function startBridge(options: BoardOptions = {}): Promise<InProcessBridge> {
   const users = options.users === undefined ? '' : `\n  users:\n${options.users.map((u) => `    - ${u}`).join('\n')}`;
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    `base_topic: ${options.baseTopic ?? 'vgpio2mqtt'}
+  return InProcessBridge.start({
+    name: 'client-test',
+    log: new Logger('error', 'bridge', () => undefined),
+    config: (dir, port) => `base_topic: ${options.baseTopic ?? 'vgpio2mqtt'}
 broker:
   host: 127.0.0.1
   port: ${port}${users}
@@ -54,10 +51,7 @@ chips:
       - { line: ${LED}, name: led, direction: output }
       - { line: ${BLINK}, name: blink }
 `,
-  );
-  const settings = loadSettings({ args: ['-c', join(dir, 'config.yaml')], env: {} });
-  const controller = await Controller.start(settings, { log: new Logger('error', 'bridge', () => undefined) });
-  return { controller, settings, url: `mqtt://127.0.0.1:${port}` };
+  });
 }
 
 export class FakeBoard {
@@ -65,23 +59,21 @@ export class FakeBoard {
   readonly baseTopic: string;
   readonly controller: Controller;
   readonly guest: FakeGuest;
-  readonly #dir: string;
+  readonly #bridge: InProcessBridge;
   readonly #mem: SharedMemory;
   #firmware: NodeJS.Timeout | undefined;
 
-  private constructor(dir: string, url: string, baseTopic: string, controller: Controller, mem: SharedMemory) {
-    this.#dir = dir;
-    this.url = url;
+  private constructor(bridge: InProcessBridge, baseTopic: string) {
+    this.#bridge = bridge;
+    this.url = bridge.url;
     this.baseTopic = baseTopic;
-    this.controller = controller;
-    this.#mem = mem;
-    this.guest = new FakeGuest(mem);
+    this.controller = bridge.controller;
+    this.#mem = bridge.open();
+    this.guest = new FakeGuest(this.#mem);
   }
 
   static async start(options: BoardOptions = {}): Promise<FakeBoard> {
-    const dir = mkdtempSync('/dev/shm/vgpio-client-test-');
-    const { controller, url } = await startBridge(dir, options);
-    return new FakeBoard(dir, url, options.baseTopic ?? 'vgpio2mqtt', controller, SharedMemory.open(join(dir, 'board.shm')));
+    return new FakeBoard(await startBridge(options), options.baseTopic ?? 'vgpio2mqtt');
   }
 
   /** The guest's driver binds, a consumer enables both edges of the button, and the firmware loop starts. */
@@ -119,8 +111,6 @@ export class FakeBoard {
 
   async stop(): Promise<void> {
     clearInterval(this.#firmware);
-    await this.controller.stop();
-    this.#mem.close();
-    rmSync(this.#dir, { recursive: true, force: true });
+    await this.#bridge.stop();
   }
 }

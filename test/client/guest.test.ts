@@ -9,38 +9,33 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Controller } from '../../bridge/controller.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
 import { connect, measureEdges, VgpioError, type Vgpio } from '../../client/index.ts';
-import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
-import { background, buildGuestProgram, chipByLabel, GPIOD_TOOLS } from '../kernel/vgpio-host.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
+import { background, buildGuestProgram, chipByLabel, GPIOD_TOOLS } from '../../testkit/vgpio-host.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel } from '../../testkit/kernel.ts';
+import type { InProcessBridge } from '../../testkit/bridge-in-process.ts';
 import { BLINK, BUTTON, startBridge } from './fake-board.ts';
 
 const CHIP = 'board';
 const HALF_MS = 50; // 10 Hz
 
 describe('the client with a real guest (TCG, vgpio.ko)', { timeout: 600_000 }, () => {
-  let dir: string;
-  let controller: Controller;
+  let bridge: InProcessBridge;
   let vgpioKo: ModuleBuild;
   let guest: Guest;
   let vgpio: Vgpio;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-client-guest-'));
-    const bridge = await startBridge(dir, { baseTopic: 'cg' });
-    controller = bridge.controller;
+    bridge = await startBridge({ baseTopic: 'cg' });
     vgpioKo = buildVgpio(guestKernel().headersDir);
     guest = await Guest.boot({
       binaries: GPIOD_TOOLS,
       files: [
         { dest: '/lib/vgpio.ko', src: vgpioKo.ko, mode: 0o644 },
-        { dest: '/bin/blink', src: buildGuestProgram(join(import.meta.dirname, 'blink', 'blink.c'), join(dir, 'blink')), mode: 0o755 },
+        { dest: '/bin/blink', src: buildGuestProgram(join(import.meta.dirname, 'blink', 'blink.c'), join(bridge.dir, 'blink')), mode: 0o755 },
       ],
       initCommands: ['insmod /lib/vgpio.ko poll_ms=1'],
       qemuArgs: qemuArgs(bridge.settings.chips[0] ?? assert.fail('no chip')),
@@ -51,9 +46,8 @@ describe('the client with a real guest (TCG, vgpio.ko)', { timeout: 600_000 }, (
   after(async () => {
     await vgpio.close();
     await guest.close();
-    await controller.stop();
+    await bridge.stop();
     vgpioKo.remove();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('sees the chip online once the driver is bound', async () => {
@@ -81,7 +75,7 @@ describe('the client with a real guest (TCG, vgpio.ko)', { timeout: 600_000 }, (
   });
 
   it('a button pressed from the client is seen by gpiomon in the guest', async (t) => {
-    const chip = controller.chips.get(CHIP) ?? assert.fail('no chip');
+    const chip = bridge.controller.chips.get(CHIP) ?? assert.fail('no chip');
     const line = chip.line('button') ?? assert.fail('no button');
     const monitor = await background(guest, `gpiomon -n 1 -F '%o %e' ${CHIP} ${BUTTON}`, () => chip.status(line).irq.enabled);
     const button = vgpio.chip(CHIP).line('button');

@@ -16,6 +16,15 @@ const ROOT = join(import.meta.dirname, '../..');
 const BUILT = 'dist/client/index.js: run `npm run build:ts` first';
 
 describe('the package export vgpio2mqtt/client', () => {
+  it('ships the client but not the tests, the test kit, the bench or the demo', () => {
+    const pack = spawnSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(pack.status, 0, pack.stderr);
+    const [{ files }] = JSON.parse(pack.stdout) as [{ files: { path: string }[] }];
+    const tops = new Set(files.map((f) => f.path.split('/')[0]));
+    for (const top of ['client', 'bridge', 'native']) assert.ok(tops.has(top), `${top}/ missing from the package`);
+    for (const top of ['test', 'testkit', 'bench', 'demo']) assert.ok(!tops.has(top), `${top}/ is in the package`);
+  });
+
   it('resolves to the built client, which exports connect', async () => {
     const url = import.meta.resolve('vgpio2mqtt/client');
     assert.equal(fileURLToPath(url), join(ROOT, 'dist/client/index.js'));

@@ -16,10 +16,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../support/kernel.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { repoRoot } from '../../testkit/kernel.ts';
+// Raw MQTT (MqttProbe), not the typed client: the agent's and the line config topics, which the typed client does not speak.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const exec = promisify(execFile);
 const CLI = join(repoRoot, 'bridge/cli.ts');

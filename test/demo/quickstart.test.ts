@@ -9,17 +9,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
-import { repoRoot } from '../support/kernel.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { connect, type Vgpio } from '../../client/index.ts';
+import { repoRoot } from '../../testkit/kernel.ts';
 
 const exec = promisify(execFile);
 
@@ -29,18 +26,15 @@ function words(line: string): string[] {
 }
 
 describe('docs/quickstart.md: the mosquitto_pub commands of the demo', { timeout: 120_000 }, () => {
-  let dir: string;
-  let controller: Controller;
-  let mem: SharedMemory;
-  let probe: MqttProbe;
-  let port: number;
+  let bridge: InProcessBridge;
+  let vgpio: Vgpio;
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-quickstart-test-');
-    port = await freePort();
-    const config = join(dir, 'config.yaml');
-    // The demo's chip (demo/session.ts), in plain mode for a fake guest.
-    writeFileSync(config, `broker: { port: ${port} }
+    bridge = await InProcessBridge.start({
+      name: 'quickstart-test',
+      log: new Logger('error', 'bridge', () => undefined),
+      // The demo's chip (demo/session.ts), in plain mode for a fake guest.
+      config: (dir, port) => `broker: { port: ${port} }
 metrics: { port: null }
 web: { enabled: false }
 homeassistant: { enabled: false }
@@ -54,18 +48,17 @@ chips:
       - { line: 0, name: button }
       - { line: 1, name: led, direction: output }
       - { line: 2, name: switch }
-`);
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge', () => undefined) });
-    mem = SharedMemory.open(join(dir, 'demo.shm'));
-    new FakeGuest(mem).bind();
-    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${port}`, ['vgpio2mqtt/demo/#']);
+`,
+    });
+    new FakeGuest(bridge.open('demo.shm')).bind();
+    vgpio = await connect(bridge.url);
+    // Subscribes each line's state and edges now, so a wait started right before a command is listening when its edge comes.
+    for (const line of ['button', 'led', 'switch']) await vgpio.chip('demo').line(line).level();
   });
 
   after(async () => {
-    await probe.close();
-    await controller.stop();
-    mem.close();
-    rmSync(dir, { recursive: true, force: true });
+    await vgpio.close();
+    await bridge.stop();
   });
 
   it('each one changes its line', async () => {
@@ -73,12 +66,12 @@ chips:
     const commands = doc.split('\n').filter((l) => l.startsWith('mosquitto_pub -h 127.0.0.1 -p 1883 -t vgpio2mqtt/demo/'));
     assert.ok(commands.length >= 3, `the demo's commands: ${commands.join('\n')}`);
     for (const command of commands) {
-      const [program, ...args] = words(command.replace('-p 1883', `-p ${port}`));
+      const [program, ...args] = words(command.replace('-p 1883', `-p ${bridge.port}`));
       const topic = args[args.indexOf('-t') + 1] ?? '';
       const line = topic.replace(/^vgpio2mqtt\/demo\//, '').replace(/\/set$/, '');
-      const from = probe.mark;
+      const edge = vgpio.chip('demo').line(line).waitFor({ edge: 'any', source: 'host' }, { timeoutMs: 3000 });
       await exec(program ?? '', args);
-      await probe.waitFor(`vgpio2mqtt/demo/${line}/edge`, (p) => p.includes('"source":"host"'), 3000, from).catch((error: unknown) => {
+      await edge.catch((error: unknown) => {
         assert.fail(`${command}: no edge on ${line} (${(error as Error).message})`);
       });
       // A pulse's return comes 500 ms later; a reader types the next command after that.

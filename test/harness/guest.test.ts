@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GUEST_ARCHES } from '../support/arch.ts';
-import { Guest } from '../support/guest.ts';
+import { GUEST_ARCHES } from '../../testkit/arch.ts';
+import { Guest } from '../../testkit/guest.ts';
 
 const SHM_SIZE = 1 << 20;
 

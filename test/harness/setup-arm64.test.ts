@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { archProfile } from '../support/arch.ts';
-import { installedHeaders } from '../kernel/build-module.ts';
-import { cachedKernelVersions, cacheDir, repoRoot } from '../support/kernel.ts';
+import { archProfile } from '../../testkit/arch.ts';
+import { installedHeaders } from '../../testkit/build-module.ts';
+import { cachedKernelVersions, cacheDir, repoRoot } from '../../testkit/kernel.ts';
 
 /** ELF e_machine of AArch64 code. */
 const EM_AARCH64 = 183;

@@ -8,8 +8,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { cacheDir, repoRoot } from '../support/paths.ts';
-import { qemuBuild } from '../support/qemu-builds.ts';
+import { cacheDir, repoRoot } from '../../testkit/paths.ts';
+import { qemuBuild } from '../../testkit/qemu-builds.ts';
 
 const versionOf = (binary: string): string => spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
 

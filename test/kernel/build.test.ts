@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { buildModule, buildVgpio, installedHeaders, kernelSourceDir, type ModuleBuild } from './build-module.ts';
+import { buildModule, buildVgpio, installedHeaders, kernelSourceDir, type ModuleBuild } from '../../testkit/build-module.ts';
 import { checkpatchScript } from './checkpatch.ts';
-import { GUEST_ARCHES, type GuestArch } from '../support/arch.ts';
+import { GUEST_ARCHES, type GuestArch } from '../../testkit/arch.ts';
 
 /** ELF e_machine of each architecture's code. */
 const ELF_MACHINE: Record<GuestArch, number> = { x86_64: 62, aarch64: 183 };

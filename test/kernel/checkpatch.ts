@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir } from '../support/kernel.ts';
+import { cacheDir } from '../../testkit/kernel.ts';
 
 const PACKAGE = 'linux-source-6.1';
 const FILES = ['checkpatch.pl', 'spelling.txt', 'const_structs.checkpatch'];

@@ -9,10 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocol } from '../../native/index.ts';
-import { archProfile } from '../support/arch.ts';
-import { Guest } from '../support/guest.ts';
+import { archProfile } from '../../testkit/arch.ts';
+import { Guest } from '../../testkit/guest.ts';
 import { hostLoad } from '../support/host-load.ts';
-import { GUEST_BUILDS, machineQemuVersion } from '../support/qemu-builds.ts';
+import { GUEST_BUILDS, machineQemuVersion } from '../../testkit/qemu-builds.ts';
 import {
   background,
   bdfWithBar2,
@@ -30,7 +30,7 @@ import {
   until,
   type GuestModules,
   type HostRegion,
-} from './vgpio-host.ts';
+} from '../../testkit/vgpio-host.ts';
 
 const NGPIO = 40; // two banks
 const LABEL = 'bell-chip';

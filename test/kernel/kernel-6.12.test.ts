@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Guest } from '../support/guest.ts';
+import { Guest } from '../../testkit/guest.ts';
 import {
   background,
   buildGuestModules,
@@ -18,7 +18,7 @@ import {
   kernelTrouble,
   until,
   type GuestModules,
-} from './vgpio-host.ts';
+} from '../../testkit/vgpio-host.ts';
 
 const NGPIO = 8;
 const LABEL = 'chip-612';

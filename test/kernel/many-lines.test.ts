@@ -12,8 +12,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { machineQemuVersion } from '../support/qemu-builds.ts';
-import { GUESTS, ManyLinesRig, STREAMS } from './many-lines.ts';
+import { machineQemuVersion } from '../../testkit/qemu-builds.ts';
+import { GUESTS, ManyLinesRig, STREAMS } from '../../testkit/many-lines.ts';
 
 /** Adds by the guest per attempt: about a second of a TCG vCPU. */
 const GUEST_ADDS = 2_000_000;

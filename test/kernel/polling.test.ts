@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { protocol } from '../../native/index.ts';
-import type { GuestArch } from '../support/arch.ts';
-import { Guest } from '../support/guest.ts';
+import type { GuestArch } from '../../testkit/arch.ts';
+import { Guest } from '../../testkit/guest.ts';
 import {
   background,
   bdfWithBar2,
@@ -31,7 +31,7 @@ import {
   until,
   withoutJobReports,
   type GuestModules,
-} from './vgpio-host.ts';
+} from '../../testkit/vgpio-host.ts';
 
 const NGPIO = 40; // two banks
 const LABEL = 'poll-chip';

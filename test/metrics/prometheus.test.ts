@@ -9,16 +9,18 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { IvshmemClient } from '../../native/index.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { connect, type Vgpio } from '../../client/index.ts';
+import { until } from '../../testkit/until.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { Prometheus } from '../support/prometheus.ts';
 import { dashboardQueries } from '../support/dashboard.ts';
 
@@ -29,25 +31,26 @@ describe('metrics scraped by a real Prometheus', () => {
   let dir: string;
   let controller: Controller;
   let metricsUrl: string;
-  let probe: MqttProbe;
+  let vgpio: Vgpio;
   let client: IvshmemClient;
   let guest: FakeGuest;
   let prometheus: Prometheus;
+  let brokerPort: number;
 
+  /** The fake guest joins as an ivshmem peer and binds; resolves once the bridge says so on /health. */
   const joinGuest = async (): Promise<void> => {
-    const from = probe.mark;
     client = await IvshmemClient.connect(join(dir, 'board.sock'));
     guest = new FakeGuest(client.shm, client);
     // Like the driver: acknowledge every interrupt the bridge raises.
     client.on('ring', () => guest.ack());
     guest.bind();
     guest.ringHost();
-    await probe.waitFor(`${B}/board/availability`, (p) => p === 'online', 5000, from);
+    await until('/health 200 with the guest there', async () => (await fetch(`${metricsUrl}/health`)).status === 200 || false, 5000);
   };
 
   before(async () => {
     dir = mkdtempSync('/dev/shm/vgpio-metrics-test-');
-    const brokerPort = await freePort();
+    brokerPort = await freePort();
     const metricsPort = await freePort();
     const config = join(dir, 'config.yaml');
     writeFileSync(
@@ -68,33 +71,35 @@ chips:
     );
     controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error') });
     metricsUrl = `http://127.0.0.1:${metricsPort}`;
-    probe = await MqttProbe.connect(`mqtt://127.0.0.1:${brokerPort}`, [`${B}/#`]);
+    vgpio = await connect({ url: `mqtt://127.0.0.1:${brokerPort}`, baseTopic: B });
     prometheus = await Prometheus.start(JOB, [`127.0.0.1:${metricsPort}`]);
     await joinGuest();
+    await vgpio.chip('board').waitOnline();
+    const button = vgpio.chip('board').line('button');
+    const led = vgpio.chip('board').line('led');
 
     // Traffic: host commands raising interrupts, a refused command, guest output changes rung to the host.
     guest.enableIrq(0, { rising: true, falling: true });
     for (let i = 0; i < 10; i++) {
-      const from = probe.mark;
-      const state = i % 2 === 0 ? 'ON' : 'OFF';
-      await probe.publish(`${B}/board/button/set`, state);
-      await probe.waitFor(`${B}/board/button`, (p) => p === state, 5000, from);
+      const level = i % 2 === 0 ? 1 : 0;
+      await button.set(level);
+      await button.expectLevel(level);
     }
-    await probe.publish(`${B}/board/button/set`, 'sideways');
+    // A payload the client would refuse to send: mosquitto_pub puts it on the wire.
+    await promisify(execFile)('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(brokerPort), '-q', '1', '-t', `${B}/board/button/set`, '-m', 'sideways']);
     guest.setDirection(1, true);
     for (let i = 0; i < 6; i++) {
-      const from = probe.mark;
       const level = i % 2 === 0 ? 1 : 0;
       guest.setOutput(1, level);
       guest.ringHost();
-      await probe.waitFor(`${B}/board/led`, (p) => p === (level === 1 ? 'ON' : 'OFF'), 5000, from);
+      await led.expectLevel(level);
     }
   });
 
   after(async () => {
     await prometheus.stop();
     await client.close();
-    await probe.close();
+    await vgpio.close();
     await controller.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -136,11 +141,11 @@ chips:
   it('answers /health with 503 while the guest is gone and 200 when it is back', async () => {
     let response = await fetch(`${metricsUrl}/health`);
     assert.equal(response.status, 200);
-    const from = probe.mark;
     await client.close();
-    await probe.waitFor(`${B}/board/availability`, (p) => p === 'offline', 5000, from);
-    response = await fetch(`${metricsUrl}/health`);
-    assert.equal(response.status, 503);
+    response = await until('/health 503 with the guest gone', async () => {
+      const r = await fetch(`${metricsUrl}/health`);
+      return r.status === 503 ? r : false;
+    }, 5000);
     const report = (await response.json()) as { healthy: boolean; chips: Record<string, { online: boolean }> };
     assert.equal(report.healthy, false);
     assert.equal(report.chips.board?.online, false);

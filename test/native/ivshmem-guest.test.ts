@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemServer, doorbellValue, protocol, type PeerInfo } from '../../native/index.ts';
-import { Guest } from '../support/guest.ts';
+import { Guest } from '../../testkit/guest.ts';
 
 const VECTORS = 2;
 

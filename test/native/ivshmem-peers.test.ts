@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemClient, IvshmemServer, type PeerInfo } from '../../native/index.ts';
 import { binding } from '../../native/addon.ts';
-import { until } from '../support/until.ts';
+import { until } from '../../testkit/until.ts';
 
 const SHM_SIZE = 1 << 16;
 const VECTORS = 2;

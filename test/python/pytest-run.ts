@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../support/paths.ts';
+import { repoRoot } from '../../testkit/paths.ts';
 
 export const PYTHON = '/usr/bin/python3';
 export const pythonEnv = { ...process.env, PYTHONPATH: [join(repoRoot, 'python/src'), join(repoRoot, 'python/tests')].join(':'), PYTHONDONTWRITEBYTECODE: '1' };

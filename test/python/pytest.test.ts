@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../support/paths.ts';
+import { repoRoot } from '../../testkit/paths.ts';
 import { PYTHON, pythonEnv, pytestSuite } from './pytest-run.ts';
 
 pytestSuite('Python package (pytest)', ['-p', 'fake_bridge', '-p', 'pytester', 'python/tests', 'examples/python']);

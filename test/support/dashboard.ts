@@ -1,7 +1,7 @@
 /** Reads the Grafana dashboard the tests check. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './kernel.ts';
+import { repoRoot } from '../../testkit/kernel.ts';
 
 export interface DashboardPanel {
   id: number;

@@ -7,38 +7,32 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { qemuArgs } from '../../bridge/qemu-args.ts';
-import { buildVgpio, type ModuleBuild } from '../kernel/build-module.ts';
-import { background, GPIOD_TOOLS, until } from '../kernel/vgpio-host.ts';
-import { launchBrowser, pageUntil, screenshot } from '../support/browser.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
+import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
+import { background, GPIOD_TOOLS, until } from '../../testkit/vgpio-host.ts';
+import { launchBrowser, pageUntil, screenshot } from '../../testkit/browser.ts';
+import { Guest } from '../../testkit/guest.ts';
+import { guestKernel } from '../../testkit/kernel.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
 
 const CHIP = 'board';
 const BUTTON = 0;
 const LED = 5;
 
 describe('the web view with a real guest (TCG, vgpio.ko, headless Chromium)', { timeout: 600_000 }, () => {
-  let dir: string;
-  let controller: Controller;
+  let bridge: InProcessBridge;
   let vgpio: ModuleBuild;
   let guest: Guest;
   let browser: Browser;
   let page: Page;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-web-guest-'));
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: wg
+    bridge = await InProcessBridge.start({
+      name: 'web-guest',
+      log: new Logger('error', 'bridge', () => undefined),
+      config: (dir) => `base_topic: wg
 broker: { port: null }
 metrics: { port: null }
 web: { port: 0 }
@@ -53,27 +47,24 @@ chips:
       - { line: ${BUTTON}, name: button }
       - { line: ${LED}, name: led, direction: output }
 `,
-    );
-    const settings = loadSettings({ args: ['-c', config], env: {} });
-    controller = await Controller.start(settings, { log: new Logger('error', 'bridge', () => undefined) });
+    });
     vgpio = buildVgpio(guestKernel().headersDir);
     guest = await Guest.boot({
       binaries: GPIOD_TOOLS,
       files: [{ dest: '/lib/vgpio.ko', src: vgpio.ko, mode: 0o644 }],
       initCommands: ['insmod /lib/vgpio.ko poll_ms=1'],
-      qemuArgs: qemuArgs(settings.chips[0] ?? assert.fail('no chip')),
+      qemuArgs: qemuArgs(bridge.settings.chips[0] ?? assert.fail('no chip')),
     });
     browser = await launchBrowser();
     page = await browser.newPage();
-    await page.goto(controller.webServer?.url ?? assert.fail('no web server'));
+    await page.goto(bridge.controller.webServer?.url ?? assert.fail('no web server'));
   });
 
   after(async () => {
     await browser.close();
     await guest.close();
-    await controller.stop();
+    await bridge.stop();
     vgpio.remove();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows the chip online once the driver is bound', async () => {
@@ -81,7 +72,7 @@ chips:
   });
 
   it('TOGGLE on the page gives gpiomon in the guest a rising, then a falling edge', async () => {
-    const chip = controller.chips.get(CHIP) ?? assert.fail('no chip');
+    const chip = bridge.controller.chips.get(CHIP) ?? assert.fail('no chip');
     const button = chip.line('button') ?? assert.fail('no button');
     const monitor = await background(guest, `gpiomon -n 2 -F '%o %e' ${CHIP} ${BUTTON}`, () => chip.status(button).irq.enabled);
     await pageUntil(page, 'the guest\'s trigger on the page', `document.querySelector('tr[data-line="button"] td:nth-child(4)')?.textContent === 'both'`);

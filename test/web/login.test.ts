@@ -14,7 +14,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { launchBrowser, pageUntil, screenshot, textOf } from '../support/browser.ts';
+import { launchBrowser, pageUntil, screenshot, textOf } from '../../testkit/browser.ts';
 
 describe('the web view with broker.users (headless Chromium)', { timeout: 120_000 }, () => {
   let dir: string;

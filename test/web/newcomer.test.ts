@@ -8,35 +8,27 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
-import { Logger } from '../../bridge/log.ts';
-import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { launchBrowser, pageUntil, textOf } from '../support/browser.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { launchBrowser, pageUntil, textOf } from '../../testkit/browser.ts';
 
 const LED = 1;
 const chipSection = 'section.chip[data-chip="board"]';
 const led = `globalThis.vgpio?.model.chips.get('board')?.lines.get('led')`;
 
 describe('the web view of a chip without a guest, then with one (headless Chromium)', { timeout: 180_000 }, () => {
+  let bridge: InProcessBridge;
   let dir: string;
-  let controller: Controller;
   let browser: Browser;
   let first: Page;
   let url: string;
-  let mem: SharedMemory | undefined;
   const pageErrors: string[] = [];
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-newcomer-test-');
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: nc
+    bridge = await InProcessBridge.start({
+      name: 'newcomer-test',
+      config: (folder) => `base_topic: nc
 broker: { port: null }
 metrics: { port: null }
 web: { port: 0 }
@@ -44,16 +36,16 @@ homeassistant: { enabled: false }
 chips:
   - name: board
     mode: plain
-    shm: ${dir}/board.shm
+    shm: ${folder}/board.shm
     poll_ms: 5
     ngpio: 4
     lines:
       - { line: 0, name: button }
       - { line: ${LED}, name: led, direction: output }
 `,
-    );
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('error', 'bridge', () => undefined) });
-    url = controller.webServer?.url ?? assert.fail('no web server');
+    });
+    dir = bridge.dir;
+    url = bridge.controller.webServer?.url ?? assert.fail('no web server');
     browser = await launchBrowser();
     first = await browser.newPage();
     first.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -62,9 +54,7 @@ chips:
 
   after(async () => {
     await browser.close();
-    await controller.stop();
-    mem?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bridge.stop();
   });
 
   it('lists the configured chip offline, with the QEMU options that attach a guest and a copy button', async () => {
@@ -80,8 +70,7 @@ chips:
   });
 
   it('shows the chip online once a guest attaches, and hides the attach block', async () => {
-    mem = SharedMemory.open(join(dir, 'board.shm'));
-    const guest = new FakeGuest(mem);
+    const guest = new FakeGuest(bridge.open());
     guest.bind();
     guest.setDirection(LED, true);
     await pageUntil(first, 'the chip online', `document.querySelector('${chipSection} h2 .badge')?.textContent === 'online'`);

@@ -20,12 +20,12 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { launchBrowser, pageUntil } from '../support/browser.ts';
-import { freePort } from '../support/ports.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { launchBrowser, pageUntil } from '../../testkit/browser.ts';
+import { freePort } from '../../testkit/ports.ts';
 import { packets } from '../support/raw-mqtt.ts';
 import { getStatus as get, handshake } from '../support/web-requests.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const B = 'og';
 const BUTTON = 0;

@@ -11,16 +11,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { SharedMemory } from '../../native/index.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
-import { launchBrowser, pageUntil, screenshot, textOf } from '../support/browser.ts';
-import { until } from '../kernel/vgpio-host.ts';
+import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
+import { launchBrowser, pageUntil, screenshot, textOf } from '../../testkit/browser.ts';
+import { until } from '../../testkit/vgpio-host.ts';
 
 const B = 'wv';
 const BUTTON = 0;
@@ -31,9 +29,8 @@ const WAVE = 2;
 const line = (name: string): string => `globalThis.vgpio?.model.chips.get('board')?.lines.get('${name}')`;
 
 describe('the web view with a fake guest (headless Chromium)', { timeout: 180_000 }, () => {
+  let bridge: InProcessBridge;
   let dir: string;
-  let controller: Controller;
-  let mem: SharedMemory;
   let guest: FakeGuest;
   let browser: Browser;
   let page: Page;
@@ -42,11 +39,10 @@ describe('the web view with a fake guest (headless Chromium)', { timeout: 180_00
   const pageErrors: string[] = [];
 
   before(async () => {
-    dir = mkdtempSync('/dev/shm/vgpio-web-test-');
-    const config = join(dir, 'config.yaml');
-    writeFileSync(
-      config,
-      `base_topic: ${B}
+    bridge = await InProcessBridge.start({
+      name: 'web-test',
+      log: new Logger('info', 'bridge', (l) => logs.push(l)),
+      config: (folder) => `base_topic: ${B}
 broker: { port: null }
 metrics: { port: null }
 web: { port: 0 }
@@ -54,7 +50,7 @@ homeassistant: { enabled: false }
 chips:
   - name: board
     mode: plain
-    shm: ${dir}/board.shm
+    shm: ${folder}/board.shm
     poll_ms: 5
     ngpio: 8
     lines:
@@ -62,11 +58,10 @@ chips:
       - { line: ${LED}, name: led, direction: output }
       - { line: ${WAVE}, name: wave }
 `,
-    );
-    controller = await Controller.start(loadSettings({ args: ['-c', config], env: {} }), { log: new Logger('info', 'bridge', (l) => logs.push(l)) });
-    url = controller.webServer?.url ?? assert.fail('no web server');
-    mem = SharedMemory.open(join(dir, 'board.shm'));
-    guest = new FakeGuest(mem);
+    });
+    dir = bridge.dir;
+    url = bridge.controller.webServer?.url ?? assert.fail('no web server');
+    guest = new FakeGuest(bridge.open());
     guest.bind();
     guest.setDirection(LED, true);
     guest.enableIrq(BUTTON, { rising: true, falling: true });
@@ -78,9 +73,7 @@ chips:
 
   after(async () => {
     await browser.close();
-    await controller.stop();
-    mem.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bridge.stop();
   });
 
   it('logs the page\'s URL and gives it in bridge/info', async () => {

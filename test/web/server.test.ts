@@ -17,8 +17,9 @@ import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { WebServer } from '../../bridge/web/server.ts';
 import { listenerNames } from '../../broker/origin-guard.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+// Raw MQTT (MqttProbe), not the typed client: Home Assistant's discovery topics, which the typed client does not speak.
+import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 describe('the web view\'s listener', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-web-server-'));

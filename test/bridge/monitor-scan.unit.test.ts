@@ -13,7 +13,7 @@ import { Chip } from '../../bridge/chip/chip.ts';
 import { loadSettings } from '../../bridge/config/load.ts';
 import type { ChipConfig } from '../../bridge/config/types.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 describe('a scan diffs the lines that changed', () => {
   let dir: string;

@@ -3,17 +3,17 @@
  * guest kernel (scripts/setup.sh, VGPIO_CACHE) and an initramfs with
  * vgpio.ko built for it, libgpiod's tools and a guest program that toggles
  * the LED line at each rising edge of the button line. The project's own
- * test harness builds it (test/support/initramfs.ts), so the guest is the one
+ * test harness builds it (testkit/initramfs.ts), so the guest is the one
  * the other tests boot.
  *
- *   node --import tsx test/support/labgrid-guest-main.ts <out-dir> [chip]
+ *   node --import tsx testkit/labgrid-guest-main.ts <out-dir> [chip]
  *
  * prints {"kernel": ..., "initrd": ...} on stdout.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { buildVgpio } from '../kernel/build-module.ts';
-import { GPIOD_TOOLS } from '../kernel/vgpio-host.ts';
+import { buildVgpio } from './build-module.ts';
+import { GPIOD_TOOLS } from './vgpio-host.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { guestKernel } from './kernel.ts';
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { until } from '../kernel/vgpio-host.ts';
+import { until } from './vgpio-host.ts';
 
-export const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
+export const CLI = join(import.meta.dirname, '../bridge/cli.ts');
 
 export interface CaptureProcess {
   stdout: () => string;

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archProfile, type GuestArch } from '../support/arch.ts';
-import { repoRoot } from '../support/kernel.ts';
+import { archProfile, type GuestArch } from './arch.ts';
+import { repoRoot } from './kernel.ts';
 
 export const kernelSourceDir = join(repoRoot, 'kernel');
 

@@ -10,17 +10,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { IvshmemServer, protocol, SharedMemory, type PeerInfo } from '../../native/index.ts';
-import { EventRingReader, type RingEvent } from '../../bridge/shm/event-ring.ts';
-import { InputDriver } from '../../bridge/shm/input-driver.ts';
-import { LineRegisters } from '../../bridge/shm/line-registers.ts';
-import { VgpioRegion } from '../../bridge/shm/region.ts';
-import { archProfile, type GuestArch } from '../support/arch.ts';
-import { guestKernel } from '../support/kernel.ts';
+import { IvshmemServer, protocol, SharedMemory, type PeerInfo } from '../native/index.ts';
+import { EventRingReader, type RingEvent } from '../bridge/shm/event-ring.ts';
+import { InputDriver } from '../bridge/shm/input-driver.ts';
+import { LineRegisters } from '../bridge/shm/line-registers.ts';
+import { VgpioRegion } from '../bridge/shm/region.ts';
+import { archProfile, type GuestArch } from './arch.ts';
+import { guestKernel } from './kernel.ts';
 import assert from 'node:assert/strict';
-import type { Guest, GuestOptions } from '../support/guest.ts';
+import type { Guest, GuestOptions } from './guest.ts';
 import { buildModule, buildVgpio, type ModuleBuild } from './build-module.ts';
-import { until } from '../support/until.ts';
+import { until } from './until.ts';
 
 export const GPIOD_TOOLS = ['/usr/bin/gpiodetect', '/usr/bin/gpioinfo', '/usr/bin/gpioget', '/usr/bin/gpioset', '/usr/bin/gpiomon'];
 
@@ -186,12 +186,12 @@ export interface GuestModules {
 }
 
 /**
- * A static test program from test/kernel/<name>/<name>.c, built into `dir`
+ * A static test program from testkit/programs/<name>/<name>.c, built into `dir`
  * for `arch`: with musl on the host's x86_64, with the cross toolchain's
  * static glibc for aarch64.
  */
 export function buildTestProgram(name: string, dir: string, arch: GuestArch = 'x86_64'): string {
-  return buildGuestProgram(join(import.meta.dirname, name, `${name}.c`), join(dir, name), arch);
+  return buildGuestProgram(join(import.meta.dirname, 'programs', name, `${name}.c`), join(dir, name), arch);
 }
 
 /** A static guest program from one C file that uses the GPIO uAPI (the test programs here, test/client's blink). */
@@ -209,7 +209,7 @@ export function buildGuestProgram(source: string, out: string, arch: GuestArch =
   return out;
 }
 
-/** test/kernel/edgemon, a uAPI v2 edge monitor with a large kernel event buffer (see its header). */
+/** testkit/programs/edgemon, a uAPI v2 edge monitor with a large kernel event buffer (see its header). */
 export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
   return buildTestProgram('edgemon', dir, arch);
 }
@@ -218,7 +218,7 @@ export function buildEdgemon(dir: string, arch: GuestArch = 'x86_64'): string {
 export function buildGuestModules(kernelVersion?: string, arch: GuestArch = 'x86_64'): GuestModules {
   const kernel = guestKernel(kernelVersion, arch);
   const vgpio = buildVgpio(kernel.headersDir, arch);
-  const levelirq = buildModule(join(import.meta.dirname, 'levelirq'), 'vgpio_levelirq', kernel.headersDir, arch);
+  const levelirq = buildModule(join(import.meta.dirname, 'programs', 'levelirq'), 'vgpio_levelirq', kernel.headersDir, arch);
   const programs = mkdtempSync(join(tmpdir(), 'vgpio-programs-'));
   return {
     vgpio,

@@ -15,7 +15,7 @@ import { loadSettings } from '../../bridge/config/load.ts';
 import type { ChipConfig, LineConfig } from '../../bridge/config/types.ts';
 import { Logger } from '../../bridge/log.ts';
 import { parseCommand } from '../../bridge/payload.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
+import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 const QUEUE_LIMIT = 4;
 

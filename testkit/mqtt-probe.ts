@@ -3,8 +3,8 @@
  * records every message it sees and waits for the one a test expects.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { filterCovers } from '../../broker/topic-filter.ts';
-import { Topics } from '../../bridge/mqtt/topics.ts';
+import { filterCovers } from '../broker/topic-filter.ts';
+import { Topics } from '../bridge/mqtt/topics.ts';
 
 export interface Seen {
   topic: string;

@@ -8,7 +8,7 @@
  * per change it wrote to shared memory), line by line and in order.
  *
  * The guest also has a small ivshmem-plain device for atomadd (see
- * test/kernel/atomadd), which shows whether the guest's atomics are atomic
+ * testkit/programs/atomadd), which shows whether the guest's atomics are atomic
  * with respect to the host's.
  *
  * Shared by test/kernel/many-lines.test.ts and the bench's stress mode.
@@ -17,16 +17,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
-import { SharedMemory } from '../../native/index.ts';
-import { BridgeProcess } from '../../bench/bridge-process.ts';
-import { archProfile, type GuestArch } from '../support/arch.ts';
-import { Guest } from '../support/guest.ts';
-import { guestKernel } from '../support/kernel.ts';
-import type { QemuVersion } from '../support/qemu-builds.ts';
-import { MqttProbe } from '../support/mqtt-probe.ts';
-import { freePort } from '../support/ports.ts';
+import { loadSettings } from '../bridge/config/load.ts';
+import { qemuArgs } from '../bridge/qemu-args.ts';
+import { SharedMemory } from '../native/index.ts';
+import { BridgeProcess } from '../bench/bridge-process.ts';
+import { archProfile, type GuestArch } from './arch.ts';
+import { Guest } from './guest.ts';
+import { guestKernel } from './kernel.ts';
+import type { QemuVersion } from './qemu-builds.ts';
+// Raw MQTT (MqttProbe), not the typed client: commands go in as raw `.../set` messages and every edge message is counted.
+import { MqttProbe } from './mqtt-probe.ts';
+import { freePort } from './ports.ts';
 import { buildVgpio, type ModuleBuild } from './build-module.ts';
 import { buildEdgemon, chipByLabel, GPIOD_TOOLS, plainDeviceArgs, until } from './vgpio-host.ts';
 
@@ -157,7 +158,7 @@ export class ManyLinesRig {
       const kernel = guestKernel(kernelVersion, arch);
       const vgpio: ModuleBuild = buildVgpio(kernel.headersDir, arch);
       cleanup.push(vgpio.remove);
-      const atomSource = join(import.meta.dirname, 'atomadd', 'atomadd.c');
+      const atomSource = join(import.meta.dirname, 'programs', 'atomadd', 'atomadd.c');
       const hostAtomadd = join(dir, 'atomadd-host');
       const guestAtomadd = join(dir, 'atomadd-guest');
       compile('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', hostAtomadd, atomSource]);

@@ -1,4 +1,4 @@
-/** Command payloads and state payloads (unit; topics: test/bridge/topics.test.ts). */
+/** Command payloads and state payloads (unit; topics: test/bridge/topics.unit.test.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { logical, MAX_COMMAND_BYTES, parseCommand, statePayload } from '../../bridge/payload.ts';

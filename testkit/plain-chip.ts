@@ -1,6 +1,8 @@
 /**
  * The configuration of a bridge with one plain-mode chip for a TCG guest
- * (the QEMU options `qemu-args` prints), as the guest tests write it.
+ * (the QEMU options `qemu-args` prints), as the guest tests write it. No
+ * metrics listener and no web view: their fixed default ports would collide
+ * with any other bridge on the machine.
  */
 export interface PlainChipConfig {
   baseTopic: string;
@@ -17,6 +19,7 @@ export function plainChipYaml(c: PlainChipConfig): string {
   return `base_topic: ${c.baseTopic}
 broker: { port: ${c.port} }
 metrics: { port: null }
+web: { enabled: false }
 homeassistant: { enabled: false }
 chips:
   - name: ${c.chip}

@@ -1,7 +1,7 @@
 /**
  * A bridge with its embedded broker and a fake guest, as one process, for
  * tests written in other languages (python/tests/). Run with
- * `node --import tsx test/support/fake-guest-main.ts`; it prints one JSON
+ * `node --import tsx testkit/fake-guest-main.ts`; it prints one JSON
  * line `{"url":...,"username":...,"password":...,"base_topic":...}` on
  * stdout once the chip is online, then obeys one command per stdin line and
  * answers each with `ok` (or `error <why>`):
@@ -20,10 +20,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { IvshmemClient } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { Controller } from '../../bridge/controller.ts';
-import { Logger } from '../../bridge/log.ts';
+import { IvshmemClient } from '../native/index.ts';
+import { loadSettings } from '../bridge/config/load.ts';
+import { Controller } from '../bridge/controller.ts';
+import { Logger } from '../bridge/log.ts';
 import { FakeGuest } from './fake-guest.ts';
 import { freePort } from './ports.ts';
 

@@ -6,7 +6,7 @@
  * client, rings the host like the driver does. Like the driver it writes
  * only guest-owned words.
  */
-import { protocol, type DoorbellEndpoint, type SharedMemory } from '../../native/index.ts';
+import { protocol, type DoorbellEndpoint, type SharedMemory } from '../native/index.ts';
 
 type Mem = Pick<SharedMemory, 'load32' | 'store32' | 'fetchOr32' | 'fetchAnd32' | 'write'>;
 
