@@ -3,13 +3,13 @@
  * version, and clear errors with a non-zero exit for bad flags, bad config
  * files and chips that do not exist, before anything is opened.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildAgent } from '../../testkit/agent.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const { agent } = buildAgent();
 
@@ -19,13 +19,7 @@ function run(...args: string[]): { code: number | null; stdout: string; stderr: 
 }
 
 describe('vgpio-agent command line', () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-agent-cli-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-agent-cli-');
 
   it('prints help and version', () => {
     const help = run('--help');

@@ -27,6 +27,7 @@ import { buildAgent, MqttSend } from '../../testkit/agent.ts';
 import { Mosquitto } from '../../testkit/mosquitto.ts';
 // Raw MQTT (MqttProbe), not the typed client: the agent's topics, which the typed client does not speak.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const run = promisify(execFile);
 const B = 'relay';
@@ -206,13 +207,7 @@ chips:
 });
 
 describe('agent socket start-up errors', () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-agent-start-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-agent-start-');
 
   const start = (server: string, agentSocket: string, extra = ''): Promise<Controller> => {
     writeFileSync(

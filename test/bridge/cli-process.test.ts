@@ -5,7 +5,7 @@
  * outlives the reader of its log (`start 2>&1 | head -c 100`), still
  * removing its socket when told to stop.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -37,13 +38,7 @@ function exited(child: ReturnType<typeof spawn>): Promise<number | null> {
 }
 
 describe('the vgpio2mqtt process', { timeout: 120_000 }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-cli-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-cli-');
 
   it('fails fast with a hint when the embedded broker refuses the CLI\'s login', async () => {
     const port = await freePort();

@@ -4,16 +4,15 @@
  * per-user topic permissions; retained messages kept on disk across a
  * restart; the bridge's in-process connection.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../broker/embedded.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const run = promisify(execFile);
 const local = { host: '127.0.0.1', port: 0 };
@@ -41,13 +40,7 @@ async function nextMessage(client: MqttClient, topic: string, timeoutMs = 5000):
 }
 
 describe('embedded broker', () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-broker-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-broker-');
 
   it('carries messages between mosquitto clients over TCP, and retains them', async () => {
     const broker = await EmbeddedBroker.start(base);

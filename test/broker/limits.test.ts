@@ -6,12 +6,11 @@
  * broker.max_publish_rate is slowed down (never past the bucket), loses
  * nothing, and another client is served meanwhile.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -20,6 +19,7 @@ import { freePort } from '../../testkit/ports.ts';
 import { rssBytes } from '../../testkit/rss.ts';
 import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
@@ -73,13 +73,7 @@ async function oversizedPublish(port: number, size: number): Promise<{ written: 
 }
 
 describe('embedded broker limits', { timeout: 180_000 }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-limits-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-limits-');
 
   it('drops a client announcing a 128 MiB PUBLISH before reading it; the bridge\'s memory stays bounded', async () => {
     const port = await freePort();

@@ -9,11 +9,10 @@
  * 35 MiB with V8 and malloc, as it does with a subscriber that reads).
  * RSS is the bridge process's, measured from /proc.
  */
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
@@ -22,6 +21,7 @@ import { rssBytes } from '../../testkit/rss.ts';
 import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 import { packets, RawClient } from '../support/raw-mqtt.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const MiB = 1 << 20;
@@ -62,13 +62,7 @@ async function webSocketStalled(port: number): Promise<Stalled> {
 }
 
 describe('a subscriber that stops reading', { timeout: 240_000 }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-stalled-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-stalled-');
 
   const run = async (t: TestContext, kind: string, open: (ports: { broker: number; web: number }) => Promise<Stalled>): Promise<void> => {
     const ports = { broker: await freePort(), web: await freePort(), metrics: await freePort() };

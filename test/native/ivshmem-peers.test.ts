@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { IvshmemClient, IvshmemServer, type PeerInfo } from '../../native/index.ts';
 import { binding } from '../../native/addon.ts';
 import { until } from '../../testkit/until.ts';
+import { scratchDir } from '../support/scratch-dir.ts';
 
 const SHM_SIZE = 1 << 16;
 const VECTORS = 2;
@@ -214,13 +215,7 @@ describe('ivshmem server and client', { timeout: 60_000 }, () => {
 });
 
 describe('ivshmem server: bad options and socket paths', { timeout: 30_000 }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-ivshmem-paths-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-ivshmem-paths-');
   const options = (name: string, extra: object = {}): Parameters<typeof IvshmemServer.listen>[0] => ({
     socketPath: join(dir, `${name}.sock`), shmPath: join(dir, `${name}.shm`), shmSize: SHM_SIZE, vectors: 1, ...extra,
   });
@@ -267,13 +262,7 @@ describe('ivshmem server: bad options and socket paths', { timeout: 30_000 }, ()
 });
 
 describe('ivshmem client: bad servers', { timeout: 30_000 }, () => {
-  let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vgpio-ivshmem-client-'));
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scratchDir('vgpio-ivshmem-client-');
 
   /** A fake server that writes `bytes` to each connection, then closes it or not. */
   async function fakeServer(name: string, bytes: Buffer, end: boolean): Promise<{ path: string; close: () => void }> {
