@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../testkit/ports.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { until } from '../../testkit/vgpio-host.ts';
 import { bridgeConnected } from '../support/bridge-log.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
@@ -81,20 +82,10 @@ describe('subcommands against a running bridge, without its configuration', { ti
     port = await freePort();
     at = ['--broker-port', String(port)];
     const config = join(dir, 'bridge.yaml');
-    writeFileSync(config, `broker: { port: ${port} }
-metrics: { port: null }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    mode: plain
-    shm: ${shm}
-    ngpio: 4
-    size: 1048576
-    lines:
-      - { line: 0, name: button }
-      - { line: 1, name: led, direction: output }
-`);
+    // poll_ms 10: plain mode's default.
+    writeFileSync(config, plainChipYaml({
+      port, dir: '/dev/shm', shm: basename(shm), pollMs: 10, ngpio: 4, chipKeys: ['size: 1048576'], lines: ['{ line: 0, name: button }', '{ line: 1, name: led, direction: output }'],
+    }));
     bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     bridge.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
     await until('the bridge to connect', () => bridgeConnected(log) || bridge.exitCode !== null, 60_000);

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { connect, type Edge, type Vgpio } from '../../client/index.ts';
 import { gtkwaveRoundTrip, parseVcd, sigrokRead } from '../support/vcd-readers.ts';
@@ -52,23 +53,10 @@ describe('vgpio2mqtt capture', () => {
   before(async () => {
     bridge = await InProcessBridge.start({
       name: 'capture-test',
-      config: (folder, port) => `base_topic: ${B}
-broker:
-  port: ${port}
-metrics: { port: 0 }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    mode: plain
-    shm: ${folder}/board.shm
-    poll_ms: 5
-    lines:
-      - { line: 0, name: button }
-      - { line: 1, name: led, direction: output }
-      - { line: 2, name: relay, inverted: true }
-    ngpio: 8
-`,
+      config: (folder, port) => plainChipYaml({
+        baseTopic: B, port, metricsPort: 0, dir: folder,
+        lines: ['{ line: 0, name: button }', '{ line: 1, name: led, direction: output }', '{ line: 2, name: relay, inverted: true }'],
+      }),
     });
     dir = bridge.dir;
     guest = new FakeGuest(bridge.open());
@@ -183,17 +171,9 @@ describe('vgpio2mqtt capture with broker users', () => {
   before(async () => {
     bridge = await InProcessBridge.start({
       name: 'capture-login',
-      config: (folder, port) => `base_topic: ${B}
-broker:
-  port: ${port}
-  users:
-    - { username: viewer, password: s3cret, publish: [], subscribe: ["${B}/#"] }
-metrics: { port: 0 }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - { name: board, mode: plain, shm: ${folder}/board.shm, ngpio: 2, lines: [{ line: 0, name: button }] }
-`,
+      config: (folder, port) => plainChipYaml({
+        baseTopic: B, port, users: [`{ username: viewer, password: s3cret, publish: [], subscribe: ["${B}/#"] }`], metricsPort: 0, dir: folder, ngpio: 2, lines: ['{ line: 0, name: button }'],
+      }),
     });
     ({ dir, configPath: config } = bridge);
   });

@@ -10,6 +10,7 @@ import { protocol, type SharedMemory } from '../../native/index.ts';
 import type { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 export const BUTTON = 0;
@@ -29,28 +30,13 @@ export interface BoardOptions {
  * `qemuArgs(bridge.settings.chips[0])`).
  */
 export function startBridge(options: BoardOptions = {}): Promise<InProcessBridge> {
-  const users = options.users === undefined ? '' : `\n  users:\n${options.users.map((u) => `    - ${u}`).join('\n')}`;
   return InProcessBridge.start({
     name: 'client-test',
     log: new Logger('error', 'bridge', () => undefined),
-    config: (dir, port) => `base_topic: ${options.baseTopic ?? 'vgpio2mqtt'}
-broker:
-  host: 127.0.0.1
-  port: ${port}${users}
-metrics: { port: null }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    mode: plain
-    shm: ${dir}/board.shm
-    ngpio: 8
-    poll_ms: 5
-    lines:
-      - { line: ${BUTTON}, name: button }
-      - { line: ${LED}, name: led, direction: output }
-      - { line: ${BLINK}, name: blink }
-`,
+    config: (dir, port) => plainChipYaml({
+      baseTopic: options.baseTopic ?? 'vgpio2mqtt', port, users: options.users, dir,
+      lines: [`{ line: ${BUTTON}, name: button }`, `{ line: ${LED}, name: led, direction: output }`, `{ line: ${BLINK}, name: blink }`],
+    }),
   });
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Logger } from '../../bridge/log.ts';
 import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { connect, type Vgpio } from '../../client/index.ts';
 import { repoRoot } from '../../testkit/kernel.ts';
@@ -34,21 +35,10 @@ describe('docs/quickstart.md: the mosquitto_pub commands of the demo', { timeout
       name: 'quickstart-test',
       log: new Logger('error', 'bridge', () => undefined),
       // The demo's chip (demo/session.ts), in plain mode for a fake guest.
-      config: (dir, port) => `broker: { port: ${port} }
-metrics: { port: null }
-web: { enabled: false }
-homeassistant: { enabled: false }
-chips:
-  - name: demo
-    mode: plain
-    shm: ${dir}/demo.shm
-    poll_ms: 5
-    ngpio: 8
-    lines:
-      - { line: 0, name: button }
-      - { line: 1, name: led, direction: output }
-      - { line: 2, name: switch }
-`,
+      config: (dir, port) => plainChipYaml({
+        port, chip: 'demo', dir, shm: 'demo.shm',
+        lines: ['{ line: 0, name: button }', '{ line: 1, name: led, direction: output }', '{ line: 2, name: switch }'],
+      }),
     });
     new FakeGuest(bridge.open('demo.shm')).bind();
     vgpio = await connect(bridge.url);

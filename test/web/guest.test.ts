@@ -16,6 +16,7 @@ import { launchBrowser, pageUntil, screenshot } from '../../testkit/browser.ts';
 import { Guest } from '../../testkit/guest.ts';
 import { guestKernel } from '../../testkit/kernel.ts';
 import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 
 const CHIP = 'board';
 const BUTTON = 0;
@@ -32,21 +33,7 @@ describe('the web view with a real guest (TCG, vgpio.ko, headless Chromium)', { 
     bridge = await InProcessBridge.start({
       name: 'web-guest',
       log: new Logger('error', 'bridge', () => undefined),
-      config: (dir) => `base_topic: wg
-broker: { port: null }
-metrics: { port: null }
-web: { port: 0 }
-homeassistant: { enabled: false }
-chips:
-  - name: ${CHIP}
-    mode: plain
-    shm: ${dir}/board.shm
-    poll_ms: 5
-    ngpio: 8
-    lines:
-      - { line: ${BUTTON}, name: button }
-      - { line: ${LED}, name: led, direction: output }
-`,
+      config: (dir) => plainChipYaml({ baseTopic: 'wg', port: null, web: true, chip: CHIP, dir, lines: [`{ line: ${BUTTON}, name: button }`, `{ line: ${LED}, name: led, direction: output }`] }),
     });
     vgpio = buildVgpio(guestKernel().headersDir);
     guest = await Guest.boot({

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'puppeteer-core';
 import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { launchBrowser, pageUntil, textOf } from '../../testkit/browser.ts';
 
@@ -28,21 +29,7 @@ describe('the web view of a chip without a guest, then with one (headless Chromi
   before(async () => {
     bridge = await InProcessBridge.start({
       name: 'newcomer-test',
-      config: (folder) => `base_topic: nc
-broker: { port: null }
-metrics: { port: null }
-web: { port: 0 }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    mode: plain
-    shm: ${folder}/board.shm
-    poll_ms: 5
-    ngpio: 4
-    lines:
-      - { line: 0, name: button }
-      - { line: ${LED}, name: led, direction: output }
-`,
+      config: (dir) => plainChipYaml({ baseTopic: 'nc', port: null, web: true, dir, ngpio: 4, lines: ['{ line: 0, name: button }', `{ line: ${LED}, name: led, direction: output }`] }),
     });
     dir = bridge.dir;
     url = bridge.controller.webServer?.url ?? assert.fail('no web server');

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { Logger } from '../../bridge/log.ts';
 import { InProcessBridge } from '../../testkit/bridge-in-process.ts';
+import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { launchBrowser, pageUntil, screenshot, textOf } from '../../testkit/browser.ts';
 import { until } from '../../testkit/vgpio-host.ts';
@@ -42,22 +43,10 @@ describe('the web view with a fake guest (headless Chromium)', { timeout: 180_00
     bridge = await InProcessBridge.start({
       name: 'web-test',
       log: new Logger('info', 'bridge', (l) => logs.push(l)),
-      config: (folder) => `base_topic: ${B}
-broker: { port: null }
-metrics: { port: null }
-web: { port: 0 }
-homeassistant: { enabled: false }
-chips:
-  - name: board
-    mode: plain
-    shm: ${folder}/board.shm
-    poll_ms: 5
-    ngpio: 8
-    lines:
-      - { line: ${BUTTON}, name: button }
-      - { line: ${LED}, name: led, direction: output }
-      - { line: ${WAVE}, name: wave }
-`,
+      config: (dir) => plainChipYaml({
+        baseTopic: B, port: null, web: true, dir,
+        lines: [`{ line: ${BUTTON}, name: button }`, `{ line: ${LED}, name: led, direction: output }`, `{ line: ${WAVE}, name: wave }`],
+      }),
     });
     dir = bridge.dir;
     url = bridge.controller.webServer?.url ?? assert.fail('no web server');
