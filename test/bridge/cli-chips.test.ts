@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../../testkit/ports.ts';
 import { plainChipYaml } from '../../testkit/plain-chip.ts';
 import { until } from '../../testkit/vgpio-host.ts';
-import { bridgeConnected } from '../support/bridge-log.ts';
+import { startBridgeProcess } from '../support/bridge-process.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 import { SharedMemory } from '../../native/index.ts';
 
@@ -69,7 +69,6 @@ describe('subcommands against a running bridge, without its configuration', { ti
   let dir: string;
   let port: number;
   let bridge: ChildProcess;
-  let log = '';
   /** The bridge's broker, the one thing a CLI without configuration must be told. */
   let at: string[];
   let mem: SharedMemory | undefined;
@@ -86,10 +85,7 @@ describe('subcommands against a running bridge, without its configuration', { ti
     writeFileSync(config, plainChipYaml({
       port, dir: '/dev/shm', shm: basename(shm), pollMs: 10, ngpio: 4, chipKeys: ['size: 1048576'], lines: ['{ line: 0, name: button }', '{ line: 1, name: led, direction: output }'],
     }));
-    bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    bridge.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    await until('the bridge to connect', () => bridgeConnected(log) || bridge.exitCode !== null, 60_000);
-    assert.equal(bridge.exitCode, null, log);
+    ({ child: bridge } = await startBridgeProcess(config));
     // A guest with its driver bound, so host-driven lines take commands.
     mem = SharedMemory.open(shm);
     new FakeGuest(mem).bind();

@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../testkit/ports.ts';
-import { until } from '../../testkit/vgpio-host.ts';
-import { bridgeConnected } from '../support/bridge-log.ts';
+import { startBridgeProcess } from '../support/bridge-process.ts';
 import { scratchDir } from '../support/scratch-dir.ts';
 
 const run = promisify(execFile);
@@ -48,11 +47,8 @@ metrics: { port: null }
 web: { enabled: false }
 chips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]
 `);
-    const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const { child: bridge, log } = await startBridgeProcess(config);
     try {
-      await until('the bridge to connect', () => bridgeConnected(log), 30_000);
       const refused = await failing('get', 'a', '1', '-c', config);
       assert.equal(refused.code, 1);
       const stderr = refused.stderr;
@@ -65,7 +61,7 @@ chips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]
       assert.equal(ok.stdout, 'OFF\n');
     } finally {
       bridge.kill('SIGTERM');
-      assert.equal(await exited(bridge), 0, log);
+      assert.equal(await exited(bridge), 0, log());
     }
   });
 
@@ -97,15 +93,12 @@ metrics: { port: null }
 web: { enabled: false }
 chips: [{ name: p, mode: plain, shm: ${dir}/pipe.shm, agent_socket: ${socket} }]
 `);
-    const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const { child: bridge } = await startBridgeProcess(config, { stdout: 'pipe' });
     try {
-      await until('the bridge to connect', () => bridgeConnected(log), 30_000);
       assert.ok(existsSync(socket));
       // What `| head -c 100` does once it has its 100 bytes: the reader goes away.
-      bridge.stderr.destroy();
-      bridge.stdout.destroy();
+      bridge.stderr?.destroy();
+      bridge.stdout?.destroy();
       // A request makes the bridge log (at debug it would; a refused one warns): it still answers.
       const refused = await failing('set', 'p', '99', 'ON', '-c', config);
       assert.match(refused.stderr, /no line "99"|has no line/);

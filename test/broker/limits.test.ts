@@ -6,9 +6,9 @@
  * broker.max_publish_rate is slowed down (never past the bucket), loses
  * nothing, and another client is served meanwhile.
  */
-import { before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -18,11 +18,10 @@ import { DEFAULT_BROKER_LIMITS, EmbeddedBroker, type BrokerLimits } from '../../
 import { freePort } from '../../testkit/ports.ts';
 import { rssBytes } from '../../testkit/rss.ts';
 import { until } from '../../testkit/vgpio-host.ts';
-import { bridgeConnected } from '../support/bridge-log.ts';
+import { startBridgeProcess } from '../support/bridge-process.ts';
 import { scratchDir } from '../support/scratch-dir.ts';
 
 const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const MiB = 1 << 20;
 
 /** MQTT's remaining-length varint. */
@@ -79,11 +78,8 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
     const port = await freePort();
     const config = join(dir, 'bridge.yaml');
     writeFileSync(config, `broker: { port: ${port} }\nmetrics: { port: null }\nweb: { enabled: false }\nchips: [{ name: a, mode: plain, shm: ${dir}/a.shm }]\n`);
-    const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const { child: bridge, log } = await startBridgeProcess(config);
     try {
-      await until('the bridge to connect', () => bridgeConnected(log), 30_000);
       const pid = bridge.pid ?? assert.fail('no pid');
       const before = rssBytes(pid);
       const { written, closedEarly } = await oversizedPublish(port, 128 * MiB);
@@ -93,8 +89,8 @@ describe('embedded broker limits', { timeout: 180_000 }, () => {
       assert.ok(grew < 32 * MiB, `RSS grew by ${(grew / MiB).toFixed(1)} MiB`);
       // The bridge logs before it closes the socket, but this process may see the close before the bridge's stderr.
       const dropped = /warn +bridge: embedded MQTT broker: client dropped: packet of 134217736 bytes is larger than the limit of 1048576 \(broker\.max_packet_bytes\)/;
-      await until('the drop in the bridge\'s log', () => dropped.test(log), 10_000).catch(() => undefined);
-      assert.match(log, dropped);
+      await until('the drop in the bridge\'s log', () => dropped.test(log()), 10_000).catch(() => undefined);
+      assert.match(log(), dropped);
       // Everyone else is still served.
       const { stdout } = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'vgpio2mqtt/bridge/state', '-C', '1', '-W', '10']);
       assert.equal(stdout.trim(), '{"state":"online"}');

@@ -9,9 +9,8 @@
  * 35 MiB with V8 and malloc, as it does with a subscriber that reads).
  * RSS is the bridge process's, measured from /proc.
  */
-import { after, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -19,11 +18,10 @@ import WebSocket from 'ws';
 import { freePort } from '../../testkit/ports.ts';
 import { rssBytes } from '../../testkit/rss.ts';
 import { until } from '../../testkit/vgpio-host.ts';
-import { bridgeConnected } from '../support/bridge-log.ts';
+import { startBridgeProcess } from '../support/bridge-process.ts';
 import { packets, RawClient } from '../support/raw-mqtt.ts';
 import { scratchDir } from '../support/scratch-dir.ts';
 
-const CLI = join(import.meta.dirname, '../../bridge/cli.ts');
 const MiB = 1 << 20;
 const MESSAGES = 1500;
 const PAYLOAD = Buffer.alloc(100 * 1024, 0x5a);
@@ -68,12 +66,8 @@ describe('a subscriber that stops reading', { timeout: 240_000 }, () => {
     const ports = { broker: await freePort(), web: await freePort(), metrics: await freePort() };
     const config = join(dir, `${kind}.yaml`);
     writeFileSync(config, `broker: { port: ${ports.broker} }\nmetrics: { port: ${ports.metrics} }\nweb: { port: ${ports.web} }\nhomeassistant: { enabled: false }\nchips: [{ name: a, mode: plain, shm: ${dir}/${kind}.shm, ngpio: 4 }]\n`);
-    const bridge = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    bridge.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    const publisher = await until('the bridge to connect', () => bridgeConnected(log), 30_000).then(() =>
-      mqtt.connectAsync(`mqtt://127.0.0.1:${ports.broker}`, { clientId: 'flood', reconnectPeriod: 0 }),
-    );
+    const { child: bridge, log } = await startBridgeProcess(config);
+    const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.broker}`, { clientId: 'flood', reconnectPeriod: 0 });
     try {
       const pid = bridge.pid ?? assert.fail('no pid');
       const stalled = await open(ports);
@@ -100,8 +94,8 @@ describe('a subscriber that stops reading', { timeout: 240_000 }, () => {
       // without the bound, the stalled client added some 170 MiB more, kept after it left.
       assert.ok(end - start < 64 * MiB, `RSS is ${mib(end - start)} MiB above the start after the client left`);
       const dropped = new RegExp(`client stalled-${kind} from 127\\.0\\.0\\.1 dropped: \\d+ bytes it has not read are waiting, more than broker\\.max_client_output_bytes \\(8388608\\)`);
-      await until('the drop in the bridge\'s log', () => dropped.test(log), 10_000).catch(() => undefined);
-      assert.match(log, dropped);
+      await until('the drop in the bridge\'s log', () => dropped.test(log()), 10_000).catch(() => undefined);
+      assert.match(log(), dropped);
       const metrics = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
       assert.match(metrics, /vgpio2mqtt_mqtt_clients_refused_total\{reason="output"\} 1\n/);
     } finally {
