@@ -64,7 +64,8 @@ export interface EmbeddedBrokerOptions {
  * Why a network client was refused or dropped; the `reason` label of the
  * refusal metric. `origin`/`host`: a WebSocket or page request from a
  * foreign site (origin-guard.ts); `protocol`: a CONNECT of an MQTT version
- * Aedes does not speak; `topic`: a PUBLISH whose topic MQTT forbids.
+ * Aedes does not speak; `topic`: a PUBLISH whose topic MQTT forbids or the
+ * broker keeps for itself (`$SYS/`).
  */
 export type RefusalKind = 'max_connections' | 'packet_size' | 'output' | 'origin' | 'host' | 'protocol' | 'topic';
 
@@ -410,6 +411,12 @@ export class EmbeddedBroker {
         // MQTT 3.1.1 §1.5.3 and §4.8: a topic holding U+0000 is a protocol violation, which closes the connection (Aedes does on this error).
         this.#limits.refused(`client ${client.id} from ${remoteOf(client)} dropped: PUBLISH topic holds U+0000, which MQTT forbids`, 'topic');
         callback(new Error('topic holds U+0000'));
+        return;
+      }
+      if (client !== null && packet.topic.startsWith('$SYS/')) {
+        // Aedes' own authorizePublish, which this one replaces, refuses these too: Aedes acts on some (a client id on .../new/clients is disconnected).
+        this.#limits.refused(`client ${client.id} from ${remoteOf(client)} dropped: PUBLISH to ${packet.topic}; $SYS/ topics are the broker's own`, 'topic');
+        callback(new Error('$SYS/ topics are the broker\'s own'));
         return;
       }
       const verdict = allowed(client, packet.topic);

@@ -1,7 +1,9 @@
 /**
  * What the embedded broker refuses at the protocol level, with raw
  * clients: a PUBLISH whose topic holds U+0000 closes the connection (MQTT
- * 3.1.1 §1.5.3, §4.8) and reaches no subscriber; an MQTT 5 CONNECT is
+ * 3.1.1 §1.5.3, §4.8) and reaches no subscriber, as does one to a `$SYS/`
+ * topic (Aedes acts on some: it disconnected the client named in a
+ * `$SYS/<id>/new/clients`); an MQTT 5 CONNECT is
  * answered CONNACK 1 (unacceptable protocol version) and the refusal says
  * that MQTT 5 is not supported and which version to use.
  */
@@ -52,6 +54,30 @@ describe('the embedded broker\'s protocol refusals', () => {
     } finally {
       client.socket.destroy();
       await watcher.endAsync(true);
+    }
+  });
+
+  it('closes a connection that publishes to a $SYS/ topic, which disconnects no one', async () => {
+    refused.length = 0;
+    const victim: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, clientId: 'victim' });
+    let victimClosed = false;
+    victim.on('close', () => (victimClosed = true));
+    const client = await RawClient.connect(port);
+    try {
+      client.socket.write(packets.connect('sys'));
+      await client.receive(4);
+      client.socket.write(packets.publish('$SYS/another-broker/new/clients', 'victim'));
+      assert.ok(await client.closedWithin(5000), 'the broker closed the connection');
+      // A round trip of the victim's own after it: had the broker closed it, it would not come back.
+      await victim.subscribeAsync('after');
+      const back = new Promise<void>((resolve) => victim.on('message', () => { resolve(); }));
+      await victim.publishAsync('after', 'x');
+      await back;
+      assert.equal(victimClosed, false, 'the client named in the $SYS publication was disconnected');
+      assert.deepEqual(refused, [{ reason: 'client sys from 127.0.0.1 dropped: PUBLISH to $SYS/another-broker/new/clients; $SYS/ topics are the broker\'s own', kind: 'topic' }]);
+    } finally {
+      client.socket.destroy();
+      await victim.endAsync(true);
     }
   });
 
