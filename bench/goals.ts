@@ -108,7 +108,7 @@ const SCALE_GOALS: readonly Goal[] = [
   scaleGoal('commands/s round robin over 256 chips vs 1 chip', 'commands', { at: 'least', value: 0.8, unit: '×' },
     'on one chip the commands of a turn of the event loop share one doorbell ring (and one guest wake-up); spread over 256 chips each command rings its own chip, in the bridge and in the fake guests of the same run'),
   scaleGoal('one-shot client `.../set` → doorbell p50, embedded vs Mosquitto', 'oneShot', { at: 'most', value: 1.05, unit: '×' },
-    'Aedes\' and Node\'s handling of a new connection (a Socket and an Aedes client per connection, the CONNECT series, a stream pipeline for the clean session\'s empty queue, the close); the bridge\'s own guards and Aedes\' $SYS client announcements measured within the noise (profile in bench/scale.ts)'),
+    'Aedes\' and Node\'s handling of a new connection (a Socket and an Aedes client per connection, the CONNECT series, a stream pipeline for the clean session\'s empty queue, the close, their garbage); the CONNACK\'s wait for the next turn and Aedes\' $SYS client announcements are gone, the bridge\'s own guards cost a few µs (profile in bench/scale.ts)'),
 ];
 
 export const GOALS: readonly Goal[] = [

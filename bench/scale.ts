@@ -16,15 +16,26 @@
  *   states and configs published (~0.2 s), and the garbage of all that.
  * - Idle: one poll tick a second scans every chip, 10 to 45 µs a chip
  *   (host-owned words, label and names table compared, banks diffed).
- * - One-shot client: CONNECT -> PUBLISH (QoS 1) -> DISCONNECT over raw TCP
- *   took 750-900 µs against the embedded broker and 300-340 µs against
- *   Mosquitto; the broker's CPU per client (~0.9 ms) is Node's and Aedes'
- *   (a Socket and an Aedes client per connection ~0.1 ms, writev and
- *   close system calls ~0.2 ms each on this machine, Aedes' CONNECT series
- *   and the stream pipeline it builds for a clean session's empty queue).
- *   The bridge's own guards (frame guard, output bound, rate limiter,
- *   write coalescing) and Aedes' $SYS new/disconnect client publications
- *   each measured within the noise (±0.1 ms): nothing of ours to remove.
+ * - One-shot client (profiles of December 2026, the compiled bridge under
+ *   --cpu-prof and raw CONNECT -> PUBLISH -> DISCONNECT clients; this
+ *   machine shared with other work, so figures moved by +-30% from run to
+ *   run, ratios measured with the variants alternated sample by sample):
+ *   the bridge's CPU per client was about 1 ms. Removed from the path: the
+ *   CONNACK waited for the next check phase in oneWritePerTurn (now it
+ *   leaves at the end of its tick), Aedes' per-client $SYS publications
+ *   (one through the router before each CONNACK, more at the close; no
+ *   longer published, client-announcements.ts) and a getpeername per
+ *   connection. Raw clients, connect -> doorbell p50: 0.86-0.95x of before
+ *   (4 runs of 1000); mosquitto_pub: 0.97x of before, embedded vs Mosquitto
+ *   1.10-1.15x before, 1.07-1.12x after. What is left is Node's and
+ *   Aedes' per connection, none of it ours: a net.Socket (~60 us) and an
+ *   Aedes client (~55 us, 35 of them mqtt-packet's parser building a
+ *   readable-stream BufferListStream it only uses as a BufferList), Aedes'
+ *   emptyQueue stream pipeline for a clean session's empty queue (~55 us
+ *   after the CONNACK, ~70 more when it ends), the CONNACK writev and the
+ *   close (~0.1 ms each, mostly waking the client on this machine), and
+ *   garbage collection (~0.13 ms a client on average). The guards (frame
+ *   guard, output bound, rate limiter, login check) are a few us each.
  */
 import mqtt from 'mqtt';
 import { execFileSync } from 'node:child_process';

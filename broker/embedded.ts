@@ -9,7 +9,9 @@
  * user ACLs. Network clients are held to limits (frame-guard.ts: packet
  * size, publish rate, unsent output), WebSocket requests from foreign web
  * sites are refused before the handshake (origin-guard.ts), and each
- * refusal is reported with its kind through the `refused` hook.
+ * refusal is reported with its kind through the `refused` hook. Aedes'
+ * per-client `$SYS` announcements are not published
+ * (client-announcements.ts).
  */
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
@@ -22,6 +24,7 @@ import type { Persistence } from './persistence.ts';
 import { TokenBucket, boundOutput, watchPacketSizes, type ClientLimits } from './frame-guard.ts';
 import { OriginGuard, refuseUpgrade } from './origin-guard.ts';
 import { skipNumberCache } from './number-cache.ts';
+import { withoutClientAnnouncements } from './client-announcements.ts';
 import type { WebSocket, WebSocketServer } from 'ws';
 
 export interface ListenAddress {
@@ -61,7 +64,8 @@ export interface EmbeddedBrokerOptions {
  * Why a network client was refused or dropped; the `reason` label of the
  * refusal metric. `origin`/`host`: a WebSocket or page request from a
  * foreign site (origin-guard.ts); `protocol`: a CONNECT of an MQTT version
- * Aedes does not speak; `topic`: a PUBLISH whose topic MQTT forbids.
+ * Aedes does not speak; `topic`: a PUBLISH whose topic MQTT forbids or the
+ * broker keeps for itself (`$SYS/`).
  */
 export type RefusalKind = 'max_connections' | 'packet_size' | 'output' | 'origin' | 'host' | 'protocol' | 'topic';
 
@@ -163,10 +167,18 @@ function oneFramePerTick(stream: Duplex): Duplex {
  * after the next poll, which has nothing to wait for while immediates are
  * queued. Back-pressure is unchanged: write() still returns false past the
  * high-water mark, and the drain Aedes waits for follows the flush.
+ *
+ * The first packet a client is sent, its CONNACK, leaves at the end of the
+ * tick that wrote it: the client sends nothing until it has it, so there is
+ * nothing to join it with, and Aedes writes it from an immediate, so waiting
+ * for the next check phase held a one-shot client (connect, publish,
+ * disconnect) back by a turn of the event loop and Aedes' work after the
+ * CONNACK.
  */
 function oneWritePerTurn(stream: Duplex): Duplex {
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
   let corked = false;
+  let connack = true;
   const flush = (): void => {
     corked = false;
     stream.uncork();
@@ -175,7 +187,9 @@ function oneWritePerTurn(stream: Duplex): Duplex {
     if (!corked) {
       corked = true;
       stream.cork();
-      setImmediate(flush);
+      if (connack) process.nextTick(flush);
+      else setImmediate(flush);
+      connack = false;
     }
     return write(...args);
   }) as Duplex['write'];
@@ -217,6 +231,7 @@ export class EmbeddedBroker {
     const persistence = options.persistenceDir === null ? undefined : await (await import('./persistence.ts')).openPersistence(options.persistenceDir);
     skipNumberCache();
     const aedes = await Aedes.createBroker(persistence === undefined ? {} : { persistence: persistence.aedes });
+    withoutClientAnnouncements(aedes);
     const broker = new EmbeddedBroker(aedes, options, persistence);
     broker.#installAuth();
     try {
@@ -231,12 +246,14 @@ export class EmbeddedBroker {
   /**
    * Counts the connection and hands it to Aedes with its limits, or refuses
    * it over broker.max_connections. `unsent`: the bytes the connection
-   * holds that the client has not taken yet; `from`: its remote address.
+   * holds that the client has not taken yet; `from`: its remote address,
+   * asked only for a refusal's log line (a getpeername system call per
+   * connection otherwise).
    */
-  #admit(socket: Duplex, unsent: () => number, from: string, request?: IncomingMessage): void {
+  #admit(socket: Duplex, unsent: () => number, from: () => string, request?: IncomingMessage): void {
     const { limits, refused } = this.#limits;
     if (this.#network.size >= limits.maxConnections) {
-      refused(`connection from ${from} refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`, 'max_connections');
+      refused(`connection from ${from()} refused: ${limits.maxConnections} network clients already connected (broker.max_connections)`, 'max_connections');
       socket.destroy();
       return;
     }
@@ -247,7 +264,7 @@ export class EmbeddedBroker {
     });
     boundOutput(socket, limits.maxClientOutputBytes, unsent, (bytes) => {
       // Aedes types the id as always set; it is undefined until CONNECT.
-      refused(`client ${(client.id as string | undefined) ?? '(not connected yet)'} from ${from} dropped: ${bytes} bytes it has not read are waiting, more than broker.max_client_output_bytes (${limits.maxClientOutputBytes})`, 'output');
+      refused(`client ${(client.id as string | undefined) ?? '(not connected yet)'} from ${from()} dropped: ${bytes} bytes it has not read are waiting, more than broker.max_client_output_bytes (${limits.maxClientOutputBytes})`, 'output');
     });
     if (limits.publishRate !== null) this.#rates.set(client, new TokenBucket(limits.publishRate));
   }
@@ -304,14 +321,14 @@ export class EmbeddedBroker {
     const wss = new WebSocketServer(path === undefined ? { noServer: true } : { noServer: true, path });
     wss.on('connection', (socket: WebSocket, request) => {
       const stream = oneFramePerTick(createWebSocketStream(socket));
-      this.#admit(stream, () => stream.writableLength + socket.bufferedAmount, request.socket.remoteAddress ?? 'unknown address', request);
+      this.#admit(stream, () => stream.writableLength + socket.bufferedAmount, () => request.socket.remoteAddress ?? 'unknown address', request);
     });
     return wss;
   }
 
   async #listen(options: EmbeddedBrokerOptions): Promise<void> {
     const handle = (socket: Socket): void => {
-      this.#admit(oneWritePerTurn(socket), () => socket.writableLength, socket.remoteAddress ?? 'unknown address');
+      this.#admit(oneWritePerTurn(socket), () => socket.writableLength, () => socket.remoteAddress ?? 'unknown address');
     };
     if (options.tcp !== null) {
       const server = createNetServer({ noDelay: true }, handle);
@@ -394,6 +411,12 @@ export class EmbeddedBroker {
         // MQTT 3.1.1 §1.5.3 and §4.8: a topic holding U+0000 is a protocol violation, which closes the connection (Aedes does on this error).
         this.#limits.refused(`client ${client.id} from ${remoteOf(client)} dropped: PUBLISH topic holds U+0000, which MQTT forbids`, 'topic');
         callback(new Error('topic holds U+0000'));
+        return;
+      }
+      if (client !== null && packet.topic.startsWith('$SYS/')) {
+        // Aedes' own authorizePublish, which this one replaces, refuses these too: Aedes acts on some (a client id on .../new/clients is disconnected).
+        this.#limits.refused(`client ${client.id} from ${remoteOf(client)} dropped: PUBLISH to ${packet.topic}; $SYS/ topics are the broker's own`, 'topic');
+        callback(new Error('$SYS/ topics are the broker\'s own'));
         return;
       }
       const verdict = allowed(client, packet.topic);

@@ -153,4 +153,28 @@ describe('embedded broker', () => {
       blocker.close();
     }
   });
+
+  it('publishes no $SYS message per client that connects, subscribes or leaves, and passes its other $SYS messages', async () => {
+    const broker = await EmbeddedBroker.start(base);
+    try {
+      const url = `mqtt://127.0.0.1:${broker.addresses.tcp?.port ?? 0}`;
+      const watcher = await connect(url);
+      const seen: string[] = [];
+      watcher.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
+      await watcher.subscribeAsync('$SYS/#');
+      // Published after Aedes' disconnect announcement would have been: messages arrive in order, so one before it would be seen first.
+      const marker = `$SYS/${broker.aedes.id}/test/marker`;
+      broker.aedes.once('clientDisconnect', () => setImmediate(() => {
+        broker.aedes.publish({ cmd: 'publish', topic: marker, payload: Buffer.from('after'), qos: 0, retain: false, dup: false }, () => undefined);
+      }));
+      const markerSeen = new Promise<void>((resolve) => watcher.on('message', (topic) => { if (topic === marker) resolve(); }));
+      const port = String(broker.addresses.tcp?.port);
+      await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-i', 'one-shot', '-t', 'a/b', '-E']);
+      await markerSeen;
+      assert.deepEqual(seen, [`${marker} after`]);
+      await watcher.endAsync();
+    } finally {
+      await broker.close();
+    }
+  });
 });

@@ -4,7 +4,8 @@
  * oneWritePerTurn): Aedes delivers each message in a setImmediate of its
  * own, which cost a write per message. Counted at the broker's side of a
  * real TCP connection; every message still arrives, in order, also when a
- * turn's writes pass the socket's high-water mark (back-pressure).
+ * turn's writes pass the socket's high-water mark (back-pressure). A
+ * client's CONNACK is not held for the next turn: the client waits for it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,5 +72,19 @@ describe('embedded broker: one write per client per turn', () => {
     const payload = 'x'.repeat(4096);
     const got = await burst(64, (i) => `big/${String(i)}`, () => payload, 1);
     assert.deepEqual(got, Array.from({ length: 64 }, (_, i) => `big/${String(i)} 4096`));
+  });
+
+  it('hands a client its CONNACK in the turn that wrote it, not at the next one', async () => {
+    // 'client' comes before Aedes writes the CONNACK in the same turn; an immediate queued here runs at the start of the next one.
+    const unsent = new Promise<number>((resolve) => broker.aedes.once('client', (client: Client) => {
+      const conn = client.conn as Duplex;
+      setImmediate(() => { resolve(conn.writableLength); });
+    }));
+    const other = await mqtt.connectAsync(`mqtt://127.0.0.1:${String(broker.addresses.tcp?.port)}`, { reconnectPeriod: 0, clientId: 'connack' });
+    try {
+      assert.equal(await unsent, 0, 'CONNACK bytes still held by the socket at the next turn');
+    } finally {
+      await other.endAsync();
+    }
   });
 });
