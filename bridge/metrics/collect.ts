@@ -41,7 +41,7 @@ export class MetricsCollector {
     /** When the first doorbell since the last publication rang, and whether the line layer published since the last scan. */
     let rangAt: bigint | undefined;
     let published = false;
-    monitor.on('doorbell', (at) => {
+    monitor.on('doorbell-received', (at) => {
       s.doorbellReceived.value += 1;
       rangAt ??= at;
     });
@@ -52,7 +52,7 @@ export class MetricsCollector {
       }
       published = false;
     });
-    monitor.on('doorbell-rung', () => {
+    monitor.on('doorbell-sent', () => {
       s.doorbellRung.value += 1;
     });
     monitor.on('interrupt', () => {

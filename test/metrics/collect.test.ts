@@ -92,7 +92,7 @@ describe('metrics collector', () => {
     signals.emit('command-rejected', 'board', 'bad_payload');
     signals.emit('command-rejected', '', 'bad_topic');
     signals.emit('request', 'health', 'ok');
-    for (let i = 0; i < 4; i++) monitor.emit('doorbell-rung');
+    for (let i = 0; i < 4; i++) monitor.emit('doorbell-sent');
     monitor.emit('interrupt');
     monitor.emit('guest-event', 'output');
     monitor.emit('ring-dropped', 7);

@@ -1,0 +1,43 @@
+/**
+ * What a chip's shared-memory monitor (monitor.ts) tells: electrical
+ * levels and line numbers, as shared memory has them. Its parts
+ * (bank-differ.ts, ring-events.ts, region-guard.ts) emit through it.
+ */
+import type { EventEmitter } from 'node:events';
+import type { GuestEventKind } from '../metrics/metrics.ts';
+import type { Level, LineState } from '../shm/line-registers.ts';
+
+export interface MonitorEvents {
+  /** The host wrote a new electrical level to a line's `in`: one per change the guest sees. */
+  'input-written': [line: number, level: Level];
+  /** A guest-driven output changed; `seq` and `guestNs` when the event ring reported it. */
+  output: [line: number, level: Level, seq: number | undefined, guestNs: number | undefined];
+  /** The guest's driver handed an input edge to the line's interrupt handler (EV_INPUT_EDGE): `level` after it, at `guestNs`. */
+  'input-received': [line: number, level: Level, guestNs: number];
+  /** A line's registers after a change may have reached it (a scan that found its bank changed, or a command). */
+  level: [line: number, state: LineState];
+  /** A line's direction or trigger bits changed (and once per line at the first scan). */
+  config: [line: number, state: LineState];
+  availability: [online: boolean];
+  /** Something in shared memory or from a peer made no sense; already logged. */
+  problem: [message: string];
+  /** A doorbell from the guest, at `at` (process.hrtime.bigint()), before the scan it causes. */
+  'doorbell-received': [at: bigint];
+  /** The bridge sent the guest a doorbell. */
+  'doorbell-sent': [];
+  /** An input change raised the line's interrupt. */
+  interrupt: [];
+  'guest-event': [kind: GuestEventKind];
+  /** The bridge rebuilt line state from the banks instead of the event ring. */
+  'ring-resync': [];
+  'ring-invalid': [entries: number];
+  'ring-dropped': [entries: number];
+  'header-overwritten': [words: number];
+  peers: [count: number];
+  /** The number of changes waiting on a line changed. */
+  queue: [line: number, depth: number];
+  /** A scan finished: every change it found has been emitted. */
+  scanned: [];
+}
+
+export type MonitorEmitter = EventEmitter<MonitorEvents>;
