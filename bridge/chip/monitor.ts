@@ -15,19 +15,19 @@ import type { ChipConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { VgpioRegion } from '../shm/region.ts';
 import { LineRegisters, type Level, type LineState } from '../shm/line-registers.ts';
-import { InputDriver, type InputResult, type Settled, type Writing } from '../shm/input-driver.ts';
+import { InputDriver } from '../shm/input-driver.ts';
 import { EventRingReader } from '../shm/event-ring.ts';
 import { checkNotForeign } from './mapping.ts';
 import { openTransport, type Transport } from './transport.ts';
 import { everyPoll } from './poll-clock.ts';
-import { guestAvailability, readEvidence } from './availability.ts';
+import { guestAvailability, readEvidence, type GuestEvidence } from './availability.ts';
 import { BankDiffer } from './bank-differ.ts';
 import { Doorbell } from './doorbell.ts';
-import type { MonitorEvents } from './monitor-events.ts';
+import type { Answer, MonitorEvents, Request } from './monitor-events.ts';
 import { RegionGuard } from './region-guard.ts';
 import { followRing } from './ring-events.ts';
 
-export type { MonitorEvents } from './monitor-events.ts';
+export type { Answer, MonitorEvents, Request } from './monitor-events.ts';
 
 export class ShmMonitor extends EventEmitter<MonitorEvents> {
   readonly config: ChipConfig;
@@ -45,7 +45,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   #guestGen: number;
   #peerCount = -1;
   #scanQueued = false;
-  /** Changes written to `in` so far (write() diffs a line only when it wrote one). */
+  /** Changes written to `in` so far (request() diffs a line only when it wrote one). */
   #written = 0;
   /** Stops this chip's polls (poll-clock.ts: one timer for all chips of a period). */
   #stopPolling: (() => void) | undefined;
@@ -85,7 +85,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       problem,
       canSend: () => this.#online && !this.#closed,
       guestPeer: () => this.region.guestPeer,
-      usable: () => this.usable(false),
+      usable: () => this.#guard.usable(false),
     });
     this.#inputs = new InputDriver(this.#lines, {
       queueLimit: config.queueLimit,
@@ -151,35 +151,50 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     return this.#lines.state(line);
   }
 
-  /** Whether the guest drives `line` now. */
-  isOutput(line: number): boolean {
-    return this.#lines.isOutput(line);
-  }
-
   /** Changes waiting for `line`. */
   queued(line: number): number {
     return this.#inputs.queued(line);
   }
 
-  /** The electrical level `line` will have once its queue drains. */
-  latest(line: number): Level {
-    return this.#inputs.latest(line);
+  /** Whether `line`'s `in` holds `level` (electrical) now; false when shared memory cannot be read. */
+  inputIs(line: number, level: Level): boolean {
+    return this.#guard.usable(false) && this.#lines.input(line) === level;
   }
 
   /**
-   * Writes `level` (electrical) to a host-driven line through its queue
-   * and emits what that line shows: no scan, and a bank read only when `in`
-   * moved (a change queued behind a pending interrupt, the common case in a
-   * burst, changes nothing the guest can see yet). `settled` and `writing`:
-   * see InputDriver.set.
+   * The one entry into shared memory for a change to a host-driven line:
+   * checks (chip closed, memory usable, the guest not driving the line, a
+   * guest online: see Request.checks), then writes the level through the
+   * line's queue and emits what the line shows: no scan, and a bank read
+   * only when `in` moved (a change queued behind a pending interrupt, the
+   * common case in a burst, changes nothing the guest can see yet). The
+   * memory is asked whether it is usable before any access, after the
+   * reads the checks make and after the write (see RegionGuard.usable).
    */
-  write(line: number, level: Level, settled?: Settled, writing?: Writing): InputResult | 'closed' {
-    if (this.#closed || !this.usable(false)) return 'closed';
+  request(request: Request): Answer {
+    if (this.#closed) return { ok: false, refused: 'closed' };
+    if (!this.#guard.usable(false)) return { ok: false, refused: 'failed' };
+    const { line, checks } = request;
+    const guestDrives = checks !== 'none' && this.#lines.isOutput(line);
+    const evidence = checks === 'command' ? this.#readEvidence() : undefined;
+    // Zeros read from a page a truncation took away are not a guest output or a guest that left: the chip fails instead.
+    if (!this.#guard.usable(false)) return { ok: false, refused: 'failed' };
+    if (guestDrives) return { ok: false, refused: 'guest_output' };
+    if (evidence !== undefined) {
+      this.#followAvailability(evidence);
+      if (!this.#online) return { ok: false, refused: 'offline' };
+    }
+    request.accepted?.();
+    const latest = this.#inputs.latest(line);
+    const level = request.level(latest);
     const before = this.#written;
-    const result = this.#inputs.set(line, level, settled, writing);
+    const result = level === latest ? 'unchanged' : this.#inputs.set(line, level, request.settled, request.writing);
     if (this.#written !== before) this.#differ.diffLine(line, this.#lines.state(line));
     this.#trackQueue(line);
-    return result;
+    // The accesses above met a page a truncation took away: nothing reached the guest.
+    if (!this.#guard.usable(false)) return { ok: false, refused: 'failed' };
+    if (result === 'overflow') return { ok: false, refused: 'overflow' };
+    return { ok: true, result };
   }
 
   #scheduleScan(): void {
@@ -204,15 +219,15 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
    * size (the poll timer does; a doorbell need not).
    */
   scan(identity = true): void {
-    if (this.#closed || !this.#differ.started || !this.usable(identity)) return;
+    if (this.#closed || !this.#differ.started || !this.#guard.usable(identity)) return;
     this.#guard.check(identity);
-    this.checkAvailability();
+    this.#checkAvailability();
     this.#inputs.acknowledged();
     followRing(this.#ring.drain(), { differ: this.#differ, events: this, problem: this.#problem, log: this.#log, configured: this.config.lines.length });
     this.#differ.diffBanks();
     this.#trackQueues();
     // A truncation between the size check and the reads above read zeros: stop at once rather than at the next scan.
-    if (!this.usable(false)) return;
+    if (!this.#guard.usable(false)) return;
     this.emit('scanned');
   }
 
@@ -228,11 +243,6 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     this.emit('queue', index, depth);
   }
 
-  /** See RegionGuard.usable: false once the chip failed, for good. */
-  usable(checkSize: boolean): boolean {
-    return this.#guard.usable(checkSize);
-  }
-
   /** The guard failed the chip: no more polls, and nothing queued will be written now. */
   #failed(): void {
     this.#stopPolling?.();
@@ -244,20 +254,28 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     }
   }
 
-  /** Re-reads whether a guest is online; a command calls it so a guest that just bound (or left) counts before the poll timer sees it. */
-  checkAvailability(): void {
-    const endpoint = this.#transport.endpoint;
-    const peers = endpoint?.peers() ?? [];
-    const evidence = readEvidence(this.#transport.mem, endpoint === null ? null : peers.map((p) => p.id));
+  /** Re-reads whether a guest is online (every scan does, before it reads anything else). */
+  #checkAvailability(): void {
+    const evidence = this.#readEvidence();
     // Zeros read from a page a truncation took away are not a guest that left: the chip fails instead.
-    if (!this.usable(false)) return;
+    if (this.#guard.usable(false)) this.#followAvailability(evidence);
+  }
+
+  #readEvidence(): GuestEvidence {
+    const endpoint = this.#transport.endpoint;
+    return readEvidence(this.#transport.mem, endpoint === null ? null : endpoint.peers().map((p) => p.id));
+  }
+
+  /** Takes `evidence` (read from memory the guard then found usable) as the guest's availability now. */
+  #followAvailability(evidence: GuestEvidence): void {
     const availability = guestAvailability(evidence);
-    const { guestGen: gen, guestPeer: peer } = evidence;
+    const { guestGen: gen, guestPeer: peer, peers } = evidence;
     const online = availability.online;
     const rebound = gen !== this.#guestGen;
-    if (peers.length !== this.#peerCount) {
-      this.#peerCount = peers.length;
-      this.emit('peers', peers.length);
+    const peerCount = peers?.length ?? 0;
+    if (peerCount !== this.#peerCount) {
+      this.#peerCount = peerCount;
+      this.emit('peers', peerCount);
     }
     this.#guestGen = gen;
     if (online === this.#online && !rebound) return;
@@ -268,7 +286,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     }
     if (online !== this.#online) {
       this.#online = online;
-      this.#log.info(availability.online ? `guest online (peer ${endpoint === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}: ${availability.why})`);
+      this.#log.info(availability.online ? `guest online (peer ${peers === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}: ${availability.why})`);
       this.emit('availability', online);
     }
   }
