@@ -73,10 +73,6 @@ export interface ChipEvents {
   problem: [message: string];
   /** A pulse's end or a waveform's next step could not be written, so it stopped before its end; already logged. */
   'waveform-stopped': [stopped: WaveformStopped];
-  /** A command was accepted; `startedAt` (process.hrtime.bigint()) is when it arrived, so the time to the doorbell can be taken. */
-  command: [result: CommandResult, startedAt: bigint];
-  /** A change was refused because the line's queue is full. */
-  overflow: [line: LineConfig];
 }
 
 /** Why a pulse or waveform stopped before its end (a later command stopping it is no problem and not reported). */
@@ -151,7 +147,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     });
     monitor.on('input-received', (index, level, guestNs) => {
       const config = line(index);
-      if (config !== undefined) this.emit('received', { line: config, edge: logical(level, config) === 1 ? 'rising' : 'falling', guestNs, tsMs: Date.now() });
+      if (config !== undefined) this.#received({ line: config, edge: logical(level, config) === 1 ? 'rising' : 'falling', guestNs, tsMs: Date.now() });
     });
     monitor.on('config', (index, state) => {
       const config = line(index);
@@ -181,6 +177,11 @@ export class Chip extends EventEmitter<ChipEvents> {
   /** Emits every line's current state and configuration, then follows doorbells and the poll timer. */
   start(): void {
     this.monitor.start();
+  }
+
+  /** The chip's metric stream (bridge/metrics/events.ts): the monitor's and the line layer's. */
+  get metrics(): ShmMonitor['metrics'] {
+    return this.monitor.metrics;
   }
 
   get region(): ShmMonitor['region'] {
@@ -295,7 +296,7 @@ export class Chip extends EventEmitter<ChipEvents> {
         case 'offline':
           return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
         case 'overflow':
-          this.emit('overflow', line);
+          this.metrics.emit('overflow', line.line);
           return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
       }
     }
@@ -310,7 +311,7 @@ export class Chip extends EventEmitter<ChipEvents> {
       }, command.pulseMs);
     }
     if (command.wave !== undefined && tracked !== undefined) this.#startWave(line, tracked, command.wave);
-    this.emit('command', result, started);
+    this.metrics.emit('command', result, started);
     return { ok: true, result };
   }
 
@@ -326,7 +327,7 @@ export class Chip extends EventEmitter<ChipEvents> {
         const started = process.hrtime.bigint();
         const answer = this.#request(line, 'owned', () => level);
         if (answer.ok) {
-          this.emit('command', answer.result, started);
+          this.metrics.emit('command', answer.result, started);
           return true;
         }
         switch (answer.refused) {
@@ -401,6 +402,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     const edge = this.#makeEdge(line, electrical, source, seq, guestNs);
     if (source === 'host') this.#lastHostEdge = edge;
     this.emit('edge', edge);
+    this.metrics.emit('edge', source);
   }
 
   #makeEdge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): EdgeEvent {
@@ -443,6 +445,12 @@ export class Chip extends EventEmitter<ChipEvents> {
 
   #emitState(line: LineConfig, level: Level): void {
     this.emit('state', line, level, false);
+    this.metrics.emit('state', line.line, level);
+  }
+
+  #received(received: ReceivedEvent): void {
+    this.emit('received', received);
+    this.metrics.emit('received', received.line.line);
   }
 
   /** Current state of every line, for republishing (e.g. after an MQTT reconnect). */

@@ -7,11 +7,11 @@
  */
 import { protocol } from '../../native/index.ts';
 import type { Logger } from '../log.ts';
-import type { MonitorEmitter } from './monitor-events.ts';
+import type { ChipMetrics } from '../metrics/events.ts';
 import type { Transport } from './transport.ts';
 
 export interface DoorbellContext {
-  events: MonitorEmitter;
+  metrics: ChipMetrics;
   log: Logger;
   /** Logs and emits a problem. */
   problem: (message: string) => void;
@@ -43,9 +43,9 @@ export class Doorbell {
   listen(received: () => void, changed: () => void): void {
     const endpoint = this.#endpoint;
     if (endpoint === null) return;
-    const { events, log, problem } = this.#context;
+    const { metrics, log, problem } = this.#context;
     endpoint.on('ring', () => {
-      events.emit('doorbell-received', process.hrtime.bigint());
+      metrics.emit('doorbell-received', process.hrtime.bigint());
       received();
     });
     endpoint.on('join', (peer) => {
@@ -94,7 +94,7 @@ export class Doorbell {
     const guest = this.#context.guestPeer();
     try {
       endpoint.ring(guest, protocol.VECTOR_GUEST);
-      this.#context.events.emit('doorbell-sent');
+      this.#context.metrics.emit('doorbell-sent');
     } catch (error) {
       // The guest left between the availability check and the doorbell: it rescans when it comes back.
       this.#context.log.debug(`cannot send guest peer ${guest} a doorbell: ${(error as Error).message}`);

@@ -2,10 +2,10 @@
  * What a chip's shared-memory monitor (monitor.ts) is asked and tells:
  * electrical levels and line numbers, as shared memory has them. Its
  * parts (bank-differ.ts, ring-events.ts, region-guard.ts, doorbell.ts)
- * emit through it.
+ * emit through it; what only metrics want to know goes to the chip's
+ * metric stream instead (bridge/metrics/events.ts).
  */
 import type { EventEmitter } from 'node:events';
-import type { GuestEventKind } from '../metrics/metrics.ts';
 import type { Settled, Writing } from '../shm/input-driver.ts';
 import type { Level, LineState } from '../shm/line-registers.ts';
 
@@ -53,23 +53,6 @@ export interface MonitorEvents {
   availability: [online: boolean];
   /** Something in shared memory or from a peer made no sense; already logged. */
   problem: [message: string];
-  /** A doorbell from the guest, at `at` (process.hrtime.bigint()), before the scan it causes. */
-  'doorbell-received': [at: bigint];
-  /** The bridge sent the guest a doorbell. */
-  'doorbell-sent': [];
-  /** An input change raised the line's interrupt. */
-  interrupt: [];
-  'guest-event': [kind: GuestEventKind];
-  /** The bridge rebuilt line state from the banks instead of the event ring. */
-  'ring-resync': [];
-  'ring-invalid': [entries: number];
-  'ring-dropped': [entries: number];
-  'header-overwritten': [words: number];
-  peers: [count: number];
-  /** The number of changes waiting on a line changed. */
-  queue: [line: number, depth: number];
-  /** A scan finished: every change it found has been emitted. */
-  scanned: [];
 }
 
 export type MonitorEmitter = EventEmitter<MonitorEvents>;

@@ -13,6 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChipConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import type { ChipMetrics } from '../metrics/events.ts';
 import { VgpioRegion } from '../shm/region.ts';
 import { LineRegisters, type Level, type LineState } from '../shm/line-registers.ts';
 import { InputDriver } from '../shm/input-driver.ts';
@@ -33,6 +34,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
   readonly config: ChipConfig;
   readonly region: VgpioRegion;
   readonly reattached: boolean;
+  /** What only metrics want to know (bridge/metrics/events.ts); the line layer emits there too. */
+  readonly metrics: ChipMetrics = new EventEmitter();
   readonly #transport: Transport;
   readonly #lines: LineRegisters;
   readonly #inputs: InputDriver;
@@ -71,6 +74,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     const problem = this.#problem;
     this.#guard = new RegionGuard(transport.mem, this.region, transport.hostPeer, {
       events: this,
+      metrics: this.metrics,
       log,
       problem,
       failed: () => {
@@ -80,7 +84,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     this.#lines = new LineRegisters(transport.mem, this.region.layout.bankOff, config.ngpio);
     this.#differ = new BankDiffer(this.#lines, config.lines.length, this);
     this.#doorbell = new Doorbell(transport.endpoint, {
-      events: this,
+      metrics: this.metrics,
       log,
       problem,
       canSend: () => this.#online && !this.#closed,
@@ -95,7 +99,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       onApplied: (line, level, result) => {
         this.#written += 1;
         this.#guard.wroteInput(line, level);
-        if (result === 'interrupt') this.emit('interrupt');
+        if (result === 'interrupt') this.metrics.emit('interrupt');
         this.#differ.hostWrote(line, level);
       },
     });
@@ -223,12 +227,12 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     this.#guard.check(identity);
     this.#checkAvailability();
     this.#inputs.acknowledged();
-    followRing(this.#ring.drain(), { differ: this.#differ, events: this, problem: this.#problem, log: this.#log, configured: this.config.lines.length });
+    followRing(this.#ring.drain(), { differ: this.#differ, events: this, metrics: this.metrics, problem: this.#problem, log: this.#log, configured: this.config.lines.length });
     this.#differ.diffBanks();
     this.#trackQueues();
     // A truncation between the size check and the reads above read zeros: stop at once rather than at the next scan.
     if (!this.#guard.usable(false)) return;
-    this.emit('scanned');
+    this.metrics.emit('scanned');
   }
 
   #trackQueues(): void {
@@ -240,7 +244,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     if ((this.#queueDepths.get(index) ?? 0) === depth) return;
     if (depth === 0) this.#queueDepths.delete(index);
     else this.#queueDepths.set(index, depth);
-    this.emit('queue', index, depth);
+    this.metrics.emit('queue', index, depth);
   }
 
   /** The guard failed the chip: no more polls, and nothing queued will be written now. */
@@ -251,6 +255,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     if (this.#online) {
       this.#online = false;
       this.emit('availability', false);
+      this.metrics.emit('guest-bound', false);
     }
   }
 
@@ -275,7 +280,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     const peerCount = peers?.length ?? 0;
     if (peerCount !== this.#peerCount) {
       this.#peerCount = peerCount;
-      this.emit('peers', peerCount);
+      this.metrics.emit('peers', peerCount);
     }
     this.#guestGen = gen;
     if (online === this.#online && !rebound) return;
@@ -288,6 +293,7 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
       this.#online = online;
       this.#log.info(availability.online ? `guest online (peer ${peers === null ? 'none, polling' : peer}, driver generation ${gen})` : `guest offline (driver generation ${gen}: ${availability.why})`);
       this.emit('availability', online);
+      this.metrics.emit('guest-bound', online);
     }
   }
 

@@ -10,10 +10,12 @@ import type { Level } from '../shm/line-registers.ts';
 import type { VgpioRegion } from '../shm/region.ts';
 import { HostWords } from './host-words.ts';
 import { truncation, vanished } from './mapping.ts';
+import type { ChipMetrics } from '../metrics/events.ts';
 import type { MonitorEmitter } from './monitor-events.ts';
 
 export interface GuardContext {
   events: MonitorEmitter;
+  metrics: ChipMetrics;
   log: Logger;
   /** Logs and emits a problem. */
   problem: (message: string) => void;
@@ -86,7 +88,7 @@ export class RegionGuard {
       this.#tampering = false;
       return;
     }
-    this.#context.events.emit('header-overwritten', restored.length);
+    this.#context.metrics.emit('header-overwritten', restored.length);
     if (this.#tampering) return;
     this.#tampering = true;
     this.#context.problem(`host-owned words were overwritten by the guest (${restored.join(', ')}); restored (reported once until they stay intact)`);

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { GuestEventKind } from '../metrics/metrics.ts';
 import type { DrainResult, RingEvent } from '../shm/event-ring.ts';
 import type { BankDiffer } from './bank-differ.ts';
+import type { ChipMetrics } from '../metrics/events.ts';
 import type { MonitorEmitter } from './monitor-events.ts';
 
 const EVENT_KINDS = new Map<number, GuestEventKind>([
@@ -22,6 +23,7 @@ const EVENT_KINDS = new Map<number, GuestEventKind>([
 export interface RingContext {
   differ: BankDiffer;
   events: MonitorEmitter;
+  metrics: ChipMetrics;
   /** Logs and emits a problem. */
   problem: (message: string) => void;
   log: Logger;
@@ -31,32 +33,32 @@ export interface RingContext {
 
 /** Reports what went wrong in a drain, then hands its entries on in order. */
 export function followRing(drained: DrainResult, context: RingContext): void {
-  const { differ, events, problem, log } = context;
+  const { differ, metrics, problem, log } = context;
   if (drained.corrupt) {
-    events.emit('ring-resync');
+    metrics.emit('ring-resync');
     problem('event ring head is further ahead than the ring holds; skipped to it and resynchronised from the banks');
   }
   if (drained.invalid > 0) {
-    events.emit('ring-invalid', drained.invalid);
+    metrics.emit('ring-invalid', drained.invalid);
     problem(`${drained.invalid} event-ring entr${drained.invalid === 1 ? 'y' : 'ies'} with an unknown line or kind ignored`);
   }
   if (drained.implausibleDrop > 0) {
-    events.emit('ring-resync');
+    metrics.emit('ring-resync');
     problem(`the event ring's dropped counter jumped by ${drained.implausibleDrop}, more than a guest can drop; not counted, resynchronised from the banks`);
   }
   if (drained.dropped > 0) {
-    events.emit('ring-dropped', drained.dropped);
-    events.emit('ring-resync');
+    metrics.emit('ring-dropped', drained.dropped);
+    metrics.emit('ring-resync');
     log.warn(`the guest dropped ${drained.dropped} event-ring entries (ring full); resynchronised from the banks`);
   }
   if (drained.corrupt || drained.implausibleDrop > 0 || drained.dropped > 0) differ.forgetReportedEnables();
   for (const event of drained.events) ringEvent(event, context);
 }
 
-function ringEvent(event: RingEvent, { differ, events, configured }: RingContext): void {
+function ringEvent(event: RingEvent, { differ, events, metrics, configured }: RingContext): void {
   if (event.line >= configured) return;
   const kind = EVENT_KINDS.get(event.kind);
-  if (kind !== undefined) events.emit('guest-event', kind);
+  if (kind !== undefined) metrics.emit('guest-event', kind);
   if (event.kind === protocol.EV_OUTPUT) {
     differ.guestOutput(event.line, event.value === 0 ? 0 : 1, event.seq, Number(event.guestNs));
   } else if (event.kind === protocol.EV_INPUT_EDGE) {

@@ -5,77 +5,52 @@
  * pulse's end) is told apart. A plain-mode chip on a real shared-memory
  * file, a fake guest, scans driven by the test.
  */
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { SharedMemory } from '../../native/index.ts';
+import { truncateSync } from 'node:fs';
 import { ShmMonitor, type Request } from '../../bridge/chip/monitor.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import type { ChipConfig } from '../../bridge/config/types.ts';
 import { Logger } from '../../bridge/log.ts';
-import { FakeGuest } from '../support/fake-guest.ts';
+import { usePlainChip } from './plain-chip.ts';
 
 const HIGH = (): 1 => 1;
 const FLIP = (latest: 0 | 1): 0 | 1 => (latest === 1 ? 0 : 1);
 
 describe('ShmMonitor.request', () => {
-  let dir: string;
-  let config: ChipConfig;
   let monitor: ShmMonitor;
-  let mem: SharedMemory;
-  let guest: FakeGuest;
-  const ask = (request: Partial<Request>): ReturnType<ShmMonitor['request']> => monitor.request({ line: 3, checks: 'command', level: HIGH, ...request });
-
-  before(() => {
-    dir = mkdtempSync('/dev/shm/vgpio-request-test-');
-    const file = join(dir, 'config.yaml');
-    writeFileSync(file, `chips:\n  - { name: board, mode: plain, shm: ${dir}/board.shm, ngpio: 8, poll_ms: 60000, queue_limit: 1 }\n`);
-    config = loadSettings({ args: ['-c', file], env: {} }).chips[0] ?? assert.fail('no chip');
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  beforeEach(async () => {
-    rmSync(join(dir, 'board.shm'), { force: true });
+  const board = usePlainChip('vgpio-request-test', 'ngpio: 8, queue_limit: 1', async (config) => {
     monitor = await ShmMonitor.open(config, new Logger('error'));
-    mem = SharedMemory.open(join(dir, 'board.shm'));
-    guest = new FakeGuest(mem);
     monitor.start();
+    return monitor;
   });
-  afterEach(async () => {
-    await monitor.close();
-    mem.close();
-  });
+  const ask = (request: Partial<Request>): ReturnType<ShmMonitor['request']> => monitor.request({ line: 3, checks: 'command', level: HIGH, ...request });
 
   it('a command: offline until a guest binds (checked at the request, not at the next scan), then written once', () => {
     assert.deepEqual(ask({}), { ok: false, refused: 'offline' });
-    assert.equal(guest.input(3), 0);
-    guest.bind();
+    assert.equal(board.guest.input(3), 0);
+    board.guest.bind();
     assert.deepEqual(ask({}), { ok: true, result: 'applied' });
-    assert.equal(guest.input(3), 1);
+    assert.equal(board.guest.input(3), 1);
     assert.deepEqual(ask({}), { ok: true, result: 'unchanged' });
     assert.deepEqual(ask({ level: FLIP }), { ok: true, result: 'applied' });
-    assert.equal(guest.input(3), 0);
+    assert.equal(board.guest.input(3), 0);
   });
 
   it('a line the guest drives: refused to a command and a waveform step, written by a pulse end', () => {
-    guest.bind();
-    guest.setDirection(3, true);
+    board.guest.bind();
+    board.guest.setDirection(3, true);
     let accepted = 0;
     assert.deepEqual(ask({ accepted: () => (accepted += 1) }), { ok: false, refused: 'guest_output' });
     assert.deepEqual(ask({ checks: 'owned' }), { ok: false, refused: 'guest_output' });
     assert.equal(accepted, 0, 'nothing is accepted before the checks pass');
-    assert.equal(guest.input(3), 0);
+    assert.equal(board.guest.input(3), 0);
     assert.deepEqual(ask({ checks: 'none', accepted: () => (accepted += 1) }), { ok: true, result: 'applied' });
     assert.equal(accepted, 1);
-    assert.equal(guest.input(3), 1);
+    assert.equal(board.guest.input(3), 1);
   });
 
   it('a full queue: overflow, nothing queued; a closed chip: closed', async () => {
-    guest.bind();
-    guest.enableIrq(3, { rising: true, falling: true });
+    board.guest.bind();
+    board.guest.enableIrq(3, { rising: true, falling: true });
     monitor.scan();
     assert.deepEqual(ask({}), { ok: true, result: 'interrupt' });
     assert.deepEqual(ask({ level: FLIP }), { ok: true, result: 'queued' });
@@ -86,8 +61,8 @@ describe('ShmMonitor.request', () => {
   });
 
   it('a truncated file: failed, and the chip stays failed', () => {
-    guest.bind();
-    truncateSync(join(dir, 'board.shm'), 0);
+    board.guest.bind();
+    truncateSync(board.shm, 0);
     assert.deepEqual(ask({}), { ok: false, refused: 'failed' });
     assert.deepEqual(ask({ checks: 'none' }), { ok: false, refused: 'failed' });
     assert.match(monitor.failure ?? '', /truncated/);
