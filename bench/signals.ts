@@ -32,6 +32,7 @@ import { machine } from './machine.ts';
 import { readResults, writeResults } from './results-io.ts';
 import { withPartialRun } from './results-file.ts';
 import { freePort } from '../testkit/ports.ts';
+import type { MetricKey } from '../bridge/metrics/table.ts';
 
 const run = promisify(execFile);
 const BASE = 'sg';
@@ -164,7 +165,7 @@ ${chip(CHIP_A, '{ line: 0, name: wave }, { line: 1, name: bouncy }, { line: 2, n
   }
 
   /** Counts of what the bridge recorded (bridge/request/health's counters). */
-  counter(name: string, ...labels: string[]): number {
+  counter(name: MetricKey, ...labels: string[]): number {
     return this.#controller.counters.total(name, ...labels);
   }
 

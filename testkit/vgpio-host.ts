@@ -54,7 +54,7 @@ export class HostRegion {
     this.mem = options.mem ?? SharedMemory.open(this.path, { size: VgpioRegion.requiredSize(options.ngpio), create: true });
     this.region = VgpioRegion.initialise(this.mem, options);
     this.lines = new LineRegisters(this.mem, this.region.layout.bankOff, this.region.ngpio);
-    this.inputs = new InputDriver(this.lines, { queueLimit: 256, ringGuest });
+    this.inputs = new InputDriver(this.lines, { queueLimit: 256, doorbell: ringGuest });
     this.ring = new EventRingReader(this.mem, this.region.layout.ringOff, this.region.layout.ringLen, this.region.ngpio);
   }
 

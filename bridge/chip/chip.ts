@@ -12,10 +12,10 @@ import type { ChipConfig, LineConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { CommandResult, RejectReason } from '../metrics/metrics.ts';
 import type { IrqConfig, Level, LineState } from '../shm/line-registers.ts';
-import type { InputResult, Settled } from '../shm/input-driver.ts';
+import type { Settled } from '../shm/input-driver.ts';
 import { logical, type LineCommand } from '../payload.ts';
 import { Waveform } from '../signals/waveform.ts';
-import { ShmMonitor } from './monitor.ts';
+import { ShmMonitor, type Answer, type Request } from './monitor.ts';
 
 export type EdgeSource = 'host' | 'guest';
 
@@ -73,10 +73,6 @@ export interface ChipEvents {
   problem: [message: string];
   /** A pulse's end or a waveform's next step could not be written, so it stopped before its end; already logged. */
   'waveform-stopped': [stopped: WaveformStopped];
-  /** A command was accepted; `startedAt` (process.hrtime.bigint()) is when it arrived, so the time to the doorbell can be taken. */
-  command: [result: CommandResult, startedAt: bigint];
-  /** A change was refused because the line's queue is full. */
-  overflow: [line: LineConfig];
 }
 
 /** Why a pulse or waveform stopped before its end (a later command stopping it is no problem and not reported). */
@@ -151,7 +147,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     });
     monitor.on('input-received', (index, level, guestNs) => {
       const config = line(index);
-      if (config !== undefined) this.emit('received', { line: config, edge: logical(level, config) === 1 ? 'rising' : 'falling', guestNs, tsMs: Date.now() });
+      if (config !== undefined) this.#received({ line: config, edge: logical(level, config) === 1 ? 'rising' : 'falling', guestNs, tsMs: Date.now() });
     });
     monitor.on('config', (index, state) => {
       const config = line(index);
@@ -181,6 +177,11 @@ export class Chip extends EventEmitter<ChipEvents> {
   /** Emits every line's current state and configuration, then follows doorbells and the poll timer. */
   start(): void {
     this.monitor.start();
+  }
+
+  /** The chip's metric stream (bridge/metrics/events.ts): the monitor's and the line layer's. */
+  get metrics(): ShmMonitor['metrics'] {
+    return this.monitor.metrics;
   }
 
   get region(): ShmMonitor['region'] {
@@ -263,49 +264,54 @@ export class Chip extends EventEmitter<ChipEvents> {
   #command(line: LineConfig, command: LineCommand, settled: Settled, writing: Writing | undefined): CommandOutcome {
     const started = process.hrtime.bigint();
     const refuse = (reason: RejectReason, error: string): CommandOutcome => ({ ok: false, reason, error });
-    if (this.monitor.closed) return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
-    const failed = (): CommandOutcome => refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
-    // No look at the file's size here (the poll timer's scans do that): an access to a truncated file cannot kill the process, and is checked for below.
-    if (!this.monitor.usable(false)) return failed();
     if (line.direction === 'output') {
       return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is configured as an output the guest drives; it cannot be set`);
     }
-    if (this.monitor.isOutput(line.line)) {
-      return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
-    }
-    this.monitor.checkAvailability();
-    if (!this.monitor.usable(false)) return failed();
-    if (!this.monitor.online) return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
-
-    const latest = logical(this.monitor.latest(line.line), line);
-    const target: Level = command.target.kind === 'toggle' ? (latest === 1 ? 0 : 1) : command.target.level;
     const tracked = this.#tracked[line.line];
-    if (tracked?.pulse !== undefined) {
-      // A new command replaces a pulse's pending return; what is queued stays.
-      clearTimeout(tracked.pulse);
-      tracked.pulse = undefined;
+    /** The logical level the command resolved to: a toggle against the line's latest requested level. */
+    let target = 0 as Level;
+    const resolve = (latest: Level): Level => {
+      target = command.target.kind === 'toggle' ? (latest === 1 ? 0 : 1) : command.target.level;
+      return target;
+    };
+    const answer = this.#request(line, 'command', resolve, settled, writing, () => {
+      if (tracked === undefined) return;
+      if (tracked.pulse !== undefined) {
+        // A new command replaces a pulse's pending return; what is queued stays.
+        clearTimeout(tracked.pulse);
+        tracked.pulse = undefined;
+      }
+      // Likewise any later command stops a waveform.
+      tracked.wave?.stop();
+      tracked.wave = undefined;
+    });
+    if (!answer.ok) {
+      switch (answer.refused) {
+        case 'closed':
+          return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
+        case 'failed':
+          return refuse('chip_offline', `chip ${this.config.name} failed: ${this.monitor.failure ?? ''}`);
+        case 'guest_output':
+          return refuse('not_host_driven', `line ${line.name} of chip ${this.config.name} is an output in the guest (the guest drives it); it cannot be set`);
+        case 'offline':
+          return refuse('chip_offline', `chip ${this.config.name} has no guest with a bound driver; command not applied`);
+        case 'overflow':
+          this.metrics.emit('overflow', line.line);
+          return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
+      }
     }
-    // Likewise any later command stops a waveform.
-    tracked?.wave?.stop();
-    if (tracked !== undefined) tracked.wave = undefined;
-    const result = this.#request(line, target, settled, writing);
-    // The accesses above met a page a truncation took away: nothing reached the guest.
-    if (!this.monitor.usable(false)) return failed();
-    if (result === 'closed') return refuse('chip_offline', `chip ${this.config.name} is shutting down`);
-    if (result === 'overflow') {
-      this.emit('overflow', line);
-      return refuse('queue_overflow', `line ${line.name} of chip ${this.config.name} has ${this.config.queueLimit} changes waiting for the guest; change refused`);
-    }
+    const { result } = answer;
     if (command.pulseMs !== null && tracked !== undefined && result !== 'unchanged') {
       const back: Level = target === 1 ? 0 : 1;
       tracked.pulse = setTimeout(() => {
         tracked.pulse = undefined;
         // The pulse ends even if the guest left meanwhile: a button is never left pressed.
-        if (this.#request(line, back) === 'overflow') this.#stopped({ line, kind: 'pulse', reason: 'queue_overflow', message: `line ${line.name}: the end of a pulse was refused, the queue is full` });
+        const end = this.#request(line, 'none', () => back);
+        if (!end.ok && end.refused === 'overflow') this.#stopped({ line, kind: 'pulse', reason: 'queue_overflow', message: `line ${line.name}: the end of a pulse was refused, the queue is full` });
       }, command.pulseMs);
     }
     if (command.wave !== undefined && tracked !== undefined) this.#startWave(line, tracked, command.wave);
-    this.emit('command', result, started);
+    this.metrics.emit('command', result, started);
     return { ok: true, result };
   }
 
@@ -319,22 +325,25 @@ export class Chip extends EventEmitter<ChipEvents> {
       wave,
       (level) => {
         const started = process.hrtime.bigint();
-        // The bridge stopping ends its waveforms quietly; a chip whose shared memory failed is reported.
-        if (this.monitor.closed) return false;
-        if (!this.monitor.usable(false)) {
-          this.#stopped({ line, kind: wave.kind, reason: 'chip_failed', message: `line ${line.name}: the ${wave.kind} waveform stopped, chip ${this.config.name} failed: ${this.monitor.failure ?? ''}` });
-          return false;
+        const answer = this.#request(line, 'owned', () => level);
+        if (answer.ok) {
+          this.metrics.emit('command', answer.result, started);
+          return true;
         }
-        if (this.monitor.isOutput(line.line)) {
-          this.#stopped({ line, kind: wave.kind, reason: 'guest_output', message: `line ${line.name}: the ${wave.kind} waveform stopped, the guest made the line an output` });
-          return false;
+        switch (answer.refused) {
+          case 'failed':
+            this.#stopped({ line, kind: wave.kind, reason: 'chip_failed', message: `line ${line.name}: the ${wave.kind} waveform stopped, chip ${this.config.name} failed: ${this.monitor.failure ?? ''}` });
+            return false;
+          case 'guest_output':
+            this.#stopped({ line, kind: wave.kind, reason: 'guest_output', message: `line ${line.name}: the ${wave.kind} waveform stopped, the guest made the line an output` });
+            return false;
+          case 'overflow':
+            // The guest is behind: the step waits for room in the queue (see Apply), nothing is refused or lost.
+            return 'later';
+          default:
+            // The bridge stopping ends its waveforms quietly.
+            return false;
         }
-        const result = this.#request(line, level);
-        if (result === 'closed') return false;
-        // The guest is behind: the step waits for room in the queue (see Apply), nothing is refused or lost.
-        if (result === 'overflow') return 'later';
-        this.emit('command', result, started);
-        return true;
       },
       undefined,
       () => {
@@ -345,21 +354,30 @@ export class Chip extends EventEmitter<ChipEvents> {
     waveform.start(1);
   }
 
-  /** Asks for `level` (logical) on `line` unless it is already the latest requested level; the monitor then emits what that line shows. */
-  #request(line: LineConfig, level: Level, settled?: Settled, writing?: Writing): InputResult | 'closed' {
-    if (this.monitor.closed || !this.monitor.usable(false)) return 'closed';
-    if (logical(this.monitor.latest(line.line), line) === level) return 'unchanged';
-    const electrical = logical(level, line);
+  /**
+   * Asks the monitor for a level on `line`: `level` resolves the logical
+   * level wanted from the logical level the line will have once its queue
+   * drains; the monitor checks (see Request.checks), writes and emits what
+   * the line shows. `accepted`: see Request.
+   */
+  #request(line: LineConfig, checks: Request['checks'], level: (latest: Level) => Level, settled?: Settled, writing?: Writing, accepted?: () => void): Answer {
+    /** The logical level resolved, once the monitor asked (after its checks passed). */
+    let wanted: Level | undefined;
+    const resolve = (latest: Level): Level => {
+      wanted = level(logical(latest, line));
+      return logical(wanted, line);
+    };
     const recorded =
       writing === undefined
         ? undefined
         : (before: Level): void => {
-            writing(line.line, electrical, before);
+            // Called only once `resolve` ran: the electrical level being written is its answer.
+            writing(line.line, before === 1 ? 0 : 1, before);
           };
-    const result = this.monitor.write(line.line, electrical, settled, recorded);
+    const answer = this.monitor.request({ line: line.line, checks, level: resolve, accepted, settled, writing: recorded });
     // Guarded: the message would otherwise be built for every command.
-    if (this.#log.enabled('debug')) this.#log.debug(`line ${line.name} <- ${level === 1 ? line.payloadOn : line.payloadOff}: ${result}`);
-    return result;
+    if (this.#log.enabled('debug')) this.#log.debug(`line ${line.name} <- ${wanted === undefined ? '?' : wanted === 1 ? line.payloadOn : line.payloadOff}: ${answer.ok ? answer.result : answer.refused}`);
+    return answer;
   }
 
   #stopped(stopped: WaveformStopped): void {
@@ -376,8 +394,7 @@ export class Chip extends EventEmitter<ChipEvents> {
    */
   written(line: number, level: Level, before: Level): EdgeEvent | undefined {
     const config = this.config.lines[line];
-    if (config === undefined || level === before || !this.monitor.usable(false)) return undefined;
-    if (this.monitor.state(line).input !== level) return undefined;
+    if (config === undefined || level === before || !this.monitor.inputIs(line, level)) return undefined;
     return this.#makeEdge(config, level, 'host', undefined);
   }
 
@@ -385,6 +402,7 @@ export class Chip extends EventEmitter<ChipEvents> {
     const edge = this.#makeEdge(line, electrical, source, seq, guestNs);
     if (source === 'host') this.#lastHostEdge = edge;
     this.emit('edge', edge);
+    this.metrics.emit('edge', source);
   }
 
   #makeEdge(line: LineConfig, electrical: Level, source: EdgeSource, seq: number | undefined, guestNs?: number): EdgeEvent {
@@ -427,6 +445,12 @@ export class Chip extends EventEmitter<ChipEvents> {
 
   #emitState(line: LineConfig, level: Level): void {
     this.emit('state', line, level, false);
+    this.metrics.emit('state', line.line, level);
+  }
+
+  #received(received: ReceivedEvent): void {
+    this.emit('received', received);
+    this.metrics.emit('received', received.line.line);
   }
 
   /** Current state of every line, for republishing (e.g. after an MQTT reconnect). */

@@ -1,10 +1,10 @@
 /**
- * The one place metrics are taken: it listens to the events of each part
- * (a chip's monitor and line layer, the MQTT link, the embedded broker,
- * the bridge's extensions) and records them in slots (recorded.ts) that
- * the running totals (for `bridge/request/health` and tests) and, when the
- * exporter runs, the Prometheus metrics read. No part calls a metric: to
- * add one, define it in metrics.ts and record it from an event here.
+ * The one place metrics are taken: it follows each chip's metric stream
+ * (Chip.metrics, events.ts) as table.ts says, and the events of the MQTT
+ * link, the embedded broker and the bridge's extensions, and records them
+ * in slots (recorded.ts) that the running totals (for
+ * `bridge/request/health` and tests) and, when the exporter runs, the
+ * Prometheus metrics read. No part calls a metric.
  */
 import type { EventEmitter } from 'node:events';
 import type { EmbeddedBroker, RefusalKind } from '../../broker/embedded.ts';
@@ -14,6 +14,7 @@ import type { Wires } from '../signals/wires.ts';
 import type { RejectReason, RequestStatus } from './metrics.ts';
 import { Recorded } from './recorded.ts';
 import type { Slot } from './slots.ts';
+import { METRICS, type MetricDef, type MetricKey } from './table.ts';
 
 export { Counters } from './slots.ts';
 
@@ -27,87 +28,21 @@ export interface ExtensionSignals {
   request: [command: string, status: RequestStatus];
 }
 
-const seconds = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e9;
-
 export class MetricsCollector {
   /** What was recorded; BridgeMetrics reads it at scrape time. */
   readonly recorded = new Recorded();
   readonly counters = this.recorded.counters;
 
-  /** Follows a chip; call before chip.start() so its series are declared before its first event. */
+  /**
+   * Follows a chip; call before chip.start() so its series are declared
+   * before its first event. The series of its configured lines and its
+   * counters are declared at 0 (a dashboard shows zeros, not gaps); other
+   * lines' series appear with their first event, line levels with the
+   * first state published after start-up.
+   */
   chip(chip: Chip): void {
-    const s = this.recorded.chip(chip.config.name, chip.config.lines);
-    const monitor = chip.monitor;
-    /** When the first doorbell since the last publication rang, and whether the line layer published since the last scan. */
-    let rangAt: bigint | undefined;
-    let published = false;
-    monitor.on('doorbell', (at) => {
-      s.doorbellReceived.value += 1;
-      rangAt ??= at;
-    });
-    monitor.on('scanned', () => {
-      if (published && rangAt !== undefined) {
-        s.doorbellToPublish.observe(seconds(rangAt));
-        rangAt = undefined;
-      }
-      published = false;
-    });
-    monitor.on('doorbell-rung', () => {
-      s.doorbellRung.value += 1;
-    });
-    monitor.on('interrupt', () => {
-      s.interruptRaised.value += 1;
-    });
-    monitor.on('guest-event', (kind) => {
-      s.guestEvent[kind].value += 1;
-    });
-    monitor.on('ring-resync', () => {
-      s.ringResync.value += 1;
-    });
-    monitor.on('ring-invalid', (entries) => {
-      s.ringInvalid.value += entries;
-    });
-    monitor.on('ring-dropped', (entries) => {
-      s.ringDropped.value += entries;
-    });
-    monitor.on('header-overwritten', (words) => {
-      s.headerOverwritten.value += words;
-    });
-    monitor.on('peers', (count) => {
-      s.guestPeers.value = count;
-    });
-    monitor.on('availability', (online) => {
-      s.guestBound.value = online ? 1 : 0;
-    });
-    monitor.on('queue', (index, depth) => {
-      if (chip.config.lines[index]?.configured !== true) return;
-      const line = s.lines[index];
-      if (line !== undefined) line.queueDepth.value = depth;
-    });
-    chip.on('command', (result, startedAt) => {
-      if (result === 'interrupt') s.commandToDoorbell.observe(seconds(startedAt));
-      s.commandApplied[result].value += 1;
-    });
-    chip.on('overflow', (line) => {
-      const slots = s.lines[line.line];
-      if (slots !== undefined) slots.queueOverflow.value += 1;
-    });
-    chip.on('edge', (edge) => {
-      s.edgePublished[edge.source].value += 1;
-      published = true;
-    });
-    chip.on('received', (received) => {
-      const slots = s.lines[received.line.line];
-      if (slots !== undefined) slots.guestReceived.value += 1;
-    });
-    chip.on('state', (line, level, replay) => {
-      if (replay) return;
-      published = true;
-      const slot = line.configured ? s.lines[line.line]?.lineLevel : undefined;
-      if (slot === undefined) return;
-      slot.value = level;
-      slot.shown = true;
-    });
+    const follow = { chip: chip.config.name, lines: chip.config.lines, stream: chip.metrics, recorded: this.recorded };
+    for (const [key, metric] of Object.entries(METRICS) as [MetricKey, MetricDef][]) metric.chip?.({ key, ...follow });
   }
 
   /** Follows the wires between chips. */

@@ -1,5 +1,5 @@
 /**
- * Every Prometheus metric the bridge exports, defined once. The values are
+ * The Prometheus exporter of every metric in table.ts. The values are
  * read at scrape time, in each metric's collect() hook, from what the
  * collector recorded (recorded.ts): recording an event is then one number
  * increment, with no prom-client call on the command path. Names follow Prometheus conventions: `vgpio2mqtt_` prefix,
@@ -23,6 +23,7 @@ import type { LabelValues, OpenMetricsContentType } from 'prom-client';
 import { collectProcessMetrics } from './process-metrics.ts';
 import type { Recorded } from './recorded.ts';
 import { LATENCY_BUCKETS, type Latency } from './slots.ts';
+import { METRICS, type MetricDef, type MetricKey } from './table.ts';
 
 export const METRIC_PREFIX = 'vgpio2mqtt_';
 
@@ -88,7 +89,7 @@ export class BridgeMetrics {
       if (metric !== undefined) this.openMetrics.registerMetric(metric);
     }
     // Each series is exported once shown (declared at 0, or a level that was set) or counted.
-    const counter = (name: string, help: string, labelNames: readonly string[], from: string): void => {
+    const counter = (key: MetricKey, { name, help, labels: labelNames }: MetricDef): void => {
       new Counter({
         name: METRIC_PREFIX + name,
         help,
@@ -96,11 +97,11 @@ export class BridgeMetrics {
         registers,
         collect(this: Counter) {
           this.reset();
-          for (const { labels, slot } of recorded.counters.series(from)) if (slot.shown || slot.value !== 0) this.inc(labelsOf(labelNames, labels), slot.value);
+          for (const { labels, slot } of recorded.counters.series(key)) if (slot.shown || slot.value !== 0) this.inc(labelsOf(labelNames, labels), slot.value);
         },
       });
     };
-    const gauge = (name: string, help: string, labelNames: readonly string[], from: string): void => {
+    const gauge = (key: MetricKey, { name, help, labels: labelNames }: MetricDef): void => {
       new Gauge({
         name: METRIC_PREFIX + name,
         help,
@@ -108,11 +109,11 @@ export class BridgeMetrics {
         registers,
         collect(this: Gauge) {
           this.reset();
-          for (const { labels, slot } of recorded.gauges.series(from)) if (slot.shown) this.set(labelsOf(labelNames, labels), slot.value);
+          for (const { labels, slot } of recorded.gauges.series(key)) if (slot.shown) this.set(labelsOf(labelNames, labels), slot.value);
         },
       });
     };
-    const histogram = (name: string, help: string, labelNames: readonly string[], from: string): void => {
+    const histogram = (key: MetricKey, { name, help, labels: labelNames }: MetricDef): void => {
       new Histogram({
         name: METRIC_PREFIX + name,
         help,
@@ -121,37 +122,13 @@ export class BridgeMetrics {
         registers,
         collect(this: Histogram) {
           this.reset();
-          for (const { labels, latency } of recorded.latencies.series(from)) if (latency.count > 0) handOver(this, labelsOf(labelNames, labels), latency);
+          for (const { labels, latency } of recorded.latencies.series(key)) if (latency.count > 0) handOver(this, labelsOf(labelNames, labels), latency);
         },
       });
     };
 
     new Gauge({ name: `${METRIC_PREFIX}build_info`, help: 'Always 1; the version label says which bridge is running.', labelNames: ['version'], registers }).set({ version }, 1);
-    counter('commands_received_total', 'Line commands received over MQTT.', ['chip'], 'commandReceived');
-    counter('commands_applied_total', 'Line commands accepted, by what they did to the line.', ['chip', 'result'], 'commandApplied');
-    counter('commands_rejected_total', 'Line commands refused without changing anything, by reason.', ['chip', 'reason'], 'commandRejected');
-    counter('doorbells_rung_total', 'Doorbells the bridge rang on guests.', ['chip'], 'doorbellRung');
-    counter('doorbells_received_total', 'Doorbells guests rang on the bridge (coalesced wake-ups).', ['chip'], 'doorbellReceived');
-    counter('guest_interrupts_raised_total', 'Input changes raised as interrupts to the guest (irq_raise bit flipped).', ['chip'], 'interruptRaised');
-    counter('guest_events_total', 'Events the guest reported through its event ring, by kind.', ['chip', 'kind'], 'guestEvent');
-    gauge('line_queue_depth', 'Input changes waiting behind a pending interrupt.', ['chip', 'line'], 'queueDepth');
-    counter('line_queue_overflows_total', 'Input changes refused because the line queue was full.', ['chip', 'line'], 'queueOverflow');
-    counter('event_ring_dropped_total', 'Events the guest dropped because the event ring was full.', ['chip'], 'ringDropped');
-    counter('event_ring_resyncs_total', 'Times the bridge rebuilt line state from the bank registers.', ['chip'], 'ringResync');
-    counter('event_ring_invalid_total', 'Event-ring entries skipped for a bad line number or kind.', ['chip'], 'ringInvalid');
-    histogram('command_to_doorbell_seconds', 'From a command arriving to the guest being rung.', ['chip'], 'commandToDoorbell');
-    histogram('doorbell_to_publish_seconds', 'From a guest doorbell to the resulting state being published.', ['chip'], 'doorbellToPublish');
-    gauge('guest_peers_connected', 'Guest peers (QEMU) connected to the chip.', ['chip'], 'guestPeers');
-    gauge('guest_driver_bound', '1 while a guest driver is bound to the chip.', ['chip'], 'guestBound');
-    gauge('line_level', 'Current level of each configured line (0 or 1).', ['chip', 'line'], 'lineLevel');
-    gauge('mqtt_connected', '1 while the bridge is connected to its MQTT broker.', [], 'mqttConnected');
-    gauge('mqtt_clients_connected', 'Clients connected to the embedded broker.', [], 'mqttClients');
-    counter('mqtt_clients_refused_total', 'Network clients the embedded broker or the web view refused or dropped, by reason (docs/metrics.md).', ['reason'], 'clientRefused');
-    counter('mqtt_messages_total', 'MQTT messages the bridge received (in) and published (out).', ['direction'], 'mqttMessage');
-    counter('header_overwrites_total', 'Host-owned header words a guest overwrote (the bridge restored them).', ['chip'], 'headerOverwritten');
-    counter('edges_published_total', 'Edge events published over MQTT, by who drove the line.', ['chip', 'source'], 'edgePublished');
-    counter('guest_received_edges_total', 'Input edges the guest confirmed its interrupt handler took (EV_INPUT_EDGE), published on .../received.', ['chip', 'line'], 'guestReceived');
-    counter('wire_contention_total', 'Times an input line several wires drive was driven both ways (it reads low), by input line.', ['net'], 'wireContention');
-    counter('requests_total', 'bridge/request commands answered, by command and status.', ['command', 'status'], 'request');
+    const register = { counter, gauge, histogram };
+    for (const [key, metric] of Object.entries(METRICS) as [MetricKey, MetricDef][]) register[metric.kind](key, metric);
   }
 }

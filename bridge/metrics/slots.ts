@@ -7,6 +7,7 @@
  * the Prometheus exporter now reads these slots at scrape time instead
  * (metrics.ts), and `bridge/request/health` and tests read the totals.
  */
+import type { MetricKey } from './table.ts';
 
 /** One series' value. `shown`: exported even while 0 (declared up front, or a gauge that was set). */
 export interface Slot {
@@ -23,10 +24,10 @@ export interface Series {
 /** Slots by metric name and label values; building the key happens once per series, never per event. */
 export class SlotTable {
   readonly #byKey = new Map<string, Series>();
-  readonly #byName = new Map<string, Series[]>();
+  readonly #byName = new Map<MetricKey, Series[]>();
 
   /** The slot for `name` and `labels`, created on first use; `shown` marks it as exported at 0. */
-  slot(name: string, labels: readonly string[], shown = false): Slot {
+  slot(name: MetricKey, labels: readonly string[], shown = false): Slot {
     const key = [name, ...labels].join('/');
     let series = this.#byKey.get(key);
     if (series === undefined) {
@@ -42,7 +43,7 @@ export class SlotTable {
   }
 
   /** Every series of `name`, in the order they were created. */
-  series(name: string): readonly Series[] {
+  series(name: MetricKey): readonly Series[] {
     return this.#byName.get(name) ?? [];
   }
 
@@ -57,7 +58,7 @@ export class Counters extends SlotTable {
    * A running total: `total('commandRejected')`, or narrowed by the leading
    * label values, e.g. `total('commandRejected', 'board', 'bad_payload')`.
    */
-  total(name: string, ...labels: string[]): number {
+  total(name: MetricKey, ...labels: string[]): number {
     const prefix = [name, ...labels].join('/');
     let sum = 0;
     for (const [key, { slot }] of this.entries()) if (key === prefix || key.startsWith(`${prefix}/`)) sum += slot.value;
@@ -101,9 +102,9 @@ export class Latency {
 
 /** Latency series by metric name and label values, created once per chip. */
 export class LatencyTable {
-  readonly #byName = new Map<string, { labels: readonly string[]; latency: Latency }[]>();
+  readonly #byName = new Map<MetricKey, { labels: readonly string[]; latency: Latency }[]>();
 
-  create(name: string, labels: readonly string[]): Latency {
+  create(name: MetricKey, labels: readonly string[]): Latency {
     const latency = new Latency();
     let named = this.#byName.get(name);
     if (named === undefined) this.#byName.set(name, (named = []));
@@ -111,7 +112,7 @@ export class LatencyTable {
     return latency;
   }
 
-  series(name: string): readonly { labels: readonly string[]; latency: Latency }[] {
+  series(name: MetricKey): readonly { labels: readonly string[]; latency: Latency }[] {
     return this.#byName.get(name) ?? [];
   }
 }

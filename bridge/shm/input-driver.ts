@@ -1,10 +1,10 @@
 /**
  * Drives host-owned input lines with the protocol's no-lost-edge rule: a
  * change is written to `in` and, when the guest asked for that edge or
- * level, its interrupt is raised (`irq_raise`) and rung. While the line is
+ * level, its interrupt is raised (`irq_raise`) and a doorbell sent. While the line is
  * still pending (the guest has not flipped its `irq_ack` bit to match),
  * further changes wait in a bounded per-line queue and the line's
- * `ack_req` bit asks the guest to ring back once it has acknowledged; the
+ * `ack_req` bit asks the guest to send a doorbell back once it has acknowledged; the
  * host never busy-waits. Writing the level a line already has is no edge.
  */
 import { LineRegisters, type Level } from './line-registers.ts';
@@ -14,7 +14,7 @@ export type InputResult =
   | 'unchanged'
   /** Written; the guest did not ask for an interrupt on this change. */
   | 'applied'
-  /** Written, the line's interrupt raised and the guest rung. */
+  /** Written, the line's interrupt raised and a doorbell sent to the guest. */
   | 'interrupt'
   /** Waiting behind a pending interrupt on the same line. */
   | 'queued'
@@ -46,8 +46,8 @@ interface Change {
 export interface InputDriverOptions {
   /** Changes that may wait per line. */
   queueLimit: number;
-  /** Rings the guest's interrupt vector (a no-op in polling mode). */
-  ringGuest: () => void;
+  /** Sends the guest a doorbell on its interrupt vector (a no-op in polling mode). */
+  doorbell: () => void;
   /** Called for every change actually written to `in`, queued or not. */
   onApplied?: (line: number, level: Level, result: 'applied' | 'interrupt') => void;
 }
@@ -99,7 +99,7 @@ export class InputDriver {
     waiting.push({ level, settled, writing });
     this.#queues.set(line, waiting);
     // Ask first, then look again: if the guest acked in between it saw no
-    // request and will not ring, so the queue must move on right here.
+    // request and will send no doorbell, so the queue must move on right here.
     this.#lines.setAckRequest(line, true);
     this.#advance(line);
     return 'queued';
@@ -107,7 +107,7 @@ export class InputDriver {
 
   /**
    * Moves every queue on whose line the guest has acknowledged. Call it when
-   * the guest rings the host, and from the poll timer in polling mode.
+   * a doorbell comes from the guest, and from the poll timer in polling mode.
    */
   acknowledged(): void {
     for (const line of [...this.#queues.keys()]) this.#advance(line);
@@ -154,7 +154,7 @@ export class InputDriver {
     // Order matters: `in` is written before the interrupt is raised, so a
     // guest that sees the line pending reads the new level.
     this.#lines.raisePending(line);
-    this.#options.ringGuest();
+    this.#options.doorbell();
     this.#options.onApplied?.(line, level, 'interrupt');
     return 'interrupt';
   }

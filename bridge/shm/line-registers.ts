@@ -142,7 +142,7 @@ export class LineRegisters {
   }
 
   /**
-   * Asks the guest to ring once it acknowledges `line` (or stops asking).
+   * Asks the guest to send a doorbell once it acknowledges `line` (or stops asking).
    * An atomic fetch-OR/AND, so it is also a full barrier: the caller's next
    * look at pending() cannot be ordered before it (the guest stores irq_ack
    * and then reads ack_req; one of the two sides sees the other).

@@ -107,7 +107,7 @@ describe('vgpio-agent in a guest, over virtio-serial', () => {
     mem = SharedMemory.open(shmPath, { size, create: true });
     const region = VgpioRegion.initialise(mem, { ngpio: NAMES.length, label: CHIP, names: NAMES, doorbell: false, hostPeer: protocol.PEER_NONE });
     lines = new LineRegisters(mem, region.layout.bankOff, NAMES.length);
-    inputs = new InputDriver(lines, { queueLimit: 4 * TOGGLES, ringGuest: () => undefined });
+    inputs = new InputDriver(lines, { queueLimit: 4 * TOGGLES, doorbell: () => undefined });
     // Polling mode: the host moves queued changes on from a timer, as the bridge does.
     pump = setInterval(() => {
       inputs.acknowledged();

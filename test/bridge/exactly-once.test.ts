@@ -22,6 +22,7 @@ import { Mosquitto } from '../../testkit/mosquitto.ts';
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/vgpio-host.ts';
+import type { MetricKey } from '../../bridge/metrics/table.ts';
 
 const B = 'xo';
 const BURST = 100;
@@ -55,7 +56,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
     };
     /** `lines` published one message per line by one mosquitto_pub -l process with QoS 1. */
     const burst = (topic: string, lines: string[]): Promise<void> => pub(['-q', '1', '-t', topic, '-l'], lines.map((l) => `${l}\n`).join(''));
-    const total = (name: string, ...labels: string[]): number => controller.counters.total(name, ...labels);
+    const total = (name: MetricKey, ...labels: string[]): number => controller.counters.total(name, ...labels);
 
     before(async () => {
       dir = mkdtempSync('/dev/shm/vgpio-exactly-once-');

@@ -159,7 +159,7 @@ describe('bridge/shm', () => {
       region = VgpioRegion.initialise(mem, config);
       lines = new LineRegisters(mem, region.layout.bankOff, 40);
       rings = 0;
-      driver = new InputDriver(lines, { queueLimit: 2, ringGuest: () => (rings += 1) });
+      driver = new InputDriver(lines, { queueLimit: 2, doorbell: () => (rings += 1) });
     });
 
     it('writes levels without interrupts when the guest asked for none', () => {
@@ -246,7 +246,7 @@ describe('bridge/shm', () => {
     });
 
     it('refuses a queue limit that is not a positive integer', () => {
-      assert.throws(() => new InputDriver(lines, { queueLimit: 0, ringGuest: () => undefined }), /queueLimit/);
+      assert.throws(() => new InputDriver(lines, { queueLimit: 0, doorbell: () => undefined }), /queueLimit/);
     });
   });
 

@@ -16,6 +16,7 @@ import type { Chip } from '../../bridge/chip/chip.ts';
 import type { LineConfig } from '../../bridge/config/types.ts';
 import type { MqttLink } from '../../bridge/mqtt/link.ts';
 import { MetricsCollector, type ExtensionSignals } from '../../bridge/metrics/collect.ts';
+import type { ChipMetrics } from '../../bridge/metrics/events.ts';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
 import { Recorded } from '../../bridge/metrics/recorded.ts';
 import { LATENCY_BUCKETS } from '../../bridge/metrics/slots.ts';
@@ -28,8 +29,8 @@ const LINES = [BUTTON, LED, UNCONFIGURED];
 
 /** A collector following stand-ins for every part, with the exporter on. */
 function setUp() {
-  const monitor = new EventEmitter();
-  const chip = Object.assign(new EventEmitter(), { config: { name: 'board', lines: LINES }, monitor });
+  const stream: ChipMetrics = new EventEmitter();
+  const chip = { config: { name: 'board', lines: LINES }, metrics: stream };
   const signals = new EventEmitter<ExtensionSignals>();
   const link = new EventEmitter();
   const aedes = new EventEmitter();
@@ -40,7 +41,7 @@ function setUp() {
   collector.link(link as unknown as MqttLink);
   collector.broker(broker as unknown as EmbeddedBroker);
   collector.extensions(signals);
-  return { monitor, chip, signals, link, aedes, broker, collector, metrics };
+  return { stream, signals, link, aedes, broker, collector, metrics };
 }
 
 /** Every sample line of a scrape, `series -> value`. */
@@ -85,30 +86,29 @@ describe('metrics collector', () => {
   });
 
   it('scrapes what was recorded, and the totals say the same', async () => {
-    const { monitor, chip, signals, link, aedes, broker, collector, metrics } = setUp();
+    const { stream, signals, link, aedes, broker, collector, metrics } = setUp();
     for (let i = 0; i < 5; i++) signals.emit('command-received', 'board');
-    for (let i = 0; i < 3; i++) chip.emit('command', 'interrupt', process.hrtime.bigint());
-    chip.emit('command', 'queued', process.hrtime.bigint());
+    for (let i = 0; i < 3; i++) stream.emit('command', 'interrupt', process.hrtime.bigint());
+    stream.emit('command', 'queued', process.hrtime.bigint());
     signals.emit('command-rejected', 'board', 'bad_payload');
     signals.emit('command-rejected', '', 'bad_topic');
     signals.emit('request', 'health', 'ok');
-    for (let i = 0; i < 4; i++) monitor.emit('doorbell-rung');
-    monitor.emit('interrupt');
-    monitor.emit('guest-event', 'output');
-    monitor.emit('ring-dropped', 7);
-    monitor.emit('ring-invalid', 2);
-    monitor.emit('ring-resync');
-    monitor.emit('header-overwritten', 3);
-    monitor.emit('peers', 1);
-    monitor.emit('availability', true);
-    monitor.emit('queue', 1, 2);
-    monitor.emit('queue', 2, 9);
-    chip.emit('overflow', LED);
-    chip.emit('overflow', UNCONFIGURED);
-    chip.emit('received', { line: LED });
-    chip.emit('edge', { source: 'guest' });
-    chip.emit('state', LED, 1, false);
-    chip.emit('state', BUTTON, 1, true);
+    for (let i = 0; i < 4; i++) stream.emit('doorbell-sent');
+    stream.emit('interrupt');
+    stream.emit('guest-event', 'output');
+    stream.emit('ring-dropped', 7);
+    stream.emit('ring-invalid', 2);
+    stream.emit('ring-resync');
+    stream.emit('header-overwritten', 3);
+    stream.emit('peers', 1);
+    stream.emit('guest-bound', true);
+    stream.emit('queue', 1, 2);
+    stream.emit('queue', 2, 9);
+    stream.emit('overflow', LED.line);
+    stream.emit('overflow', UNCONFIGURED.line);
+    stream.emit('received', LED.line);
+    stream.emit('edge', 'guest');
+    stream.emit('state', LED.line, 1);
     link.emit('connect');
     link.emit('traffic', 'in');
     link.emit('traffic', 'out');
@@ -149,7 +149,7 @@ describe('metrics collector', () => {
     for (const registry of [metrics.prometheus, metrics.prometheus, metrics.openMetrics]) {
       const s = await scrape(registry);
       for (const [series, value] of Object.entries(expected)) assert.equal(s.get(series), value, series);
-      // Levels only for configured lines, and not from a replayed state.
+      // Levels only for configured lines (a replayed state is not on the metric stream).
       assert.equal(s.get('vgpio2mqtt_line_queue_depth{chip="board",line="2"}'), undefined);
       assert.equal(s.get('vgpio2mqtt_line_level{chip="board",line="button"}'), undefined);
     }
@@ -185,7 +185,7 @@ describe('metrics collector', () => {
   it('buckets latencies exactly as prom-client observes them', async () => {
     const recorded = new Recorded();
     const metrics = new BridgeMetrics('test', recorded);
-    const board = recorded.chip('board', []);
+    const board = { commandToDoorbell: recorded.latencies.create('commandToDoorbell', ['board']) };
     const reference = new Registry();
     const histogram = new Histogram({ name: 'vgpio2mqtt_command_to_doorbell_seconds', help: 'reference', labelNames: ['chip'], buckets: [...LATENCY_BUCKETS], registers: [reference] });
     // Below the first bound, on bounds, between them, above the last one.

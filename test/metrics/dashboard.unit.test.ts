@@ -6,7 +6,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
-import { Recorded } from '../../bridge/metrics/recorded.ts';
+import { EventEmitter } from 'node:events';
+import type { Chip } from '../../bridge/chip/chip.ts';
+import { MetricsCollector } from '../../bridge/metrics/collect.ts';
 import { dashboardQueries, readDashboard } from '../support/dashboard.ts';
 
 describe('Grafana dashboard', () => {
@@ -31,9 +33,9 @@ describe('Grafana dashboard', () => {
   });
 
   it('names only metrics the bridge exports', async () => {
-    const recorded = new Recorded();
-    const metrics = new BridgeMetrics('test', recorded);
-    recorded.chip('c', [{ name: 'l', configured: true }]);
+    const collector = new MetricsCollector();
+    const metrics = new BridgeMetrics('test', collector.recorded);
+    collector.chip({ config: { name: 'c', lines: [{ name: 'l', configured: true }] }, metrics: new EventEmitter() } as unknown as Chip);
     const exported = new Set(
       (await metrics.prometheus.getMetricsAsJSON()).flatMap((m) =>
         String(m.type) === 'histogram' ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],

@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { BridgeMetrics } from '../../bridge/metrics/metrics.ts';
-import { Recorded } from '../../bridge/metrics/recorded.ts';
+import { EventEmitter } from 'node:events';
+import type { Chip } from '../../bridge/chip/chip.ts';
+import { MetricsCollector } from '../../bridge/metrics/collect.ts';
+import type { ChipMetrics } from '../../bridge/metrics/events.ts';
 import { MetricsServer, type HealthStatus } from '../../bridge/metrics/http-server.ts';
 
 /** Runs `promtool check metrics` on `text`; resolves with its exit code and output. */
@@ -31,20 +34,20 @@ describe('metrics endpoint', () => {
   let url: string;
 
   before(async () => {
-    const recorded = new Recorded();
+    const collector = new MetricsCollector();
+    const { recorded } = collector;
     metrics = new BridgeMetrics('0.0.0-test', recorded);
-    const board = recorded.chip('board', [
+    const board: ChipMetrics = new EventEmitter();
+    const lines = [
       { name: 'button', configured: true },
       { name: 'led', configured: true },
-    ]);
-    board.commandReceived.value += 1;
-    board.commandApplied.interrupt.value += 1;
+    ];
+    collector.chip({ config: { name: 'board', lines }, metrics: board } as unknown as Chip);
+    recorded.counters.slot('commandReceived', ['board']).value += 1;
+    recorded.counters.slot('commandApplied', ['board', 'interrupt']).value += 1;
     recorded.counters.slot('commandRejected', ['board', 'bad_payload']).value += 1;
-    board.commandToDoorbell.observe(0.0004);
-    const led = board.lines[1];
-    assert.ok(led !== undefined);
-    led.lineLevel.value = 1;
-    led.lineLevel.shown = true;
+    recorded.latencies.series('commandToDoorbell')[0]?.latency.observe(0.0004);
+    board.emit('state', 1, 1);
     recorded.counters.slot('mqttMessage', ['in']).value += 1;
     server = await MetricsServer.start({ host: '127.0.0.1', port: 0, metrics, health: () => health });
     url = `http://127.0.0.1:${server.address.port}`;
