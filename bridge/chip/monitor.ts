@@ -127,9 +127,20 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     this.#ring.drain(); // entries from before this run describe a past the banks already show
     this.#differ.start();
     this.#stopPolling = everyPoll(this.config.pollMs, () => {
-      this.scan();
+      if (!this.#alone()) this.scan();
     });
     this.scan();
+  }
+
+  /**
+   * Nothing to poll for: the chip has an ivshmem server and no peer but the
+   * bridge is connected, so no guest maps the region, and the peer that
+   * joins is scanned at once (its join, then its doorbells). Without this,
+   * an idle bridge of 256 chips read every chip's region every poll_ms.
+   */
+  #alone(): boolean {
+    const endpoint = this.#transport.endpoint;
+    return endpoint !== null && !this.#online && this.#inputs.queuedLines.length === 0 && endpoint.peers().length === 0;
   }
 
   get online(): boolean {

@@ -171,7 +171,7 @@ const chipFields = {
     default: 16,
   },
   poll_ms: {
-    doc: 'How often the bridge reads the shared memory on its own: in plain mode the only way it sees the guest, with doorbells a safety net.',
+    doc: 'How often the bridge reads the shared memory on its own: in plain mode the only way it sees the guest, with doorbells a safety net while a guest peer is connected (a chip with no peer on its ivshmem server is not polled).',
     format: 'integer',
     min: 1,
     max: 60_000,
