@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../bridge/config/load.ts';
+import { loadSettings } from '../bridge/settings/load.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
-import { qemuArgs } from '../bridge/qemu-args.ts';
+import { qemuArgs } from '../bridge/guest-setup/qemu-args.ts';
 import { connect, type Vgpio } from '../client/index.ts';
 import { buildVgpio, type ModuleBuild } from '../testkit/build-module.ts';
 import { buildGuestProgram, chipByLabel } from '../testkit/vgpio-host.ts';

@@ -5,18 +5,18 @@
  * process with status 2 before anything is opened; runtime failures with 1.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, CONFIG_ENV, flagSpec, loadSettings, optionsHelp } from './config/load.ts';
-import { joinNegativeValues, unknownFlags, type FlagSpec } from './config/flags.ts';
-import type { Settings } from './config/types.ts';
+import { ConfigError, CONFIG_ENV, flagSpec, loadSettings, optionsHelp } from './settings/load.ts';
+import { joinNegativeValues, unknownFlags, type FlagSpec } from './settings/flags.ts';
+import type { Settings } from './settings/types.ts';
 import { Controller } from './controller.ts';
 import { Logger, surviveClosedOutput } from './log.ts';
-import { LibvirtError, libvirtXml } from './libvirt-xml.ts';
-import { qemuArgs, shellWord } from './qemu-args.ts';
+import { LibvirtError, libvirtXml } from './guest-setup/libvirt-xml.ts';
+import { qemuArgs, shellWord } from './guest-setup/qemu-args.ts';
 import { pwmArgument } from './signals/pwm-arg.ts';
 import { CAPTURE_FLAGS, CaptureArgsError, captureOptions } from './capture/options.ts';
 import { DecodeArgsError } from './capture/decode.ts';
 import { PLAY_FLAGS, PlayArgsError, playOptions } from './capture/play-options.ts';
-import { ChipLookupError, findLine, knownChips, pickChip } from './known-chips.ts';
+import { ChipLookupError, findLine, knownChips, pickChip } from './cli/known-chips.ts';
 import { VERSION } from './version.ts';
 import { STOP_TIMEOUT_MS } from './mqtt/link.ts';
 
@@ -326,7 +326,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   // The other commands need an MQTT client (or may: qemu-args without a configuration file); `start` with the embedded broker does not load one (about 19 MiB).
-  const remote = await import('./remote.ts');
+  const remote = await import('./cli/remote.ts');
   // get and set: the chip may be left out when there is one (the positional count tells which form it is).
   const [chip, line, payload] = positionals.length === max ? [positionals[0], positionals[1], positionals[2]] : [undefined, ...positionals];
   if (command === 'get' || command === 'set') {

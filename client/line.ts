@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MAX_PULSE_MS, parseCommand } from '../bridge/payload.ts';
+import { MAX_PULSE_MS, parseCommand } from '../bridge/mqtt/payload.ts';
 import { EdgeStream, parseEdge, type Edge, type EdgeKind, type EdgeSource, type EdgesOptions } from './edges.ts';
 import { clock, closedError, show, VgpioError } from './errors.ts';
 import type { LineInfo, Link, SetAnswer } from './link.ts';

@@ -10,11 +10,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../bridge/config/load.ts';
+import { loadSettings } from '../bridge/settings/load.ts';
 import { Controller } from '../bridge/controller.ts';
 import { stopServer } from '../bridge/chip/server-process.ts';
 import { Logger, type LogLevel } from '../bridge/log.ts';
-import { qemuArgs } from '../bridge/qemu-args.ts';
+import { qemuArgs } from '../bridge/guest-setup/qemu-args.ts';
 import { buildAgent } from '../testkit/agent.ts';
 import { consoleDevice, type GuestArch } from '../testkit/arch.ts';
 import { Guest } from '../testkit/guest.ts';

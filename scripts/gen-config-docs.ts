@@ -1,7 +1,7 @@
-/** Writes the option reference of docs/configuration.md from the schema (bridge/config/reference.ts). */
+/** Writes the option reference of docs/configuration.md from the schema (bridge/settings/reference.ts). */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withReference } from '../bridge/config/reference.ts';
+import { withReference } from '../bridge/settings/reference.ts';
 
 const path = join(import.meta.dirname, '../docs/configuration.md');
 const before = readFileSync(path, 'utf8');

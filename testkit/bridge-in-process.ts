@@ -9,8 +9,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedMemory } from '../native/index.ts';
-import { loadSettings } from '../bridge/config/load.ts';
-import type { Settings } from '../bridge/config/types.ts';
+import { loadSettings } from '../bridge/settings/load.ts';
+import type { Settings } from '../bridge/settings/types.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
 import { freePort } from './ports.ts';

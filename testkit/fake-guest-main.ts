@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { IvshmemClient } from '../native/index.ts';
-import { loadSettings } from '../bridge/config/load.ts';
+import { loadSettings } from '../bridge/settings/load.ts';
 import { Controller } from '../bridge/controller.ts';
 import { Logger } from '../bridge/log.ts';
 import { FakeGuest } from './fake-guest.ts';

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { KnownLine } from '../known-chips.ts';
+import type { KnownLine } from '../cli/known-chips.ts';
 import { uniqueNames } from './vcd.ts';
 
 export class DecodeArgsError extends Error {

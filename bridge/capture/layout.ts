@@ -4,7 +4,7 @@
  * the keys of the bridge's `.../edge` payload (docs/topics.md). A change of
  * the topic layout is followed here and nowhere else in bridge/capture/.
  */
-import type { KnownLine } from '../known-chips.ts';
+import type { KnownLine } from '../cli/known-chips.ts';
 import { Topics } from '../mqtt/topics.ts';
 
 /** One edge as the bridge published it. */

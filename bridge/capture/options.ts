@@ -5,7 +5,7 @@
  * allowed.
  */
 import { parseDecode, type DecodeSpec } from './decode.ts';
-import { findLine, pickChip, type ChipSource, type KnownChip, type KnownLine } from '../known-chips.ts';
+import { findLine, pickChip, type ChipSource, type KnownChip, type KnownLine } from '../cli/known-chips.ts';
 
 export class CaptureArgsError extends Error {
   override readonly name = 'CaptureArgsError';

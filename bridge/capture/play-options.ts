@@ -5,7 +5,7 @@
  * (the CLI exits 2) and no line changes.
  */
 import { readFileSync } from 'node:fs';
-import { ChipLookupError, findLine, pickChip, type ChipSource, type KnownChip, type KnownLine } from '../known-chips.ts';
+import { ChipLookupError, findLine, pickChip, type ChipSource, type KnownChip, type KnownLine } from '../cli/known-chips.ts';
 import { readVcd, VcdReadError, type VcdTrace } from './vcd-reader.ts';
 
 export class PlayArgsError extends Error {

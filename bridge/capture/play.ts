@@ -15,8 +15,8 @@
 import { serverList } from '../mqtt/server.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type Line, type Vgpio } from '../../client/index.ts';
-import type { Settings } from '../config/types.ts';
-import { remoteServer, request } from '../remote.ts';
+import type { Settings } from '../settings/types.ts';
+import { remoteServer, request } from '../cli/remote.ts';
 import { PlayArgsError, type PlayOptions } from './play-options.ts';
 
 export interface PlaySummary {

@@ -3,9 +3,9 @@
  * bridge's `.../edge` messages of both sources, and each line's retained
  * state for its level at the start.
  */
-import type { Settings } from '../config/types.ts';
+import type { Settings } from '../settings/types.ts';
 import { Logger } from '../log.ts';
-import { connect, connected, RemoteError, REMOTE_TIMEOUT_MS } from '../remote.ts';
+import { connect, connected, RemoteError, REMOTE_TIMEOUT_MS } from '../cli/remote.ts';
 import { bridgeOnline, CaptureTopics, parseEdge, parseState } from './layout.ts';
 import type { CaptureOptions } from './options.ts';
 import type { TimedEdge } from './timebase.ts';

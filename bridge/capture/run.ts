@@ -5,7 +5,7 @@
  * a capture that fails removes it again rather than leave an empty file.
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import type { Settings } from '../config/types.ts';
+import type { Settings } from '../settings/types.ts';
 import { CaptureArgsError, type CaptureOptions } from './options.ts';
 import { record, type Recording } from './record.ts';
 import { toTimeline, type Timeline } from './timebase.ts';

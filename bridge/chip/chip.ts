@@ -8,12 +8,12 @@
  * assumed it wrote.
  */
 import { EventEmitter } from 'node:events';
-import type { ChipConfig, LineConfig } from '../config/types.ts';
+import type { ChipConfig, LineConfig } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
 import type { CommandResult, RejectReason } from '../metrics/metrics.ts';
 import type { IrqConfig, Level, LineState } from '../shm/line-registers.ts';
 import type { Settled } from '../shm/input-driver.ts';
-import { logical, type LineCommand } from '../payload.ts';
+import { logical, type LineCommand } from '../mqtt/payload.ts';
 import { Waveform } from '../signals/waveform.ts';
 import { ShmMonitor, type Answer, type Request } from './monitor.ts';
 

@@ -11,7 +11,7 @@
  * words or the event ring gets a 'problem' event, nothing more.
  */
 import { EventEmitter } from 'node:events';
-import type { ChipConfig } from '../config/types.ts';
+import type { ChipConfig } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
 import type { ChipMetrics } from '../metrics/events.ts';
 import { VgpioRegion } from '../shm/region.ts';

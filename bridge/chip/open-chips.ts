@@ -6,9 +6,9 @@
  * 13 s). The log gets one line for all the chips; each chip's own lines
  * (mode, memory, QEMU options) are at debug level, and in `bridge/info`.
  */
-import type { ChipConfig } from '../config/types.ts';
+import type { ChipConfig } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
-import { qemuArgs } from '../qemu-args.ts';
+import { qemuArgs } from '../guest-setup/qemu-args.ts';
 import { Chip } from './chip.ts';
 import { startChipServers } from './transport.ts';
 

@@ -6,7 +6,7 @@
  * any) and the peer id the guest must ring.
  */
 import { IvshmemClient, preparePrivatePath, protocol, SharedMemory, type DoorbellEndpoint } from '../../native/index.ts';
-import type { ChipConfig } from '../config/types.ts';
+import type { ChipConfig } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
 import { joinOrStartServer, pidFile, SERVER_IDLE_MS, startMissingServers, type DaemonReport, type ServerSpec } from './server-process.ts';
 

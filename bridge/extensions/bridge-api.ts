@@ -7,12 +7,12 @@
  * nothing changes.
  */
 import type { Chip } from '../chip/chip.ts';
-import { healthReport } from '../health.ts';
-import { parseCommand, quote } from '../payload.ts';
+import { healthReport } from '../metrics/health.ts';
+import { parseCommand, quote } from '../mqtt/payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import type { Intend, Taking } from '../mqtt/link.ts';
 import { Extension } from './extension.ts';
-import { qemuArgs, qemuCommand } from '../qemu-args.ts';
+import { qemuArgs, qemuCommand } from '../guest-setup/qemu-args.ts';
 import { RecentTrace, RECENT_EDGES, RECENT_MS } from './recent-trace.ts';
 import { taking } from './chip-publisher.ts';
 

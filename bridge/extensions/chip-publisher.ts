@@ -9,7 +9,7 @@ import type { Chip, ChipEvents, EdgeEvent, LineView, ReceivedEvent, Taken, Writi
 import type { AppliedCheck } from '../mqtt/acknowledger.ts';
 import { Taking, type Intend } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';
-import { parseCommand, quote, statePayload } from '../payload.ts';
+import { parseCommand, quote, statePayload } from '../mqtt/payload.ts';
 import type { RejectReason } from '../metrics/metrics.ts';
 import { Extension, type ExtensionContext } from './extension.ts';
 import { StateCoalescer } from './state-coalescer.ts';

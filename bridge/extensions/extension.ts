@@ -12,7 +12,7 @@
  * callback (a reconnect, a retained message) cannot start anything again.
  */
 import type { Chip } from '../chip/chip.ts';
-import type { Settings } from '../config/types.ts';
+import type { Settings } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
 import type { MessageHandler, MqttLink } from '../mqtt/link.ts';
 import type { Topics } from '../mqtt/topics.ts';

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { BridgeMetrics } from './metrics.ts';
 
-/** What /health serves: any JSON report with a `healthy` flag (see bridge/health.ts). */
+/** What /health serves: any JSON report with a `healthy` flag (see bridge/metrics/health.ts). */
 export interface HealthStatus {
   healthy: boolean;
 }

@@ -12,7 +12,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Chip, ChipEvents } from '../chip/chip.ts';
-import type { WireConfig, WireEnd } from '../config/types.ts';
+import type { WireConfig, WireEnd } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
 import type { Level } from '../shm/line-registers.ts';
 import { Net, type Drive } from './net.ts';

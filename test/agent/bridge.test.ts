@@ -22,13 +22,13 @@ import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AgentSocket } from '../../bridge/agent/agent-socket.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { AgentSocket } from '../../bridge/agent-link/agent-socket.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
-import { watch } from '../../bridge/remote.ts';
-import type { Settings } from '../../bridge/config/types.ts';
+import { qemuArgs } from '../../bridge/guest-setup/qemu-args.ts';
+import { watch } from '../../bridge/cli/remote.ts';
+import type { Settings } from '../../bridge/settings/types.ts';
 import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
 import { buildEdgemon, chipByLabel } from '../../testkit/vgpio-host.ts';
 import { buildAgent, MqttSend } from '../../testkit/agent.ts';

@@ -9,8 +9,8 @@ import { createServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { upstreamConnector } from '../../bridge/agent/relay.ts';
-import type { MqttSettings } from '../../bridge/config/types.ts';
+import { upstreamConnector } from '../../bridge/agent-link/relay.ts';
+import type { MqttSettings } from '../../bridge/settings/types.ts';
 
 describe('agent relay broker order', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-relay-'));

@@ -11,10 +11,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { protocol, SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { qemuArgs } from '../../bridge/guest-setup/qemu-args.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 // Raw MQTT (MqttProbe), not the typed client: it checks the bridge's topics, payloads and retain flags themselves.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';

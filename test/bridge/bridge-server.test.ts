@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IvshmemClient, IvshmemServer, protocol } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';

@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
 import { Chip, type CommandOutcome } from '../../bridge/chip/chip.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import type { ChipConfig, LineConfig } from '../../bridge/config/types.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
+import type { ChipConfig, LineConfig } from '../../bridge/settings/types.ts';
 import { Logger } from '../../bridge/log.ts';
-import { parseCommand } from '../../bridge/payload.ts';
+import { parseCommand } from '../../bridge/mqtt/payload.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 const QUEUE_LIMIT = 4;

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Chip } from '../../bridge/chip/chip.ts';
-import type { LineConfig } from '../../bridge/config/types.ts';
+import type { LineConfig } from '../../bridge/settings/types.ts';
 import { ChipPublisher } from '../../bridge/extensions/chip-publisher.ts';
 import type { ExtensionContext } from '../../bridge/extensions/extension.ts';
 import { Topics } from '../../bridge/mqtt/topics.ts';

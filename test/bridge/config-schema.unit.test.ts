@@ -1,5 +1,5 @@
 /**
- * The one configuration description (bridge/config/schema.ts) and what is
+ * The one configuration description (bridge/settings/schema.ts) and what is
  * derived from it: environment variable names, flags and camelCase
  * settings keys for every option, the --help text, the reference in
  * docs/configuration.md, and the TypeScript types (checked by `npm run
@@ -9,11 +9,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { optionsHelp } from '../../bridge/config/help.ts';
-import { configReference, withReference } from '../../bridge/config/reference.ts';
-import { camelCase, envName, flagName, listOptions, type GroupSpec } from '../../bridge/config/schema.ts';
-import type { ChipConfig, LineConfig, Settings } from '../../bridge/config/types.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
+import { optionsHelp } from '../../bridge/settings/help.ts';
+import { configReference, withReference } from '../../bridge/settings/reference.ts';
+import { camelCase, envName, flagName, listOptions, type GroupSpec } from '../../bridge/settings/schema.ts';
+import type { ChipConfig, LineConfig, Settings } from '../../bridge/settings/types.ts';
 
 const DOC = join(import.meta.dirname, '../../docs/configuration.md');
 

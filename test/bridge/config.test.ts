@@ -11,9 +11,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ConfigError, loadSettings, optionsHelp } from '../../bridge/config/load.ts';
-import { listOptions } from '../../bridge/config/schema.ts';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { ConfigError, loadSettings, optionsHelp } from '../../bridge/settings/load.ts';
+import { listOptions } from '../../bridge/settings/schema.ts';
+import { qemuArgs } from '../../bridge/guest-setup/qemu-args.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../bridge/cli.ts');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { userInfo } from 'node:os';
 import { SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';

@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
-import { parseCommand } from '../../bridge/payload.ts';
+import { parseCommand } from '../../bridge/mqtt/payload.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 // Raw MQTT (MqttProbe), not the typed client: it feeds the bridge malformed and hostile input and checks its raw answers.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';

@@ -24,8 +24,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { protocol, SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
+import { qemuArgs } from '../../bridge/guest-setup/qemu-args.ts';
 import { stopServer } from '../../bridge/chip/server-process.ts';
 import { buildGuestModules, chipByLabel, GPIOD_TOOLS, until, type GuestModules } from '../../testkit/vgpio-host.ts';
 import { Guest } from '../../testkit/guest.ts';

@@ -5,12 +5,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSettings } from '../../bridge/config/load.ts';
-import { deviceConfigs, withRemovals, type DeviceConfig } from '../../bridge/homeassistant/payloads.ts';
-import { ownedConfig } from '../../bridge/homeassistant/retained.ts';
-import { bridgeId, chipId, discoveryId } from '../../bridge/homeassistant/ids.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
+import { deviceConfigs, withRemovals, type DeviceConfig } from '../../bridge/extensions/homeassistant/payloads.ts';
+import { ownedConfig } from '../../bridge/extensions/homeassistant/retained.ts';
+import { bridgeId, chipId, discoveryId } from '../../bridge/extensions/homeassistant/ids.ts';
 import { Topics } from '../../bridge/mqtt/topics.ts';
-import { qemuArgs, shellWord } from '../../bridge/qemu-args.ts';
+import { qemuArgs, shellWord } from '../../bridge/guest-setup/qemu-args.ts';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

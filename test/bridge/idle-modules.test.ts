@@ -22,7 +22,7 @@ interface Loaded {
 
 const START = `
 import { createRequire } from 'node:module';
-import { loadSettings } from './bridge/config/load.ts';
+import { loadSettings } from './bridge/settings/load.ts';
 import { Controller } from './bridge/controller.ts';
 import { Logger } from './bridge/log.ts';
 const controller = await Controller.start(loadSettings({ args: ['-c', process.env.CONFIG], env: {} }), { log: new Logger('error') });

@@ -1,9 +1,9 @@
 /** Command payloads and state payloads (unit; topics: test/bridge/topics.unit.test.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { logical, MAX_COMMAND_BYTES, parseCommand, statePayload } from '../../bridge/payload.ts';
+import { logical, MAX_COMMAND_BYTES, parseCommand, statePayload } from '../../bridge/mqtt/payload.ts';
 import { edgePayload } from '../../bridge/extensions/chip-publisher.ts';
-import type { LineConfig } from '../../bridge/config/types.ts';
+import type { LineConfig } from '../../bridge/settings/types.ts';
 
 const line = { payloadOn: 'ON', payloadOff: 'OFF', pulseMs: null };
 

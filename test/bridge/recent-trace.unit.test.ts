@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Chip, EdgeEvent } from '../../bridge/chip/chip.ts';
-import type { LineConfig } from '../../bridge/config/types.ts';
+import type { LineConfig } from '../../bridge/settings/types.ts';
 import { RECENT_EDGES, RECENT_MS, RecentTrace } from '../../bridge/extensions/recent-trace.ts';
 
 const lines = [{ line: 0, name: 'button' }, { line: 1, name: 'led' }] as LineConfig[];

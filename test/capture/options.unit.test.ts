@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { CaptureTopics, parseEdge, parseState } from '../../bridge/capture/layout.ts';
 import { captureOptions, parseDuration } from '../../bridge/capture/options.ts';
 

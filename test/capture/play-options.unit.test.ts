@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { decodeFile, decodedText, parseDecode } from '../../bridge/capture/decode.ts';
 import { captureOptions } from '../../bridge/capture/options.ts';
 import { playOptions } from '../../bridge/capture/play-options.ts';

@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { qemuArgs } from '../../bridge/guest-setup/qemu-args.ts';
 import { connect, measureEdges, VgpioError, type Vgpio } from '../../client/index.ts';
 import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
 import { background, buildGuestProgram, chipByLabel, GPIOD_TOOLS } from '../../testkit/vgpio-host.ts';

@@ -9,11 +9,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocol } from '../../native/index.ts';
 import { Chip } from '../../bridge/chip/chip.ts';
-import type { LineConfig } from '../../bridge/config/types.ts';
+import type { LineConfig } from '../../bridge/settings/types.ts';
 import { Logger } from '../../bridge/log.ts';
 import { MetricsCollector } from '../../bridge/metrics/collect.ts';
 import type { ChipMetricEvents } from '../../bridge/metrics/events.ts';
-import { parseCommand } from '../../bridge/payload.ts';
+import { parseCommand } from '../../bridge/mqtt/payload.ts';
 import { usePlainChip } from '../support/plain-chip-file.ts';
 
 describe("a chip's metric stream", () => {

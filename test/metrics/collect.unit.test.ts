@@ -13,7 +13,7 @@ import Histogram from 'prom-client/lib/histogram.js';
 import Registry from 'prom-client/lib/registry.js';
 import type { EmbeddedBroker } from '../../broker/embedded.ts';
 import type { Chip } from '../../bridge/chip/chip.ts';
-import type { LineConfig } from '../../bridge/config/types.ts';
+import type { LineConfig } from '../../bridge/settings/types.ts';
 import type { MqttLink } from '../../bridge/mqtt/link.ts';
 import { MetricsCollector, type ExtensionSignals } from '../../bridge/metrics/collect.ts';
 import type { ChipMetrics } from '../../bridge/metrics/events.ts';

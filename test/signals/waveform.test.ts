@@ -1,7 +1,7 @@
 /** The waveform generator against a fake clock, and the waveform payloads (unit). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommand } from '../../bridge/payload.ts';
+import { parseCommand } from '../../bridge/mqtt/payload.ts';
 import type { Level } from '../../bridge/shm/line-registers.ts';
 import { pwmArgument } from '../../bridge/signals/pwm-arg.ts';
 import { Waveform, type Clock, type Wave } from '../../bridge/signals/waveform.ts';

@@ -4,7 +4,7 @@
  * for byte as it built them: what a broker holds when a newer bridge first
  * starts over it, for the migration tests.
  */
-import type { ChipConfig } from '../../bridge/config/types.ts';
+import type { ChipConfig } from '../../bridge/settings/types.ts';
 import type { Topics } from '../../bridge/mqtt/topics.ts';
 
 export interface LegacyConfig {

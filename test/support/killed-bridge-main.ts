@@ -8,7 +8,7 @@
  * <config> <n>` (the runtime folder, and so the journal, from the
  * environment, as for the CLI).
  */
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SharedMemory } from '../../native/index.ts';
-import { loadSettings } from '../../bridge/config/load.ts';
-import type { ChipConfig } from '../../bridge/config/types.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
+import type { ChipConfig } from '../../bridge/settings/types.ts';
 import { FakeGuest } from '../../testkit/fake-guest.ts';
 
 export interface PlainChip {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'puppeteer-core';
 import { Logger } from '../../bridge/log.ts';
-import { qemuArgs } from '../../bridge/qemu-args.ts';
+import { qemuArgs } from '../../bridge/guest-setup/qemu-args.ts';
 import { buildVgpio, type ModuleBuild } from '../../testkit/build-module.ts';
 import { background, GPIOD_TOOLS, until } from '../../testkit/vgpio-host.ts';
 import { launchBrowser, pageUntil, screenshot } from '../../testkit/browser.ts';

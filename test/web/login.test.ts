@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'puppeteer-core';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
 import { launchBrowser, pageUntil, screenshot, textOf } from '../../testkit/browser.ts';

@@ -12,10 +12,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../../bridge/config/load.ts';
+import { loadSettings } from '../../bridge/settings/load.ts';
 import { Controller } from '../../bridge/controller.ts';
 import { Logger } from '../../bridge/log.ts';
-import { WebServer } from '../../bridge/web/server.ts';
+import { WebServer } from '../../bridge/web-server/server.ts';
 import { listenerNames } from '../../broker/origin-guard.ts';
 // Raw MQTT (MqttProbe), not the typed client: Home Assistant's discovery topics, which the typed client does not speak.
 import { MqttProbe } from '../../testkit/mqtt-probe.ts';

@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { EmbeddedBroker } from '../../broker/embedded.ts';
-import { WebServer } from '../../bridge/web/server.ts';
+import { WebServer } from '../../bridge/web-server/server.ts';
 
 const loaded = createRequire(import.meta.url).cache;
 const wsLoaded = (): boolean => Object.keys(loaded).some((file) => file.includes('/node_modules/ws/'));

@@ -11,7 +11,7 @@
  *   the device is this bridge's or has it as `via_device` (the bridge's id
  *   holds the base topic injectively, homeassistant/ids.ts).
  */
-import type { Topics } from '../mqtt/topics.ts';
+import type { Topics } from '../../mqtt/topics.ts';
 import { bridgeId } from './ids.ts';
 import { ORIGIN_NAME, type Json } from './payloads.ts';
 

@@ -10,9 +10,9 @@
  * theirs, as Home Assistant's migration from per-entity to device discovery
  * asks: entities keep their entity ids, names and areas.
  */
-import { protocol } from '../../native/index.ts';
-import type { ChipConfig, LineConfig } from '../config/types.ts';
-import type { Topics } from '../mqtt/topics.ts';
+import { protocol } from '../../../native/index.ts';
+import type { ChipConfig, LineConfig } from '../../settings/types.ts';
+import type { Topics } from '../../mqtt/topics.ts';
 import { bridgeId, chipId, chipSlug, lineSlug } from './ids.ts';
 
 export type Json = Record<string, unknown>;

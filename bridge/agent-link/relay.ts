@@ -9,7 +9,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
-import type { MqttSettings } from '../config/types.ts';
+import type { MqttSettings } from '../settings/types.ts';
 import type { Logger } from '../log.ts';
 import { describeServer, readTls, ringOrder, serverList } from '../mqtt/server.ts';
 

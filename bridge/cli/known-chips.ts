@@ -7,8 +7,8 @@
  * configuration the CLI was not given (the demo's) is reached all the same.
  * A lone chip is the default wherever a chip can be left out.
  */
-import type { LineConfig, Settings } from './config/types.ts';
-import type { AttachConfig } from './qemu-args.ts';
+import type { LineConfig, Settings } from '../settings/types.ts';
+import type { AttachConfig } from '../guest-setup/qemu-args.ts';
 
 export class ChipLookupError extends Error {
   override readonly name = 'ChipLookupError';

@@ -3,7 +3,7 @@
  * every option is read (chips and lines have their own in config/chips.ts).
  * One named function per rule: a new cross-option rule is one more entry.
  */
-import { relayable } from '../agent/relay.ts';
+import { relayable } from '../agent-link/relay.ts';
 import type { Problems } from './fields.ts';
 import type { Settings } from './types.ts';
 

@@ -3,7 +3,7 @@
  * `health` bridge request alike: healthy while the bridge is connected to
  * its broker and every chip has a guest whose driver is bound.
  */
-import type { Chip } from './chip/chip.ts';
+import type { Chip } from '../chip/chip.ts';
 
 export interface ChipHealth {
   online: boolean;

@@ -6,9 +6,9 @@
  * {...}} (docs/topics.md). Anything else is refused with a message saying what is allowed; nothing
  * is guessed.
  */
-import type { LineConfig } from './config/types.ts';
-import type { Level } from './shm/line-registers.ts';
-import type { Wave } from './signals/waveform.ts';
+import type { LineConfig } from '../settings/types.ts';
+import type { Level } from '../shm/line-registers.ts';
+import type { Wave } from '../signals/waveform.ts';
 
 /** Longest command payload accepted, in bytes. */
 export const MAX_COMMAND_BYTES = 256;

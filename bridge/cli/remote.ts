@@ -6,12 +6,12 @@
  * they are published.
  */
 import { randomUUID } from 'node:crypto';
-import type { Settings } from './config/types.ts';
-import { Logger } from './log.ts';
-import { MqttConnection } from './mqtt/connection.ts';
-import { nameProblem, Topics } from './mqtt/topics.ts';
-import { serverList } from './mqtt/server.ts';
-import { bridgeOnline } from './capture/layout.ts';
+import type { Settings } from '../settings/types.ts';
+import { Logger } from '../log.ts';
+import { MqttConnection } from '../mqtt/connection.ts';
+import { nameProblem, Topics } from '../mqtt/topics.ts';
+import { serverList } from '../mqtt/server.ts';
+import { bridgeOnline } from '../capture/layout.ts';
 
 export const REMOTE_TIMEOUT_MS = 5000;
 

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { VgpioRegion } from '../shm/region.ts';
-import { chipSlug, discoveryId, lineSlug } from '../homeassistant/ids.ts';
+import { chipSlug, discoveryId, lineSlug } from '../extensions/homeassistant/ids.ts';
 import { Problems } from './fields.ts';
 import { isPowerOfTwo } from './formats.ts';
 import { readItem, type ItemRule } from './items.ts';

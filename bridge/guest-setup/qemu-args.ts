@@ -5,7 +5,7 @@
  * the chip has an agent socket, the virtio-serial port vgpio-agent talks
  * MQTT over.
  */
-import type { ChipConfig } from './config/types.ts';
+import type { ChipConfig } from '../settings/types.ts';
 
 /** QEMU option values separate properties with commas; a literal comma is written twice. */
 function qemuValue(text: string): string {

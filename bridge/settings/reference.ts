@@ -7,7 +7,7 @@
 import { defaultOf, typeOf } from './help.ts';
 import { listOptions, schema, type GroupSpec, type OptionInfo } from './schema.ts';
 
-export const BEGIN = '<!-- BEGIN GENERATED: option reference. Edit bridge/config/schema.ts, then run `npm run docs:config`. -->';
+export const BEGIN = '<!-- BEGIN GENERATED: option reference. Edit bridge/settings/schema.ts, then run `npm run docs:config`. -->';
 export const END = '<!-- END GENERATED: option reference -->';
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');

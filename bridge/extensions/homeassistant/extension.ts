@@ -18,9 +18,9 @@
  * or published live by someone else (an older bridge on the same base
  * topic), starts the same sequence again.
  */
-import { deviceConfigs, deviceTopic, withRemovals, type DeviceConfig } from '../homeassistant/payloads.ts';
-import { discoveryFilters, ownedConfig } from '../homeassistant/retained.ts';
-import { Extension, type ExtensionContext, type OwnedTimer } from './extension.ts';
+import { deviceConfigs, deviceTopic, withRemovals, type DeviceConfig } from './payloads.ts';
+import { discoveryFilters, ownedConfig } from './retained.ts';
+import { Extension, type ExtensionContext, type OwnedTimer } from '../extension.ts';
 
 const SETTLE_MS = 500;
 const MIGRATE = JSON.stringify({ migrate_discovery: true });

@@ -5,8 +5,8 @@
  * Home Assistant removes the devices and entities instead of showing them
  * unavailable for ever.
  */
-import { discoveryFilters, ownedConfig } from '../homeassistant/retained.ts';
-import { Extension } from './extension.ts';
+import { discoveryFilters, ownedConfig } from './retained.ts';
+import { Extension } from '../extension.ts';
 
 export class HomeAssistantCleanup extends Extension {
   start(): void {
