@@ -64,4 +64,14 @@ describe('RecentTrace', () => {
     assert.equal(kept[0]?.seq, 10);
     assert.equal(kept.at(-1)?.seq, RECENT_EDGES + 9);
   });
+
+  it('holds no ring for a chip until its first edge', () => {
+    const trace = new RecentTrace(() => 0);
+    const chips = Array.from({ length: 256 }, (_, i) => fakeChip(`c${i}`));
+    for (const chip of chips) chip.on('edge', trace.track(chip));
+    assert.equal(trace.bytes, 0, 'idle chips');
+    assert.deepEqual(trace.edges('c0'), [], 'an idle chip answers no edges');
+    chips[3]?.emit('edge', edge(0, 1, 0));
+    assert.equal(trace.bytes, RECENT_EDGES * (8 + 8 + 4 + 2 + 1), 'one ring, for the chip that had an edge');
+  });
 });
