@@ -77,12 +77,15 @@ type LineEvent = { [E in ChipEvent]: Args<E> extends [number, ...number[]] ? E :
 function perLine(event: LineEvent, gauge: boolean, declare: boolean, configuredOnly: boolean, update: (slot: Slot, value: number) => void): ChipRecorder {
   return ({ key, chip, lines, stream, recorded }) => {
     const table = gauge ? recorded.gauges : recorded.counters;
-    const slots = lines.map(({ name, configured }) => table.slot(key, [chip, name], declare && configured));
+    // Only declared series exist from the start; the others are made at
+    // their line's first event: 256 chips of 32 idle lines would otherwise
+    // hold 4 x 8192 series nobody sees (issue 25).
+    const slots = lines.map(({ name, configured }) => (declare && configured ? table.slot(key, [chip, name], true) : undefined));
     on(stream, event, (...args) => {
       const [index, value = 0] = args as readonly number[];
-      if (index === undefined || (configuredOnly && lines[index]?.configured !== true)) return;
-      const slot = slots[index];
-      if (slot !== undefined) update(slot, value);
+      const line = index === undefined ? undefined : lines[index];
+      if (index === undefined || line === undefined || (configuredOnly && !line.configured)) return;
+      update((slots[index] ??= table.slot(key, [chip, line.name])), value);
     });
   };
 }

@@ -85,6 +85,19 @@ describe('metrics collector', () => {
     assert.deepEqual(collector.counters.snapshot(), {});
   });
 
+  it('holds no series for a line before its first event unless declared', () => {
+    const { stream, collector } = setUp();
+    const { counters, gauges } = collector.recorded;
+    const lines = (series: readonly { labels: readonly string[] }[]): (string | undefined)[] => series.map(({ labels }) => labels[1]);
+    assert.deepEqual(lines(counters.series('queueOverflow')), ['button', 'led'], 'the configured lines, declared at 0');
+    assert.deepEqual(lines(gauges.series('lineLevel')), [], 'levels: none before the first state');
+    stream.emit('overflow', UNCONFIGURED.line);
+    stream.emit('state', LED.line, 1);
+    stream.emit('state', UNCONFIGURED.line, 1);
+    assert.deepEqual(lines(counters.series('queueOverflow')), ['button', 'led', '2'], 'the unconfigured line, at its first event');
+    assert.deepEqual(lines(gauges.series('lineLevel')), ['led'], 'levels: configured lines only');
+  });
+
   it('scrapes what was recorded, and the totals say the same', async () => {
     const { stream, signals, link, aedes, broker, collector, metrics } = setUp();
     for (let i = 0; i < 5; i++) signals.emit('command-received', 'board');
