@@ -37,6 +37,8 @@ if [[ $(version_of "$qemu10") != 'QEMU emulator version 10.0.'* ]]; then
     (cd "$tmp" && apt-get download -qq "${debs[@]}") || { say "cannot download ${debs[*]}"; exit 1; }
   fi
   rm -rf "$qemu10.partial"
+  # dpkg -x makes its target folder but not the folders above it (a fresh checkout has no cache yet).
+  mkdir -p "$cache"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$qemu10.partial"; done
   missing=$(ldd "$qemu10.partial/usr/bin/qemu-system-x86_64" | awk '/not found/ { print $1 }' | tr '\n' ' ')
   [ -z "$missing" ] || { say "QEMU 10.0 links libraries this system lacks: $missing"; exit 1; }
