@@ -7,6 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir, repoRoot } from '../../testkit/paths.ts';
 import { qemuBuild } from '../../testkit/qemu-builds.ts';
@@ -19,6 +21,18 @@ describe('scripts/setup-qemu10.sh', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.doesNotMatch(run.stderr, /fetching/, run.stderr);
     assert.match(run.stderr, /^setup: qemu 10\.0 ready: QEMU emulator version 10\.0\.\d+/m);
+  });
+
+  it('unpacks into a cache folder that does not exist yet (a fresh checkout)', () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'vgpio-qemu10-'));
+    try {
+      const cache = join(fresh, 'not', 'yet');
+      const run = spawnSync(join(repoRoot, 'scripts', 'setup-qemu10.sh'), [cache], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(versionOf(join(cache, 'qemu-10', 'usr', 'bin', 'qemu-system-x86_64')), /^QEMU emulator version 10\.0\.\d+/);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 
   it('leaves Debian\'s 7.2 as the installed QEMU and unpacks 10.0 beside it, every library it links found', () => {
