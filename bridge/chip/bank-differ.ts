@@ -25,6 +25,15 @@ interface Seen {
    * guest's configuration: `.../config` would flap at every edge.
    */
   enabled: boolean | undefined;
+  /**
+   * An output level the banks showed that the event ring has not reported
+   * yet. The driver writes `out` before it appends the entry, so a scan
+   * between the two reads the level first; the entry (with the guest's
+   * timestamp) arrives by the next scan. Emitted without a timestamp at the
+   * next scan only if the ring has not reported the line by then (ring
+   * full, corrupt, or an old driver).
+   */
+  held: Level | undefined;
 }
 
 /** Direction and trigger bits of a line: what `.../config` says, as one number. */
@@ -53,6 +62,8 @@ export class BankDiffer {
   readonly #seen: Seen[] = [];
   /** Each bank's words at the last diff: a diff looks at the lines of a bank only when they changed. */
   readonly #banks: (BankWords | undefined)[] = [];
+  /** Lines with a held output level (Seen.held), emitted at the next diff. */
+  readonly #held = new Set<number>();
 
   constructor(lines: LineRegisters, configured: number, events: MonitorEmitter) {
     this.#lines = lines;
@@ -67,11 +78,16 @@ export class BankDiffer {
 
   /** Takes every line's registers now as what was seen (the first diff emits every line's state and configuration). */
   start(): void {
-    for (const state of this.#lines.snapshot()) this.#seen.push({ in: state.input, out: state.output, isOutput: state.isOutput, viewBits: -1, enabled: undefined });
+    for (const state of this.#lines.snapshot()) this.#seen.push({ in: state.input, out: state.output, isOutput: state.isOutput, viewBits: -1, enabled: undefined, held: undefined });
   }
 
-  /** Diffs every line whose words changed since the last diff. */
+  /**
+   * Diffs every line whose words changed since the last diff, after
+   * emitting the output levels the last diff held and the event ring has
+   * not reported since (call it after draining the ring).
+   */
   diffBanks(): void {
+    this.#emitHeld();
     for (let bank = 0; bank < this.#lines.banks; bank++) {
       const words = this.#lines.bank(bank);
       const before = this.#banks[bank];
@@ -103,7 +119,11 @@ export class BankDiffer {
   /** The guest's driver reported an output level (EV_OUTPUT); emitted when it is news. */
   guestOutput(index: number, level: Level, seq: number, guestNs: number): void {
     const seen = this.#known(index);
-    if (seen === undefined || level === seen.out) return;
+    if (seen === undefined) return;
+    // The ring reports this line: what a scan held of it is in the ring too (this entry or one after it).
+    seen.held = undefined;
+    this.#held.delete(index);
+    if (level === seen.out) return;
     seen.out = level;
     this.#events.emit('output', index, level, seq, guestNs);
   }
@@ -131,10 +151,14 @@ export class BankDiffer {
     const state = seen.enabled === undefined || seen.enabled === bankState.irq.enabled ? bankState : { ...bankState, irq: { ...bankState.irq, enabled: seen.enabled } };
     // Host edges come from hostWrote alone: only the host writes `in` (the guard restores a guest's scribble first).
     seen.in = state.input;
-    if (state.output !== seen.out) {
-      seen.out = state.output;
-      // A change the event ring did not report (ring full, corrupt, or not yet appended).
-      if (state.isOutput) this.#events.emit('output', index, state.output, undefined, undefined);
+    // A level the ring has not reported, on a line that drives it. On a line still an input it is no edge yet:
+    // direction_output writes `out` (and its ring entry) before `dir`, and the entry must not find it already seen.
+    if (state.isOutput && state.output !== seen.out) {
+      seen.held = state.output;
+      this.#held.add(index);
+    } else if (seen.held !== undefined) {
+      seen.held = undefined;
+      this.#held.delete(index);
     }
     const bits = viewBits(state);
     if (bits !== seen.viewBits) {
@@ -143,6 +167,25 @@ export class BankDiffer {
     }
     seen.isOutput = state.isOutput;
     this.#events.emit('level', index, state);
+  }
+
+  /** Emits each held output level the ring did not report (without a guest timestamp). */
+  #emitHeld(): void {
+    for (const index of this.#held) {
+      const seen = this.#seen[index];
+      if (seen?.held === undefined) continue;
+      const level = seen.held;
+      seen.held = undefined;
+      if (level === seen.out) continue;
+      seen.out = level;
+      this.#events.emit('output', index, level, undefined, undefined);
+    }
+    this.#held.clear();
+  }
+
+  /** Emits what the last diff held now: the chip stops, and no later scan will. */
+  flush(): void {
+    this.#emitHeld();
   }
 
   #known(index: number): Seen | undefined {

@@ -313,6 +313,8 @@ export class ShmMonitor extends EventEmitter<MonitorEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopPolling?.();
+    // A level the last scan held for its ring entry: no later scan will publish it.
+    if (this.#guard.failure === undefined && this.#differ.started) this.#differ.flush();
     // Clearing the queues writes ack_req bits: not into a truncated file.
     if (this.#guard.failure === undefined) this.#inputs.clear();
     else this.#inputs.abandon();

@@ -25,7 +25,8 @@ import { runCli, startCapture } from '../../testkit/capture-cli.ts';
  * wrong whatever the rate. So bitbang reports the latest it set a level
  * (late_max_us), and a run where the guest held the timing (every level
  * within a quarter bit) must decode exactly; a run where it did not is
- * retried, at most ATTEMPTS times (figures printed below; docs/capture.md).
+ * retried, at most ATTEMPTS times, unless it decoded right all the same
+ * (figures printed below; docs/capture.md).
  */
 const BAUD = 50;
 const ATTEMPTS = 4;
@@ -58,13 +59,19 @@ describe('play and decode with a real guest (x86_64 TCG, vgpio.ko)', { timeout: 
     const capture = await startCapture(rig.config, ['--chip', CHIP, '--lines', lines, '--decode', decode, '--out', file]);
     const line = rig.vgpio.chip(CHIP).line(edgeLine);
     const stream = await line.edges();
-    const output = await rig.guest.exec(`bitbang /dev/${rig.device} ${args}`, 120_000);
-    const lateUs = Number(/late_max_us (\d+)/.exec(output)?.[1] ?? Number.NaN);
-    await until(`${minEdges} edges on ${edgeLine}`, () => stream.buffered.length >= minEdges, 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const published = stream.buffered.length;
-    stream.close();
-    capture.kill('SIGINT');
+    let published: number;
+    let lateUs: number;
+    try {
+      const output = await rig.guest.exec(`bitbang /dev/${rig.device} ${args}`, 120_000);
+      lateUs = Number(/late_max_us (\d+)/.exec(output)?.[1] ?? Number.NaN);
+      await until(`${minEdges} edges on ${edgeLine} (the guest said: ${output.trim()})`, () => stream.buffered.length >= minEdges, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      published = stream.buffered.length;
+    } finally {
+      // Also when a wait failed: a capture left running kept this file's process alive, and the test run waiting for it.
+      stream.close();
+      capture.kill('SIGINT');
+    }
     assert.equal(await capture.exited, 0, capture.stderr());
     return { stdout: capture.stdout(), stderr: capture.stderr(), file, published, lateUs };
   }
@@ -91,11 +98,13 @@ describe('play and decode with a real guest (x86_64 TCG, vgpio.ko)', { timeout: 
       const pct = (ms: number): string => `${ms.toFixed(2)} ms (${((ms * 1e6 * 100) / bitNs).toFixed(1)}% of a bit)`;
       const held = run.lateUs * 1000 < bitNs / 4;
       t.diagnostic(`uart attempt ${attempt}: ${transitions} edges at ${BAUD} baud; gaps off a whole number of bits by p50 ${pct(s.p50)}, p99 ${pct(s.p99)}; the guest set a level at most ${pct(run.lateUs / 1000)} late: ${held ? 'held' : 'missed'} the timing; decoded ${run.stdout.trim()}`);
-      if (held) {
-        assert.equal(run.stdout, `decode uart rx=tx at ${BAUD} baud: ${TEXT.length} byte(s): ${hex} ${JSON.stringify(TEXT)}\n`);
+      const expected = `decode uart rx=tx at ${BAUD} baud: ${TEXT.length} byte(s): ${hex} ${JSON.stringify(TEXT)}\n`;
+      // A run that held the timing must decode exactly; one that missed it may still (a late level inside its bit).
+      if (held || run.stdout === expected) {
+        assert.equal(run.stdout, expected);
         return;
       }
-      assert.ok(attempt < ATTEMPTS, `the guest missed its bit timing at ${BAUD} baud in ${ATTEMPTS} runs out of ${ATTEMPTS} (is the machine overloaded?)`);
+      assert.ok(attempt < ATTEMPTS, `the guest missed its bit timing at ${BAUD} baud and decoded wrong in ${ATTEMPTS} runs out of ${ATTEMPTS} (is the machine overloaded?)`);
     }
   });
 
