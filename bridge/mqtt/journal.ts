@@ -1,8 +1,8 @@
 /**
  * Which QoS 1 commands this MQTT session applied and may not have
  * acknowledged yet, kept in a private file so that it outlives the bridge
- * (a kill -9 included: every write is in the kernel's page cache when it
- * returns). One slot per packet identifier. Right before a command writes
+ * (a kill -9 included: the file is mapped, and every store is in the
+ * kernel's page cache as it is made). One slot per packet identifier. Right before a command writes
  * shared memory the slot records its intent (chip, line, the level it
  * writes and the one the line had); once the command is taken it records
  * the command as applied, with the edge it made, so that a restarted
@@ -15,13 +15,22 @@
  * stores) keep the client's own outgoing packets, not what an incoming
  * packet did, and are asynchronous, so a crash could fall between a
  * change and its record.
+ *
+ * Mapped rather than written: a command records twice and clears once,
+ * and three pwrite() calls on an ext4 file cost about 11 µs a command
+ * (inode time updates), a sixth of the bridge's time in a flood through
+ * Mosquitto. The mapping's pages are the file's page cache; only the
+ * slots used are touched.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
+import { SharedMemory } from '../../native/index.ts';
 import type { Intent, Published } from './link.ts';
 
 /** Bytes per packet identifier: state, length, then the edge as JSON. At most 16 MiB, and sparse. */
 const SLOT = 256;
 const SLOTS = 0x10000;
+/** The file's size: every slot (a power of two, as the mapping wants). */
+const SIZE = SLOT * SLOTS;
 /** Read at startup this many bytes at a time. */
 const CHUNK = 1 << 20;
 /** The command was applied; its edge (if any) may not have gone out. */
@@ -41,7 +50,9 @@ export interface JournalEntry {
 
 export class CommandJournal {
   readonly path: string;
-  readonly #fd: number;
+  readonly #mem: SharedMemory;
+  /** A cleared slot's state byte. */
+  static readonly #EMPTY = Buffer.of(0);
   readonly #entries = new Map<number, JournalEntry>();
   readonly #intents = new Map<number, Intent>();
   /** One intent's bytes, reused: recording an intent is on every command's path. */
@@ -50,13 +61,21 @@ export class CommandJournal {
   /** Opens (creating it 0600) the journal at `path` and reads what a previous run left. */
   constructor(path: string) {
     this.path = path;
-    this.#fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    const size = Math.min(fstatSync(this.#fd).size, SLOTS * SLOT);
-    const chunk = Buffer.alloc(CHUNK);
-    for (let at = 0; at < size; at += CHUNK) {
-      const read = readSync(this.#fd, chunk, 0, CHUNK, at);
-      for (let off = 0; off + 3 <= read; off += SLOT) this.#load((at + off) / SLOT, chunk.subarray(off, Math.min(read, off + SLOT)));
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    try {
+      const size = Math.min(fstatSync(fd).size, SIZE);
+      // Read through the file, not the mapping: reading unused slots there would make them resident.
+      const chunk = Buffer.alloc(CHUNK);
+      for (let at = 0; at < size; at += CHUNK) {
+        const read = readSync(fd, chunk, 0, CHUNK, at);
+        for (let off = 0; off + 3 <= read; off += SLOT) this.#load((at + off) / SLOT, chunk.subarray(off, Math.min(read, off + SLOT)));
+      }
+      // Sparse: the holes take no disk and, until a slot is used, no memory. (A journal of an older run may be shorter.)
+      if (fstatSync(fd).size !== SIZE) ftruncateSync(fd, SIZE);
+    } finally {
+      closeSync(fd);
     }
+    this.#mem = SharedMemory.open(path);
   }
 
   #load(id: number, slot: Buffer): void {
@@ -107,14 +126,14 @@ export class CommandJournal {
     slot[3] = intent.level;
     slot[4] = intent.before;
     slot.writeUInt16LE(intent.line, 5);
-    writeSync(this.#fd, slot, 0, INTENT_HEAD + (fits ? name : 0), id * SLOT);
+    this.#mem.write(id * SLOT, slot.subarray(0, INTENT_HEAD + (fits ? name : 0)));
     return fits;
   }
 
   /** A previous run's intent resolved: applied (then recorded as such, see applied()) or not (then forgotten). */
   resolved(id: number): void {
     if (!this.#intents.delete(id)) return;
-    if (!this.#entries.has(id)) writeSync(this.#fd, Buffer.of(0), 0, 1, id * SLOT);
+    if (!this.#entries.has(id)) this.#mem.write(id * SLOT, CommandJournal.#EMPTY);
   }
 
   /** The entries left by the previous run (before any of this run's). */
@@ -140,18 +159,17 @@ export class CommandJournal {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     entry.republished = true;
-    const state = Buffer.of(REPUBLISHED);
-    writeSync(this.#fd, state, 0, 1, id * SLOT);
+    this.#mem.write(id * SLOT, Buffer.of(REPUBLISHED));
   }
 
   /** Its PUBACK reached the kernel: the broker will not deliver it again. */
   clear(id: number): void {
     if (!this.#entries.delete(id)) return;
-    writeSync(this.#fd, Buffer.of(0), 0, 1, id * SLOT);
+    this.#mem.write(id * SLOT, CommandJournal.#EMPTY);
   }
 
   close(): void {
-    closeSync(this.#fd);
+    this.#mem.close();
   }
 
   #write(id: number, state: number, json: string): void {
@@ -159,6 +177,6 @@ export class CommandJournal {
     slot[0] = state;
     slot.writeUInt16LE(slot.length - 3, 1);
     slot.write(json, 3, 'utf8');
-    writeSync(this.#fd, slot, 0, slot.length, id * SLOT);
+    this.#mem.write(id * SLOT, slot);
   }
 }
