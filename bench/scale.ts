@@ -14,8 +14,14 @@
  *   per chip: the configuration (YAML, schema: ~0.18 s for 256), each
  *   line's metrics series (~0.16 s), the first scan and the retained
  *   states and configs published (~0.2 s), and the garbage of all that.
- * - Idle: one poll tick a second scans every chip, 10 to 45 µs a chip
- *   (host-owned words, label and names table compared, banks diffed).
+ * - Idle: a chip with no peer on its ivshmem server is not polled (the
+ *   monitor's #alone), and one poll clock serves all chips. Settled, in
+ *   10 s the bridge made 48 epoll_wait calls and used 0 to 1 ticks of
+ *   10 ms, the server process none. What the first minute shows is V8
+ *   returning start-up's heap: in the server process ~40 ms of GC at 9 s,
+ *   in the bridge a memory-reducing Mark-Compact at 32 s (~130 ms;
+ *   committed heap 72 -> 29 MB, RSS 134 -> 91 MiB for 256 chips; --trace-gc),
+ *   which is why RSS and idle CPU are read settledMs after online.
  * - One-shot client (profiles of December 2026, the compiled bridge under
  *   --cpu-prof and raw CONNECT -> PUBLISH -> DISCONNECT clients; this
  *   machine shared with other work, so figures moved by +-30% from run to
@@ -60,19 +66,27 @@ export interface ScaleCounts {
   some: number;
   /** How long the idle CPU is measured, and how long each command flood runs. */
   idleMs: number;
+  /**
+   * When RSS and idle CPU are read, after \`bridge/state\` online: a bridge
+   * that is idle. V8's memory reducer returns what start-up allocated
+   * (the young generation grown to its maximum, the garbage) 30 to 50 s
+   * after start; until then a 256-chip bridge holds about 43 MiB more.
+   */
+  settledMs: number;
   floodSeconds: number;
   window: number;
   /** One-shot `mosquitto_pub` samples per broker. */
   oneShots: number;
 }
 
-export const FULL_SCALE: ScaleCounts = { many: 256, some: 16, idleMs: 10_000, floodSeconds: 10, window: 64, oneShots: 200 };
+export const FULL_SCALE: ScaleCounts = { many: 256, some: 16, idleMs: 10_000, settledMs: 60_000, floodSeconds: 10, window: 64, oneShots: 200 };
 
 export interface ScaleResults {
   counts: ScaleCounts;
   startMs: { one: number; many: number };
   serverProcesses: number;
-  rssMiB: { some: number; many: number };
+  /** Settled (counts.settledMs after online), and 10 s after online (start-up's heap not yet returned). */
+  rssMiB: { some: number; many: number; someEarly: number; manyEarly: number };
   /** Bridge and server process together, percent of one core. */
   idleCpuPercent: number;
   commandsPerSecond: { one: number; many: number };
@@ -183,10 +197,16 @@ export async function scaleBench(counts: ScaleCounts, build: BridgeBuild, log: (
   // The few-chip bridge first: it also warms the caches the 1-chip start-up is then measured with.
   log(`scale: ${counts.some} chips`);
   const some = await ScaleRig.start(counts.some, build);
+  const rssOf = (rig: ScaleRig): number => rig.bridge.rssMiB() + rig.serverPids().reduce((sum, pid) => sum + rssBytes(pid) / (1 << 20), 0);
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  const early = Math.min(counts.idleMs, counts.settledMs);
   let rssSome: number;
+  let rssSomeEarly: number;
   try {
-    await new Promise((resolve) => setTimeout(resolve, counts.idleMs));
-    rssSome = some.bridge.rssMiB() + some.serverPids().reduce((sum, pid) => sum + rssBytes(pid) / (1 << 20), 0);
+    await sleep(early);
+    rssSomeEarly = rssOf(some);
+    await sleep(counts.settledMs - early);
+    rssSome = rssOf(some);
   } finally {
     await some.close();
   }
@@ -204,15 +224,23 @@ export async function scaleBench(counts: ScaleCounts, build: BridgeBuild, log: (
   try {
     const pids = many.serverPids();
     const bridgePid = many.bridge.child.pid ?? 0;
-    // Settled first: start-up's retained publications and garbage are not idle work.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(early);
+    const rssManyEarly = rssOf(many);
+    // Settled first: start-up's retained publications and garbage, and V8 returning its heap, are not idle work.
+    await sleep(counts.settledMs - early - counts.idleMs);
     const cpu = (): number => [bridgePid, ...pids].reduce((sum, pid) => sum + ScaleRig.cpuSeconds(pid), 0);
     const before = cpu();
-    await new Promise((resolve) => setTimeout(resolve, counts.idleMs));
+    await sleep(counts.idleMs);
     const idleCpuPercent = ((cpu() - before) / (counts.idleMs / 1000)) * 100;
-    const rssMany = many.bridge.rssMiB() + pids.reduce((sum, pid) => sum + rssBytes(pid) / (1 << 20), 0);
+    const rssMany = rssOf(many);
     const commandsMany = await roundRobin(many, counts.many, counts.floodSeconds, counts.window);
-    figures = { startMs: { one: one.bridge.startMs, many: many.bridge.startMs }, serverProcesses: pids.length, rssMiB: { some: rssSome, many: rssMany }, idleCpuPercent, commandsPerSecond: { one: commandsOne, many: commandsMany } };
+    figures = {
+      startMs: { one: one.bridge.startMs, many: many.bridge.startMs },
+      serverProcesses: pids.length,
+      rssMiB: { some: rssSome, many: rssMany, someEarly: rssSomeEarly, manyEarly: rssManyEarly },
+      idleCpuPercent,
+      commandsPerSecond: { one: commandsOne, many: commandsMany },
+    };
   } finally {
     await many.close();
   }
@@ -232,8 +260,9 @@ export function scaleReport(r: ScaleResults): string {
     '|---|---|---|---|',
     `| start → \`bridge/state\` online, ${many} × ${LINES} vs 1 × ${LINES} | ${(r.startMs.many / 1000).toFixed(2)} s | ${(r.startMs.one / 1000).toFixed(2)} s | ${ratio(r.startMs.many, r.startMs.one)} |`,
     `| ivshmem server processes, ${many} chips | ${r.serverProcesses} | | |`,
-    `| RSS idle (bridge + server process), ${many} × ${LINES} vs ${some} × ${LINES} | ${r.rssMiB.many.toFixed(1)} MiB | ${r.rssMiB.some.toFixed(1)} MiB | ${ratio(r.rssMiB.many, r.rssMiB.some)} |`,
-    `| idle CPU (bridge + server process), ${many} × ${LINES}, no guests, over ${r.counts.idleMs / 1000} s | ${r.idleCpuPercent.toFixed(2)} % of a core | | |`,
+    `| RSS idle (bridge + server process), ${many} × ${LINES} vs ${some} × ${LINES}, ${r.counts.settledMs / 1000} s after online | ${r.rssMiB.many.toFixed(1)} MiB | ${r.rssMiB.some.toFixed(1)} MiB | ${ratio(r.rssMiB.many, r.rssMiB.some)} |`,
+    `| RSS (bridge + server process) ${Math.min(r.counts.idleMs, r.counts.settledMs) / 1000} s after online, before V8 returns start-up's heap, ${many} × ${LINES} vs ${some} × ${LINES} | ${r.rssMiB.manyEarly.toFixed(1)} MiB | ${r.rssMiB.someEarly.toFixed(1)} MiB | ${ratio(r.rssMiB.manyEarly, r.rssMiB.someEarly)} |`,
+    `| idle CPU (bridge + server process), ${many} × ${LINES}, no guests, over ${r.counts.idleMs / 1000} s until ${r.counts.settledMs / 1000} s after online | ${r.idleCpuPercent.toFixed(2)} % of a core | | |`,
     `| commands/s round robin, ${many} chips vs 1 chip (${r.counts.floodSeconds} s, at most ${r.counts.window} in flight) | ${Math.round(r.commandsPerSecond.many)} | ${Math.round(r.commandsPerSecond.one)} | ${ratio(r.commandsPerSecond.many, r.commandsPerSecond.one)} |`,
     `| one-shot client (\`mosquitto_pub\` per command) \`.../set\` → doorbell p50, embedded vs Mosquitto as shipped (${r.oneShot.embedded.n} each) | ${ms(r.oneShot.embedded.p50)} ms | ${ms(r.oneShot.mosquitto.p50)} ms | ${ratio(r.oneShot.embedded.p50, r.oneShot.mosquitto.p50)} |`,
     '',

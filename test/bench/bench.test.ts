@@ -11,7 +11,7 @@ import { GOALS } from '../../bench/goals.ts';
 import { report } from '../../bench/report.ts';
 import { runBench, type BenchCounts, type BenchResults } from '../../bench/run.ts';
 
-const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200, replayToggles: 6, settledMs: 400, scale: { many: 4, some: 2, idleMs: 200, floodSeconds: 1, window: 16, oneShots: 4 } };
+const TINY: BenchCounts = { latency: 20, throughputSeconds: 1, window: 64, edges: 500, e2eToggles: 6, userToggles: 2, idleMs: 200, replayToggles: 6, settledMs: 400, scale: { many: 4, some: 2, idleMs: 200, settledMs: 400, floodSeconds: 1, window: 16, oneShots: 4 } };
 
 describe('bench with tiny counts', { timeout: 600_000 }, () => {
   let results: BenchResults;

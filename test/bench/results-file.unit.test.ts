@@ -60,7 +60,7 @@ function fakeRun(date: string, commit: string, scale: number, rss: number): Benc
       counts: FULL.scale,
       startMs: { one: 600, many: 1500 },
       serverProcesses: 1,
-      rssMiB: { some: 110, many: 140 },
+      rssMiB: { some: 110, many: 140, someEarly: 112, manyEarly: 180 },
       idleCpuPercent: 0.15,
       commandsPerSecond: { one: 10_000, many: 9_000 },
       oneShot: { embedded: summary(4 * scale), mosquitto: summary(4) },
