@@ -2,9 +2,10 @@
  * Which QoS 1 commands this MQTT session applied and may not have
  * acknowledged yet, kept in a private file so that it outlives the bridge
  * (a kill -9 included: the file is mapped, and every store is in the
- * kernel's page cache as it is made). One slot per packet identifier. Right before a command writes
- * shared memory the slot records its intent (chip, line, the level it
- * writes and the one the line had); once the command is taken it records
+ * kernel's page cache as it is made). One slot per packet identifier.
+ * Right before a command writes shared memory the slot records its
+ * intent (chip, line, the level it writes and the one the line had);
+ * once the command is taken it records
  * the command as applied, with the edge it made, so that a restarted
  * bridge publishes an edge that may not have gone out; once its PUBACK is
  * known to have reached the broker it is cleared. An intent left by a
