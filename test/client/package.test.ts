@@ -23,6 +23,9 @@ describe('the package export vgpio2mqtt/client', () => {
     const tops = new Set(files.map((f) => f.path.split('/')[0]));
     for (const top of ['client', 'bridge', 'native']) assert.ok(tops.has(top), `${top}/ missing from the package`);
     for (const top of ['test', 'testkit', 'bench', 'demo']) assert.ok(!tops.has(top), `${top}/ is in the package`);
+    // A tarball is installed without a build (npm runs no prepare for it): the compiled client and bridge must be in it.
+    const paths = new Set(files.map((f) => f.path));
+    for (const built of ['dist/client/index.js', 'dist/client/index.d.ts', 'dist/bridge/cli.js', 'dist/bridge/controller.js']) assert.ok(paths.has(built), `${built} missing from the package (${BUILT})`);
   });
 
   it('resolves to the built client, which exports connect', async () => {
