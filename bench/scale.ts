@@ -22,6 +22,14 @@
  *   in the bridge a memory-reducing Mark-Compact at 32 s (~130 ms;
  *   committed heap 72 -> 29 MB, RSS 134 -> 91 MiB for 256 chips; --trace-gc),
  *   which is why RSS and idle CPU are read settledMs after online.
+ * - Round robin over 256 chips against one (8 s floods, at most 64 in
+ *   flight, CPU from /proc): 1 chip 60.3 to 61.8k commands/s, the bridge
+ *   at 101 to 103 % of a core (16.6 µs a command), this process (publisher
+ *   and fake guests) at 53 %; 256 chips 28.5 to 32.8k, the bridge at 41 to
+ *   42 % (12.5 to 14.6 µs a command), this process at 20 to 23 %. So not
+ *   CPU: the window waits for guest acknowledgements, and over one chip a
+ *   turn's commands share a doorbell and a guest wake-up, where over 256
+ *   chips each command rings its own chip and wakes its own fake guest.
  * - One-shot client (profiles of December 2026, the compiled bridge under
  *   --cpu-prof and raw CONNECT -> PUBLISH -> DISCONNECT clients; this
  *   machine shared with other work, so figures moved by +-30% from run to
