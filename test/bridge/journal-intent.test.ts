@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Acknowledger } from '../../bridge/mqtt/acknowledger.ts';
 import { CommandJournal } from '../../bridge/mqtt/journal.ts';
@@ -98,6 +98,34 @@ describe('command journal intents', () => {
       cut.close();
     } finally {
       rmSync(join(path, '..'), { recursive: true, force: true });
+    }
+  });
+
+  it('a record is in the file as soon as it is made, with no close (a kill -9), and a shorter journal of an older run is read and extended', () => {
+    const dir = mkdtempSync('/dev/shm/vgpio-journal-');
+    const path = join(dir, 'j');
+    try {
+      // An older run wrote its slots with pwrite(): the file ends after its last slot.
+      const json = JSON.stringify(EDGE);
+      const old = Buffer.alloc(5 * 256 + 3 + json.length);
+      old[5 * 256] = 1;
+      old.writeUInt16LE(json.length, 5 * 256 + 1);
+      old.write(json, 5 * 256 + 3);
+      writeFileSync(path, old, { mode: 0o600 });
+      const killed = new CommandJournal(path);
+      assert.deepEqual(killed.entries.get(5)?.edge, EDGE, 'the older run\'s slot');
+      assert.equal(statSync(path).size, 256 * 0x10000, 'extended to every slot');
+      killed.applied(9, EDGE);
+      killed.intended(11, INTENT);
+      // Not closed: the process died here.
+      const next = new CommandJournal(path);
+      assert.deepEqual(next.entries.get(9)?.edge, EDGE);
+      assert.deepEqual(next.intents.get(11), INTENT);
+      assert.deepEqual(next.entries.get(5)?.edge, EDGE);
+      next.close();
+      killed.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
