@@ -49,6 +49,16 @@ export interface JournalEntry {
   republished: boolean;
 }
 
+/** Opens (creating it 0600) the journal file, never through a symlink: the file is extended and written below. */
+function openJournal(path: string): number {
+  try {
+    return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`refusing MQTT command journal ${path}: it is a symlink, not followed`);
+    throw error;
+  }
+}
+
 export class CommandJournal {
   readonly path: string;
   readonly #mem: SharedMemory;
@@ -62,9 +72,12 @@ export class CommandJournal {
   /** Opens (creating it 0600) the journal at `path` and reads what a previous run left. */
   constructor(path: string) {
     this.path = path;
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    const fd = openJournal(path);
     try {
-      const size = Math.min(fstatSync(fd).size, SIZE);
+      const stats = fstatSync(fd);
+      // Nothing is read from or written to what is not a plain file (a FIFO, a device), before the mapping would refuse it.
+      if (!stats.isFile()) throw new Error(`refusing MQTT command journal ${path}: it is not a regular file`);
+      const size = Math.min(stats.size, SIZE);
       // Read through the file, not the mapping: reading unused slots there would make them resident.
       const chunk = Buffer.alloc(CHUNK);
       for (let at = 0; at < size; at += CHUNK) {

@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Acknowledger } from '../../bridge/mqtt/acknowledger.ts';
 import { CommandJournal } from '../../bridge/mqtt/journal.ts';
@@ -124,6 +124,18 @@ describe('command journal intents', () => {
       assert.deepEqual(next.entries.get(5)?.edge, EDGE);
       next.close();
       killed.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a symlink at the journal\'s path, and leaves its target as it was', () => {
+    const dir = mkdtempSync('/dev/shm/vgpio-journal-');
+    try {
+      writeFileSync(join(dir, 'target'), 'secret');
+      symlinkSync(join(dir, 'target'), join(dir, 'j'));
+      assert.throws(() => new CommandJournal(join(dir, 'j')), /refusing MQTT command journal .*\/j: it is a symlink, not followed/);
+      assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'secret');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
